@@ -1,0 +1,36 @@
+"""Web layer: blueprints, forms and templates. Views stay thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .templating import install_template_helpers
+
+
+def register_web(app: Flask, state) -> None:
+    """Register every blueprint of the plugin under ``INVOICING_URL_PREFIX``."""
+    from ..webhooks.views import bp as webhooks_bp
+    from .invoices import bp as invoices_bp
+
+    prefix = app.config["INVOICING_URL_PREFIX"]
+    for blueprint in (invoices_bp,):
+        app.register_blueprint(blueprint, url_prefix=prefix)
+    app.register_blueprint(webhooks_bp, url_prefix=prefix + "/webhooks")
+    _exempt_from_csrf(app, webhooks_bp)
+    install_template_helpers(app)
+
+
+def _exempt_from_csrf(app: Flask, blueprint) -> None:
+    """The webhook endpoint authenticates by signature, so a host's global CSRF must skip it.
+
+    The host may set up Flask-WTF's ``CSRFProtect`` before or after us, so the
+    exemption is also applied at the first request if needed.
+    """
+
+    def exempt() -> None:
+        csrf = app.extensions.get("csrf")
+        if csrf is not None:
+            csrf.exempt(blueprint)
+
+    exempt()
+    app.before_request_funcs.setdefault(None, []).insert(0, exempt)

@@ -1,0 +1,10 @@
+.PHONY: demo test bench
+
+demo:  ## run host_demo with the plugin (SQLite + Stripe emulator)
+	bash scripts/demo.sh
+
+test:  ## the whole test suite (SQLite, PostgreSQL, Chromium)
+	bash scripts/test.sh
+
+bench:  ## benchmarks (not part of the test run)
+	.venv/bin/python -m benchmarks

@@ -1,0 +1,113 @@
+"""Every ``INVOICING_*`` setting, its default, and what it means.
+
+This table is the single source for the README's configuration section and for
+the check at ``init_app`` that reports unknown ``INVOICING_*`` keys (a typo such
+as ``INVOICING_STRIPE_APIKEY`` would otherwise be silently ignored).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    doc: str
+
+
+SETTINGS: Mapping[str, Setting] = {
+    "INVOICING_URL_PREFIX": Setting("/invoicing", "URL prefix of every plugin page and the webhook endpoint."),
+    "INVOICING_STRIPE_API_KEY": Setting(
+        None,
+        "The platform's Stripe secret key (Connect platform). Without it, Connect onboarding and "
+        "platform payments are unavailable; own-key workspaces still work.",
+    ),
+    "INVOICING_STRIPE_API_BASE": Setting(
+        STRIPE_DEFAULT_API_BASE,
+        "Base URL of Stripe's API. Point it at the bundled emulator in tests and demos.",
+    ),
+    "INVOICING_STRIPE_WEBHOOK_SECRET": Setting(
+        None,
+        "Signing secret (whsec_...) of the platform's webhook endpoint, or a list of secrets while "
+        "rotating. With none configured, every platform webhook is refused.",
+    ),
+    "INVOICING_STRIPE_WEBHOOK_TOLERANCE": Setting(300, "Maximum age in seconds of a webhook signature."),
+    "INVOICING_STRIPE_WEBHOOK_MAX_BYTES": Setting(512 * 1024, "Largest webhook body accepted, in bytes."),
+    "INVOICING_STRIPE_TIMEOUT": Setting(20, "Seconds before a Stripe API call gives up."),
+    "INVOICING_STRIPE_MAX_NETWORK_RETRIES": Setting(
+        2, "Retries of idempotent Stripe calls after network errors (the SDK adds idempotency keys)."
+    ),
+    "INVOICING_CURRENCIES": Setting(
+        ("GBP", "USD", "EUR"), "Currencies staff may invoice in; any currency Stripe supports may be added."
+    ),
+    "INVOICING_DEFAULT_CURRENCY": Setting(None, "Preselected currency; defaults to the first of INVOICING_CURRENCIES."),
+    "INVOICING_SECRET_ENCRYPTION_KEY": Setting(
+        None,
+        "Fernet key (or list of keys, newest first, for rotation) that encrypts stored Stripe secret "
+        "keys and webhook secrets. Required unless the app is in debug or testing mode.",
+    ),
+    "INVOICING_PLAN_FEES_BPS": Setting(
+        {"starter": 400, "pro": 350, "team": 200},
+        "Platform application fee per workspace plan, in basis points (400 = 4%).",
+    ),
+    "INVOICING_NUMBER_PREFIX": Setting("INV-", "Prefix of invoice numbers (INV-0001)."),
+    "INVOICING_CHECKOUT_EXPIRES_SECONDS": Setting(
+        24 * 3600, "Lifetime of a Checkout Session (Stripe allows 30 minutes to 24 hours)."
+    ),
+    "INVOICING_PAGE_SIZE": Setting(25, "Invoices per page in lists."),
+    "INVOICING_PAYMENT_CONFIRMATION_EMAIL": Setting(True, "Email the client a confirmation once an invoice is paid."),
+    "INVOICING_MAIL_SERVER": Setting("localhost", "SMTP host for invoice emails."),
+    "INVOICING_MAIL_PORT": Setting(25, "SMTP port."),
+    "INVOICING_MAIL_USE_TLS": Setting(False, "Use STARTTLS."),
+    "INVOICING_MAIL_USE_SSL": Setting(False, "Use SMTP over TLS (SMTPS)."),
+    "INVOICING_MAIL_USERNAME": Setting(None, "SMTP user name."),
+    "INVOICING_MAIL_PASSWORD": Setting(None, "SMTP password."),
+    "INVOICING_MAIL_SENDER": Setting("invoices@localhost", "From address of invoice emails."),
+    "INVOICING_MAIL_TIMEOUT": Setting(10, "Seconds before an SMTP connection gives up."),
+    "INVOICING_EXTERNAL_URL": Setting(
+        None,
+        "Public base URL (https://app.example.com) used for links built outside a request, "
+        "e.g. by the CLI. Inside requests the request's own host is used.",
+    ),
+    "INVOICING_CREATE_TABLES": Setting(
+        False,
+        "Create the plugin's tables at start-up (for hosts that do not run migrations). "
+        "Idempotent; never touches host tables.",
+    ),
+}
+
+
+def apply_defaults(config: dict) -> None:
+    """Fill in every missing setting with its default (``setdefault``: the host wins)."""
+    for key, setting in SETTINGS.items():
+        default = setting.default
+        if isinstance(default, dict):
+            default = dict(default)
+        config.setdefault(key, default)
+    if not config["INVOICING_DEFAULT_CURRENCY"]:
+        config["INVOICING_DEFAULT_CURRENCY"] = tuple(config["INVOICING_CURRENCIES"])[0]
+
+
+def unknown_keys(config: Mapping[str, Any]) -> list[str]:
+    """Messages for ``INVOICING_*`` keys this plugin does not know, with a suggestion."""
+    messages = []
+    for key in sorted(k for k in config if k.startswith("INVOICING_") and k not in SETTINGS):
+        close = difflib.get_close_matches(key, SETTINGS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        messages.append(f"{key}{hint}")
+    return messages
+
+
+def webhook_secrets(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The configured platform webhook secrets as a tuple (one or several during rotation)."""
+    value = config.get("INVOICING_STRIPE_WEBHOOK_SECRET")
+    if not value:
+        return ()
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    return tuple(secret for secret in value if secret)

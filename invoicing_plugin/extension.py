@@ -1,0 +1,178 @@
+"""The Flask extension: ``Invoicing(app, host=...)`` or ``invoicing.init_app(app, host=...)``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from flask import Flask, current_app
+
+from . import config as config_module
+from .crypto import SecretBox, SecretBoxError
+from .domain.errors import DomainError
+from .domain.money import get_currency
+from .gateways.stripe_gateway import GatewayRegistry, StripeGateway
+from .host import InvoicingHost
+
+log = logging.getLogger("invoicing_plugin")
+
+_HOST_METHODS = (
+    "current_workspace",
+    "current_user",
+    "can_manage_billing",
+    "get_workspace",
+    "get_client",
+    "list_clients",
+    "get_subject",
+    "list_subjects",
+)
+
+
+@dataclass
+class InvoicingState:
+    """Everything the plugin keeps per app. Reach it with :func:`get_state`."""
+
+    host: InvoicingHost
+    db: Any  # the host's flask_sqlalchemy.SQLAlchemy
+    secret_box: SecretBox
+    gateways: GatewayRegistry
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session(self):
+        return self.db.session
+
+    def platform_gateway(self) -> StripeGateway:
+        """The gateway for the platform key (Connect). Raises GatewayError when none is set."""
+        return self.gateways.for_key(current_app.config["INVOICING_STRIPE_API_KEY"])
+
+
+class Invoicing:
+    """Invoicing with Stripe payments for a host Flask app.
+
+    ``host`` implements :class:`invoicing_plugin.host.InvoicingHost`. ``db`` is the
+    host's Flask-SQLAlchemy instance (found in ``app.extensions`` when omitted).
+    Other keyword options set config defaults by their lower-case name without the
+    prefix: ``Invoicing(app, host=h, url_prefix="/billing")`` equals
+    ``app.config.setdefault("INVOICING_URL_PREFIX", "/billing")``. Every setting is
+    listed in :mod:`invoicing_plugin.config`.
+    """
+
+    def __init__(self, app: Flask | None = None, *, host: InvoicingHost | None = None, db: Any = None, **options: Any):
+        self._host = host
+        self._db = db
+        self._options = options
+        self._states: WeakKeyDictionary[Flask, InvoicingState] = WeakKeyDictionary()
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, *, host: InvoicingHost | None = None, db: Any = None) -> None:
+        if "invoicing" in app.extensions:
+            raise RuntimeError(
+                "Invoicing is already registered on this app. Call init_app once per app, "
+                "or create one Invoicing() per app."
+            )
+        host = host or self._host
+        _check_host(host)
+        db = db or self._db or app.extensions.get("sqlalchemy")
+        if db is None:
+            raise RuntimeError("Invoicing needs Flask-SQLAlchemy: call db.init_app(app) before Invoicing.init_app(app).")
+
+        for name, value in self._options.items():
+            key = f"INVOICING_{name.upper()}"
+            if key not in config_module.SETTINGS:
+                raise TypeError(f"Invoicing() got an unknown option {name!r}")
+            app.config.setdefault(key, value)
+        config_module.apply_defaults(app.config)
+        _check_config(app)
+
+        state = InvoicingState(
+            host=host,
+            db=db,
+            secret_box=_secret_box(app),
+            gateways=GatewayRegistry(
+                api_base=app.config["INVOICING_STRIPE_API_BASE"],
+                timeout=app.config["INVOICING_STRIPE_TIMEOUT"],
+                max_network_retries=app.config["INVOICING_STRIPE_MAX_NETWORK_RETRIES"],
+            ),
+        )
+        self._states[app] = state
+        app.extensions["invoicing"] = self
+
+        from .web import register_web
+
+        register_web(app, state)
+
+        from .cli import invoicing_cli
+
+        app.cli.add_command(invoicing_cli)
+
+        if app.config["INVOICING_CREATE_TABLES"]:
+            from .hooks import init_hook
+
+            with app.app_context():
+                init_hook(app)
+
+    def state(self, app: Flask | None = None) -> InvoicingState:
+        app = app or current_app._get_current_object()
+        try:
+            return self._states[app]
+        except KeyError:
+            raise RuntimeError("Invoicing is not initialised on this app.") from None
+
+
+def get_state(app: Flask | None = None) -> InvoicingState:
+    """The plugin's per-app state for ``app`` (default: the current app)."""
+    app = app or current_app._get_current_object()
+    extension = app.extensions.get("invoicing")
+    if extension is None:
+        raise RuntimeError("Invoicing is not initialised on this app.")
+    return extension.state(app)
+
+
+def _check_host(host: Any) -> None:
+    if host is None:
+        raise TypeError("Invoicing needs a host: Invoicing(app, host=MyHost()). See invoicing_plugin.host.")
+    missing = [name for name in _HOST_METHODS if not callable(getattr(host, name, None))]
+    if not isinstance(getattr(host, "base_template", None), str):
+        missing.append("base_template")
+    if missing:
+        raise TypeError(f"{type(host).__name__} does not implement the host contract; missing: {', '.join(missing)}")
+
+
+def _check_config(app: Flask) -> None:
+    unknown = config_module.unknown_keys(app.config)
+    if unknown:
+        raise ValueError(f"Unknown invoicing settings: {'; '.join(unknown)}")
+    try:
+        currencies = tuple(get_currency(code).code for code in app.config["INVOICING_CURRENCIES"])
+        default = get_currency(app.config["INVOICING_DEFAULT_CURRENCY"]).code
+    except DomainError as exc:
+        raise ValueError(f"INVOICING_CURRENCIES: {exc.message}") from None
+    if default not in currencies:
+        raise ValueError("INVOICING_DEFAULT_CURRENCY must be one of INVOICING_CURRENCIES")
+    app.config["INVOICING_CURRENCIES"] = currencies
+    app.config["INVOICING_DEFAULT_CURRENCY"] = default
+    prefix = app.config["INVOICING_URL_PREFIX"]
+    if not prefix.startswith("/") or prefix.endswith("/"):
+        raise ValueError("INVOICING_URL_PREFIX must start with '/' and not end with one, e.g. '/invoicing'")
+    for plan, bps in app.config["INVOICING_PLAN_FEES_BPS"].items():
+        if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 10_000:
+            raise ValueError(f"INVOICING_PLAN_FEES_BPS[{plan!r}] must be whole basis points between 0 and 10000")
+
+
+def _secret_box(app: Flask) -> SecretBox:
+    key = app.config["INVOICING_SECRET_ENCRYPTION_KEY"]
+    if not key and not (app.debug or app.testing):
+        raise RuntimeError(
+            "INVOICING_SECRET_ENCRYPTION_KEY is required in production: Stripe secrets are stored "
+            "encrypted with it. Generate one with `flask invoicing generate-key`."
+        )
+    if not key:
+        log.warning("INVOICING_SECRET_ENCRYPTION_KEY not set; deriving one from SECRET_KEY (debug/testing only)")
+    try:
+        return SecretBox.from_config(key, fallback_secret=app.config.get("SECRET_KEY"))
+    except SecretBoxError as exc:
+        raise RuntimeError(str(exc)) from None

@@ -1,0 +1,158 @@
+"""The host contract: everything the plugin learns about the host app, in one place.
+
+A host app mounts the plugin with ``Invoicing(app, host=MyHost())`` where ``MyHost``
+implements :class:`InvoicingHost`. The plugin never imports host code and never
+touches host tables: host objects reach it only as the small frozen dataclasses
+defined here (:class:`HostUser`, :class:`HostWorkspace`, :class:`HostClient`,
+:class:`HostSubject`). Ids are passed as strings, whatever type the host uses,
+so integer and UUID primary keys work alike.
+
+Every method is called inside a request (or an app context the host set up) and
+must be cheap: the plugin calls ``current_workspace()`` and ``current_user()`` on
+most requests. Methods that look things up by id receive the workspace id too and
+must return ``None`` when the object does not belong to that workspace — that is
+how cross-workspace ids end up as 404 pages.
+
+Minimal example::
+
+    class MyHost(InvoicingHost):
+        base_template = "layout.html"
+
+        def current_workspace(self):
+            ws = g.workspace
+            return HostWorkspace(id=str(ws.id), name=ws.name, mode="consulting", plan=ws.plan)
+
+        def current_user(self):
+            if not current_user.is_authenticated:
+                return None
+            return HostUser(id=str(current_user.id), name=current_user.name, email=current_user.email)
+
+        def can_manage_billing(self, user, workspace):
+            return membership_role(user.id, workspace.id) in {"owner", "admin"}
+
+        def get_client(self, workspace_id, client_id): ...
+        def list_clients(self, workspace_id): ...
+        def get_subject(self, workspace_id, kind, subject_id): ...
+        def list_subjects(self, workspace_id, kind=None): ...
+        def get_workspace(self, workspace_id): ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, Sequence, runtime_checkable
+
+WorkspaceMode = Literal["consulting", "internal"]
+"""``internal`` workspaces do not bill clients: every invoicing page answers 404 there."""
+
+Plan = Literal["starter", "pro", "team"]
+"""The workspace's subscription plan; it picks the platform fee (``INVOICING_PLAN_FEES_BPS``)."""
+
+SubjectKind = Literal["proposal", "engagement", "project"]
+
+
+@dataclass(frozen=True)
+class HostUser:
+    """The signed-in staff member, as the host sees them."""
+
+    id: str
+    name: str
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class HostWorkspace:
+    """The tenant. Everything the plugin stores is scoped by ``id``."""
+
+    id: str
+    name: str
+    mode: WorkspaceMode = "consulting"
+    plan: Plan = "starter"
+    locale: str = "en_US"
+
+    @property
+    def bills_clients(self) -> bool:
+        return self.mode != "internal"
+
+
+@dataclass(frozen=True)
+class HostClient:
+    """A client of the workspace: who an invoice is addressed to."""
+
+    id: str
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class HostSubject:
+    """Something billable in the host: a proposal, an engagement or a project.
+
+    ``total_minor`` is in the currency's Stripe minor units (``None`` if the host
+    has no total for it). ``approved`` means approved internally by staff;
+    ``accepted_by_client`` means the client accepted it (for proposals). A
+    deposit invoice is offered only when both are true.
+    """
+
+    kind: SubjectKind
+    id: str
+    title: str
+    client_id: str | None = None
+    total_minor: int | None = None
+    currency: str | None = None
+    approved: bool = False
+    accepted_by_client: bool = False
+    url: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """Stable ``kind:id`` reference stored on invoices."""
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def accepts_deposit(self) -> bool:
+        return self.kind == "proposal" and self.approved and self.accepted_by_client
+
+
+@runtime_checkable
+class InvoicingHost(Protocol):
+    """What a host app must provide. Subclass it or just match its shape."""
+
+    #: Template every plugin page extends. It must define ``{% block content %}``
+    #: and may define ``{% block title %}``. The plugin's pages put themselves in
+    #: ``content`` and never assume anything else about the layout.
+    base_template: str
+
+    def current_workspace(self) -> HostWorkspace | None:
+        """The workspace of the current request, or ``None`` outside one."""
+
+    def current_user(self) -> HostUser | None:
+        """The signed-in staff member, or ``None`` when anonymous."""
+
+    def can_manage_billing(self, user: HostUser, workspace: HostWorkspace) -> bool:
+        """Whether ``user`` may see and manage invoicing in ``workspace``."""
+
+    def get_workspace(self, workspace_id: str) -> HostWorkspace | None:
+        """Look a workspace up by id, outside a request (webhooks, CLI)."""
+
+    def get_client(self, workspace_id: str, client_id: str) -> HostClient | None:
+        """A client of that workspace, or ``None`` (including another workspace's client)."""
+
+    def list_clients(self, workspace_id: str) -> Sequence[HostClient]:
+        """The workspace's clients, for the invoice form's client picker."""
+
+    def get_subject(self, workspace_id: str, kind: str, subject_id: str) -> HostSubject | None:
+        """A proposal / engagement / project of that workspace, or ``None``."""
+
+    def list_subjects(self, workspace_id: str, kind: str | None = None) -> Sequence[HostSubject]:
+        """The workspace's billable subjects (optionally of one kind)."""
+
+
+def parse_subject_ref(ref: str | None) -> tuple[str, str] | None:
+    """Split a stored ``kind:id`` subject reference; ``None`` for empty or malformed input."""
+    if not ref or ":" not in ref:
+        return None
+    kind, _, subject_id = ref.partition(":")
+    if kind not in ("proposal", "engagement", "project") or not subject_id:
+        return None
+    return kind, subject_id

@@ -1,0 +1,269 @@
+"""The plugin's tables, all prefixed ``invoicing_``.
+
+The models use their own declarative base and ``MetaData`` so the plugin never
+touches host tables, yet they live in the host's database and are queried through
+the host's Flask-SQLAlchemy session (``db.session``). Alembic migrations in
+``invoicing_plugin/migrations`` describe exactly this metadata (a test checks it).
+
+Money columns are integers in Stripe's minor units (``*_minor``); there are no
+float columns. Workspace and client ids are strings so hosts with integer or UUID
+keys work alike.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import JSON
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_token() -> str:
+    """An unguessable URL-safe token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+class UTCDateTime(DateTime):
+    """Timezone-aware timestamps on every backend (SQLite forgets the zone)."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect, coltype):
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value):
+            if parent is not None:
+                value = parent(value)
+            if value is not None and value.tzinfo is None:
+                value = value.replace(tzinfo=timezone.utc)
+            return value
+
+        return process
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+    type_annotation_map = {datetime: UTCDateTime(), int: Integer, str: String(255), dict: JSON, date: Date}
+
+
+class StripeConnection(Base):
+    """How one workspace takes payments: a Connect Express account or its own secret key.
+
+    One row per workspace (unique), so two admins connecting at once cannot both
+    create an account. Disconnecting keeps the row (with who and when) but clears
+    the link; reconnecting bumps ``attempt`` so the idempotency key changes.
+    """
+
+    __tablename__ = "invoicing_stripe_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), unique=True)
+    mode: Mapped[str] = mapped_column(String(16), default="connect")  # connect | own_key
+    status: Mapped[str] = mapped_column(String(24), default="not_connected")
+    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    attempt: Mapped[int] = mapped_column(default=0)
+    charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    payouts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    requirements: Mapped[dict | None] = mapped_column(JSON)
+    disabled_reason: Mapped[str | None] = mapped_column(String(128))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    secret_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    secret_key_hint: Mapped[str | None] = mapped_column(String(32))  # e.g. "sk_test_…a1b2"
+    webhook_endpoint_id: Mapped[str | None] = mapped_column(String(64))
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    connected_by: Mapped[str | None] = mapped_column(String(255))
+    connected_at: Mapped[datetime | None]
+    disconnected_by: Mapped[str | None] = mapped_column(String(255))
+    disconnected_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InvoiceSequence(Base):
+    """Next invoice number per workspace; the row is locked while a number is taken."""
+
+    __tablename__ = "invoicing_sequences"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_value: Mapped[int] = mapped_column(default=1)
+
+
+class InvoiceTemplate(Base):
+    """A workspace-defined preset for new invoices."""
+
+    __tablename__ = "invoicing_templates"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    due_in_days: Mapped[int | None]
+    send_method: Mapped[str] = mapped_column(String(16), default="email")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Invoice(Base):
+    __tablename__ = "invoicing_invoices"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        # Staff list: newest first within a workspace, optionally by status.
+        Index("ix_invoicing_invoices_ws_created", "workspace_id", "created_at", "id"),
+        Index("ix_invoicing_invoices_ws_status_created", "workspace_id", "status", "created_at", "id"),
+        Index("ix_invoicing_invoices_ws_client", "workspace_id", "client_id"),
+        Index("ix_invoicing_invoices_ws_status_paid", "workspace_id", "status", "paid_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(40))
+    public_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    kind: Mapped[str] = mapped_column(String(16), default="standard")  # standard | deposit
+    status: Mapped[str] = mapped_column(String(24), default="draft")
+
+    client_id: Mapped[str] = mapped_column(String(64))
+    client_name: Mapped[str] = mapped_column(String(255))
+    client_email: Mapped[str] = mapped_column(String(320))
+    subject_ref: Mapped[str | None] = mapped_column(String(140), index=True)  # "proposal:42"
+    subject_title: Mapped[str | None] = mapped_column(String(255))
+
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[date | None]
+    send_method: Mapped[str] = mapped_column(String(16), default="email")  # stripe_link | email | manual
+
+    # Fee locked when sent (a later plan change does not alter sent invoices).
+    fee_bps: Mapped[int | None]
+    application_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+    # Stripe: which account the charge lands on, the current Checkout Session and what was paid.
+    stripe_mode: Mapped[str | None] = mapped_column(String(16))  # connect | own_key
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64))
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)
+    checkout_expires_at: Mapped[datetime | None]
+    checkout_attempt: Mapped[int] = mapped_column(default=0)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    amount_paid_minor: Mapped[int | None] = mapped_column(BigInteger)
+    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    stripe_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    payment_method: Mapped[str | None] = mapped_column(String(32))  # stripe | bank_transfer | cash | ...
+    payment_note: Mapped[str | None] = mapped_column(Text)
+    # Something staff must look at: amount mismatch, dispute, paid after void (refund it) ...
+    attention: Mapped[str | None] = mapped_column(String(64))
+    attention_detail: Mapped[str | None] = mapped_column(Text)
+    online_payment_unavailable: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmation_sent_at: Mapped[datetime | None]
+
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    voided_at: Mapped[datetime | None]
+
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    events: Mapped[list["InvoiceEvent"]] = relationship(
+        back_populates="invoice", order_by="InvoiceEvent.id", cascade="all, delete-orphan", lazy="select"
+    )
+
+
+class InvoiceEvent(Base):
+    """Audit trail: who did what to an invoice, when, and with what result."""
+
+    __tablename__ = "invoicing_invoice_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))  # "user:7 Ada Lovelace", "stripe", "system"
+    action: Mapped[str] = mapped_column(String(48))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    result: Mapped[str] = mapped_column(String(16), default="ok")  # ok | failed
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="events")
+
+
+class WebhookEvent(Base):
+    """Every verified Stripe event, recorded once (unique ``event_id``).
+
+    The row and the event's effect commit in one transaction, so a duplicate
+    delivery finds the row and changes nothing. ``payload`` is kept so staff can
+    replay an event whose handler failed.
+    """
+
+    __tablename__ = "invoicing_webhook_events"
+    __table_args__ = (Index("ix_invoicing_webhook_events_ws_received", "workspace_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(96))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    workspace_id: Mapped[str | None] = mapped_column(String(64))
+    invoice_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="processed")  # processed | ignored | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=1)
+    payload: Mapped[dict] = mapped_column(JSON)
+    stripe_created: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class ClientPortalAccess(Base):
+    """The unguessable per-client portal link."""
+
+    __tablename__ = "invoicing_client_portals"
+    __table_args__ = (UniqueConstraint("workspace_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+
+
+ALL_TABLES = tuple(metadata.sorted_tables)

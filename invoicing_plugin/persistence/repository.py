@@ -1,0 +1,65 @@
+"""Workspace scoping in one place.
+
+Every query on a workspace-owned table goes through :class:`WorkspaceRepository`,
+which adds ``workspace_id = :current`` itself. Looking up another workspace's id
+therefore finds nothing, and the web layer turns that into a 404. Code outside
+this module does not write ``.where(Model.workspace_id == ...)`` by hand.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from .models import Base
+
+M = TypeVar("M", bound=Base)
+
+
+class NotFound(LookupError):
+    """The object does not exist in this workspace (it may exist in another)."""
+
+
+class WorkspaceRepository:
+    def __init__(self, session: Session, workspace_id: str) -> None:
+        if not workspace_id:
+            raise ValueError("a workspace id is required")
+        self.session = session
+        self.workspace_id = str(workspace_id)
+
+    def select(self, model: type[M], *columns) -> Select:
+        """``SELECT`` from ``model`` (or the given columns of it) limited to this workspace."""
+        stmt = select(*columns) if columns else select(model)
+        return stmt.where(model.workspace_id == self.workspace_id)
+
+    def get(self, model: type[M], object_id, *, for_update: bool = False) -> M:
+        """The object with this primary key in this workspace, or :class:`NotFound`."""
+        try:
+            object_id = int(object_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"{model.__name__} {object_id!r}") from None
+        stmt = self.select(model).where(model.id == object_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        found = self.session.scalars(stmt).one_or_none()
+        if found is None:
+            raise NotFound(f"{model.__name__} {object_id!r}")
+        return found
+
+    def find(self, model: type[M], **filters) -> M | None:
+        stmt = self.select(model).filter_by(**filters)
+        return self.session.scalars(stmt.limit(1)).first()
+
+    def list(self, model: type[M], *criteria, order_by=None) -> list[M]:
+        stmt = self.select(model).where(*criteria)
+        if order_by is not None:
+            stmt = stmt.order_by(order_by)
+        return list(self.session.scalars(stmt))
+
+    def add(self, obj: M) -> M:
+        """Attach a new object to this workspace (its ``workspace_id`` is set here)."""
+        obj.workspace_id = self.workspace_id
+        self.session.add(obj)
+        return obj

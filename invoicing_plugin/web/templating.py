@@ -1,0 +1,50 @@
+"""Template helpers the plugin adds to the host's Jinja environment.
+
+- ``invoicing_base_template``: the host's layout every plugin page extends;
+- ``invoicing_links()``: the plugin's navigation entries the current user may see
+  (empty in internal workspaces and for users without billing rights), for the
+  host's menus and its Settings → Connected apps page;
+- ``invoicing_new_invoice_url(kind, id)``: "New invoice" prefilled with a subject,
+  for host pages such as an engagement or a proposal;
+- the ``money`` filter: ``{{ invoice.amount_minor|money(invoice.currency) }}``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, url_for
+
+from ..domain.money import Money, format_money
+from ..extension import get_state
+
+#: (label, endpoint) of the plugin's main pages, in menu order.
+NAV_ENTRIES: list[tuple[str, str]] = [("Invoices", "invoicing.invoice_list")]
+
+
+def install_template_helpers(app: Flask) -> None:
+    @app.context_processor
+    def invoicing_context():
+        return {
+            "invoicing_base_template": get_state().host.base_template,
+            "invoicing_links": invoicing_links,
+            "invoicing_new_invoice_url": invoicing_new_invoice_url,
+        }
+
+    app.add_template_filter(money_filter, "money")
+
+
+def invoicing_links() -> list[tuple[str, str]]:
+    from .access import current_workspace_for_billing
+
+    if current_workspace_for_billing() is None:
+        return []
+    return [(label, url_for(endpoint)) for label, endpoint in NAV_ENTRIES]
+
+
+def invoicing_new_invoice_url(kind: str, subject_id) -> str:
+    return url_for("invoicing.invoice_new", subject=f"{kind}:{subject_id}")
+
+
+def money_filter(minor: int | None, currency: str, locale: str = "en_US") -> str:
+    if minor is None:
+        return "—"
+    return format_money(Money(int(minor), currency), locale)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run the whole test suite on a fresh Debian machine with Python 3.11.
+#  - installs Debian's postgresql and chromium when missing (as root),
+#  - creates .venv and installs the project with its test extras,
+#  - runs pytest: unit, integration (SQLite and PostgreSQL), browser (Chromium).
+# With CI=true, a missing PostgreSQL or Chromium fails the run instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing ${need_apt[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "Missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+
+export INVOICING_CHROMIUM="${INVOICING_CHROMIUM:-/usr/bin/chromium}"
+exec .venv/bin/python -m pytest "$@"
