@@ -1,0 +1,72 @@
+"""The pure domain: money, fees and the invoice lifecycle.
+
+Imports only the standard library and Babel, so it can be used and tested without
+Flask, a database or Stripe.
+"""
+
+from .errors import AmountError, CurrencyError, CurrencyMismatch, DomainError, InvalidTransition
+from .fees import BPS_PER_WHOLE, DEFAULT_PLAN_FEE_BPS, application_fee, net_payout
+from .invoice import (
+    NOOPS,
+    TRANSITIONS,
+    Action,
+    InvoiceStatus,
+    allowed_actions,
+    deposit_amount,
+    display_status,
+    format_invoice_number,
+    is_editable,
+    is_noop,
+    is_open_for_payment,
+    is_overdue,
+    transition,
+)
+from .money import (
+    CURRENCIES,
+    MAX_AMOUNT,
+    CurrencySpec,
+    Money,
+    format_decimal_amount,
+    format_money,
+    fraction_of,
+    get_currency,
+    parse_amount,
+    percent_of,
+    validate_amount,
+)
+
+__all__ = [
+    "BPS_PER_WHOLE",
+    "CURRENCIES",
+    "DEFAULT_PLAN_FEE_BPS",
+    "MAX_AMOUNT",
+    "NOOPS",
+    "TRANSITIONS",
+    "Action",
+    "AmountError",
+    "CurrencyError",
+    "CurrencyMismatch",
+    "CurrencySpec",
+    "DomainError",
+    "InvalidTransition",
+    "InvoiceStatus",
+    "Money",
+    "allowed_actions",
+    "application_fee",
+    "deposit_amount",
+    "display_status",
+    "format_decimal_amount",
+    "format_invoice_number",
+    "format_money",
+    "fraction_of",
+    "get_currency",
+    "is_editable",
+    "is_noop",
+    "is_open_for_payment",
+    "is_overdue",
+    "net_payout",
+    "parse_amount",
+    "percent_of",
+    "transition",
+    "validate_amount",
+]

@@ -1,0 +1,274 @@
+"""The invoice lifecycle as data, plus the small rules that hang off it.
+
+Behaviour is a table: :data:`TRANSITIONS` says what each action does in each status,
+:data:`NOOPS` which repeats are harmless, and every other pair is refused with a
+message staff can read. Adding a rule is one line in a table, not a new branch.
+
+Webhooks arrive late, twice and out of order, so the service layer should ask
+:func:`is_noop` first and only then call :func:`transition`, which is strict.
+A no-op means "this event changes nothing"; telling a retried event from a *second*
+payment on another checkout session (same status, same action) needs the payment's
+id and is the service layer's job.
+
+Decisions worth knowing:
+
+* A draft is not voided but deleted: it was never sent, so nobody could have paid it.
+* While a payment is processing (bank debits take days) the invoice cannot be voided,
+  marked paid or refunded: money is in flight and Stripe will settle it either way.
+* A payment that succeeds on an old session of a voided invoice is real money:
+  the invoice becomes ``PAID_AFTER_VOID`` so staff see it must be refunded.
+* A payment that starts or fails on a voided invoice changes nothing (no money moved).
+* Only a payment in progress can fail back to ``SENT``; a failed card attempt on a
+  ``SENT`` invoice is a no-op, the client may simply try again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from types import MappingProxyType
+
+from .errors import AmountError, CurrencyMismatch, InvalidTransition
+from .money import Money, format_money, percent_of, validate_amount
+
+__all__ = [
+    "NOOPS",
+    "TRANSITIONS",
+    "Action",
+    "InvoiceStatus",
+    "allowed_actions",
+    "deposit_amount",
+    "display_status",
+    "format_invoice_number",
+    "is_editable",
+    "is_noop",
+    "is_open_for_payment",
+    "is_overdue",
+    "transition",
+]
+
+
+class InvoiceStatus(str, Enum):
+    DRAFT = "draft"
+    SENT = "sent"  # awaiting payment
+    PROCESSING = "processing"  # payment started, not settled (e.g. bank debit)
+    PAID = "paid"
+    VOIDED = "voided"
+    PAID_AFTER_VOID = "paid_after_void"  # money arrived after voiding: refund due
+    REFUNDED = "refunded"  # fully refunded
+
+
+class Action(str, Enum):
+    SEND = "send"
+    PAYMENT_STARTED = "payment_started"  # async payment pending
+    PAYMENT_SUCCEEDED = "payment_succeeded"  # Stripe confirmed the payment
+    PAYMENT_FAILED = "payment_failed"  # async payment failed
+    MARK_PAID = "mark_paid"  # staff recorded a payment made outside Stripe
+    VOID = "void"
+    REFUND_FULL = "refund_full"
+
+
+_S, _A = InvoiceStatus, Action
+
+TRANSITIONS: Mapping[tuple[InvoiceStatus, Action], InvoiceStatus] = MappingProxyType(
+    {
+        (_S.DRAFT, _A.SEND): _S.SENT,
+        (_S.SENT, _A.PAYMENT_STARTED): _S.PROCESSING,
+        (_S.SENT, _A.PAYMENT_SUCCEEDED): _S.PAID,
+        (_S.SENT, _A.MARK_PAID): _S.PAID,
+        (_S.SENT, _A.VOID): _S.VOIDED,
+        (_S.PROCESSING, _A.PAYMENT_SUCCEEDED): _S.PAID,
+        (_S.PROCESSING, _A.PAYMENT_FAILED): _S.SENT,
+        (_S.VOIDED, _A.PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,
+        (_S.PAID, _A.REFUND_FULL): _S.REFUNDED,
+        (_S.PAID_AFTER_VOID, _A.REFUND_FULL): _S.REFUNDED,
+    }
+)
+"""Every allowed ``(status, action) -> new status``; anything else is refused."""
+
+NOOPS: frozenset[tuple[InvoiceStatus, Action]] = frozenset(
+    {
+        # Redelivered or late payment events once the outcome is known.
+        (_S.SENT, _A.PAYMENT_FAILED),  # a card attempt failed; still awaiting payment
+        (_S.PROCESSING, _A.PAYMENT_STARTED),
+        (_S.PAID, _A.PAYMENT_STARTED),  # late "completed, unpaid" after async success
+        (_S.PAID, _A.PAYMENT_SUCCEEDED),
+        (_S.PAID, _A.PAYMENT_FAILED),  # another session failed; this one is paid
+        (_S.PAID_AFTER_VOID, _A.PAYMENT_STARTED),
+        (_S.PAID_AFTER_VOID, _A.PAYMENT_SUCCEEDED),
+        (_S.PAID_AFTER_VOID, _A.PAYMENT_FAILED),
+        (_S.REFUNDED, _A.PAYMENT_STARTED),
+        (_S.REFUNDED, _A.PAYMENT_SUCCEEDED),
+        (_S.REFUNDED, _A.PAYMENT_FAILED),
+        (_S.REFUNDED, _A.REFUND_FULL),
+        # A voided invoice ignores payments until money actually arrives.
+        (_S.VOIDED, _A.PAYMENT_STARTED),
+        (_S.VOIDED, _A.PAYMENT_FAILED),
+        (_S.VOIDED, _A.VOID),
+    }
+)
+"""Pairs that are harmless repeats: the status stays as it is, nothing to record."""
+
+# Why an action is refused, by action, with sharper reasons for the common mistakes.
+_REQUIREMENT: Mapping[Action, str] = MappingProxyType(
+    {
+        _A.SEND: "Only draft invoices can be sent.",
+        _A.PAYMENT_STARTED: "A payment can only start on an invoice awaiting payment.",
+        _A.PAYMENT_SUCCEEDED: "Only an invoice awaiting payment can be paid.",
+        _A.PAYMENT_FAILED: "Only a payment that is processing can fail.",
+        _A.MARK_PAID: "Only an invoice awaiting payment can be marked as paid.",
+        _A.VOID: "Only an invoice awaiting payment can be voided.",
+        _A.REFUND_FULL: "Only a paid invoice can be refunded.",
+    }
+)
+_IN_FLIGHT = "while a payment is processing: wait until it succeeds or fails."
+_REFUSAL: Mapping[tuple[InvoiceStatus, Action], str] = MappingProxyType(
+    {
+        (_S.DRAFT, _A.VOID): "A draft invoice cannot be voided: delete it instead.",
+        (_S.DRAFT, _A.MARK_PAID): "A draft invoice cannot be marked as paid: send it first.",
+        (_S.SENT, _A.SEND): "This invoice has already been sent.",
+        (_S.PROCESSING, _A.VOID): f"An invoice cannot be voided {_IN_FLIGHT}",
+        (_S.PROCESSING, _A.MARK_PAID): f"An invoice cannot be marked as paid {_IN_FLIGHT}",
+        (_S.PROCESSING, _A.REFUND_FULL): f"An invoice cannot be refunded {_IN_FLIGHT}",
+        (_S.PAID, _A.VOID): "A paid invoice cannot be voided: refund it instead.",
+        (_S.PAID, _A.MARK_PAID): "This invoice is already paid.",
+        (_S.PAID_AFTER_VOID, _A.VOID): (
+            "This invoice is already voided; the payment it received must be refunded."
+        ),
+        (_S.REFUNDED, _A.VOID): "A refunded invoice cannot be voided.",
+    }
+)
+_STATUS_PHRASE: Mapping[InvoiceStatus, str] = MappingProxyType(
+    {
+        _S.DRAFT: "a draft",
+        _S.SENT: "awaiting payment",
+        _S.PROCESSING: "processing a payment",
+        _S.PAID: "paid",
+        _S.VOIDED: "voided",
+        _S.PAID_AFTER_VOID: "voided but was paid (refund due)",
+        _S.REFUNDED: "refunded",
+    }
+)
+
+_ALLOWED: Mapping[InvoiceStatus, frozenset[Action]] = MappingProxyType(
+    {
+        status: frozenset(action for (source, action) in TRANSITIONS if source is status)
+        for status in InvoiceStatus
+    }
+)
+
+_OPEN_FOR_PAYMENT = frozenset({_S.SENT})
+_EDITABLE = frozenset({_S.DRAFT})
+
+
+def transition(status: InvoiceStatus, action: Action) -> InvoiceStatus:
+    """The status after ``action``, or :class:`InvalidTransition` explaining the refusal.
+
+    Strict: no-ops are refused too (see :func:`is_noop`). Plain strings from the
+    database are accepted and converted.
+    """
+    status, action = InvoiceStatus(status), Action(action)
+    try:
+        return TRANSITIONS[status, action]
+    except KeyError:
+        raise InvalidTransition(_refusal(status, action), status=status, action=action) from None
+
+
+def _refusal(status: InvoiceStatus, action: Action) -> str:
+    return _REFUSAL.get(
+        (status, action),
+        f"{_REQUIREMENT[action]} This invoice is {_STATUS_PHRASE[status]}.",
+    )
+
+
+def is_noop(status: InvoiceStatus, action: Action) -> bool:
+    """True when ``action`` is a harmless repeat in ``status`` and should be ignored."""
+    return (InvoiceStatus(status), Action(action)) in NOOPS
+
+
+def allowed_actions(status: InvoiceStatus) -> frozenset[Action]:
+    """Actions that :func:`transition` accepts in ``status`` (no-ops excluded)."""
+    return _ALLOWED[InvoiceStatus(status)]
+
+
+def is_open_for_payment(status: InvoiceStatus) -> bool:
+    """Whether the client may start paying now (not while a payment is processing)."""
+    return InvoiceStatus(status) in _OPEN_FOR_PAYMENT
+
+
+def is_editable(status: InvoiceStatus) -> bool:
+    """Only drafts can be edited: a sent invoice is a document the client has seen."""
+    return InvoiceStatus(status) in _EDITABLE
+
+
+def is_overdue(status: InvoiceStatus, due_date: date | None, today: date) -> bool:
+    """Awaiting payment and past its due date (the due date itself is not overdue).
+
+    A processing invoice is not overdue: the client has paid, the bank is settling.
+    """
+    return InvoiceStatus(status) is _S.SENT and due_date is not None and today > due_date
+
+
+def display_status(status: InvoiceStatus, due_date: date | None, today: date) -> str:
+    """The status value to show, with ``"overdue"`` in place of an overdue ``"sent"``."""
+    return "overdue" if is_overdue(status, due_date, today) else InvoiceStatus(status).value
+
+
+def format_invoice_number(prefix: str, sequence: int, width: int = 4) -> str:
+    """``("INV", 1) -> "INV-0001"``: zero-padded to ``width``, never truncated.
+
+    Prefix and number are joined by a hyphen, as Stripe numbers its invoices; a prefix
+    that already ends in one ("INV-") is not doubled and an empty prefix gives the
+    bare number.
+    """
+    if type(sequence) is not int or sequence < 1:
+        raise ValueError(f"sequence must be a positive int, not {sequence!r}")
+    if width < 1:
+        raise ValueError(f"width must be positive, not {width!r}")
+    number = f"{sequence:0{width}d}"
+    prefix = prefix.strip()
+    if not prefix:
+        return number
+    return f"{prefix}{number}" if prefix.endswith("-") else f"{prefix}-{number}"
+
+
+def deposit_amount(
+    total: Money, *, percent: Decimal | None = None, fixed: Money | None = None
+) -> Money:
+    """The deposit to charge up front on ``total``: a ``percent`` of it, or a ``fixed`` sum.
+
+    Exactly one must be given. A percentage must be in (0, 100] and is rounded half up
+    to the currency's step; a fixed sum must be in the invoice's currency and no more
+    than the total. Either way the result must be chargeable by Stripe
+    (:func:`validate_amount`). Errors name the offending argument in ``field``.
+    """
+    if (percent is None) == (fixed is None):
+        raise AmountError("Choose either a deposit percentage or a fixed deposit amount.")
+    if percent is not None:
+        field = "percent"
+        if not isinstance(percent, Decimal):
+            raise TypeError(f"percent must be a Decimal, not {type(percent).__name__}")
+        if not (percent.is_finite() and 0 < percent <= 100):
+            raise AmountError(
+                "The deposit percentage must be more than 0 and at most 100.", field=field
+            )
+        deposit = percent_of(total, percent)
+    else:
+        assert fixed is not None
+        field = "fixed"
+        if fixed.currency != total.currency:
+            raise CurrencyMismatch(
+                f"The deposit must be in {total.currency}, the invoice's currency.", field=field
+            )
+        if fixed > total:
+            raise AmountError(
+                f"The deposit cannot be more than the invoice total of {format_money(total)}.",
+                field=field,
+            )
+        deposit = fixed
+    try:
+        return validate_amount(deposit)
+    except AmountError as error:
+        raise AmountError(f"Deposit: {error.message}", field=field) from error

@@ -1,0 +1,10 @@
+"""Unit tests: the pure domain, no I/O.
+
+Hypothesis keeps no example database (it would write ``.hypothesis/`` into the work
+tree) and has no deadline, so a slow CI machine cannot turn a pass into a flake.
+"""
+
+from hypothesis import settings
+
+settings.register_profile("unit", database=None, deadline=None, max_examples=200)
+settings.load_profile("unit")
