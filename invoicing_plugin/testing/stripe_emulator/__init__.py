@@ -1,0 +1,137 @@
+"""Offline Stripe emulator for tests, demos and host applications.
+
+Nothing here is imported by production code: it is a stand-in for
+``api.stripe.com`` that the real ``stripe`` SDK talks to, so an application
+using ``invoicing_plugin`` can exercise its whole payment flow — Connect
+onboarding, Checkout, refunds, disputes, signed webhooks — with no network
+and no Stripe account.
+
+Starting it
+-----------
+
+In Python (tests)::
+
+    from invoicing_plugin.testing.stripe_emulator import StripeEmulator
+
+    emu = StripeEmulator(host="127.0.0.1", port=0).start()   # port 0: any free port
+    client = emu.stripe_client("sk_test_anything123")         # a stripe.StripeClient
+    # ... or build it yourself:
+    # stripe.StripeClient(key, base_addresses={"api": emu.url, "connect": emu.url,
+    #                     "files": emu.url}, max_network_retries=0)
+    emu.stop()
+
+From a shell (demo app, manual testing, another process)::
+
+    python -m invoicing_plugin.testing.stripe_emulator --port 12111 \\
+        --webhook-url http://127.0.0.1:5000/invoicing/stripe/webhook \\
+        --webhook-secret whsec_demo_secret [--chaos --chaos-seed 7]
+
+It binds to loopback by default and prints its URL.  Point the application's
+Stripe API base at that URL, use any key shaped like a Stripe secret key
+(``sk_test_`` + 8 or more letters/digits) and the given webhook secret.
+
+With pytest
+-----------
+
+The ``invoicing_stripe_emulator`` pytest plugin (registered through the
+``pytest11`` entry point, see :mod:`invoicing_plugin.testing.pytest_plugin`)
+provides:
+
+* ``stripe_emulator_server`` (session scope): one running emulator for the
+  whole test session;
+* ``stripe_emulator`` (function scope): the same emulator, reset before each
+  test (all accounts, objects, events, API-created webhook endpoints,
+  injected failures and chaos are forgotten; the clock restarts);
+* ``stripe_client``: a ``stripe.StripeClient`` for a fresh random test key
+  (so a fresh platform account) pointed at the emulator.
+
+What it emulates
+----------------
+
+* Accounts (``/v1/accounts``, ``/v1/account``), Account Links and Login
+  Links for Express Connect; each secret key is its own platform account,
+  created on first use; ``Stripe-Account`` acts as a connected account of
+  that platform.
+* Checkout Sessions (payment mode, ``price_data`` line items, destination
+  charges through ``payment_intent_data``), Payment Intents, Charges,
+  Refunds, Disputes, Events and Webhook Endpoints.
+* Stripe's request rules: unknown parameters are rejected with
+  ``parameter_unknown`` using names derived from the installed SDK's typed
+  parameter classes; required parameters; idempotency keys (replay with
+  ``Idempotent-Replayed: true``, mismatch -> ``IdempotencyError``);
+  currency rules (minimum charge, zero-decimal and three-decimal
+  currencies, ISK, maximum amount); objects of other accounts answer 404.
+* Hosted pages on the same port: Checkout (``session.url``; card 4242 4242
+  4242 4242 pays, 4000 0000 0000 0002 is declined, "Bank transfer
+  (delayed)" completes unpaid until settled), Connect onboarding (account
+  link ``url``) and a fake Express dashboard (login link ``url``).
+* Webhooks signed like Stripe's (verify with ``stripe.Webhook.construct_event``),
+  delivered by a background worker with retries on non-2xx answers, and a
+  chaos mode (seeded) that duplicates, delays and reorders deliveries.
+
+Driving it from tests
+---------------------
+
+``emu.control`` (or ``EmulatorControl(url)`` for an emulator running in
+another process) talks to the ``/_emulator/`` control API::
+
+    ctl = emu.control
+    ctl.pay_session(session.id)                       # or outcome="declined"/"delayed"
+    ctl.settle_async(session.id, succeeded=True)
+    ctl.complete_onboarding(account.id, restricted=False)
+    ctl.deauthorize(account.id)
+    ctl.trigger("charge.dispute.created", charge=charge_id)
+    ctl.advance_clock(25 * 3600)                      # expires open sessions
+    ctl.add_webhook_endpoint(url, secret="whsec_...", connect=None)
+    ctl.wait_for_deliveries(timeout=10)               # deterministic webhook tests
+    ctl.deliveries()                                  # every attempt, with status
+    ctl.set_chaos(seed=7, duplicate_rate=1.0)
+    ctl.fail_next_requests(1, error="rate_limit")     # or "api_error", "connection_drop"
+    ctl.revoke_key("sk_test_...")
+    ctl.reset(); ctl.now()
+
+A typical host-app test: create the invoice through the app (which creates
+a Checkout Session on the emulator), pay it with ``ctl.pay_session`` or by
+following ``session.url`` with a browser, call ``ctl.wait_for_deliveries()``
+and assert the app processed ``checkout.session.completed``.
+
+Known differences from Stripe
+-----------------------------
+
+Only the endpoints above exist (others answer Stripe's "Unrecognized
+request URL" 404); ``mode`` must be ``payment`` and line items must use
+``price_data``; parameters the SDK accepts but the emulator does not model
+are accepted and ignored; no balances, transfers or payouts are simulated;
+``livemode`` follows the key prefix but nothing else differs; webhook
+signatures use real time (so receivers' tolerance checks pass) while
+``created`` and expiry use the emulator clock; event payloads are not
+reshaped for older ``api_version`` values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import EmulatorControl, EmulatorControlError
+    from .server import StripeEmulator
+    from .webhooks import ChaosConfig
+
+__all__ = ["ChaosConfig", "EmulatorControl", "EmulatorControlError", "StripeEmulator"]
+
+_EXPORTS = {
+    "StripeEmulator": ".server",
+    "EmulatorControl": ".client",
+    "EmulatorControlError": ".client",
+    "ChaosConfig": ".webhooks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import lazily: ``EmulatorControl`` should not pull in Werkzeug/Jinja."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(module, __name__), name)
