@@ -255,6 +255,12 @@ def deposit_amount(
                 "The deposit percentage must be more than 0 and at most 100.", field=field
             )
         deposit = percent_of(total, percent)
+        if deposit.minor <= 0 < total.minor:
+            raise AmountError(
+                f"{percent}% of {format_money(total)} rounds to nothing: "
+                "choose a larger percentage.",
+                field=field,
+            )
     else:
         assert fixed is not None
         field = "fixed"
