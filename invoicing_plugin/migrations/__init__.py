@@ -24,6 +24,7 @@ def alembic_config(connection=None):
 
     cfg = Config()
     cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", VERSIONS_DIR)
     if connection is not None:
         cfg.attributes["connection"] = connection

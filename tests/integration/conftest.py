@@ -1,0 +1,82 @@
+"""Integration fixtures: a small world of workspaces, people and clients in host_demo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass(frozen=True)
+class World:
+    """Ids (as strings) of what :func:`world` created. Passwords are all ``password``."""
+
+    acme: str  # consulting workspace, plan pro
+    acme_slug: str
+    northwind: str  # another consulting workspace, plan starter
+    northwind_slug: str
+    internal: str  # internal-mode workspace
+    internal_slug: str
+    owner_email: str  # owner of acme and of the internal workspace
+    admin_email: str  # admin of acme
+    member_email: str  # member of acme (no billing rights)
+    outsider_email: str  # owner of northwind only
+    client_a: str  # acme's clients
+    client_b: str
+    northwind_client: str
+    proposal_accepted: str  # acme, approved + accepted, total 100000 GBP
+    proposal_pending: str  # acme, approved, not accepted
+    engagement: str  # acme, for client_a
+
+
+@pytest.fixture
+def world(app) -> World:
+    from host_demo import seed
+    from host_demo.models import db
+
+    with app.app_context():
+        acme = seed.create_workspace("Acme Security", plan="pro", slug="acme")
+        northwind = seed.create_workspace("Northwind Consulting", plan="starter", slug="northwind")
+        internal = seed.create_workspace("Internal Tools", mode="internal", slug="internal")
+        owner = seed.create_user("owner@example.com", "Olivia Owner")
+        admin = seed.create_user("admin@example.com", "Adam Admin")
+        member = seed.create_user("member@example.com", "Mia Member")
+        outsider = seed.create_user("outsider@example.com", "Oscar Outsider")
+        seed.add_member(owner, acme, "owner")
+        seed.add_member(owner, internal, "owner")
+        seed.add_member(admin, acme, "admin")
+        seed.add_member(member, acme, "member")
+        seed.add_member(outsider, northwind, "owner")
+        client_a = seed.create_client(acme, "Globex Corporation", "billing@globex.test")
+        client_b = seed.create_client(acme, "Initech", "ap@initech.test")
+        nw_client = seed.create_client(northwind, "Umbrella Ltd", "finance@umbrella.test")
+        accepted = seed.create_proposal(acme, client_a, "Penetration test", 100000, "GBP", approved=True, accepted=True)
+        pending = seed.create_proposal(acme, client_b, "Red team", 250000, "GBP", approved=True, accepted=False)
+        engagement = seed.create_engagement(acme, client_a, "Q3 penetration test", proposal=accepted)
+        db.session.commit()
+        return World(
+            acme=str(acme.id), acme_slug=acme.slug,
+            northwind=str(northwind.id), northwind_slug=northwind.slug,
+            internal=str(internal.id), internal_slug=internal.slug,
+            owner_email=owner.email, admin_email=admin.email, member_email=member.email,
+            outsider_email=outsider.email,
+            client_a=str(client_a.id), client_b=str(client_b.id), northwind_client=str(nw_client.id),
+            proposal_accepted=str(accepted.id), proposal_pending=str(pending.id),
+            engagement=str(engagement.id),
+        )
+
+
+def login(client, email: str, workspace_slug: str | None = None, password: str = "password"):
+    """Sign ``client`` in through host_demo's real login form and pick a workspace."""
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code in (302, 303), f"login failed for {email}: {response.status_code}"
+    if workspace_slug:
+        response = client.get(f"/w/{workspace_slug}")
+        assert response.status_code in (200, 302, 303), f"cannot switch to {workspace_slug}"
+    return client
+
+
+@pytest.fixture
+def staff_client(app, world):
+    """A test client signed in as acme's owner, with acme as the current workspace."""
+    return login(app.test_client(), world.owner_email, world.acme_slug)
