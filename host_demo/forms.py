@@ -1,0 +1,40 @@
+"""Flask-WTF forms.
+
+CSRFProtect is global, so button-only forms (approve, accept, sign out) need no form
+class: their templates just include ``csrf_token()``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DecimalField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, NumberRange
+
+#: Currencies offered for proposals (all with two decimal places).
+CURRENCIES = ("GBP", "USD", "EUR")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class ClientForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Billing email", validators=[DataRequired(), Email(), Length(max=255)])
+
+
+class ProposalForm(FlaskForm):
+    client_id = SelectField("Client", coerce=int, validators=[DataRequired()])
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    total = DecimalField("Total", places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))])
+    currency = SelectField("Currency", choices=CURRENCIES)
+    approved = BooleanField("Approved internally")
+
+    @property
+    def total_minor(self) -> int:
+        """The total in minor units (pence, cents)."""
+        return int((self.total.data * 100).to_integral_value())
+
