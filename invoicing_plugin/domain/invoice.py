@@ -244,37 +244,42 @@ def deposit_amount(
     than the total. Either way the result must be chargeable by Stripe
     (:func:`validate_amount`). Errors name the offending argument in ``field``.
     """
-    if (percent is None) == (fixed is None):
-        raise AmountError("Choose either a deposit percentage or a fixed deposit amount.")
-    if percent is not None:
-        field = "percent"
-        if not isinstance(percent, Decimal):
-            raise TypeError(f"percent must be a Decimal, not {type(percent).__name__}")
-        if not (percent.is_finite() and 0 < percent <= 100):
-            raise AmountError(
-                "The deposit percentage must be more than 0 and at most 100.", field=field
-            )
-        deposit = percent_of(total, percent)
-        if deposit.minor <= 0 < total.minor:
-            raise AmountError(
-                f"{percent}% of {format_money(total)} rounds to nothing: "
-                "choose a larger percentage.",
-                field=field,
-            )
+    if percent is not None and fixed is None:
+        field, deposit = "percent", _percentage_deposit(total, percent)
+    elif fixed is not None and percent is None:
+        field, deposit = "fixed", _fixed_deposit(total, fixed)
     else:
-        assert fixed is not None
-        field = "fixed"
-        if fixed.currency != total.currency:
-            raise CurrencyMismatch(
-                f"The deposit must be in {total.currency}, the invoice's currency.", field=field
-            )
-        if fixed > total:
-            raise AmountError(
-                f"The deposit cannot be more than the invoice total of {format_money(total)}.",
-                field=field,
-            )
-        deposit = fixed
+        raise AmountError("Choose either a deposit percentage or a fixed deposit amount.")
     try:
         return validate_amount(deposit)
     except AmountError as error:
         raise AmountError(f"Deposit: {error.message}", field=field) from error
+
+
+def _percentage_deposit(total: Money, percent: Decimal) -> Money:
+    if not isinstance(percent, Decimal):
+        raise TypeError(f"percent must be a Decimal, not {type(percent).__name__}")
+    if not (percent.is_finite() and 0 < percent <= 100):
+        raise AmountError(
+            "The deposit percentage must be more than 0 and at most 100.", field="percent"
+        )
+    deposit = percent_of(total, percent)
+    if deposit.minor <= 0 < total.minor:
+        raise AmountError(
+            f"{percent}% of {format_money(total)} rounds to nothing: choose a larger percentage.",
+            field="percent",
+        )
+    return deposit
+
+
+def _fixed_deposit(total: Money, fixed: Money) -> Money:
+    if fixed.currency != total.currency:
+        raise CurrencyMismatch(
+            f"The deposit must be in {total.currency}, the invoice's currency.", field="fixed"
+        )
+    if fixed > total:
+        raise AmountError(
+            f"The deposit cannot be more than the invoice total of {format_money(total)}.",
+            field="fixed",
+        )
+    return fixed

@@ -28,9 +28,9 @@ The one table of currency rules is :data:`CURRENCIES`. It follows Stripe's
   currency, which we cannot know here, so these checks catch the obvious cases and
   Stripe may still refuse an amount just above them.
 
-Babel's CLDR digits disagree with Stripe for some currencies (CLDR gives ISK and HUF
-0 digits; RSD lost its decimals), so formatting takes its precision from our table,
-never from Babel.
+Babel's CLDR digits are not Stripe's: CLDR gives RSD 0 digits where Stripe charges
+two, and ISK's 0 digits say nothing of Stripe's ×100. So formatting takes its
+precision from our table, never from Babel.
 """
 
 from __future__ import annotations
@@ -156,6 +156,7 @@ CURRENCIES: Mapping[str, CurrencySpec] = MappingProxyType(
             _estimated("CNY", _TWO, "4.00"),
             _estimated("ILS", _TWO, "2.00"),
             _estimated("PHP", _TWO, "30.00"),
+            _estimated("RSD", _TWO, "60.00"),
             _estimated("SAR", _TWO, "2.00"),
             _estimated("TWD", _TWO, "20.00"),
             _estimated("ZAR", _TWO, "10.00"),
@@ -189,7 +190,7 @@ def get_currency(code: str) -> CurrencySpec:
     """Return the spec for an ISO code in any case ("eur", as Stripe sends it, works)."""
     spec = CURRENCIES.get(code.upper()) if isinstance(code, str) else None
     if spec is None:
-        raise CurrencyError(f"{code!s} is not a supported currency.")
+        raise CurrencyError(f"{code!r} is not a supported currency.")
     return spec
 
 

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from babel.numbers import get_currency_precision
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,9 +31,10 @@ def test_format_money_uses_our_decimals(money: Money, locale: str, shown: str) -
     assert format_money(money, locale) == shown
 
 
-def test_babel_digits_do_not_leak_in_for_huf() -> None:
-    # CLDR gives HUF 0 digits; Stripe charges HUF with two.
-    assert format_money(Money(17550, "HUF")) == "HUF175.50"
+def test_babel_cldr_digits_do_not_leak_in() -> None:
+    # CLDR gives RSD 0 digits; Stripe charges RSD with two.
+    assert get_currency_precision("RSD") == 0
+    assert format_money(Money(6050, "RSD")) == "RSD60.50"
 
 
 def test_off_step_isk_amount_is_shown_in_full_not_rounded_away() -> None:
