@@ -4,9 +4,11 @@ It is the reference for host developers: it uses only the plugin's public API
 (``Invoicing``, the host contract in ``invoicing_plugin.host`` and the template
 helpers). Run it with::
 
-    flask --app host_demo seed
-    flask --app host_demo invoicing init-db
-    flask --app host_demo --debug run
+    export FLASK_DEBUG=1    # or set FLASK_INVOICING_SECRET_ENCRYPTION_KEY: the plugin
+                            # refuses to start a non-debug app without one
+    flask --app host_demo seed              # host tables + demo data (idempotent)
+    flask --app host_demo invoicing init-db # the plugin's tables
+    flask --app host_demo run
 
 Configuration: defaults below, then ``FLASK_*`` environment variables
 (``FLASK_SECRET_KEY``, ``FLASK_SQLALCHEMY_DATABASE_URI``,

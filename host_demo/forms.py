@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, NumberRange
+from wtforms.validators import DataRequired, Email, Length, NumberRange, ValidationError
 
 #: Currencies offered for proposals (all with two decimal places).
 CURRENCIES = ("GBP", "USD", "EUR")
@@ -33,8 +33,12 @@ class ProposalForm(FlaskForm):
     currency = SelectField("Currency", choices=CURRENCIES)
     approved = BooleanField("Approved internally")
 
+    def validate_total(self, field) -> None:
+        if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
+            raise ValidationError("Use at most two decimal places.")
+
     @property
     def total_minor(self) -> int:
         """The total in minor units (pence, cents)."""
-        return int((self.total.data * 100).to_integral_value())
+        return int(self.total.data * 100)
 
