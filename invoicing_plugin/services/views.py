@@ -1,0 +1,67 @@
+"""Read models: plain, immutable snapshots of invoices for signals and host code.
+
+A snapshot is taken inside the transaction and stays valid after the session
+closes, so signal receivers (run after commit) and host code can keep it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from ..persistence.models import Invoice
+
+
+@dataclass(frozen=True)
+class InvoiceSnapshot:
+    id: int
+    workspace_id: str
+    number: str | None
+    kind: str
+    status: str
+    client_id: str
+    client_name: str
+    client_email: str
+    subject_ref: str | None
+    amount_minor: int
+    currency: str
+    description: str
+    due_date: date | None
+    send_method: str
+    fee_bps: int | None
+    application_fee_minor: int | None
+    amount_paid_minor: int | None
+    payment_method: str | None
+    public_token: str
+    created_at: datetime | None
+    sent_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> "InvoiceSnapshot":
+        return cls(
+            id=invoice.id,
+            workspace_id=invoice.workspace_id,
+            number=invoice.number,
+            kind=invoice.kind,
+            status=invoice.status,
+            client_id=invoice.client_id,
+            client_name=invoice.client_name,
+            client_email=invoice.client_email,
+            subject_ref=invoice.subject_ref,
+            amount_minor=invoice.amount_minor,
+            currency=invoice.currency,
+            description=invoice.description,
+            due_date=invoice.due_date,
+            send_method=invoice.send_method,
+            fee_bps=invoice.fee_bps,
+            application_fee_minor=invoice.application_fee_minor,
+            amount_paid_minor=invoice.amount_paid_minor,
+            payment_method=invoice.payment_method,
+            public_token=invoice.public_token,
+            created_at=invoice.created_at,
+            sent_at=invoice.sent_at,
+            paid_at=invoice.paid_at,
+            voided_at=invoice.voided_at,
+        )
