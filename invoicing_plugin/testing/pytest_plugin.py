@@ -1,0 +1,59 @@
+"""pytest plugin: an offline Stripe emulator for any test suite.
+
+Registered through the ``pytest11`` entry point ``invoicing_stripe_emulator``,
+so it is active wherever ``invoicing-plugin`` is installed.  It imports
+nothing heavy at collection time: the emulator (Werkzeug, Jinja, the stripe
+SDK's parameter classes) is only imported when a test asks for a fixture.
+
+Fixtures
+--------
+``stripe_emulator_server`` (session)
+    A running :class:`~invoicing_plugin.testing.stripe_emulator.StripeEmulator`
+    on a free loopback port, shared by the whole session and stopped at the end.
+``stripe_emulator`` (function)
+    The same emulator, reset before the test: no accounts, objects, events,
+    API-registered webhook endpoints, injected failures or chaos survive from
+    a previous test, and the clock restarts.  Use ``stripe_emulator.url``,
+    ``stripe_emulator.control`` and ``stripe_emulator.stripe_client(key)``.
+``stripe_emulator_client`` (function)
+    A ``stripe.StripeClient`` for a fresh random ``sk_test_`` key (hence a
+    fresh platform account) pointed at the reset emulator, with
+    ``max_network_retries=0``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Iterator
+
+import pytest
+
+if TYPE_CHECKING:
+    import stripe
+
+    from invoicing_plugin.testing.stripe_emulator import StripeEmulator
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator_server() -> Iterator["StripeEmulator"]:
+    """One emulator for the test session (not reset between tests)."""
+    from invoicing_plugin.testing.stripe_emulator import StripeEmulator
+
+    emulator = StripeEmulator(host="127.0.0.1", port=0).start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def stripe_emulator(stripe_emulator_server: "StripeEmulator") -> "StripeEmulator":
+    """The session emulator, reset to an empty world for this test."""
+    stripe_emulator_server.control.reset()
+    return stripe_emulator_server
+
+
+@pytest.fixture
+def stripe_emulator_client(stripe_emulator: "StripeEmulator") -> "stripe.StripeClient":
+    """A StripeClient for a new platform account on the emulator."""
+    return stripe_emulator.stripe_client("sk_test_" + secrets.token_hex(12))
