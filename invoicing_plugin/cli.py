@@ -29,7 +29,7 @@ def init_db_command() -> None:
     """Create the plugin's tables if missing (for hosts that do not run migrations)."""
     from .hooks import init_hook
 
-    created = init_hook(current_app)
+    created = init_hook(current_app._get_current_object())
     click.echo(f"Created: {', '.join(created)}" if created else "All invoicing tables already exist.")
 
 
@@ -53,7 +53,7 @@ def uninstall_command(yes: bool) -> None:
         raise click.UsageError("This drops all invoices and payment records. Re-run with --yes to confirm.")
     from .hooks import uninstall_hook
 
-    dropped = uninstall_hook(current_app)
+    dropped = uninstall_hook(current_app._get_current_object())
     click.echo(f"Dropped: {', '.join(dropped)}" if dropped else "Nothing to drop.")
 
 
