@@ -63,3 +63,27 @@ class WorkspaceRepository:
         obj.workspace_id = self.workspace_id
         self.session.add(obj)
         return obj
+
+
+def find_connection_by_account(session: Session, account_id: str, *, for_update: bool = False):
+    """The *linked* Stripe connection of ``account_id`` in any workspace, or ``None``.
+
+    The one workspace-agnostic lookup: Stripe webhooks about an account
+    (``account.updated``, ``account.application.deauthorized``) arrive without a
+    current workspace, and the account id is what identifies it. Disconnected
+    rows keep their old account id for the record but are never returned, so a
+    late event about a removed account changes nothing.
+    """
+    from .models import StripeConnection
+
+    if not account_id:
+        return None
+    stmt = (
+        select(StripeConnection)
+        .where(StripeConnection.account_id == account_id, StripeConnection.status != "disconnected")
+        .order_by(StripeConnection.id)
+        .limit(1)
+    )
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(stmt).first()
