@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint
@@ -41,7 +42,9 @@ class User(UserMixin, db.Model):
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", order_by="Membership.id")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        # DEMO_PASSWORD_HASH_METHOD lets the test suite trade strength for speed.
+        method = current_app.config.get("DEMO_PASSWORD_HASH_METHOD", "scrypt")
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -95,6 +95,7 @@ def app_config(database_url, stripe_emulator, smtp_server, tmp_path):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False},
         "WTF_CSRF_ENABLED": False,
+        "DEMO_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast hashes for test users
         "INVOICING_STRIPE_API_KEY": PLATFORM_KEY,
         "INVOICING_STRIPE_API_BASE": stripe_emulator.url,
         "INVOICING_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,

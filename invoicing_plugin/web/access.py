@@ -1,8 +1,8 @@
 """Who may see which page. Enforced in one place for every staff view.
 
+- nobody signed in: the host's login (Flask-Login's ``unauthorized``) or 401;
 - no workspace in the request, or a workspace in ``internal`` mode: 404 (the
   plugin does not exist there);
-- nobody signed in: the host's login (Flask-Login's ``unauthorized``) or 401;
 - signed in without billing rights: 403.
 """
 
@@ -47,15 +47,15 @@ def current_workspace_for_billing() -> tuple[HostWorkspace, HostUser] | None:
 def require_staff() -> StaffContext:
     state = get_state()
     host = state.host
-    workspace = host.current_workspace()
-    if workspace is None or not workspace.bills_clients:
-        abort(404)
     user = host.current_user()
     if user is None:
         login_manager = getattr(current_app, "login_manager", None)
         if login_manager is not None:
             abort(login_manager.unauthorized())
         abort(401)
+    workspace = host.current_workspace()
+    if workspace is None or not workspace.bills_clients:
+        abort(404)
     if not host.can_manage_billing(user, workspace):
         abort(403)
     return StaffContext(workspace=workspace, user=user, repo=WorkspaceRepository(state.session, workspace.id))

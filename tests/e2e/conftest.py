@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
+from tests.integration.conftest import world  # noqa: F401  (the same people and workspaces)
 from tests.support.live_server import LiveServer
 
 CHROMIUM_ARGS = [
