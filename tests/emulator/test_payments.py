@@ -265,3 +265,18 @@ def test_unrecognized_url(client):
         client.raw_request("get", "/v1/nothing_here")
     assert info.value.http_status == 404
     assert "Unrecognized request URL" in info.value.user_message
+
+
+def test_parallel_requests_with_one_idempotency_key_create_one_object(client):
+    """The single state lock makes concurrent retries of one request safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    params = session_params()
+
+    def create(_):
+        return client.v1.checkout.sessions.create(params, options={"idempotency_key": "race"}).id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(create, range(16)))
+    assert len(ids) == 1
+    assert len(client.v1.checkout.sessions.list({"limit": 100}).data) == 1
