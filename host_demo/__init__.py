@@ -58,16 +58,49 @@ def create_app(config: dict | None = None) -> Flask:
     def current_workspace_context():
         return {"current_membership": tenancy.current_membership()}
 
-    Invoicing(app, host=DemoHost())
     _maybe_start_stripe_emulator(app)
+    Invoicing(app, host=DemoHost())
     return app
 
 
-def _maybe_start_stripe_emulator(app: Flask) -> None:
-    """Hook: point the demo at the bundled Stripe emulator when no real key is set.
+DEMO_STRIPE_KEY = "sk_test_hostdemo0platform"
+DEMO_WEBHOOK_SECRET = "whsec_hostdemo_local_emulator"
 
-    Does nothing yet. It will only act when ``INVOICING_STRIPE_API_KEY`` is not
-    configured and the app is not TESTING.
+
+def _maybe_start_stripe_emulator(app: Flask) -> None:
+    """Point the demo at the bundled Stripe emulator when no Stripe key is configured.
+
+    Runs before the plugin is mounted, so the plugin simply sees a Stripe key, an
+    API base and a webhook secret, as it would with real Stripe. The emulator
+    listens on ``DEMO_STRIPE_EMULATOR_PORT`` (default 12111) and delivers signed
+    webhooks to ``DEMO_PUBLIC_URL`` (default http://127.0.0.1:5000). If that port
+    is already taken (another demo process, e.g. ``flask seed`` next to ``flask
+    run``), the running emulator is reused. Its state lives in memory: restarting
+    the demo forgets Stripe-side objects.
     """
     if app.config.get("INVOICING_STRIPE_API_KEY") or app.testing:
         return
+    import socket
+
+    port = int(os.environ.get("DEMO_STRIPE_EMULATOR_PORT", "12111"))
+    public_url = os.environ.get("DEMO_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+    prefix = app.config.get("INVOICING_URL_PREFIX", "/invoicing")
+    with socket.socket() as probe:
+        already_running = probe.connect_ex(("127.0.0.1", port)) == 0
+    if not already_running:
+        from invoicing_plugin.testing.stripe_emulator import StripeEmulator
+
+        emulator = StripeEmulator(
+            host="127.0.0.1",
+            port=port,
+            webhook_url=f"{public_url}{prefix}/webhooks/stripe",
+            webhook_secret=DEMO_WEBHOOK_SECRET,
+        )
+        emulator.start()
+        app.extensions["host_demo.stripe_emulator"] = emulator
+        app.logger.warning("No Stripe key configured: using the bundled Stripe emulator at %s", emulator.url)
+    app.config.update(
+        INVOICING_STRIPE_API_KEY=DEMO_STRIPE_KEY,
+        INVOICING_STRIPE_API_BASE=f"http://127.0.0.1:{port}",
+        INVOICING_STRIPE_WEBHOOK_SECRET=DEMO_WEBHOOK_SECRET,
+    )

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Run host_demo with the plugin on SQLite and the bundled Stripe emulator.
+# Run host_demo with the plugin on SQLite and the bundled Stripe emulator
+# (used automatically because no Stripe key is configured).
 # Open http://127.0.0.1:5000 and sign in with a login printed by the seed step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e .
+
+python3 -c 'import venv, ensurepip' 2>/dev/null || {
+  [ "$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+}
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip 2>/dev/null >/dev/null
+.venv/bin/python -m pip install -q -e . 2>/tmp/invoicing-demo-pip.log || { cat /tmp/invoicing-demo-pip.log; exit 1; }
+
+# Demo-only secrets, made once and kept in instance/ (git-ignored).
+mkdir -p instance
+[ -s instance/demo-secret-key ] || .venv/bin/python -c 'import secrets; print(secrets.token_hex(32))' > instance/demo-secret-key
+[ -s instance/demo-encryption-key ] || .venv/bin/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > instance/demo-encryption-key
+export FLASK_SECRET_KEY="$(cat instance/demo-secret-key)"
+export FLASK_INVOICING_SECRET_ENCRYPTION_KEY="$(cat instance/demo-encryption-key)"
 export FLASK_APP=host_demo
+export DEMO_PUBLIC_URL="http://${HOST:-127.0.0.1}:${PORT:-5000}"
+
 .venv/bin/flask init-db
+.venv/bin/flask invoicing db-upgrade
 .venv/bin/flask seed
 exec .venv/bin/flask run --host "${HOST:-127.0.0.1}" --port "${PORT:-5000}"
