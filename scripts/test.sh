@@ -24,8 +24,12 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+pip_log=$(mktemp)
+if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[test]'; } >"$pip_log" 2>&1; then
+  cat "$pip_log" >&2
+  exit 1
+fi
+rm -f "$pip_log"
 
 export INVOICING_CHROMIUM="${INVOICING_CHROMIUM:-/usr/bin/chromium}"
 exec .venv/bin/python -m pytest "$@"
