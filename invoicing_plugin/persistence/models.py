@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
 
@@ -51,25 +52,26 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class UTCDateTime(DateTime):
-    """Timezone-aware timestamps on every backend (SQLite forgets the zone)."""
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC timestamps on every backend.
 
+    SQLite has no time zones: values are stored as UTC and come back as aware UTC
+    datetimes. (A plain ``DateTime`` subclass is not enough: SQLite's dialect swaps
+    it for its own type, so its result processor never ran.)
+    """
+
+    impl = DateTime(timezone=True)
     cache_ok = True
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    def process_bind_param(self, value, dialect):
+        if isinstance(value, datetime):
+            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value
 
-    def result_processor(self, dialect, coltype):
-        parent = super().result_processor(dialect, coltype)
-
-        def process(value):
-            if parent is not None:
-                value = parent(value)
-            if value is not None and value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)
-            return value
-
-        return process
+    def process_result_value(self, value, dialect):
+        if isinstance(value, datetime):
+            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value
 
 
 class Base(DeclarativeBase):
