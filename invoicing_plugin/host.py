@@ -35,6 +35,11 @@ Minimal example::
         def get_subject(self, workspace_id, kind, subject_id): ...
         def list_subjects(self, workspace_id, kind=None): ...
         def get_workspace(self, workspace_id): ...
+
+Optional: a host that lets clients sign in may also implement
+``current_client(self) -> HostClientIdentity | None`` (see :class:`ClientLoginHost`).
+The client portal then works from the host's own login as well as from the
+per-client link; hosts without client logins simply leave it out.
 """
 
 from __future__ import annotations
@@ -146,6 +151,39 @@ class InvoicingHost(Protocol):
 
     def list_subjects(self, workspace_id: str, kind: str | None = None) -> Sequence[HostSubject]:
         """The workspace's billable subjects (optionally of one kind)."""
+
+
+@dataclass(frozen=True)
+class HostClientIdentity:
+    """A client signed in through the host's own client login (not a staff member)."""
+
+    workspace_id: str
+    client_id: str
+
+
+@runtime_checkable
+class ClientLoginHost(Protocol):
+    """OPTIONAL extra of the host contract, for hosts with their own client login.
+
+    When the host object has a ``current_client`` method, the client portal at
+    ``{prefix}/portal`` shows the signed-in client their invoices (no link needed).
+    Return ``None`` when nobody, or a staff member, is signed in. The plugin calls
+    it only if it exists, so ``InvoicingHost`` does not require it.
+    """
+
+    def current_client(self) -> HostClientIdentity | None:
+        """The client signed in through the host, or ``None``."""
+
+
+def host_current_client(host: object) -> HostClientIdentity | None:
+    """Ask ``host`` for its signed-in client if it implements the optional method."""
+    method = getattr(host, "current_client", None)
+    if not callable(method):
+        return None
+    identity = method()
+    if identity is None:
+        return None
+    return HostClientIdentity(workspace_id=str(identity.workspace_id), client_id=str(identity.client_id))
 
 
 def parse_subject_ref(ref: str | None) -> tuple[str, str] | None:

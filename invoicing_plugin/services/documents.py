@@ -1,0 +1,331 @@
+"""Printable invoices: one plain description of the document, rendered as HTML or PDF.
+
+:func:`build_document` turns an invoice into an :class:`InvoiceDocument` (plain
+strings and dates, nothing to look up later); the web layer renders it with the
+``invoicing/documents/invoice.html`` template, and :func:`render_pdf` draws it with
+fpdf2.
+
+Fonts: fpdf2's core fonts only know Latin-1, so the PDF embeds DejaVu Sans when the
+system has it (Debian: ``fonts-dejavu-core``) and any character the font lacks
+becomes ``?``. Without DejaVu it falls back to Helvetica and transliterates: accents
+are dropped where that keeps the letter ("Zoë" -> "Zoe"), typographic quotes and
+dashes become ASCII and anything else becomes ``?``. Either way nothing crashes.
+Amounts are written with the ISO code ("EUR 1,250.50") so they read the same in
+every font.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+
+from babel.dates import format_date
+
+from ..domain.invoice import InvoiceStatus, is_overdue
+from ..domain.money import Money, format_decimal_amount, format_money
+from ..host import HostWorkspace
+from ..persistence.models import utcnow
+
+__all__ = ["InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
+
+#: Status wording on the document, for staff and client alike.
+DOCUMENT_STATUS: dict[str, str] = {
+    "draft": "Draft",
+    "sent": "Awaiting payment",
+    "overdue": "Overdue",
+    "processing": "Payment processing",
+    "paid": "Paid",
+    "voided": "Cancelled",
+    "paid_after_void": "Cancelled (payment received, refund due)",
+    "refunded": "Refunded",
+}
+
+#: Where DejaVu Sans lives on common systems; the first that exists is embedded.
+FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    ("/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
+    ("/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
+)
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    workspace_name: str
+    number: str
+    status: str  # key: draft, sent, overdue, processing, paid, ...
+    status_label: str
+    client_name: str
+    client_email: str
+    description: str
+    subject_title: str | None
+    amount: Money
+    amount_paid: Money | None
+    amount_refunded: Money | None
+    issued_on: date | None  # sent date (created date for drafts)
+    due_on: date | None
+    paid_on: date | None
+    pay_url: str | None
+    locale: str = "en_US"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "draft"
+
+    @property
+    def amount_text(self) -> str:
+        """For HTML, with the currency symbol ("€1,250.50")."""
+        return format_money(self.amount, self.locale)
+
+    def date_text(self, value: date | None) -> str:
+        return format_date(value, format="long", locale=self.locale) if value else "—"
+
+    @property
+    def title(self) -> str:
+        return f"Invoice {self.number}" if not self.is_draft else "Draft invoice"
+
+
+def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = None,
+                   today: date | None = None) -> InvoiceDocument:
+    """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid."""
+    today = today or utcnow().date()
+    status = InvoiceStatus(invoice.status)
+    key = "overdue" if is_overdue(status, invoice.due_date, today) else status.value
+    currency = invoice.currency
+    paid = invoice.amount_paid_minor
+    refunded = invoice.amount_refunded_minor or 0
+    return InvoiceDocument(
+        workspace_name=workspace.name,
+        number=invoice.number or "Draft",
+        status=key,
+        status_label=DOCUMENT_STATUS[key],
+        client_name=invoice.client_name,
+        client_email=invoice.client_email,
+        description=invoice.description or "",
+        subject_title=invoice.subject_title,
+        amount=Money(int(invoice.amount_minor), currency),
+        amount_paid=Money(int(paid), currency) if paid is not None else None,
+        amount_refunded=Money(int(refunded), currency) if refunded else None,
+        issued_on=_day(invoice.sent_at or (invoice.created_at if status is InvoiceStatus.DRAFT else None)),
+        due_on=invoice.due_date,
+        paid_on=_day(invoice.paid_at),
+        pay_url=pay_url if status is InvoiceStatus.SENT else None,
+        locale=getattr(workspace, "locale", None) or "en_US",
+    )
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+def code_amount(money: Money) -> str:
+    """``EUR 1,250.50``, ``JPY 1,500``: the amount with its ISO code, any font can show it."""
+    plain = format_decimal_amount(money)
+    sign = "-" if plain.startswith("-") else ""
+    whole, _, fraction = plain.lstrip("-").partition(".")
+    grouped = f"{int(whole):,}"
+    return f"{money.currency} {sign}{grouped}{'.' + fraction if fraction else ''}"
+
+
+def pdf_filename(document: InvoiceDocument) -> str:
+    """A safe download name: ``invoice-INV-0001.pdf``."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", document.number).strip("-.") or "invoice"
+    return f"invoice-{slug}.pdf"
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+_ASCII_PUNCTUATION = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+        "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2026": "...", "\u00a0": " ", "\u202f": " ",
+        "\u2022": "*", "\u20ac": "EUR",
+    }
+)
+
+
+def latin1_safe(text: str) -> str:
+    """``text`` with only Latin-1 characters, for fpdf2's core fonts; never raises."""
+    text = unicodedata.normalize("NFC", text).translate(_ASCII_PUNCTUATION)
+    out = []
+    for char in text:
+        if ord(char) < 256:
+            out.append(char)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        out.append(base if base and all(ord(c) < 256 for c in base) else "?")
+    return "".join(out)
+
+
+@lru_cache(maxsize=1)
+def unicode_font_files() -> tuple[str, str] | None:
+    """(regular, bold) DejaVu Sans files on this system, or ``None``."""
+    for regular, bold in FONT_CANDIDATES:
+        if os.path.isfile(regular) and os.path.isfile(bold):
+            return regular, bold
+    return None
+
+
+def render_pdf(document: InvoiceDocument, *, unicode_font: bool | None = None) -> bytes:
+    """The invoice as PDF bytes (A4). ``unicode_font=False`` forces the Latin-1 core font."""
+    from fpdf import FPDF  # imported lazily: only PDF downloads need it
+
+    fonts = unicode_font_files() if unicode_font is not False else None
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_title(latin1_safe(document.title) if fonts is None else document.title)
+    pdf.set_author(latin1_safe(document.workspace_name) if fonts is None else document.workspace_name)
+    pdf.set_creator("invoicing_plugin")
+    pdf.set_auto_page_break(auto=True, margin=18)
+    pdf.set_margins(18, 18, 18)
+    if fonts:
+        pdf.add_font("InvoiceSans", "", fonts[0])
+        pdf.add_font("InvoiceSans", "B", fonts[1])
+        family = "InvoiceSans"
+    else:
+        family = "helvetica"
+    pdf.add_page()
+    pen = _Pen(pdf, family, unicode=bool(fonts))
+    _draw(pen, document)
+    return bytes(pdf.output())
+
+
+class _Pen:
+    """fpdf2 with the font choice and text cleaning applied in one place."""
+
+    INK = (17, 24, 39)
+    MUTED = (91, 100, 114)
+    RULE = (217, 221, 227)
+    ACCENT = (48, 86, 211)
+
+    def __init__(self, pdf, family: str, *, unicode: bool) -> None:
+        self.pdf = pdf
+        self.family = family
+        self.unicode = unicode
+
+    def clean(self, text: str) -> str:
+        if not self.unicode:
+            return latin1_safe(text)
+        cmap = self.pdf.current_font.cmap
+        return "".join(ch if ord(ch) in cmap or ch in "\n\t" else "?" for ch in unicodedata.normalize("NFC", text))
+
+    def font(self, size: float, bold: bool = False, color=INK) -> None:
+        self.pdf.set_font(self.family, "B" if bold else "", size)
+        self.pdf.set_text_color(*color)
+
+    def text(self, text: str, *, width: float = 0, height: float = 6, align: str = "L", link: str = "",
+             ln: bool = True) -> None:
+        from fpdf.enums import XPos, YPos
+
+        self.pdf.cell(
+            width, height, self.clean(text), align=align, link=link,
+            new_x=XPos.LMARGIN if ln else XPos.RIGHT, new_y=YPos.NEXT if ln else YPos.TOP,
+        )
+
+    def paragraph(self, text: str, *, width: float = 0, height: float = 5.5) -> None:
+        from fpdf.enums import XPos, YPos
+
+        self.pdf.multi_cell(width, height, self.clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def rule(self, gap: float = 4) -> None:
+        pdf = self.pdf
+        pdf.ln(gap / 2)
+        pdf.set_draw_color(*self.RULE)
+        pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+        pdf.ln(gap / 2)
+
+
+def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
+    pdf = pen.pdf
+    full = pdf.w - pdf.l_margin - pdf.r_margin
+
+    # Header: who issues it, and what it is.
+    top = pdf.get_y()
+    pen.font(18, bold=True)
+    pdf.multi_cell(full * 0.6, 8, pen.clean(doc.workspace_name))
+    pdf.set_xy(pdf.l_margin + full * 0.6, top)
+    pen.font(20, bold=True, color=_Pen.ACCENT)
+    pen.text("DRAFT INVOICE" if doc.is_draft else "INVOICE", width=full * 0.4, height=8, align="R")
+    pdf.set_x(pdf.l_margin + full * 0.6)
+    pen.font(11, color=_Pen.MUTED)
+    pen.text(doc.number, width=full * 0.4, align="R")
+    pdf.set_y(max(pdf.get_y(), top + 18))
+    pen.rule(6)
+
+    # Bill to / key dates side by side.
+    block_top = pdf.get_y()
+    pen.font(9, bold=True, color=_Pen.MUTED)
+    pen.text("BILL TO", height=5)
+    pen.font(11, bold=True)
+    pdf.multi_cell(full * 0.5, 6, pen.clean(doc.client_name))
+    pen.font(10, color=_Pen.MUTED)
+    pdf.multi_cell(full * 0.5, 5, pen.clean(doc.client_email))
+    left_bottom = pdf.get_y()
+
+    rows = [("Invoice number", doc.number), ("Issued", doc.date_text(doc.issued_on)),
+            ("Due", doc.date_text(doc.due_on))]
+    if doc.paid_on:
+        rows.append(("Paid", doc.date_text(doc.paid_on)))
+    rows.append(("Status", doc.status_label))
+    pdf.set_y(block_top)
+    for label, value in rows:
+        pdf.set_x(pdf.l_margin + full * 0.5)
+        pen.font(10, color=_Pen.MUTED)
+        pen.text(label, width=full * 0.2, height=6, ln=False)
+        bold = label == "Status"
+        pen.font(10, bold=bold, color=_status_color(doc) if bold else _Pen.INK)
+        pen.text(value, width=full * 0.3, height=6, align="R")
+    pdf.set_y(max(left_bottom, pdf.get_y()) + 6)
+
+    # The line and the total.
+    pen.font(9, bold=True, color=_Pen.MUTED)
+    pen.text("DESCRIPTION", width=full * 0.7, height=6, ln=False)
+    pen.text("AMOUNT", width=full * 0.3, height=6, align="R")
+    pen.rule(2)
+    line_top = pdf.get_y()
+    pen.font(11)
+    description = doc.description
+    if doc.subject_title:
+        description = f"{description}\n{doc.subject_title}" if description else doc.subject_title
+    pdf.multi_cell(full * 0.7, 6, pen.clean(description or "—"))
+    after_description = pdf.get_y()
+    pdf.set_xy(pdf.l_margin + full * 0.7, line_top)
+    pen.text(code_amount(doc.amount), width=full * 0.3, align="R")
+    pdf.set_y(max(after_description, pdf.get_y()))
+    pen.rule(4)
+
+    def total_row(label: str, value: str, *, bold: bool = False, size: float = 11) -> None:
+        pdf.set_x(pdf.l_margin + full * 0.4)
+        pen.font(size, bold=bold, color=_Pen.INK if bold else _Pen.MUTED)
+        pen.text(label, width=full * 0.3, height=7, ln=False)
+        pen.font(size, bold=bold)
+        pen.text(value, width=full * 0.3, height=7, align="R")
+
+    total_row("Total", code_amount(doc.amount), bold=True, size=13)
+    if doc.amount_paid is not None:
+        total_row("Paid", code_amount(doc.amount_paid))
+    if doc.amount_refunded is not None:
+        total_row("Refunded", code_amount(doc.amount_refunded))
+    pdf.ln(6)
+
+    if doc.pay_url:
+        pen.font(11, bold=True)
+        pen.text("Pay online")
+        pen.font(10, color=_Pen.ACCENT)
+        pen.paragraph(doc.pay_url)
+        pdf.link(pdf.l_margin, pdf.get_y() - 5.5, full, 5.5, doc.pay_url)
+        pen.font(9, color=_Pen.MUTED)
+        pen.paragraph("Open the link to pay securely by card with Stripe.")
+    elif doc.status == "paid" and doc.paid_on:
+        pen.font(11, bold=True, color=(6, 118, 71))
+        pen.text(f"Paid on {doc.date_text(doc.paid_on)}. Thank you.")
+
+
+def _status_color(doc: InvoiceDocument) -> tuple[int, int, int]:
+    if doc.status == "paid":
+        return (6, 118, 71)
+    if doc.status in ("overdue", "voided", "paid_after_void"):
+        return (180, 35, 24)
+    return _Pen.ACCENT

@@ -1,0 +1,295 @@
+"""The client portal: one unguessable link per client that lists their invoices.
+
+A client reaches the portal in one of two ways:
+
+* the per-client link ``{prefix}/portal/<token>`` (a :class:`ClientPortalAccess`
+  row: 256 random bits, one per workspace and client, created the first time a
+  link is needed — typically by the invoice email through :func:`portal_url`);
+* the host's own client login, when the host implements the optional
+  ``current_client()`` method of the contract (:class:`~invoicing_plugin.host.ClientLoginHost`).
+
+Either way the portal resolves to a ``(workspace_id, client_id)`` pair and every
+query below is scoped by both: a client never sees another client's invoices,
+another workspace's, or a draft.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from flask import current_app, has_request_context, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.invoice import InvoiceStatus, is_open_for_payment, is_overdue
+from ..domain.money import Money
+from ..extension import get_state
+from ..host import HostClient, HostWorkspace, host_current_client, parse_subject_ref
+from ..persistence.models import ClientPortalAccess, Invoice, utcnow
+from ..persistence.repository import WorkspaceRepository
+
+__all__ = [
+    "CLIENT_STATUS_LABELS",
+    "OTHER_INVOICES",
+    "Portal",
+    "PortalGroup",
+    "PortalInvoice",
+    "client_visible",
+    "ensure_portal_access",
+    "find_portal_invoice",
+    "load_portal",
+    "portal_for_host_client",
+    "portal_for_token",
+    "portal_url",
+]
+
+OTHER_INVOICES = "Other invoices"
+"""Heading of the group of invoices that belong to no engagement or project."""
+
+#: What the client reads for each status: plain words, no jargon.
+CLIENT_STATUS_LABELS: dict[str, str] = {
+    "sent": "Awaiting payment",
+    "overdue": "Overdue",
+    "processing": "Payment processing",
+    "paid": "Paid",
+    "voided": "Cancelled",
+    "paid_after_void": "Paid — refund on its way",
+    "refunded": "Refunded",
+}
+
+# Statuses a client may see: everything that was ever sent to them.
+_VISIBLE = tuple(s.value for s in InvoiceStatus if s is not InvoiceStatus.DRAFT)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+_SEEN_EVERY = timedelta(hours=1)
+
+
+# --- Access rows and links ----------------------------------------------------------------
+
+
+def ensure_portal_access(workspace_id: str, client_id: str) -> ClientPortalAccess:
+    """The client's portal row, created on first use (once: the pair is unique).
+
+    Runs in a savepoint inside the caller's transaction and only flushes: the
+    row is committed by whoever commits next (normally the caller's unit of work).
+    Two requests creating it at once both end up with the same row.
+    """
+    session = get_state().session
+    repo = WorkspaceRepository(session, workspace_id)
+    access = repo.find(ClientPortalAccess, client_id=str(client_id))
+    if access is not None:
+        return access
+    try:
+        with session.begin_nested():
+            access = repo.add(ClientPortalAccess(client_id=str(client_id)))
+    except IntegrityError:
+        access = repo.find(ClientPortalAccess, client_id=str(client_id))
+        if access is None:  # pragma: no cover - a unique violation means it exists
+            raise
+    return access
+
+
+def portal_url(workspace_id: str, client_id: str) -> str:
+    """The absolute URL of the client's portal, creating the access row once.
+
+    For the invoice email's "View all your invoices" link. Call it inside your
+    unit of work, before ``uow.commit()``: the row joins your transaction. Inside a
+    request the URL uses the request's host; outside one (CLI, workers) it uses
+    ``INVOICING_EXTERNAL_URL``.
+    """
+    access = ensure_portal_access(workspace_id, client_id)
+    return external_url("invoicing_portal.portal", token=access.token)
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL for ``endpoint`` inside or outside a request."""
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    base = current_app.config.get("INVOICING_EXTERNAL_URL")
+    if not base:
+        raise RuntimeError(
+            "Cannot build an absolute link outside a request: set INVOICING_EXTERNAL_URL "
+            "(for example https://app.example.com)."
+        )
+    with current_app.test_request_context(base_url=base.rstrip("/")):
+        return url_for(endpoint, _external=True, **values)
+
+
+# --- Resolving who is looking ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortalOwner:
+    """Whose portal this is: a workspace's client, with the token for their links."""
+
+    workspace: HostWorkspace
+    client_id: str
+    client_name: str
+    token: str
+
+
+def portal_for_token(token: str) -> PortalOwner | None:
+    """The portal behind a link, or ``None`` (malformed, unknown, or a workspace that
+    no longer bills clients). Records when the link was last used (hourly)."""
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        return None
+    session = get_state().session
+    access = session.scalars(select(ClientPortalAccess).where(ClientPortalAccess.token == token)).first()
+    if access is None:
+        return None
+    owner = _owner(access)
+    if owner is not None:
+        _touch(access)
+    return owner
+
+
+def portal_for_host_client() -> PortalOwner | None:
+    """The portal of the client signed in through the host, if the host has client logins."""
+    identity = host_current_client(get_state().host)
+    if identity is None:
+        return None
+    access = ensure_portal_access(identity.workspace_id, identity.client_id)
+    owner = _owner(access)
+    if owner is not None:
+        _touch(access)
+    return owner
+
+
+def _owner(access: ClientPortalAccess) -> PortalOwner | None:
+    host = get_state().host
+    workspace = host.get_workspace(access.workspace_id)
+    if workspace is None or not workspace.bills_clients:
+        return None
+    client: HostClient | None = host.get_client(access.workspace_id, access.client_id)
+    name = client.name if client else _last_known_name(access.workspace_id, access.client_id)
+    return PortalOwner(workspace=workspace, client_id=access.client_id, client_name=name, token=access.token)
+
+
+def _last_known_name(workspace_id: str, client_id: str) -> str:
+    repo = WorkspaceRepository(get_state().session, workspace_id)
+    stmt = repo.select(Invoice, Invoice.client_name).where(Invoice.client_id == client_id)
+    name = get_state().session.scalars(stmt.order_by(Invoice.id.desc()).limit(1)).first()
+    return name or "Client"
+
+
+def _touch(access: ClientPortalAccess) -> None:
+    now = utcnow()
+    if access.last_seen_at is not None and now - access.last_seen_at < _SEEN_EVERY:
+        return
+    session = get_state().session
+    access.last_seen_at = now
+    try:
+        session.commit()
+    except Exception:  # pragma: no cover - never fail a page view over a timestamp
+        session.rollback()
+
+
+# --- What the client sees ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortalInvoice:
+    invoice: Invoice
+    status_key: str  # a CSS/status key: sent, overdue, processing, paid, ...
+    status_label: str
+    can_pay: bool
+    amount: Money
+
+    @property
+    def paid_at(self) -> datetime | None:
+        return self.invoice.paid_at
+
+
+@dataclass
+class PortalGroup:
+    title: str
+    subject_ref: str | None
+    invoices: list[PortalInvoice] = field(default_factory=list)
+
+    @property
+    def unpaid(self) -> int:
+        return sum(1 for item in self.invoices if item.can_pay)
+
+
+@dataclass(frozen=True)
+class Portal:
+    owner: PortalOwner
+    groups: list[PortalGroup]
+    #: Amount awaiting payment per currency (currencies are never added together).
+    due_by_currency: list[Money]
+    overdue_count: int
+    today: date
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.groups
+
+
+def client_visible(status: str) -> bool:
+    return status in _VISIBLE
+
+
+def load_portal(owner: PortalOwner, today: date | None = None) -> Portal:
+    """The client's invoices grouped by engagement, newest first, drafts left out."""
+    today = today or utcnow().date()
+    repo = WorkspaceRepository(get_state().session, owner.workspace.id)
+    stmt = (
+        repo.select(Invoice)
+        .where(Invoice.client_id == owner.client_id, Invoice.status.in_(_VISIBLE))
+        .order_by(Invoice.sent_at.desc().nulls_last(), Invoice.id.desc())
+    )
+    groups: dict[str | None, PortalGroup] = {}
+    due: dict[str, int] = {}
+    overdue = 0
+    for invoice in get_state().session.scalars(stmt):
+        item = _portal_invoice(invoice, today)
+        key = invoice.subject_ref if parse_subject_ref(invoice.subject_ref) else None
+        group = groups.get(key)
+        if group is None:
+            title = (invoice.subject_title or "").strip() if key else ""
+            group = groups[key] = PortalGroup(title=title or OTHER_INVOICES, subject_ref=key)
+        group.invoices.append(item)
+        if item.can_pay:
+            due[invoice.currency] = due.get(invoice.currency, 0) + invoice.amount_minor
+        if item.status_key == "overdue":
+            overdue += 1
+    ordered = sorted(
+        (g for k, g in groups.items() if k is not None), key=lambda g: (g.unpaid == 0,)
+    )  # stable: engagements with something to pay first, then by most recent invoice
+    if None in groups:
+        ordered.append(groups[None])
+    return Portal(
+        owner=owner,
+        groups=ordered,
+        due_by_currency=[Money(minor, currency) for currency, minor in sorted(due.items())],
+        overdue_count=overdue,
+        today=today,
+    )
+
+
+def _portal_invoice(invoice: Invoice, today: date) -> PortalInvoice:
+    status = InvoiceStatus(invoice.status)
+    key = "overdue" if is_overdue(status, invoice.due_date, today) else status.value
+    can_pay = is_open_for_payment(status)
+    return PortalInvoice(
+        invoice=invoice,
+        status_key=key,
+        status_label=CLIENT_STATUS_LABELS[key],
+        can_pay=can_pay,
+        amount=Money(int(invoice.amount_minor), invoice.currency),
+    )
+
+
+def find_portal_invoice(owner: PortalOwner, public_token: str) -> PortalInvoice | None:
+    """One of this client's sent invoices by its public token, or ``None``."""
+    if not isinstance(public_token, str) or not _TOKEN.fullmatch(public_token):
+        return None
+    repo = WorkspaceRepository(get_state().session, owner.workspace.id)
+    stmt = repo.select(Invoice).where(
+        Invoice.public_token == public_token,
+        Invoice.client_id == owner.client_id,
+        Invoice.status.in_(_VISIBLE),
+    )
+    invoice = get_state().session.scalars(stmt).first()
+    return _portal_invoice(invoice, utcnow().date()) if invoice is not None else None

@@ -1,0 +1,129 @@
+"""Printable invoices for staff (``{prefix}/invoices/<id>/print`` and ``/pdf``).
+
+The client's copies live in the portal blueprint; both render the same
+``invoicing/documents/invoice.html`` template and the same PDF. This module also
+provides ``invoicing_fee_breakdown(invoice)`` to templates, used by the
+``invoicing/_fee_breakdown.html`` partial of the staff invoice page.
+"""
+
+from __future__ import annotations
+
+from babel.dates import format_date
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+
+from ..domain.invoice import InvoiceStatus, is_open_for_payment
+from ..extension import get_state
+from ..persistence.models import Invoice
+from ..persistence.repository import NotFound
+from ..services import documents, fees
+from .access import staff, staff_required
+
+bp = Blueprint("invoicing_documents", __name__, template_folder="templates")
+
+
+@bp.app_context_processor
+def _fee_helpers():
+    return {"invoicing_fee_breakdown": _fee_breakdown_for_template}
+
+
+def _fee_breakdown_for_template(invoice) -> fees.FeeBreakdown:
+    plan = None
+    if invoice.status == InvoiceStatus.DRAFT.value:
+        workspace = get_state().host.current_workspace()
+        plan = workspace.plan if workspace is not None else None
+    return fees.fee_breakdown(invoice, plan=plan)
+
+
+def _staff_invoice(invoice_id: int) -> Invoice:
+    try:
+        return staff().repo.get(Invoice, invoice_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/invoices/<int:invoice_id>/print")
+@staff_required
+def invoice_print(invoice_id: int):
+    invoice = _staff_invoice(invoice_id)
+    document = documents.build_document(invoice, staff().workspace, pay_url=pay_link(invoice, external=True))
+    return invoice_document_response(
+        document,
+        back_url=_staff_invoice_url(invoice),
+        back_label="Back to the invoice",
+        pdf_url=url_for(".invoice_pdf", invoice_id=invoice.id),
+        audience="staff",
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>/pdf")
+@staff_required
+def invoice_pdf(invoice_id: int):
+    invoice = _staff_invoice(invoice_id)
+    document = documents.build_document(invoice, staff().workspace, pay_url=pay_link(invoice, external=True))
+    return pdf_response(document)
+
+
+# --- Shared by the staff and client pages -----------------------------------------------------
+
+
+def invoice_document_response(document: documents.InvoiceDocument, *, back_url: str, back_label: str,
+                              pdf_url: str, audience: str):
+    return render_template(
+        "invoicing/documents/invoice.html",
+        document=document,
+        back_url=back_url,
+        back_label=back_label,
+        pdf_url=pdf_url,
+        audience=audience,
+    )
+
+
+def pdf_response(document: documents.InvoiceDocument) -> Response:
+    body = documents.render_pdf(document)
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{documents.pdf_filename(document)}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# The pay link belongs to the pay-link blueprint; use its endpoint when it is registered,
+# else its documented, stable path ``{prefix}/pay/<public_token>``.
+_PAY_ENDPOINTS = ("invoicing_public.pay", "invoicing_public.pay_page", "invoicing_public.invoice")
+
+
+def pay_link(invoice: Invoice, *, external: bool = False) -> str | None:
+    """The client's stable pay link for ``invoice``, or ``None`` when it cannot be paid now."""
+    if not is_open_for_payment(InvoiceStatus(invoice.status)):
+        return None
+    token = invoice.public_token
+    for endpoint in _PAY_ENDPOINTS:
+        if endpoint not in current_app.view_functions:
+            continue
+        for rule in current_app.url_map.iter_rules(endpoint):
+            for arg in ("public_token", "token"):
+                if rule.arguments == {arg}:
+                    return url_for(endpoint, _external=external, **{arg: token})
+    path = f"{current_app.config['INVOICING_URL_PREFIX']}/pay/{token}"
+    return request.host_url.rstrip("/") + path if external else path
+
+
+_DETAIL_ENDPOINTS = ("invoicing.invoice_detail", "invoicing.invoice_show", "invoicing.invoice")
+
+
+def _staff_invoice_url(invoice: Invoice) -> str:
+    for endpoint in _DETAIL_ENDPOINTS:
+        if endpoint in current_app.view_functions:
+            for rule in current_app.url_map.iter_rules(endpoint):
+                if rule.arguments == {"invoice_id"}:
+                    return url_for(endpoint, invoice_id=invoice.id)
+    return url_for("invoicing.invoice_list")
+
+
+@bp.app_template_filter("invoicing_date")
+def invoicing_date(value, locale: str = "en_US", format: str = "long") -> str:
+    """``{{ invoice.due_date|invoicing_date }}`` -> "12 March 2025" (en_GB), "March 12, 2025" (en_US)."""
+    if value is None:
+        return "—"
+    if hasattr(value, "date") and callable(value.date):
+        value = value.date()
+    return format_date(value, format=format, locale=locale or "en_US")
