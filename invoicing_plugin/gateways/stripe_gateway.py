@@ -111,8 +111,16 @@ def _translate(exc: stripe.StripeError) -> GatewayError:
     return GatewayError(message, kind=kind, code=getattr(exc, "code", None), param=getattr(exc, "param", None))
 
 
-def _requirements(account: Any) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
-    req = getattr(account, "requirements", None)
+def _plain(obj: Any) -> Mapping[str, Any]:
+    """A Stripe object as a plain dict. StripeObject is not a dict in stripe>=15 (no ``.get``);
+    event payloads already are dicts."""
+    if isinstance(obj, stripe.StripeObject):
+        return obj.to_dict()
+    return obj
+
+
+def _requirements(account: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    req = account.get("requirements")
     if not req:
         return (), (), None
     return (
@@ -124,6 +132,7 @@ def _requirements(account: Any) -> tuple[tuple[str, ...], tuple[str, ...], str |
 
 def account_info(account: Any) -> AccountInfo:
     """Map a Stripe Account (object or event payload dict) to :class:`AccountInfo`."""
+    account = _plain(account)
     get = account.get
     currently_due, past_due, disabled_reason = _requirements(account)
     profile = get("business_profile") or {}
@@ -142,6 +151,7 @@ def account_info(account: Any) -> AccountInfo:
 
 def checkout_session(session: Any) -> CheckoutSession:
     """Map a Stripe Checkout Session (object or event payload dict) to :class:`CheckoutSession`."""
+    session = _plain(session)
     get = session.get
     payment_intent = get("payment_intent")
     if payment_intent is not None and not isinstance(payment_intent, str):
@@ -232,7 +242,8 @@ class StripeGateway:
             self._client.v1.webhook_endpoints.create,
             {"url": url, "enabled_events": events, "api_version": STRIPE_API_VERSION, "metadata": dict(metadata)},
         )
-        return WebhookEndpoint(id=endpoint.id, secret=endpoint.get("secret"), url=endpoint.url)
+        endpoint = _plain(endpoint)
+        return WebhookEndpoint(id=endpoint["id"], secret=endpoint.get("secret"), url=endpoint["url"])
 
     def delete_webhook_endpoint(self, endpoint_id: str) -> None:
         try:
@@ -289,7 +300,9 @@ class StripeGateway:
             params["created"] = {"gte": created_gte}
         page = self._call(self._client.v1.events.list, params)
         return [
-            StripeEventRef(id=e.id, type=e.type, created=e.created, account=e.get("account"), payload=e.to_dict())
+            StripeEventRef(
+                id=e.id, type=e.type, created=e.created, account=_plain(e).get("account"), payload=e.to_dict()
+            )
             for e in page.data
         ]
 
