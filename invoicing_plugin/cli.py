@@ -63,3 +63,46 @@ def generate_key_command() -> None:
     from .crypto import generate_key
 
     click.echo(generate_key())
+
+
+@invoicing_cli.command("reconcile")
+@click.option("--apply", "apply_undelivered", is_flag=True,
+              help="Also process the events Stripe failed to deliver (each is recorded once).")
+@click.option("--since-hours", default=72, show_default=True, type=click.IntRange(1, 24 * 30),
+              help="How far back to look for undelivered events.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1),
+              help="At most this many unpaid invoices are re-checked per run.")
+def reconcile_command(apply_undelivered: bool, since_hours: int, limit: int) -> None:
+    """Record payments whose webhook never arrived; report (or --apply) undelivered events.
+
+    Safe to run from cron on several machines at once. Exits with status 1 when
+    something could not be checked.
+    """
+    from .webhooks.reconcile import reconcile
+
+    report = reconcile(apply_undelivered=apply_undelivered, lookback_seconds=since_hours * 3600, limit=limit)
+    click.echo(f"Checked {report.checked} unpaid invoice(s) against Stripe.")
+    for invoice_id, note in report.recorded:
+        click.echo(f"  invoice {invoice_id}: recorded ({note})")
+    for invoice_id, why in report.skipped:
+        if why != "not awaiting a Stripe payment":
+            click.echo(f"  invoice {invoice_id}: skipped ({why})")
+    if report.undelivered:
+        click.echo(f"Stripe reports {len(report.undelivered)} undelivered event(s):")
+        for item in report.undelivered:
+            ref = item.ref
+            seen = f"recorded here as {item.recorded_status}" if item.recorded_status else "never received here"
+            line = f"  {ref.id} {ref.type} ({item.source}; {seen})"
+            if item.result is not None:
+                line += f" -> {item.result.status}" + (f": {item.result.error}" if item.result.error else "")
+            click.echo(line)
+        if not apply_undelivered:
+            click.echo("Run with --apply to process them.")
+    else:
+        click.echo("No undelivered events.")
+    if report.confirmations_sent or report.confirmations_failed:
+        click.echo(f"Payment confirmations: {report.confirmations_sent} sent, {report.confirmations_failed} still failing.")
+    for error in report.errors:
+        click.echo(f"Error: {error}", err=True)
+    if not report.ok:
+        raise SystemExit(1)

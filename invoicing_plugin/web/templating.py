@@ -17,7 +17,10 @@ from ..domain.money import Money, format_money
 from ..extension import get_state
 
 #: (label, endpoint) of the plugin's main pages, in menu order.
-NAV_ENTRIES: list[tuple[str, str]] = [("Invoices", "invoicing.invoice_list")]
+NAV_ENTRIES: list[tuple[str, str]] = [
+    ("Invoices", "invoicing.invoice_list"),
+    ("Webhooks", "invoicing_webhook_health.index"),
+]
 
 
 def install_template_helpers(app: Flask) -> None:

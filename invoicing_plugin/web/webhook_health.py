@@ -1,0 +1,95 @@
+"""Webhook health for billing staff: is Stripe reaching us, and what failed?
+
+Mounted at ``{INVOICING_URL_PREFIX}/webhooks`` (the Stripe endpoint itself is
+``.../webhooks/stripe``). Shows the workspace's last received event, its recent
+failures with their errors, and a replay button per failed event (a CSRF-protected
+POST that runs the stored payload through the webhook handler table again). Every
+query goes through the workspace repository: another workspace's event id is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func
+from wtforms import SubmitField
+
+from ..extension import get_state
+from ..persistence.models import WebhookEvent, utcnow
+from ..persistence.repository import NotFound
+from ..webhooks.processing import ReplayRefused, replay_event
+from .access import staff, staff_required
+
+bp = Blueprint("invoicing_webhook_health", __name__, template_folder="templates")
+
+TEMPLATE = "invoicing/webhooks/health.html"
+RECENT_LIMIT = 20
+FAILURE_LIMIT = 50
+
+
+class ReplayForm(FlaskForm):
+    """Nothing but the CSRF token."""
+
+    submit = SubmitField("Replay")
+
+
+@bp.get("/")
+@staff_required
+def index():
+    ctx = staff()
+    session = get_state().session
+    repo = ctx.repo
+    last = session.scalars(
+        repo.select(WebhookEvent).order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(1)
+    ).first()
+    failures = session.scalars(
+        repo.select(WebhookEvent)
+        .where(WebhookEvent.status == "failed")
+        .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+        .limit(FAILURE_LIMIT)
+    ).all()
+    recent = session.scalars(
+        repo.select(WebhookEvent).order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(RECENT_LIMIT)
+    ).all()
+    since = utcnow() - timedelta(days=7)
+    counts = dict(
+        session.execute(
+            repo.select(WebhookEvent, WebhookEvent.status, func.count())
+            .where(WebhookEvent.received_at >= since)
+            .group_by(WebhookEvent.status)
+        ).all()
+    )
+    return render_template(
+        TEMPLATE,
+        workspace=ctx.workspace,
+        last=last,
+        failures=failures,
+        recent=recent,
+        counts=counts,
+        replay_form=ReplayForm(),
+        endpoint_url=url_for("invoicing_webhooks.stripe_webhook", _external=True),
+    )
+
+
+@bp.post("/events/<int:event_pk>/replay")
+@staff_required
+def replay(event_pk: int):
+    ctx = staff()
+    form = ReplayForm()
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "invoicing-error")
+        return redirect(url_for(".index"))
+    try:
+        result = replay_event(ctx.workspace.id, event_pk)
+    except NotFound:
+        abort(404)
+    except ReplayRefused as refused:
+        flash(refused.message, "invoicing-info")
+        return redirect(url_for(".index"))
+    if result.ok:
+        flash(f"Event {result.event_id} was processed again: {result.status}.", "invoicing-success")
+    else:
+        flash(f"Event {result.event_id} failed again: {result.error}", "invoicing-error")
+    return redirect(url_for(".index"))

@@ -1,0 +1,158 @@
+"""Stripe event types we act on: a table with one handler each.
+
+Adding an event type is one line in :data:`HANDLERS` plus one small function.
+Every handler receives an :class:`EventContext`, runs inside the transaction that
+also records the event (see :mod:`.processing`), never commits, and returns the
+status to store: ``processed`` or ``ignored``. Raising makes the endpoint answer 5xx
+so Stripe retries, and the error is stored with the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import select
+
+from ..domain.invoice import Action
+from ..extension import get_state
+from ..gateways.stripe_gateway import account_info, checkout_session
+from ..persistence.models import StripeConnection
+from ..services import payments
+from ..services.payments import PaymentOutcome
+from ..services.uow import UnitOfWork
+
+
+@dataclass
+class EventContext:
+    """One verified event being handled, and what handling it found out."""
+
+    event: Mapping[str, Any]
+    source: str  # webhook | reconcile | replay
+    uow: UnitOfWork
+    scope_workspace: str | None = None  # set when verified with an own-key workspace's secret
+    workspace_id: str | None = None
+    invoice_id: int | None = None
+    note: str = ""
+    confirm_invoice_ids: list[int] = field(default_factory=list)
+
+    @property
+    def object(self) -> Mapping[str, Any]:
+        return (self.event.get("data") or {}).get("object") or {}
+
+    def record(self, outcome: PaymentOutcome) -> str:
+        self.note = outcome.note
+        if outcome.invoice_id is None:
+            return "ignored"  # e.g. an invoice we do not know: recorded, answered 200
+        self.invoice_id = outcome.invoice_id
+        self.workspace_id = outcome.workspace_id
+        if outcome.confirm:
+            self.confirm_invoice_ids.append(outcome.invoice_id)
+        return "processed"
+
+
+Handler = Callable[[EventContext], str]
+
+
+def _session_handler(action: Action | None) -> Handler:
+    def handle(ctx: EventContext) -> str:
+        session = checkout_session(ctx.object)
+        return ctx.record(
+            payments.apply_checkout_session(
+                session, source=ctx.source, action=action, uow=ctx.uow, scope_workspace=ctx.scope_workspace
+            )
+        )
+
+    return handle
+
+
+def session_completed(ctx: EventContext) -> str:
+    """Paid only when ``payment_status`` is ``paid``; otherwise a delayed payment is processing."""
+    session = checkout_session(ctx.object)
+    action = Action.PAYMENT_SUCCEEDED if session.payment_status in ("paid", "no_payment_required") \
+        else Action.PAYMENT_STARTED
+    return ctx.record(
+        payments.apply_checkout_session(
+            session, source=ctx.source, action=action, uow=ctx.uow, scope_workspace=ctx.scope_workspace
+        )
+    )
+
+
+def session_expired(ctx: EventContext) -> str:
+    """Forget the session (when it is the invoice's current one); the pay link makes a new one."""
+    session = checkout_session(ctx.object)
+    return ctx.record(
+        payments.apply_checkout_session(session, source=ctx.source, uow=ctx.uow, scope_workspace=ctx.scope_workspace)
+    )
+
+
+def charge_refunded(ctx: EventContext) -> str:
+    return ctx.record(
+        payments.apply_charge_refunded(ctx.object, source=ctx.source, scope_workspace=ctx.scope_workspace)
+    )
+
+
+def dispute_created(ctx: EventContext) -> str:
+    return ctx.record(payments.apply_dispute(ctx.object, source=ctx.source, scope_workspace=ctx.scope_workspace))
+
+
+def _connection_workspace(account_id: str | None) -> str | None:
+    if not account_id:
+        return None
+    return get_state().session.scalars(
+        select(StripeConnection.workspace_id).where(StripeConnection.account_id == account_id).limit(1)
+    ).first()
+
+
+def _connect_event_allowed(ctx: EventContext, account_id: str | None) -> str | None:
+    """The workspace a Connect account event concerns, or ``None`` when it must be ignored."""
+    workspace_id = _connection_workspace(account_id)
+    if workspace_id is None:
+        ctx.note = f"no workspace is connected to {account_id}"
+        return None
+    if ctx.scope_workspace is not None and workspace_id != ctx.scope_workspace:
+        ctx.note = "account event outside the verifying workspace"
+        return None
+    ctx.workspace_id = workspace_id
+    return workspace_id
+
+
+def account_updated(ctx: EventContext) -> str:
+    """Onboarding progress or restrictions of a connected account."""
+    from ..services import connections
+
+    info = account_info(ctx.object)
+    if _connect_event_allowed(ctx, info.id) is None:
+        return "ignored"
+    connections.apply_account_update(info)
+    ctx.note = "connection updated"
+    return "processed"
+
+
+def account_deauthorized(ctx: EventContext) -> str:
+    """The connected account disconnected the platform: online payment stops for that workspace."""
+    from ..services import connections
+
+    # The event's object is the platform's *application*; the account is the event's ``account``.
+    account_id = ctx.event.get("account")
+    if _connect_event_allowed(ctx, account_id) is None:
+        return "ignored"
+    connections.apply_deauthorization(account_id)
+    ctx.note = "connection deauthorized"
+    return "processed"
+
+
+#: Every event type we handle -> its handler. Anything else is recorded as ``ignored``.
+HANDLERS: Mapping[str, Handler] = {
+    "checkout.session.completed": session_completed,
+    "checkout.session.async_payment_succeeded": _session_handler(Action.PAYMENT_SUCCEEDED),
+    "checkout.session.async_payment_failed": _session_handler(Action.PAYMENT_FAILED),
+    "checkout.session.expired": session_expired,
+    "charge.refunded": charge_refunded,
+    "charge.dispute.created": dispute_created,
+    "account.updated": account_updated,
+    "account.application.deauthorized": account_deauthorized,
+}
+
+#: The event types to enable on a webhook endpoint (for own-key workspaces and docs).
+HANDLED_EVENT_TYPES: tuple[str, ...] = tuple(HANDLERS)
