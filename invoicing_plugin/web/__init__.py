@@ -11,12 +11,13 @@ def register_web(app: Flask, state) -> None:
     """Register every blueprint of the plugin under ``INVOICING_URL_PREFIX``."""
     from ..webhooks.views import bp as webhooks_bp
     from .invoices import bp as invoices_bp
+    from .public import bp as public_bp
     from .webhook_health import bp as webhook_health_bp
     from .documents import bp as documents_bp
     from .portal import bp as portal_bp
 
     prefix = app.config["INVOICING_URL_PREFIX"]
-    for blueprint in (invoices_bp, documents_bp, portal_bp):
+    for blueprint in (invoices_bp, public_bp, documents_bp, portal_bp):
         app.register_blueprint(blueprint, url_prefix=prefix)
     app.register_blueprint(webhooks_bp, url_prefix=prefix + "/webhooks")
     app.register_blueprint(webhook_health_bp, url_prefix=prefix + "/webhooks")

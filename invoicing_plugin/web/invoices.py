@@ -1,14 +1,22 @@
-"""Staff pages for invoices."""
+"""Staff pages for invoices and invoice templates. Thin: parse, call a service, render."""
 
 from __future__ import annotations
 
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from flask import Blueprint, render_template
-
+from ..domain.errors import DomainError
 from ..extension import get_state
-from ..persistence.models import Invoice
+from ..domain.invoice import Action, allowed_actions, display_status, is_editable
+from ..host import parse_subject_ref
+from ..persistence.repository import NotFound
+from ..services import invoices as service
+from ..services import sending
+from ..services import templates as template_service
+from ..services.connections import payment_route
+from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
+from ..services.numbering import peek_next_number
 from .access import staff, staff_required
-
+from .forms import choices, ActionForm, DepositForm, InvoiceForm, MarkPaidForm, SendForm, TemplateForm, apply_errors
 
 bp = Blueprint(
     "invoicing",
@@ -19,16 +27,425 @@ bp = Blueprint(
 )
 
 
+@bp.errorhandler(NotFound)
+def _not_found(error):
+    abort(404)
+
+
+def _error(message: str) -> None:
+    flash(message, "invoicing-error")
+
+
+def _success(message: str) -> None:
+    flash(message, "invoicing-success")
+
+
+def _clients():
+    return service.clients_for(staff().workspace.id)
+
+
+# --------------------------------------------------------------------- list
+
+
 @bp.get("/invoices")
 @staff_required
 def invoice_list():
     ctx = staff()
-    stmt = ctx.repo.select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc()).limit(50)
-    invoices = get_state().session.scalars(stmt).all()
-    return render_template("invoicing/invoice_list.html", invoices=invoices, workspace=ctx.workspace)
+    args = request.args
+    query = service.InvoiceQuery(
+        status=args.get("status") or None,
+        client_id=args.get("client") or None,
+        sort=args.get("sort") or "newest",
+        page=args.get("page", 1, type=int) or 1,
+        after=args.get("after", type=int),
+    )
+    page = service.list_invoices(ctx.workspace.id, query)
+    today = service.today()
+    return render_template(
+        "invoicing/invoice_list.html",
+        workspace=ctx.workspace,
+        page=page,
+        invoices=page.items,
+        clients=_clients(),
+        status_filters=service.STATUS_FILTERS,
+        sorts=service.SORTS,
+        display_status=lambda invoice: display_status(invoice.status, invoice.due_date, today),
+    )
 
 
-@bp.get("/invoices/new")
+# --------------------------------------------------------------------- drafts
+
+
+def _draft_input(form: InvoiceForm) -> service.DraftInput:
+    return service.DraftInput(
+        client_id=form.client_id.data or "",
+        amount=form.amount.data or "",
+        currency=form.currency.data,
+        description=form.description.data or "",
+        due_date=form.due_date.data,
+        subject_ref=form.subject_ref.data or None,
+        send_method=form.send_method.data or "email",
+    )
+
+
+def _subject_context(ref: str | None):
+    """The subject a draft is linked to, and whether a deposit can be raised from it."""
+    parsed = parse_subject_ref(ref)
+    if parsed is None:
+        return None, None
+    subject = get_state().host.get_subject(staff().workspace.id, *parsed)
+    if subject is None:
+        return None, None
+    refusal = service.deposit_refusal(subject) if subject.kind == "proposal" else None
+    return subject, refusal
+
+
+def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200):
+    subject, deposit_refusal = _subject_context(form.subject_ref.data)
+    return render_template(
+        "invoicing/invoice_form.html",
+        form=form,
+        invoice=invoice,
+        subject=subject,
+        deposit_refusal=deposit_refusal,
+        templates=template_service.list_templates(staff().workspace.id) if invoice is None else [],
+        extra_errors=list(extra_errors),
+        workspace=staff().workspace,
+    ), status
+
+
+@bp.route("/invoices/new", methods=["GET", "POST"])
 @staff_required
 def invoice_new():
-    return render_template("invoicing/invoice_list.html", invoices=[], workspace=staff().workspace)
+    ctx = staff()
+    form = InvoiceForm()
+    form.set_choices(_clients(), service.configured_currencies())
+    if request.method == "GET":
+        form.currency.data = current_app.config["INVOICING_DEFAULT_CURRENCY"]
+        template_id = request.args.get("template")
+        if template_id:
+            template = template_service.get_template(ctx.workspace.id, template_id)
+            for name, value in template_service.draft_defaults(template).items():
+                getattr(form, name).data = value
+        subject_ref = request.args.get("subject")
+        if subject_ref:
+            subject, _ = _subject_context(subject_ref)
+            if subject is None:
+                abort(404)
+            form.subject_ref.data = subject.ref
+            if subject.client_id:
+                form.client_id.data = str(subject.client_id)
+            if not form.description.data:
+                form.description.data = subject.title
+        return _render_form(form)
+    if not form.validate_on_submit():
+        return _render_form(form, status=422)
+    try:
+        invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form))
+    except ValidationFailed as exc:
+        return _render_form(form, extra_errors=apply_errors(form, exc.errors), status=422)
+    _success("Draft saved. Check it, then send it when ready.")
+    return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
+
+
+@bp.route("/invoices/<int:invoice_id>/edit", methods=["GET", "POST"])
+@staff_required
+def invoice_edit(invoice_id: int):
+    ctx = staff()
+    invoice = service.get_invoice(ctx.workspace.id, invoice_id)
+    if not is_editable(invoice.status):
+        _error("Only draft invoices can be edited: this one has been sent.")
+        return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
+    form = InvoiceForm(obj=invoice) if request.method == "GET" else InvoiceForm()
+    form.set_choices(_clients(), _currencies_for(invoice))
+    if request.method == "GET":
+        from ..domain.money import Money, format_decimal_amount
+
+        form.amount.data = format_decimal_amount(Money(invoice.amount_minor, invoice.currency))
+        return _render_form(form, invoice=invoice)
+    if not form.validate_on_submit():
+        return _render_form(form, invoice=invoice, status=422)
+    try:
+        service.update_draft(ctx.workspace.id, ctx.actor, invoice.id, _draft_input(form))
+    except ValidationFailed as exc:
+        return _render_form(form, invoice=invoice, extra_errors=apply_errors(form, exc.errors), status=422)
+    except (InvoicingError, DomainError) as exc:
+        _error(exc.message)
+    else:
+        _success("Draft updated.")
+    return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
+
+
+def _currencies_for(invoice):
+    currencies = list(service.configured_currencies())
+    if invoice.currency not in currencies:  # a deposit in the proposal's currency
+        currencies.append(invoice.currency)
+    return currencies
+
+
+@bp.post("/invoices/<int:invoice_id>/delete")
+@staff_required
+def invoice_delete(invoice_id: int):
+    ctx = staff()
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        service.delete_draft(ctx.workspace.id, ctx.actor, invoice_id)
+    except (InvoicingError, DomainError) as exc:
+        _error(exc.message)
+        return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
+    _success("Draft deleted.")
+    return redirect(url_for(".invoice_list"))
+
+
+# --------------------------------------------------------------------- deposit
+
+
+@bp.route("/proposals/<proposal_id>/deposit", methods=["GET", "POST"])
+@staff_required
+def invoice_deposit(proposal_id: str):
+    ctx = staff()
+    subject = get_state().host.get_subject(ctx.workspace.id, "proposal", proposal_id)
+    if subject is None:
+        abort(404)
+    refusal = service.deposit_refusal(subject)
+    existing = service.existing_deposit(ctx.workspace.id, subject.id)
+    form = DepositForm()
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST" and refusal is None:
+        if form.validate_on_submit():
+            fixed_mode = form.basis.data == "fixed"
+            try:
+                invoice = service.create_deposit_from_proposal(
+                    ctx.workspace.id,
+                    ctx.actor,
+                    subject.id,
+                    percent=None if fixed_mode else (form.percent.data or ""),
+                    fixed=(form.fixed.data or "") if fixed_mode else None,
+                    due_date=form.due_date.data,
+                    send_method=form.send_method.data or "email",
+                    allow_another=request.form.get("allow_another") == "1",
+                )
+            except ValidationFailed as exc:
+                errors = apply_errors(form, exc.errors)
+                status = 422
+            except (InvoicingError, DomainError) as exc:
+                errors = [exc.message]
+                status = 422
+            else:
+                _success("Deposit invoice saved as a draft. Check it, then send it.")
+                return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
+        else:
+            status = 422
+    return render_template(
+        "invoicing/deposit_form.html",
+        form=form,
+        subject=subject,
+        refusal=refusal,
+        existing=existing,
+        extra_errors=errors,
+        workspace=ctx.workspace,
+    ), status
+
+
+# --------------------------------------------------------------------- one invoice
+
+
+def _render_detail(invoice, *, mark_paid_form=None, status=200):
+    ctx = staff()
+    actions = allowed_actions(invoice.status)
+    route_available = payment_route(ctx.workspace.id) is not None
+    send_form = SendForm(method=invoice.send_method)
+    mark_paid_form = mark_paid_form or MarkPaidForm(paid_on=service.today())
+    show_pay_link = invoice.status not in ("draft",) and invoice.send_method != "manual" and invoice.stripe_mode
+    return render_template(
+        "invoicing/invoice_detail.html",
+        invoice=invoice,
+        workspace=ctx.workspace,
+        display=display_status(invoice.status, invoice.due_date, service.today()),
+        events=service.invoice_events(ctx.workspace.id, invoice.id),
+        can_send=Action.SEND in actions,
+        can_void=Action.VOID in actions,
+        can_mark_paid=Action.MARK_PAID in actions,
+        can_edit=is_editable(invoice.status),
+        route_available=route_available,
+        online_unavailable=bool(show_pay_link) and (invoice.online_payment_unavailable or not route_available),
+        pay_url=sending.pay_link(invoice) if show_pay_link else None,
+        next_number=peek_next_number(ctx.repo.session, ctx.workspace.id, current_app.config["INVOICING_NUMBER_PREFIX"])
+        if invoice.status == "draft" else None,
+        send_form=send_form,
+        action_form=ActionForm(),
+        mark_paid_form=mark_paid_form,
+        subject_url=_subject_url(invoice),
+    ), status
+
+
+def _subject_url(invoice):
+    parsed = parse_subject_ref(invoice.subject_ref)
+    if parsed is None:
+        return None
+    subject = get_state().host.get_subject(staff().workspace.id, *parsed)
+    return subject.url if subject else None
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@staff_required
+def invoice_detail(invoice_id: int):
+    return _render_detail(service.get_invoice(staff().workspace.id, invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/send")
+@staff_required
+def invoice_send(invoice_id: int):
+    ctx = staff()
+    service.get_invoice(ctx.workspace.id, invoice_id)  # 404 before anything else
+    form = SendForm()
+    if not form.validate_on_submit():
+        _error("Choose how to send the invoice: email, Stripe link or manually.")
+        return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
+    try:
+        result = sending.send_invoice(ctx.workspace.id, ctx.actor, invoice_id, method=form.method.data)
+    except (InvoicingError, DomainError) as exc:
+        _error(exc.message)
+    else:
+        messages = {
+            "email": f"Invoice {result.invoice.number} emailed to {result.invoice.client_email}.",
+            "stripe_link": f"Invoice {result.invoice.number} is ready: copy the pay link below and share it with the client.",
+            "manual": f"Invoice {result.invoice.number} recorded as sent. Mark it paid when the payment arrives.",
+        }
+        _success(messages[result.invoice.send_method])
+    return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/void")
+@staff_required
+def invoice_void(invoice_id: int):
+    ctx = staff()
+    service.get_invoice(ctx.workspace.id, invoice_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        invoice = service.void_invoice(ctx.workspace.id, ctx.actor, invoice_id, reason=form.reason.data)
+    except PaidMeanwhile as exc:
+        flash(exc.message, "invoicing-info")
+    except (InvoicingError, DomainError) as exc:
+        _error(exc.message)
+    else:
+        _success(f"Invoice {invoice.number} voided. Its pay link no longer takes payments.")
+    return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<int:invoice_id>/mark-paid")
+@staff_required
+def invoice_mark_paid(invoice_id: int):
+    ctx = staff()
+    invoice = service.get_invoice(ctx.workspace.id, invoice_id)
+    form = MarkPaidForm()
+    if not form.validate_on_submit():
+        return _render_detail(invoice, mark_paid_form=form, status=422)
+    try:
+        result = service.mark_paid(
+            ctx.workspace.id, ctx.actor, invoice_id, method=form.method.data, paid_on=form.paid_on.data, note=form.note.data
+        )
+    except ValidationFailed as exc:
+        unplaced = apply_errors(form, exc.errors)
+        for message in unplaced:
+            _error(message)
+        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), mark_paid_form=form, status=422)
+    except PaidMeanwhile as exc:
+        flash(exc.message, "invoicing-info")
+    except (InvoicingError, DomainError) as exc:
+        _error(exc.message)
+    else:
+        _success(f"Invoice {result.number} marked as paid.")
+    return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
+
+
+# --------------------------------------------------------------------- templates
+
+
+@bp.get("/templates")
+@staff_required
+def template_list():
+    ctx = staff()
+    return render_template(
+        "invoicing/template_list.html",
+        templates=template_service.list_templates(ctx.workspace.id),
+        action_form=ActionForm(),
+        workspace=ctx.workspace,
+    )
+
+
+def _template_input(form: TemplateForm) -> template_service.TemplateInput:
+    return template_service.TemplateInput(
+        name=form.name.data or "",
+        description=form.description.data or "",
+        amount=form.amount.data or None,
+        currency=form.currency.data,
+        due_in_days=form.due_in_days.data,
+        send_method=form.send_method.data or "email",
+    )
+
+
+def _render_template_form(form, template=None, extra_errors=(), status=200):
+    return render_template(
+        "invoicing/template_form.html", form=form, template=template, extra_errors=list(extra_errors), workspace=staff().workspace
+    ), status
+
+
+@bp.route("/templates/new", methods=["GET", "POST"])
+@staff_required
+def template_new():
+    ctx = staff()
+    form = TemplateForm()
+    form.currency.choices = choices((c, c) for c in service.configured_currencies())
+    if request.method == "GET":
+        form.currency.data = current_app.config["INVOICING_DEFAULT_CURRENCY"]
+        return _render_template_form(form)
+    if not form.validate_on_submit():
+        return _render_template_form(form, status=422)
+    try:
+        template = template_service.create_template(ctx.workspace.id, ctx.actor, _template_input(form))
+    except ValidationFailed as exc:
+        return _render_template_form(form, extra_errors=apply_errors(form, exc.errors), status=422)
+    _success(f"Template “{template.name}” saved.")
+    return redirect(url_for(".template_list"))
+
+
+@bp.route("/templates/<int:template_id>/edit", methods=["GET", "POST"])
+@staff_required
+def template_edit(template_id: int):
+    ctx = staff()
+    template = template_service.get_template(ctx.workspace.id, template_id)
+    form = TemplateForm(obj=template) if request.method == "GET" else TemplateForm()
+    form.currency.choices = choices((c, c) for c in service.configured_currencies())
+    if request.method == "GET":
+        from ..domain.money import Money, format_decimal_amount
+
+        form.amount.data = format_decimal_amount(Money(template.amount_minor, template.currency)) if template.amount_minor else ""
+        return _render_template_form(form, template)
+    if not form.validate_on_submit():
+        return _render_template_form(form, template, status=422)
+    try:
+        template_service.update_template(ctx.workspace.id, ctx.actor, template.id, _template_input(form))
+    except ValidationFailed as exc:
+        return _render_template_form(form, template, extra_errors=apply_errors(form, exc.errors), status=422)
+    _success("Template updated.")
+    return redirect(url_for(".template_list"))
+
+
+@bp.post("/templates/<int:template_id>/delete")
+@staff_required
+def template_delete(template_id: int):
+    ctx = staff()
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    template = template_service.get_template(ctx.workspace.id, template_id)
+    name = template.name
+    template_service.delete_template(ctx.workspace.id, ctx.actor, template.id)
+    _success(f"Template “{name}” deleted.")
+    return redirect(url_for(".template_list"))

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, url_for
+from flask import Flask, g, url_for
 
 from ..domain.money import Money, format_money
 from ..extension import get_state
@@ -38,6 +38,8 @@ def install_template_helpers(app: Flask) -> None:
 def invoicing_links() -> list[tuple[str, str]]:
     from .access import current_workspace_for_billing
 
+    if g.get("invoicing_public"):  # client-facing pages never show staff navigation
+        return []
     if current_workspace_for_billing() is None:
         return []
     return [(label, url_for(endpoint)) for label, endpoint in NAV_ENTRIES]

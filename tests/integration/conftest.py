@@ -80,3 +80,28 @@ def login(client, email: str, workspace_slug: str | None = None, password: str =
 def staff_client(app, world):
     """A test client signed in as acme's owner, with acme as the current workspace."""
     return login(app.test_client(), world.owner_email, world.acme_slug)
+
+
+def connect_workspace(app, stripe_emulator, workspace_id: str) -> str:
+    """Give ``workspace_id`` an active Stripe Connect (Express) account; returns its id.
+
+    Goes through the connected-apps service like a real admin would: create the
+    account and onboarding link, complete onboarding in the emulator, read it back.
+    """
+    from invoicing_plugin.services import connections
+
+    with app.test_request_context():
+        connections.start_onboarding(
+            workspace_id, actor="test", refresh_url="http://localhost/refresh", return_url="http://localhost/return"
+        )
+        account_id = connections.get_connection(workspace_id).account_id
+        stripe_emulator.control.complete_onboarding(account_id)
+        connections.sync_account(workspace_id)
+        assert connections.payment_route(workspace_id) is not None, "the test workspace should take payments"
+    return account_id
+
+
+@pytest.fixture
+def connected_workspace(app, world, stripe_emulator) -> str:
+    """acme with an active Stripe Connect account (the Express account id is returned)."""
+    return connect_workspace(app, stripe_emulator, world.acme)

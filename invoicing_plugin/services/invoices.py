@@ -1,0 +1,733 @@
+"""Invoice use cases: drafts, deposits, void, mark as paid, lists and the audit trail.
+
+Every function takes an explicit ``workspace_id`` and ``actor`` (a short text
+such as ``"user:7 Ada Lovelace"`` that the audit trail records), so the same code
+serves the staff pages, :mod:`invoicing_plugin.api` and the CLI. Each runs in
+one :class:`UnitOfWork`: it either commits everything or changes nothing.
+
+Errors: :class:`~invoicing_plugin.services.errors.ValidationFailed` (bad input,
+per field), :class:`~invoicing_plugin.services.errors.InvoicingError`,
+:class:`~invoicing_plugin.domain.InvalidTransition` (the state machine refused),
+:class:`~invoicing_plugin.persistence.repository.NotFound` (not in this workspace).
+
+Sending, Checkout Sessions and the pay link live in :mod:`.sending`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Sequence
+
+from flask import current_app
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import signals
+from ..domain.errors import AmountError, DomainError
+from ..domain.invoice import Action, InvoiceStatus, deposit_amount, is_editable, transition
+from ..domain.money import Money, get_currency, parse_amount, validate_amount
+from ..extension import get_state
+from ..gateways.stripe_gateway import GatewayError
+from ..host import HostSubject, HostWorkspace, parse_subject_ref
+from ..persistence.models import Invoice, InvoiceEvent, utcnow
+from ..persistence.repository import NotFound, WorkspaceRepository
+from .errors import InvoicingError, PaidMeanwhile, ValidationFailed
+from .uow import UnitOfWork
+from .views import InvoiceSnapshot
+
+log = logging.getLogger("invoicing_plugin.invoices")
+
+#: How an invoice reaches the client, with the label staff see.
+SEND_METHODS: dict[str, str] = {
+    "email": "Email with a “Pay invoice” button",
+    "stripe_link": "Stripe payment link to copy and share",
+    "manual": "Manually (no payment link; mark it paid by hand)",
+}
+ONLINE_METHODS = frozenset({"email", "stripe_link"})
+
+#: Ways staff record a payment received outside Stripe.
+MANUAL_PAYMENT_METHODS: dict[str, str] = {
+    "bank_transfer": "Bank transfer",
+    "cash": "Cash",
+    "cheque": "Cheque",
+    "other": "Other",
+}
+
+DESCRIPTION_MAX = 2000
+NOTE_MAX = 1000
+DEPOSIT_KIND = "deposit"
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def today() -> date:
+    """Today's date in UTC: the reference for due dates and overdue."""
+    return datetime.now(timezone.utc).date()
+
+
+def repository(workspace_id: str) -> WorkspaceRepository:
+    return WorkspaceRepository(get_state().session, str(workspace_id))
+
+
+def unit_of_work() -> UnitOfWork:
+    return UnitOfWork(get_state().session)
+
+
+def get_workspace(workspace_id: str) -> HostWorkspace:
+    """The host's workspace, or NotFound (also for internal workspaces, which do not bill)."""
+    workspace = get_state().host.get_workspace(str(workspace_id))
+    if workspace is None or not workspace.bills_clients:
+        raise NotFound(f"workspace {workspace_id!r}")
+    return workspace
+
+
+def record_event(
+    repo: WorkspaceRepository,
+    invoice: Invoice,
+    actor: str,
+    action: str,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    result: str = "ok",
+    detail: str | None = None,
+) -> InvoiceEvent:
+    """Add one audit-trail entry to ``invoice`` (in the caller's transaction)."""
+    event = InvoiceEvent(
+        invoice=invoice,
+        actor=actor or "system",
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        result=result,
+        detail=detail,
+    )
+    return repo.add(event)
+
+
+def record_failure(workspace_id: str, invoice_id: int, actor: str, action: str, detail: str, *, bump_attempt: bool = False) -> None:
+    """Record a failed attempt in its own transaction (the failed one was rolled back).
+
+    ``bump_attempt`` moves the invoice to the next Checkout attempt, so the next try
+    uses a fresh idempotency key (its first session was created, then expired).
+    """
+    try:
+        with unit_of_work() as uow:
+            repo = repository(workspace_id)
+            invoice = repo.get(Invoice, invoice_id)
+            if bump_attempt:
+                invoice.checkout_attempt += 1
+            record_event(repo, invoice, actor, action, from_status=invoice.status, to_status=invoice.status, result="failed", detail=detail)
+            uow.commit()
+    except Exception:  # never hide the original error behind a failure to log it
+        log.exception("could not record the failed %s of invoice %s", action, invoice_id)
+
+
+def lock_invoice(repo: WorkspaceRepository, invoice_id: Any) -> Invoice:
+    """The invoice, re-read and row-locked for the rest of the transaction."""
+    stmt = repo.select(Invoice).where(Invoice.id == _int_id(invoice_id)).with_for_update()
+    invoice = repo.session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
+    if invoice is None:
+        raise NotFound(f"Invoice {invoice_id!r}")
+    return invoice
+
+
+def _int_id(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise NotFound(f"Invoice {value!r}") from None
+
+
+def apply_transition(invoice: Invoice, action: Action) -> tuple[str, str]:
+    """Move ``invoice`` through the state machine; returns ``(from, to)`` status values."""
+    before = InvoiceStatus(invoice.status)
+    after = transition(before, action)
+    invoice.status = after.value
+    return before.value, after.value
+
+
+def configured_currencies() -> tuple[str, ...]:
+    return tuple(current_app.config["INVOICING_CURRENCIES"])
+
+
+def _commit(uow: UnitOfWork) -> None:
+    try:
+        uow.commit()
+    except StaleDataError:
+        uow.rollback()
+        raise InvoicingError("Someone else changed this invoice at the same time. Reload the page and try again.") from None
+
+
+# --------------------------------------------------------------------- drafts
+
+
+@dataclass
+class DraftInput:
+    """What staff (or host code) fill in for a draft.
+
+    ``amount`` is either the text staff typed (``"1,250.50"``, read with the
+    currency's decimals) or an ``int`` of Stripe minor units.
+    """
+
+    client_id: str
+    amount: str | int
+    description: str
+    currency: str | None = None
+    due_date: date | None = None
+    subject_ref: str | None = None
+    send_method: str = "email"
+
+
+@dataclass
+class _Validated:
+    client: Any
+    money: Money
+    description: str
+    due_date: date | None
+    subject: HostSubject | None
+    send_method: str
+
+
+def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: bool = False) -> _Validated:
+    """Check every field; raise :class:`ValidationFailed` listing each problem."""
+    host = get_state().host
+    errors: dict[str, str] = {}
+
+    client = None
+    if not data.client_id:
+        errors["client_id"] = "Choose the client to invoice."
+    else:
+        client = host.get_client(str(workspace_id), str(data.client_id))
+        if client is None:
+            errors["client_id"] = "That client was not found in this workspace. Choose one of your clients."
+        elif not client.email:
+            errors["client_id"] = f"{client.name} has no email address; add one in the client's details first."
+
+    currency = (data.currency or current_app.config["INVOICING_DEFAULT_CURRENCY"] or "").strip().upper()
+    money = None
+    allowed = configured_currencies()
+    if not allow_any_currency and currency not in allowed:
+        errors["currency"] = f"Choose one of the currencies: {', '.join(allowed)}."
+    else:
+        try:
+            get_currency(currency)
+        except DomainError as exc:
+            errors["currency"] = exc.message
+    if "currency" not in errors:
+        try:
+            if isinstance(data.amount, bool):
+                raise TypeError("amount must be text or an int of minor units")
+            if isinstance(data.amount, int):
+                money = validate_amount(Money(data.amount, currency))
+            elif isinstance(data.amount, str):
+                money = parse_amount(data.amount, currency)
+            else:
+                raise TypeError(f"amount must be text or an int of minor units, not {type(data.amount).__name__}")
+        except AmountError as exc:
+            errors["amount"] = exc.message
+    elif not str(data.amount or "").strip():
+        errors["amount"] = "Enter an amount."
+
+    description = (data.description or "").strip()
+    if not description:
+        errors["description"] = "Describe what the invoice is for; the client sees it."
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = f"Keep the description under {DESCRIPTION_MAX} characters (it has {len(description)})."
+
+    subject = None
+    if data.subject_ref:
+        parsed = parse_subject_ref(data.subject_ref)
+        if parsed is None:
+            errors["subject_ref"] = "That engagement, project or proposal reference is not valid."
+        else:
+            subject = host.get_subject(str(workspace_id), *parsed)
+            if subject is None:
+                errors["subject_ref"] = f"That {parsed[0]} was not found in this workspace."
+            elif client is not None and subject.client_id and str(subject.client_id) != str(client.id):
+                errors["client_id"] = f"The {subject.kind} “{subject.title}” is for another client; choose that client or remove the link."
+
+    if data.due_date is not None:
+        if not isinstance(data.due_date, date):
+            errors["due_date"] = "Enter the due date as a date, like 2030-01-31."
+        elif data.due_date < today():
+            errors["due_date"] = "The due date is in the past; choose today or a later date."
+
+    if data.send_method not in SEND_METHODS:
+        errors["send_method"] = "Choose how to send the invoice: email, Stripe link or manually."
+
+    if errors:
+        raise ValidationFailed(errors)
+    return _Validated(client, money, description, data.due_date, subject, data.send_method)
+
+
+def _apply(invoice: Invoice, valid: _Validated) -> None:
+    invoice.client_id = str(valid.client.id)
+    invoice.client_name = valid.client.name
+    invoice.client_email = valid.client.email
+    invoice.amount_minor = valid.money.minor
+    invoice.currency = valid.money.currency
+    invoice.description = valid.description
+    invoice.due_date = valid.due_date
+    invoice.send_method = valid.send_method
+    invoice.subject_ref = valid.subject.ref if valid.subject else None
+    invoice.subject_title = valid.subject.title if valid.subject else None
+
+
+def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str = "standard") -> InvoiceSnapshot:
+    """Save a new draft invoice; the client's name and email are copied onto it."""
+    get_workspace(workspace_id)
+    valid = validate_draft(workspace_id, data, allow_any_currency=kind == DEPOSIT_KIND)
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = repo.add(Invoice(kind=kind, status=InvoiceStatus.DRAFT.value, created_by=actor))
+        _apply(invoice, valid)
+        record_event(repo, invoice, actor, "created", to_status=invoice.status, detail=_summary(invoice))
+        repo.session.flush()
+        snapshot = InvoiceSnapshot.of(invoice)
+        uow.emit(signals.invoice_created, invoice=snapshot, actor=actor)
+        _commit(uow)
+    return snapshot
+
+
+def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInput) -> InvoiceSnapshot:
+    """Change a draft. Sent invoices cannot be edited (the client has seen them)."""
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = lock_invoice(repo, invoice_id)
+        if not is_editable(invoice.status):
+            raise InvoicingError("Only draft invoices can be edited: this one has been sent.")
+        valid = validate_draft(workspace_id, data, allow_any_currency=invoice.kind == DEPOSIT_KIND)
+        _apply(invoice, valid)
+        record_event(repo, invoice, actor, "edited", from_status=invoice.status, to_status=invoice.status, detail=_summary(invoice))
+        repo.session.flush()
+        snapshot = InvoiceSnapshot.of(invoice)
+        _commit(uow)
+    return snapshot
+
+
+def delete_draft(workspace_id: str, actor: str, invoice_id: int) -> None:
+    """Delete a draft (a draft is deleted, never voided: nobody could have paid it)."""
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = lock_invoice(repo, invoice_id)
+        if not is_editable(invoice.status):
+            raise InvoicingError("Only draft invoices can be deleted; void a sent invoice instead.")
+        repo.session.delete(invoice)
+        _commit(uow)
+    log.info("draft invoice %s deleted by %s", invoice_id, actor)
+
+
+def _summary(invoice: Invoice) -> str:
+    from ..domain.money import format_money
+
+    due = f", due {invoice.due_date.isoformat()}" if invoice.due_date else ""
+    return f"{format_money(Money(invoice.amount_minor, invoice.currency))} to {invoice.client_name}{due}"
+
+
+# --------------------------------------------------------------------- deposits
+
+
+def deposit_refusal(subject: HostSubject | None) -> str | None:
+    """Why a deposit invoice cannot be raised for ``subject`` (``None``: it can)."""
+    if subject is None:
+        return "That proposal was not found in this workspace."
+    if subject.kind != "proposal":
+        return "Deposit invoices are raised from proposals."
+    if not subject.approved:
+        return "The proposal has not been approved internally yet."
+    if not subject.accepted_by_client:
+        return "The client has not accepted the proposal yet."
+    if not subject.total_minor or not subject.currency:
+        return "The proposal has no total to take a deposit from."
+    return None
+
+
+def existing_deposit(workspace_id: str, proposal_id: str) -> Invoice | None:
+    """A deposit invoice already raised for the proposal (not voided), if any."""
+    repo = repository(workspace_id)
+    stmt = (
+        repo.select(Invoice)
+        .where(
+            Invoice.kind == DEPOSIT_KIND,
+            Invoice.subject_ref == f"proposal:{proposal_id}",
+            Invoice.status != InvoiceStatus.VOIDED.value,
+        )
+        .order_by(Invoice.id)
+        .limit(1)
+    )
+    return repo.session.scalars(stmt).first()
+
+
+def parse_percent(text: str | Decimal | int) -> Decimal:
+    if isinstance(text, Decimal):
+        return text
+    if isinstance(text, int) and not isinstance(text, bool):
+        return Decimal(text)
+    cleaned = str(text or "").strip().rstrip("%").strip()
+    if not cleaned:
+        raise AmountError("Enter the deposit percentage, like 30.", field="percent")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise AmountError("Enter the deposit percentage as a number, like 30 or 12.5.", field="percent") from None
+    if not value.is_finite():
+        raise AmountError("Enter the deposit percentage as a number, like 30 or 12.5.", field="percent")
+    return value
+
+
+def create_deposit_from_proposal(
+    workspace_id: str,
+    actor: str,
+    proposal_id: str,
+    *,
+    percent: str | Decimal | int | None = None,
+    fixed: str | int | None = None,
+    due_date: date | None = None,
+    send_method: str = "email",
+    description: str | None = None,
+    allow_another: bool = False,
+) -> InvoiceSnapshot:
+    """Raise a ``deposit`` draft for an approved proposal the client accepted.
+
+    The deposit is ``percent`` % of the proposal total, or a ``fixed`` amount
+    (text as typed, or int minor units), in the proposal's currency. A second
+    deposit for the same proposal is refused unless ``allow_another`` (so a host
+    that raises deposits automatically when a client accepts cannot raise two).
+    """
+    host = get_state().host
+    get_workspace(workspace_id)
+    subject = host.get_subject(str(workspace_id), "proposal", str(proposal_id))
+    if subject is None:
+        raise NotFound(f"proposal {proposal_id!r}")
+    refusal = deposit_refusal(subject)
+    if refusal:
+        raise InvoicingError(refusal)
+    if not allow_another:
+        existing = existing_deposit(workspace_id, subject.id)
+        if existing is not None:
+            label = existing.number or f"draft #{existing.id}"
+            raise InvoicingError(f"A deposit invoice ({label}) already exists for this proposal.")
+    total = Money(int(subject.total_minor), subject.currency)
+    try:
+        if (percent is None) == (fixed is None or fixed == ""):
+            raise AmountError("Choose either a deposit percentage or a fixed deposit amount.", field="percent")
+        if percent is not None:
+            pct = parse_percent(percent)
+            deposit = deposit_amount(total, percent=pct)
+            what = f"{pct.normalize():f}% deposit"
+        else:
+            fixed_money = validate_amount(Money(fixed, total.currency)) if isinstance(fixed, int) else parse_amount(str(fixed), total.currency)
+            deposit = deposit_amount(total, fixed=fixed_money)
+            what = "Deposit"
+    except DomainError as exc:
+        raise ValidationFailed({exc.field or "percent": exc.message}) from None
+    text = (description or "").strip() or f"{what} for {subject.title}"
+    data = DraftInput(
+        client_id=str(subject.client_id or ""),
+        amount=deposit.minor,
+        currency=deposit.currency,
+        description=text,
+        due_date=due_date,
+        subject_ref=subject.ref,
+        send_method=send_method,
+    )
+    return create_draft(workspace_id, actor, data, kind=DEPOSIT_KIND)
+
+
+# --------------------------------------------------------------------- void and mark paid
+
+
+def _sync_from_stripe(invoice_id: int) -> str | None:
+    """Apply a payment Stripe already has, through the payments service (once only)."""
+    try:
+        from .payments import sync_invoice_from_stripe
+    except ImportError:  # the payments service is not installed in this build
+        log.warning("payments.sync_invoice_from_stripe is unavailable; invoice %s is left for the webhook", invoice_id)
+        return None
+    return sync_invoice_from_stripe(invoice_id)
+
+
+def _close_checkout(invoice: Invoice) -> tuple[str, str | None]:
+    """Expire the invoice's open Checkout Session, returning ``(state, note)``.
+
+    ``state`` is Stripe's answer: ``expired``, ``complete`` (the client paid) or
+    ``none`` (no session, or no way to reach it: the note says so).
+    """
+    if not invoice.checkout_session_id:
+        return "none", None
+    from .connections import payment_route
+
+    route = payment_route(invoice.workspace_id)
+    if route is None:
+        return "none", "The Checkout Session could not be expired: online payment is unavailable for this workspace."
+    session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
+    return session.status, None
+
+
+def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str | None = None) -> InvoiceSnapshot:
+    """Void an unpaid sent invoice and expire its Checkout Session.
+
+    If Stripe says the session is already complete, the client has paid: the
+    payment is applied (the invoice becomes paid) and :class:`PaidMeanwhile` is
+    raised instead of voiding.
+    """
+    reason = (reason or "").strip()[:NOTE_MAX] or None
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = lock_invoice(repo, invoice_id)
+        transition(invoice.status, Action.VOID)  # refuse before touching Stripe
+        try:
+            state, note = _close_checkout(invoice)
+        except GatewayError as exc:
+            uow.rollback()
+            record_failure(workspace_id, invoice.id, actor, "void", exc.message)
+            raise InvoicingError(f"The invoice was not voided: {exc.message}") from exc
+        if state != "complete":
+            before, after = apply_transition(invoice, Action.VOID)
+            invoice.voided_at = utcnow()
+            invoice.checkout_url = None
+            detail = "; ".join(filter(None, [reason, note])) or None
+            record_event(repo, invoice, actor, "voided", from_status=before, to_status=after, detail=detail)
+            repo.session.flush()
+            snapshot = InvoiceSnapshot.of(invoice)
+            uow.emit(signals.invoice_voided, invoice=snapshot, actor=actor)
+            _commit(uow)
+            return snapshot
+        invoice_pk = invoice.id
+        uow.rollback()
+    raise _paid_meanwhile(workspace_id, invoice_pk, actor, "void", "voided")
+
+
+def _paid_meanwhile(workspace_id: str, invoice_id: int, actor: str, action: str, verb: str) -> PaidMeanwhile:
+    _sync_from_stripe(invoice_id)
+    get_state().session.expire_all()
+    status = repository(workspace_id).get(Invoice, invoice_id).status
+    message = (
+        f"Stripe says the client has already paid this invoice, so it was not {verb}. "
+        + ("It is now marked as paid." if status == InvoiceStatus.PAID.value
+           else "The payment is being recorded from Stripe; reload in a moment.")
+    )
+    record_failure(workspace_id, invoice_id, actor, action, message)
+    return PaidMeanwhile(message, status=status)
+
+
+def mark_paid(
+    workspace_id: str,
+    actor: str,
+    invoice_id: int,
+    *,
+    method: str,
+    paid_on: date | None = None,
+    note: str | None = None,
+) -> InvoiceSnapshot:
+    """Record a payment received outside Stripe (bank transfer, cash, cheque, other).
+
+    Any open Checkout Session is expired first, with the same rule as
+    :func:`void_invoice` if the client has just paid through it.
+    """
+    errors = {}
+    if method not in MANUAL_PAYMENT_METHODS:
+        errors["method"] = "Choose how the invoice was paid: bank transfer, cash, cheque or other."
+    paid_on = paid_on or today()
+    if not isinstance(paid_on, date):
+        errors["paid_on"] = "Enter the payment date, like 2030-01-31."
+    elif paid_on > today():
+        errors["paid_on"] = "The payment date cannot be in the future."
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        errors["note"] = f"Keep the note under {NOTE_MAX} characters."
+    if errors:
+        raise ValidationFailed(errors)
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = lock_invoice(repo, invoice_id)
+        transition(invoice.status, Action.MARK_PAID)
+        if invoice.sent_at and paid_on < invoice.sent_at.date():
+            raise ValidationFailed({"paid_on": f"The payment date cannot be before the invoice was sent ({invoice.sent_at.date().isoformat()})."})
+        try:
+            state, _note = _close_checkout(invoice)
+        except GatewayError as exc:
+            uow.rollback()
+            record_failure(workspace_id, invoice.id, actor, "mark_paid", exc.message)
+            raise InvoicingError(f"The invoice was not marked as paid: {exc.message}") from exc
+        if state != "complete":
+            before, after = apply_transition(invoice, Action.MARK_PAID)
+            now = utcnow()
+            invoice.paid_at = now if paid_on == now.date() else datetime.combine(paid_on, time(12), tzinfo=timezone.utc)
+            invoice.payment_method = method
+            invoice.payment_note = note or None
+            invoice.amount_paid_minor = invoice.amount_minor
+            invoice.checkout_url = None
+            detail = f"{MANUAL_PAYMENT_METHODS[method]} on {paid_on.isoformat()}" + (f": {note}" if note else "")
+            record_event(repo, invoice, actor, "marked_paid", from_status=before, to_status=after, detail=detail)
+            repo.session.flush()
+            snapshot = InvoiceSnapshot.of(invoice)
+            uow.emit(signals.invoice_paid, invoice=snapshot, actor=actor, source="manual")
+            _commit(uow)
+            return snapshot
+        invoice_pk = invoice.id
+        uow.rollback()
+    raise _paid_meanwhile(workspace_id, invoice_pk, actor, "mark_paid", "marked as paid by hand")
+
+
+# --------------------------------------------------------------------- reading
+
+
+def get_invoice(workspace_id: str, invoice_id: Any) -> Invoice:
+    """The invoice in this workspace, or NotFound (another workspace's id included)."""
+    return repository(workspace_id).get(Invoice, invoice_id)
+
+
+def get_snapshot(workspace_id: str, invoice_id: Any) -> InvoiceSnapshot:
+    return InvoiceSnapshot.of(get_invoice(workspace_id, invoice_id))
+
+
+def invoice_events(workspace_id: str, invoice_id: int) -> list[InvoiceEvent]:
+    repo = repository(workspace_id)
+    return repo.list(InvoiceEvent, InvoiceEvent.invoice_id == invoice_id, order_by=InvoiceEvent.id)
+
+
+#: Filters by *displayed* status (``overdue`` is a sent invoice past its due date).
+STATUS_FILTERS: dict[str, str] = {
+    "draft": "Draft",
+    "sent": "Sent",
+    "overdue": "Overdue",
+    "processing": "Processing",
+    "paid": "Paid",
+    "voided": "Voided",
+    "paid_after_void": "Paid after void",
+    "refunded": "Refunded",
+}
+SORTS: dict[str, str] = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "due": "Due date",
+    "amount_desc": "Amount (highest first)",
+    "amount_asc": "Amount (lowest first)",
+}
+_KEYSET_SORTS = frozenset({"newest", "oldest"})
+
+
+@dataclass
+class InvoiceQuery:
+    """A list request. ``after`` (an invoice id) continues a newest/oldest list
+    from that invoice (keyset pagination); other sorts use ``page`` (offset)."""
+
+    status: str | None = None
+    client_id: str | None = None
+    sort: str = "newest"
+    page: int = 1
+    after: int | None = None
+    page_size: int | None = None
+
+
+@dataclass
+class InvoicePage:
+    items: list[Invoice]
+    query: InvoiceQuery
+    has_next: bool
+    next_after: int | None = None
+    next_page: int | None = None
+    prev_page: int | None = None
+    is_first: bool = True
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+def list_invoices(workspace_id: str, query: InvoiceQuery | None = None, *, on: date | None = None) -> InvoicePage:
+    """One page of the workspace's invoices, filtered and sorted.
+
+    Fast at any depth for the default sorts: ``newest``/``oldest`` walk the
+    ``(workspace_id, [status,] created_at, id)`` indexes from a keyset cursor,
+    and no page ever counts the whole table (one extra row tells whether there
+    is a next page).
+    """
+    query = query or InvoiceQuery()
+    if query.sort not in SORTS:
+        query.sort = "newest"
+    if query.status and query.status not in STATUS_FILTERS:
+        query.status = None
+    size = query.page_size or int(current_app.config["INVOICING_PAGE_SIZE"])
+    size = max(1, min(size, 500))
+    repo = repository(workspace_id)
+    stmt = repo.select(Invoice)
+    day = on or today()
+    if query.status == "overdue":
+        stmt = stmt.where(Invoice.status == "sent", Invoice.due_date < day)
+    elif query.status == "sent":
+        stmt = stmt.where(Invoice.status == "sent", (Invoice.due_date.is_(None)) | (Invoice.due_date >= day))
+    elif query.status:
+        stmt = stmt.where(Invoice.status == query.status)
+    if query.client_id:
+        stmt = stmt.where(Invoice.client_id == str(query.client_id))
+
+    page = InvoicePage(items=[], query=query, has_next=False)
+    if query.sort in _KEYSET_SORTS:
+        descending = query.sort == "newest"
+        key = tuple_(Invoice.created_at, Invoice.id)
+        if query.after:
+            anchor = repo.session.execute(
+                repo.select(Invoice, Invoice.created_at, Invoice.id).where(Invoice.id == int(query.after))
+            ).first()
+            if anchor is not None:
+                bound = tuple_(anchor.created_at, anchor.id)
+                stmt = stmt.where(key < bound if descending else key > bound)
+                page.is_first = False
+        order = (Invoice.created_at.desc(), Invoice.id.desc()) if descending else (Invoice.created_at, Invoice.id)
+        rows = list(repo.session.scalars(stmt.order_by(*order).limit(size + 1)))
+        page.has_next = len(rows) > size
+        page.items = rows[:size]
+        if page.has_next:
+            page.next_after = page.items[-1].id
+        return page
+
+    number = max(1, int(query.page or 1))
+    if query.sort == "due":
+        order = (Invoice.due_date.is_(None), Invoice.due_date, Invoice.id)
+    elif query.sort == "amount_desc":
+        order = (Invoice.amount_minor.desc(), Invoice.id.desc())
+    else:
+        order = (Invoice.amount_minor, Invoice.id)
+    rows = list(repo.session.scalars(stmt.order_by(*order).offset((number - 1) * size).limit(size + 1)))
+    page.has_next = len(rows) > size
+    page.items = rows[:size]
+    page.is_first = number == 1
+    page.next_page = number + 1 if page.has_next else None
+    page.prev_page = number - 1 if number > 1 else None
+    return page
+
+
+def overdue_invoices(workspace_id: str | None = None, *, on: date | None = None, limit: int | None = None) -> list[Invoice]:
+    """Sent invoices past their due date, oldest due first (all workspaces unless one is given)."""
+    session = get_state().session
+    day = on or today()
+    if workspace_id is not None:
+        stmt = repository(workspace_id).select(Invoice)
+    else:
+        stmt = select(Invoice)
+    stmt = stmt.where(Invoice.status == InvoiceStatus.SENT.value, Invoice.due_date < day).order_by(Invoice.due_date, Invoice.id)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def flag_overdue(invoice: Invoice, *, on: date | None = None) -> bool:
+    """Record an ``overdue`` audit event on ``invoice`` once; returns whether it was new."""
+    repo = repository(invoice.workspace_id)
+    already = repo.find(InvoiceEvent, invoice_id=invoice.id, action="overdue")
+    if already is not None:
+        return False
+    with unit_of_work() as uow:
+        days = ((on or today()) - invoice.due_date).days
+        record_event(repo, invoice, "system", "overdue", from_status=invoice.status, to_status=invoice.status,
+                     detail=f"Overdue by {days} day{'s' if days != 1 else ''} (due {invoice.due_date.isoformat()}).")
+        uow.commit()
+    return True
+
+
+def clients_for(workspace_id: str) -> Sequence:
+    return get_state().host.list_clients(str(workspace_id))

@@ -1,0 +1,59 @@
+"""Invoice numbers: per workspace, in sequence, no gaps, no duplicates.
+
+A number is taken inside the transaction that sends the invoice:
+:func:`take_next_number` locks the workspace's :class:`InvoiceSequence` row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the ``INSERT`` that makes
+sure the row exists takes the database write lock, which serializes the same
+way). A concurrent send waits for the lock, then reads the value the first one
+committed. A send that fails rolls back and gives its number back.
+
+Lock order is always *invoice row, then sequence row*, so two sends never
+deadlock.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..domain.invoice import format_invoice_number
+from ..persistence.models import InvoiceSequence
+from ..persistence.repository import WorkspaceRepository
+
+
+def _ensure_sequence_row(session: Session, workspace_id: str) -> None:
+    dialect = session.get_bind().dialect.name
+    values = {"workspace_id": workspace_id, "next_value": 1}
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(InvoiceSequence).values(**values).on_conflict_do_nothing(index_elements=["workspace_id"])
+        session.execute(stmt)
+        return
+    if session.get(InvoiceSequence, workspace_id) is not None:  # pragma: no cover - other backends
+        return
+    try:  # pragma: no cover - other backends
+        with session.begin_nested():
+            session.add(InvoiceSequence(**values))
+    except IntegrityError:  # pragma: no cover - another transaction created it first
+        pass
+
+
+def take_next_number(session: Session, workspace_id: str, prefix: str) -> str:
+    """Reserve the workspace's next invoice number in the current transaction."""
+    _ensure_sequence_row(session, workspace_id)
+    repo = WorkspaceRepository(session, workspace_id)
+    stmt = repo.select(InvoiceSequence).with_for_update().execution_options(populate_existing=True)
+    sequence = session.scalars(stmt).one()
+    value = sequence.next_value
+    sequence.next_value = value + 1
+    session.flush()
+    return format_invoice_number(prefix, value)
+
+
+def peek_next_number(session: Session, workspace_id: str, prefix: str) -> str:
+    """The number the next send would take (for display only; nothing is reserved)."""
+    sequence = WorkspaceRepository(session, workspace_id).find(InvoiceSequence)
+    return format_invoice_number(prefix, sequence.next_value if sequence else 1)

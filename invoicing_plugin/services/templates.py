@@ -1,0 +1,127 @@
+"""Invoice templates: workspace-defined presets for new drafts.
+
+A template holds a name, a description, an optional amount, a currency, an
+optional "due in N days" and a send method. Starting a draft from one fills the
+form; nothing links the draft to the template afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.errors import AmountError, DomainError
+from ..domain.money import Money, format_decimal_amount, get_currency, parse_amount, validate_amount
+from ..persistence.models import InvoiceTemplate
+from .errors import ValidationFailed
+from .invoices import DESCRIPTION_MAX, SEND_METHODS, configured_currencies, repository, today, unit_of_work
+
+NAME_MAX = 120
+MAX_DUE_DAYS = 365
+
+
+@dataclass
+class TemplateInput:
+    name: str
+    description: str = ""
+    amount: str | int | None = None  # text as typed, int minor units, or None for "no preset amount"
+    currency: str | None = None
+    due_in_days: int | None = None
+    send_method: str = "email"
+
+
+def _validate(workspace_id: str, data: TemplateInput, *, exclude_id: int | None = None) -> dict:
+    errors: dict[str, str] = {}
+    name = (data.name or "").strip()
+    if not name:
+        errors["name"] = "Give the template a name, like “Monthly retainer”."
+    elif len(name) > NAME_MAX:
+        errors["name"] = f"Keep the name under {NAME_MAX} characters."
+    else:
+        clash = repository(workspace_id).find(InvoiceTemplate, name=name)
+        if clash is not None and clash.id != exclude_id:
+            errors["name"] = f"A template named “{name}” already exists."
+    description = (data.description or "").strip()
+    if len(description) > DESCRIPTION_MAX:
+        errors["description"] = f"Keep the description under {DESCRIPTION_MAX} characters."
+    currency = (data.currency or current_app.config["INVOICING_DEFAULT_CURRENCY"]).strip().upper()
+    amount_minor = None
+    if currency not in configured_currencies():
+        errors["currency"] = f"Choose one of the currencies: {', '.join(configured_currencies())}."
+    else:
+        get_currency(currency)
+        try:
+            if isinstance(data.amount, int) and not isinstance(data.amount, bool):
+                amount_minor = validate_amount(Money(data.amount, currency)).minor
+            elif data.amount is not None and str(data.amount).strip():
+                amount_minor = parse_amount(str(data.amount), currency).minor
+        except (AmountError, DomainError) as exc:
+            errors["amount"] = exc.message
+    days = data.due_in_days
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DUE_DAYS):
+        errors["due_in_days"] = f"Due in days must be a whole number from 0 to {MAX_DUE_DAYS}."
+    if data.send_method not in SEND_METHODS:
+        errors["send_method"] = "Choose how invoices from this template are sent."
+    if errors:
+        raise ValidationFailed(errors)
+    return {
+        "name": name,
+        "description": description,
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "due_in_days": days,
+        "send_method": data.send_method,
+    }
+
+
+def list_templates(workspace_id: str) -> list[InvoiceTemplate]:
+    return repository(workspace_id).list(InvoiceTemplate, order_by=InvoiceTemplate.name)
+
+
+def get_template(workspace_id: str, template_id) -> InvoiceTemplate:
+    return repository(workspace_id).get(InvoiceTemplate, template_id)
+
+
+def _save(workspace_id: str, template: InvoiceTemplate, values: dict) -> InvoiceTemplate:
+    with unit_of_work() as uow:
+        for key, value in values.items():
+            setattr(template, key, value)
+        try:
+            uow.session.flush()
+        except IntegrityError:  # a concurrent save took the name
+            raise ValidationFailed({"name": f"A template named “{values['name']}” already exists."}) from None
+        uow.commit()
+    return template
+
+
+def create_template(workspace_id: str, actor: str, data: TemplateInput) -> InvoiceTemplate:
+    values = _validate(workspace_id, data)
+    repo = repository(workspace_id)
+    return _save(workspace_id, repo.add(InvoiceTemplate(**values)), {})
+
+
+def update_template(workspace_id: str, actor: str, template_id, data: TemplateInput) -> InvoiceTemplate:
+    template = get_template(workspace_id, template_id)
+    values = _validate(workspace_id, data, exclude_id=template.id)
+    return _save(workspace_id, template, values)
+
+
+def delete_template(workspace_id: str, actor: str, template_id) -> None:
+    template = get_template(workspace_id, template_id)
+    with unit_of_work() as uow:
+        uow.session.delete(template)
+        uow.commit()
+
+
+def draft_defaults(template: InvoiceTemplate, *, on: date | None = None) -> dict:
+    """Form values a template gives a new draft."""
+    return {
+        "description": template.description,
+        "amount": format_decimal_amount(Money(template.amount_minor, template.currency)) if template.amount_minor else "",
+        "currency": template.currency,
+        "due_date": (on or today()) + timedelta(days=template.due_in_days) if template.due_in_days is not None else None,
+        "send_method": template.send_method,
+    }

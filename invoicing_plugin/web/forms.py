@@ -1,0 +1,86 @@
+"""Flask-WTF forms (CSRF-protected). They check shape only; the services check the rules.
+
+Field names match the services' input fields so a
+:class:`~invoicing_plugin.services.errors.ValidationFailed` lands next to the right field.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, NumberRange, Optional
+
+from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """WTForms 3.3+ choice objects from ``(value, label)`` pairs."""
+    return [SelectChoice(str(value), label) for value, label in pairs]
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class InvoiceForm(FlaskForm):
+    client_id = SelectField("Client", validators=[InputRequired("Choose the client to invoice.")], choices=[])
+    amount = StringField("Amount", filters=[_strip], validators=[InputRequired("Enter an amount.")],
+                         render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    currency = SelectField("Currency", choices=[])
+    description = TextAreaField("Description", filters=[_strip],
+                                validators=[InputRequired("Describe what the invoice is for; the client sees it.")],
+                                render_kw={"rows": 4, "maxlength": DESCRIPTION_MAX})
+    subject_ref = HiddenField()
+    due_date = DateField("Due date", validators=[Optional()], format="%Y-%m-%d")
+    send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
+
+    def set_choices(self, clients, currencies) -> None:
+        self.client_id.choices = choices([("", "Choose a client…")] + [(c.id, f"{c.name} <{c.email}>") for c in clients])
+        self.currency.choices = choices((code, code) for code in currencies)
+
+
+class DepositForm(FlaskForm):
+    basis = RadioField("Deposit", choices=choices([("percent", "A percentage of the total"), ("fixed", "A fixed amount")]),
+                       default="percent")
+    percent = StringField("Percentage", filters=[_strip], render_kw={"inputmode": "decimal"})
+    fixed = StringField("Fixed amount", filters=[_strip], render_kw={"inputmode": "decimal"})
+    due_date = DateField("Due date", validators=[Optional()], format="%Y-%m-%d")
+    send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
+
+
+class SendForm(FlaskForm):
+    method = RadioField("Send", choices=choices(SEND_METHODS.items()))
+
+
+class ActionForm(FlaskForm):
+    """For buttons that only need CSRF protection (delete, void)."""
+
+    reason = StringField("Reason (optional)", filters=[_strip], validators=[Optional()])
+
+
+class MarkPaidForm(FlaskForm):
+    method = SelectField("Paid by", choices=choices(MANUAL_PAYMENT_METHODS.items()), default="bank_transfer")
+    paid_on = DateField("Payment date", validators=[InputRequired("Enter the payment date.")], format="%Y-%m-%d")
+    note = TextAreaField("Note", filters=[_strip], validators=[Optional()], render_kw={"rows": 2, "maxlength": NOTE_MAX})
+
+
+class TemplateForm(FlaskForm):
+    name = StringField("Name", filters=[_strip], validators=[InputRequired("Give the template a name.")])
+    description = TextAreaField("Description", filters=[_strip], render_kw={"rows": 3, "maxlength": DESCRIPTION_MAX})
+    amount = StringField("Amount (optional)", filters=[_strip], render_kw={"inputmode": "decimal"})
+    currency = SelectField("Currency", choices=[])
+    due_in_days = IntegerField("Due in (days, optional)", validators=[Optional(), NumberRange(0, 365, "Due in days must be from 0 to 365.")])
+    send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
+
+
+def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
+    """Put service errors next to their fields; returns the ones with no field on the form."""
+    unplaced = []
+    for name, message in errors.items():
+        field = getattr(form, name, None) if name else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors or []) + [message]
+        else:
+            unplaced.append(message)
+    return unplaced

@@ -1,0 +1,80 @@
+"""Client-facing pages: the stable pay link and its return from Stripe Checkout.
+
+``GET {prefix}/pay/<token>`` is what clients receive. It never exposes the raw
+Checkout URL (those expire within 24 hours): it redirects to the invoice's open
+session, replaces an expired one, or shows a plain page when the invoice is
+paid, voided or cannot be paid online. ``?cancelled=1`` (Checkout's cancel
+return) shows the invoice with a "Pay" button instead of redirecting straight back.
+
+These pages extend the host layout but never receive staff data: the plugin's
+navigation helper returns nothing while they render.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, g, redirect, render_template, request
+
+from ..domain.invoice import display_status
+from ..extension import get_state
+from ..persistence.repository import NotFound
+from ..services import sending
+from ..services.invoices import today
+
+bp = Blueprint("invoicing_public", __name__, template_folder="templates")
+
+
+@bp.before_request
+def _public_page() -> None:
+    g.invoicing_public = True
+
+
+@bp.after_request
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.errorhandler(NotFound)
+def _not_found(error):
+    return render_template("invoicing/public/not_found.html"), 404
+
+
+def _workspace_name(invoice) -> str:
+    workspace = get_state().host.get_workspace(invoice.workspace_id)
+    return workspace.name if workspace else ""
+
+
+def _page(outcome, status: int = 200):
+    invoice = outcome.invoice
+    return render_template(
+        "invoicing/public/pay.html",
+        invoice=invoice,
+        page=outcome.page,
+        message=outcome.message,
+        workspace_name=_workspace_name(invoice),
+        display=display_status(invoice.status, invoice.due_date, today()),
+        token=invoice.public_token,
+    ), status
+
+
+@bp.get("/pay/<token>")
+def pay(token: str):
+    if request.args.get("cancelled"):
+        invoice = sending.find_by_token(token)
+        outcome = sending.PayLinkOutcome(invoice, page="cancelled")
+        page = sending.status_page(invoice)
+        return _page(page or outcome)
+    outcome = sending.open_pay_link(token)
+    if outcome.redirect_url:
+        return redirect(outcome.redirect_url, code=303)
+    return _page(outcome, 503 if outcome.page == "error" else 200)
+
+
+@bp.get("/pay/<token>/success")
+def pay_success(token: str):
+    outcome = sending.return_from_checkout(token)
+    if outcome.redirect_url:  # pragma: no cover - returns never redirect
+        abort(404)
+    return _page(outcome)
