@@ -106,3 +106,48 @@ def reconcile_command(apply_undelivered: bool, since_hours: int, limit: int) -> 
         click.echo(f"Error: {error}", err=True)
     if not report.ok:
         raise SystemExit(1)
+
+
+@invoicing_cli.command("overdue")
+@click.option("--workspace", "workspace_id", default=None, help="Only this workspace (its id).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.option("--flag", is_flag=True, help="Record an 'overdue' event in each invoice's history (once per invoice).")
+def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None:
+    """List sent invoices past their due date, oldest due first."""
+    import json
+
+    from .domain.money import Money, format_money
+    from .services.invoices import flag_overdue, overdue_invoices, today
+
+    day = today()
+    rows = []
+    for invoice in overdue_invoices(workspace_id, on=day):
+        flagged = flag_overdue(invoice, on=day) if flag else False
+        rows.append(
+            {
+                "id": invoice.id,
+                "workspace_id": invoice.workspace_id,
+                "number": invoice.number,
+                "client": invoice.client_name,
+                "client_email": invoice.client_email,
+                "amount_minor": invoice.amount_minor,
+                "currency": invoice.currency,
+                "amount": format_money(Money(invoice.amount_minor, invoice.currency)),
+                "due_date": invoice.due_date.isoformat(),
+                "days_overdue": (day - invoice.due_date).days,
+                "flagged": flagged,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No overdue invoices.")
+        return
+    for row in rows:
+        mark = " (flagged)" if row["flagged"] else ""
+        click.echo(
+            f"{row['number']:<12} ws {row['workspace_id']:<6} {row['client']:<30.30} {row['amount']:>14} "
+            f"due {row['due_date']} ({row['days_overdue']} days){mark}"
+        )
+    click.echo(f"{len(rows)} overdue invoice{'s' if len(rows) != 1 else ''}.")

@@ -1,0 +1,204 @@
+"""The Python API for host code: invoicing use cases without a request.
+
+Every function takes the ``workspace_id`` explicitly (the host's id, as a string)
+and an ``actor``: a short text the audit trail records, such as
+``"user:7 Ada Lovelace"`` or ``"system:proposal-accepted"``. Call them inside an
+app context (a request, a CLI command, a job with ``app.app_context()``). They
+are the same service functions the staff pages use, so the rules are the same.
+
+Links in emails (the client's pay link) are built from the current request, or
+outside one from ``INVOICING_EXTERNAL_URL``.
+
+Example: raise a deposit invoice when a client accepts a proposal, and send it::
+
+    from invoicing_plugin import api
+
+    def on_proposal_accepted(proposal):
+        invoice = api.create_deposit_from_proposal(
+            str(proposal.workspace_id), "system:proposal-accepted", str(proposal.id), percent="30"
+        )
+        api.send(invoice.workspace_id, "system:proposal-accepted", invoice.id, method="email")
+
+Errors (each has a ``.message`` fit to show a person):
+
+- :class:`InvoicingError` — refused or failed; nothing changed.
+  :class:`ValidationFailed` (a subclass) has ``.errors``: field name → message.
+  :class:`PaidMeanwhile` (a subclass): void / mark paid found the client had paid.
+- :class:`DomainError` — a business rule; :class:`InvalidTransition` when the
+  invoice's status does not allow the action (e.g. voiding a paid invoice).
+- :class:`NotFound` — no such invoice (or proposal, client, workspace) *in this
+  workspace*; another workspace's ids are not found.
+
+Functions return :class:`InvoiceSnapshot` objects: plain frozen data, safe to
+keep after the database session ends.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from .domain.errors import DomainError, InvalidTransition
+from .persistence.repository import NotFound
+from .services import invoices as _invoices
+from .services import sending as _sending
+from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
+from .services.invoices import MANUAL_PAYMENT_METHODS, SEND_METHODS, DraftInput, InvoiceQuery
+from .services.views import InvoiceSnapshot
+
+__all__ = [
+    "MANUAL_PAYMENT_METHODS",
+    "SEND_METHODS",
+    "DomainError",
+    "DraftInput",
+    "InvalidTransition",
+    "InvoiceQuery",
+    "InvoiceSnapshot",
+    "InvoicingError",
+    "NotFound",
+    "PaidMeanwhile",
+    "ValidationFailed",
+    "create_deposit_from_proposal",
+    "create_draft",
+    "delete_draft",
+    "get_invoice",
+    "list_invoices",
+    "mark_paid",
+    "pay_link",
+    "send",
+    "update_draft",
+    "void",
+]
+
+
+def create_draft(
+    workspace_id: str,
+    actor: str,
+    *,
+    client_id: str,
+    amount: str | int,
+    description: str,
+    currency: str | None = None,
+    due_date: date | None = None,
+    subject: str | None = None,
+    send_method: str = "email",
+) -> InvoiceSnapshot:
+    """Save a draft invoice for one of the workspace's clients.
+
+    ``amount``: the text a person typed (``"1,250.50"``) or an ``int`` of Stripe
+    minor units (``125050``). ``currency`` defaults to ``INVOICING_DEFAULT_CURRENCY``
+    and must be one of ``INVOICING_CURRENCIES``. ``subject``: an optional
+    ``"engagement:12"`` / ``"project:3"`` / ``"proposal:7"`` of this workspace.
+    ``send_method``: ``"email"``, ``"stripe_link"`` or ``"manual"``.
+    """
+    data = DraftInput(
+        client_id=str(client_id),
+        amount=amount,
+        description=description,
+        currency=currency,
+        due_date=due_date,
+        subject_ref=subject,
+        send_method=send_method,
+    )
+    return _invoices.create_draft(str(workspace_id), actor, data)
+
+
+def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInput) -> InvoiceSnapshot:
+    """Replace a draft's fields (only drafts can be edited)."""
+    return _invoices.update_draft(str(workspace_id), actor, invoice_id, data)
+
+
+def delete_draft(workspace_id: str, actor: str, invoice_id: int) -> None:
+    """Delete a draft. Sent invoices are voided instead."""
+    _invoices.delete_draft(str(workspace_id), actor, invoice_id)
+
+
+def create_deposit_from_proposal(
+    workspace_id: str,
+    actor: str,
+    proposal_id: str,
+    *,
+    percent: str | Decimal | int | None = None,
+    fixed: str | int | None = None,
+    due_date: date | None = None,
+    send_method: str = "email",
+    description: str | None = None,
+    allow_another: bool = False,
+) -> InvoiceSnapshot:
+    """A ``deposit`` draft for a proposal approved internally and accepted by the client.
+
+    Give ``percent`` of the proposal total (``"30"``, ``Decimal("12.5")``) or a
+    ``fixed`` amount (text, or int minor units) in the proposal's currency. Refused
+    with :class:`InvoicingError` (saying why) when the proposal is not approved,
+    not accepted, has no total, or already has a deposit (unless ``allow_another``).
+    """
+    return _invoices.create_deposit_from_proposal(
+        str(workspace_id),
+        actor,
+        str(proposal_id),
+        percent=percent,
+        fixed=fixed,
+        due_date=due_date,
+        send_method=send_method,
+        description=description,
+        allow_another=allow_another,
+    )
+
+
+def send(workspace_id: str, actor: str, invoice_id: int, *, method: str | None = None) -> InvoiceSnapshot:
+    """Send a draft: it gets its number and, for email/link, a Stripe Checkout Session.
+
+    ``method`` defaults to the draft's send method. Email and link sends need the
+    workspace's Stripe connection. On failure nothing changes (the invoice stays a
+    draft, its number is not used) and trying again is safe.
+    """
+    return _sending.send_invoice(str(workspace_id), actor, invoice_id, method=method).invoice
+
+
+def void(workspace_id: str, actor: str, invoice_id: int, *, reason: str | None = None) -> InvoiceSnapshot:
+    """Void an unpaid sent invoice; its pay link stops taking payments."""
+    return _invoices.void_invoice(str(workspace_id), actor, invoice_id, reason=reason)
+
+
+def mark_paid(
+    workspace_id: str,
+    actor: str,
+    invoice_id: int,
+    *,
+    method: str,
+    paid_on: date | None = None,
+    note: str | None = None,
+) -> InvoiceSnapshot:
+    """Record a payment made outside Stripe: ``method`` is one of :data:`MANUAL_PAYMENT_METHODS`."""
+    return _invoices.mark_paid(str(workspace_id), actor, invoice_id, method=method, paid_on=paid_on, note=note)
+
+
+def get_invoice(workspace_id: str, invoice_id: int) -> InvoiceSnapshot:
+    """One invoice of the workspace (:class:`NotFound` otherwise)."""
+    return _invoices.get_snapshot(str(workspace_id), invoice_id)
+
+
+def list_invoices(
+    workspace_id: str,
+    *,
+    status: str | None = None,
+    client_id: str | None = None,
+    sort: str = "newest",
+    page: int = 1,
+    after: int | None = None,
+    page_size: int | None = None,
+) -> list[InvoiceSnapshot]:
+    """One page of invoices. ``status`` filters by displayed status (``"overdue"`` too).
+
+    ``sort``: ``newest`` (default), ``oldest``, ``due``, ``amount_desc``, ``amount_asc``.
+    Newest/oldest continue with ``after=<last id of the previous page>``; other
+    sorts use ``page``.
+    """
+    query = InvoiceQuery(status=status, client_id=client_id, sort=sort, page=page, after=after, page_size=page_size)
+    result = _invoices.list_invoices(str(workspace_id), query)
+    return [InvoiceSnapshot.of(invoice) for invoice in result.items]
+
+
+def pay_link(invoice: InvoiceSnapshot) -> str:
+    """The client's stable pay link for ``invoice`` (absolute URL)."""
+    return _sending.pay_link(invoice)
