@@ -60,7 +60,8 @@ def fee_breakdown(invoice, plan: str | None = None) -> FeeBreakdown:
     gross = Money(int(invoice.amount_minor), invoice.currency)
     if invoice.fee_bps is not None and invoice.application_fee_minor is not None:
         fee = Money(int(invoice.application_fee_minor), invoice.currency)
-        return FeeBreakdown(gross, fee, net_payout(gross, fee), invoice.fee_bps, locked=True, applies=True)
+        applies = invoice.stripe_mode != "own_key"
+        return FeeBreakdown(gross, fee, net_payout(gross, fee), invoice.fee_bps, locked=True, applies=applies)
     if invoice.status == "draft" and plan is not None and invoice.stripe_mode != "own_key":
         rate = plan_fee_bps(plan)
         fee = application_fee(gross, rate)

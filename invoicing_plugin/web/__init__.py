@@ -15,9 +15,10 @@ def register_web(app: Flask, state) -> None:
     from .webhook_health import bp as webhook_health_bp
     from .documents import bp as documents_bp
     from .portal import bp as portal_bp
+    from .analytics import bp as analytics_bp
 
     prefix = app.config["INVOICING_URL_PREFIX"]
-    for blueprint in (invoices_bp, public_bp, documents_bp, portal_bp):
+    for blueprint in (invoices_bp, public_bp, documents_bp, portal_bp, analytics_bp):
         app.register_blueprint(blueprint, url_prefix=prefix)
     app.register_blueprint(webhooks_bp, url_prefix=prefix + "/webhooks")
     app.register_blueprint(webhook_health_bp, url_prefix=prefix + "/webhooks")

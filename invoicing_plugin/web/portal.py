@@ -56,7 +56,7 @@ def invoice_page(token: str, public_token: str):
     item = portal.find_portal_invoice(owner, public_token)
     if item is None:
         abort(404)
-    document = documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item))
+    document = documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item, external=True))
     return invoice_document_response(
         document,
         back_url=url_for(".portal", token=owner.token),

@@ -19,6 +19,7 @@ from ..extension import get_state
 #: (label, endpoint) of the plugin's main pages, in menu order.
 NAV_ENTRIES: list[tuple[str, str]] = [
     ("Invoices", "invoicing.invoice_list"),
+    ("Revenue", "invoicing_analytics.dashboard"),
     ("Webhooks", "invoicing_webhook_health.index"),
 ]
 
