@@ -1,13 +1,128 @@
-"""Stripe connections of workspaces: how (and whether) a workspace takes payments."""
+"""Stripe connections of workspaces: how (and whether) a workspace takes payments.
+
+A workspace takes payments in one of two ways (``StripeConnection.mode``):
+
+- ``connect``: the platform creates a Stripe Connect **Express** account for the
+  workspace and sends an admin through Stripe's hosted onboarding. Payments are
+  destination charges from the platform with the plan's application fee.
+- ``own_key``: an admin pastes the secret (``sk_``) or restricted (``rk_``) key of
+  a Stripe account the workspace already has. The key is checked with a live
+  call, stored encrypted, and a webhook endpoint is registered on that account.
+
+``StripeConnection.status`` is one of :data:`STATUSES`. Every use case here runs
+in one :class:`~.uow.UnitOfWork`: Stripe is called first (while the workspace's
+connection row is locked), the database is changed only once Stripe agreed, and
+signals are sent after the commit. A Stripe failure therefore leaves nothing
+half-saved; it surfaces as :class:`~..gateways.stripe_gateway.GatewayError` or
+:class:`ConnectionRefused`, both with a ``message`` fit to show to staff.
+
+Webhook handlers call :func:`apply_account_update` and
+:func:`apply_deauthorization`; they are workspace-agnostic and find the
+workspace by the Stripe account id.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import signals
+from ..crypto import mask_secret
+from ..domain.invoice import InvoiceStatus
 from ..extension import get_state
-from ..gateways.stripe_gateway import StripeGateway
-from ..persistence.models import StripeConnection
-from ..persistence.repository import WorkspaceRepository
+from ..gateways.stripe_gateway import AccountInfo, GatewayError, StripeGateway
+from ..persistence.models import Invoice, InvoiceEvent, StripeConnection, utcnow
+from ..persistence.repository import WorkspaceRepository, find_connection_by_account
+from .uow import UnitOfWork
+
+log = logging.getLogger("invoicing_plugin.connections")
+
+NOT_CONNECTED = "not_connected"
+ONBOARDING = "onboarding"
+RESTRICTED = "restricted"
+ACTIVE = "active"
+DISCONNECTED = "disconnected"
+#: Every value of ``StripeConnection.status``.
+STATUSES = (NOT_CONNECTED, ONBOARDING, RESTRICTED, ACTIVE, DISCONNECTED)
+#: Statuses in which the workspace is linked to a Stripe account.
+LINKED = frozenset({ONBOARDING, RESTRICTED, ACTIVE})
+
+CONNECT = "connect"
+OWN_KEY = "own_key"
+
+#: Events the plugin handles; a webhook endpoint registered on an own-key
+#: account subscribes to exactly these.
+OWN_KEY_WEBHOOK_EVENTS = (
+    "checkout.session.completed",
+    "checkout.session.expired",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "charge.refunded",
+    "charge.dispute.created",
+)
+
+#: Stripe secret and restricted keys, test or live. Publishable keys (pk_) cannot call the API.
+SECRET_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,200}$")
+
+#: What Stripe's requirement field names mean, for the Connected apps page.
+#: Unknown names are shown as Stripe spells them.
+REQUIREMENT_LABELS = {
+    "external_account": "Bank account for payouts",
+    "business_profile.mcc": "Business category",
+    "business_profile.url": "Business website",
+    "business_profile.product_description": "Description of what the business sells",
+    "business_type": "Business type",
+    "individual.first_name": "Legal first name",
+    "individual.last_name": "Legal last name",
+    "individual.dob.day": "Date of birth",
+    "individual.dob.month": "Date of birth",
+    "individual.dob.year": "Date of birth",
+    "individual.address.line1": "Home address",
+    "individual.address.city": "Home address",
+    "individual.address.postal_code": "Home address",
+    "individual.email": "Email address",
+    "individual.phone": "Phone number",
+    "individual.id_number": "Government ID number",
+    "individual.ssn_last_4": "Last 4 digits of SSN",
+    "individual.verification.document": "Identity document",
+    "individual.verification.additional_document": "Additional identity document",
+    "company.name": "Company name",
+    "company.tax_id": "Company tax ID",
+    "company.address.line1": "Company address",
+    "company.verification.document": "Company verification document",
+    "tos_acceptance.date": "Acceptance of Stripe's terms of service",
+    "tos_acceptance.ip": "Acceptance of Stripe's terms of service",
+}
+
+#: Why Stripe disabled charges (``requirements.disabled_reason``), in words.
+DISABLED_REASON_LABELS = {
+    "requirements.past_due": "Stripe needs more information before this account can take payments.",
+    "requirements.pending_verification": "Stripe is verifying the information provided.",
+    "under_review": "Stripe is reviewing this account.",
+    "listed": "Stripe is reviewing this account.",
+    "rejected.fraud": "Stripe rejected this account.",
+    "rejected.terms_of_service": "Stripe rejected this account.",
+    "rejected.listed": "Stripe rejected this account.",
+    "rejected.other": "Stripe rejected this account.",
+    "platform_paused": "Payments on this account are paused.",
+    "action_required.requested_capabilities": "The account must accept the requested payment capabilities.",
+    "other": "Stripe disabled payments on this account.",
+}
+
+
+class ConnectionRefused(Exception):
+    """The connection cannot be changed as asked; ``message`` is fit to show to staff."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -29,6 +144,54 @@ class PaymentRoute:
         return self.mode == "connect"
 
 
+@dataclass(frozen=True)
+class ConnectionView:
+    """The connection as the Connected apps page shows it (plain data, no secrets)."""
+
+    status: str
+    mode: str | None = None
+    account_id: str | None = None
+    livemode: bool = False
+    charges_enabled: bool = False
+    payouts_enabled: bool = False
+    details_submitted: bool = False
+    requirements: tuple[str, ...] = ()
+    disabled_reason: str | None = None
+    key_hint: str | None = None
+    webhook_registered: bool = False
+    connected_by: str | None = None
+    connected_at: datetime | None = None
+    disconnected_by: str | None = None
+    disconnected_at: datetime | None = None
+    invoices_unavailable: int = 0
+
+    @property
+    def linked(self) -> bool:
+        return self.status in LINKED
+
+    @property
+    def can_continue_onboarding(self) -> bool:
+        return self.mode == CONNECT and self.status in (ONBOARDING, RESTRICTED)
+
+    @property
+    def has_express_dashboard(self) -> bool:
+        return self.mode == CONNECT and self.linked and self.details_submitted
+
+
+@dataclass(frozen=True)
+class DisconnectResult:
+    account_id: str | None
+    invoices_marked: int = 0
+    sessions_expired: int = 0
+    #: Invoice numbers whose Checkout Session had just been paid: the payment stands.
+    paid_meanwhile: tuple[str, ...] = ()
+    #: Stripe clean-up that could not be done (shown to staff, also in the invoice audit trail).
+    warnings: tuple[str, ...] = ()
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
 def get_connection(workspace_id: str) -> StripeConnection | None:
     return WorkspaceRepository(get_state().session, workspace_id).find(StripeConnection)
 
@@ -43,3 +206,495 @@ def payment_route(workspace_id: str) -> PaymentRoute | None:
         key = state.secret_box.decrypt(connection.secret_key_encrypted)
         return PaymentRoute(gateway=state.gateways.for_key(key), mode="own_key", account_id=connection.account_id)
     return PaymentRoute(gateway=state.platform_gateway(), mode="connect", account_id=connection.account_id)
+
+
+def connection_view(workspace_id: str) -> ConnectionView:
+    """What the Connected apps page shows for ``workspace_id``."""
+    session = get_state().session
+    repo = WorkspaceRepository(session, workspace_id)
+    unavailable = len(repo.list(Invoice, Invoice.online_payment_unavailable.is_(True), _open_invoice_clause()))
+    connection = repo.find(StripeConnection)
+    if connection is None:
+        return ConnectionView(status=NOT_CONNECTED, invoices_unavailable=unavailable)
+    requirements = connection.requirements or {}
+    due = list(requirements.get("past_due") or []) + list(requirements.get("currently_due") or [])
+    return ConnectionView(
+        status=connection.status,
+        mode=connection.mode,
+        account_id=connection.account_id,
+        livemode=connection.livemode,
+        charges_enabled=connection.charges_enabled,
+        payouts_enabled=connection.payouts_enabled,
+        details_submitted=connection.details_submitted,
+        requirements=requirement_labels(due),
+        disabled_reason=disabled_reason_label(connection.disabled_reason),
+        key_hint=connection.secret_key_hint if connection.mode == OWN_KEY else None,
+        webhook_registered=bool(connection.webhook_endpoint_id),
+        connected_by=connection.connected_by,
+        connected_at=connection.connected_at,
+        disconnected_by=connection.disconnected_by,
+        disconnected_at=connection.disconnected_at,
+        invoices_unavailable=unavailable,
+    )
+
+
+def open_invoice_count(workspace_id: str) -> int:
+    """Unpaid sent invoices: the ones a disconnect makes unpayable online."""
+    repo = WorkspaceRepository(get_state().session, workspace_id)
+    return len(repo.list(Invoice, _open_invoice_clause()))
+
+
+def requirement_labels(fields) -> tuple[str, ...]:
+    """Stripe requirement field names as words, deduplicated, in Stripe's order."""
+    labels: list[str] = []
+    for name in fields:
+        label = REQUIREMENT_LABELS.get(name, name)
+        if label not in labels:
+            labels.append(label)
+    return tuple(labels)
+
+
+def disabled_reason_label(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    return DISABLED_REASON_LABELS.get(reason) or DISABLED_REASON_LABELS.get(reason.split(".")[0], reason)
+
+
+def connect_available() -> bool:
+    """Whether the platform can create Connect accounts (a platform key is configured)."""
+    return bool(current_app.config.get("INVOICING_STRIPE_API_KEY"))
+
+
+# -- Connect Express -------------------------------------------------------------------
+
+
+def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_url: str) -> str:
+    """Create the workspace's Express account if it has none; return a fresh onboarding link.
+
+    The account is created at most once per connection attempt: the row is
+    locked while Stripe is asked (PostgreSQL), and the request carries the
+    idempotency key ``invoicing-connect-{workspace}-{attempt}`` so a retry, a
+    double click or a second admin gets the same account from Stripe even where
+    the database cannot lock (SQLite). Used by both "Connect Stripe" and
+    "Continue onboarding".
+    """
+    gateway = _platform_gateway()
+    session = get_state().session
+    _ensure_connection_row(session, workspace_id)
+    with UnitOfWork(session) as uow:
+        connection = _lock_connection(session, workspace_id)
+        if connection.mode == OWN_KEY and connection.status in LINKED:
+            raise ConnectionRefused(
+                "This workspace takes payments with its own Stripe key. "
+                "Disconnect it before connecting a Stripe Express account."
+            )
+        if connection.mode == CONNECT and connection.status in LINKED and connection.account_id:
+            account_id = connection.account_id
+            uow.rollback()  # nothing changed; release the row lock before calling Stripe again
+        else:
+            account = gateway.create_express_account(
+                workspace_id=str(workspace_id),
+                email=None,  # same parameters on every retry, or Stripe refuses the idempotency key
+                idempotency_key=f"invoicing-connect-{workspace_id}-{connection.attempt}",
+            )
+            _link(connection, mode=CONNECT, account=account, actor=actor)
+            became_active = _apply_account(connection, account)
+            if became_active:
+                _on_active(uow, session, connection)
+            uow.commit()
+            account_id = account.id
+            log.info("workspace %s: created Stripe Express account %s", workspace_id, account_id)
+    return gateway.create_onboarding_link(account_id, refresh_url=refresh_url, return_url=return_url)
+
+
+def sync_account(workspace_id: str) -> ConnectionView:
+    """Re-read the workspace's Express account from Stripe (the onboarding return URL)."""
+    connection = get_connection(workspace_id)
+    if connection is not None and connection.mode == CONNECT and connection.status in LINKED:
+        account = _platform_gateway().retrieve_account(connection.account_id)
+        apply_account_update(account)
+    return connection_view(workspace_id)
+
+
+def dashboard_link(workspace_id: str) -> str:
+    """A single-use login link to the workspace's Express dashboard."""
+    connection = get_connection(workspace_id)
+    if connection is None or connection.mode != CONNECT or connection.status not in LINKED:
+        raise ConnectionRefused("This workspace has no Stripe Express account connected.")
+    if not connection.details_submitted:
+        raise ConnectionRefused("Finish Stripe onboarding first; the Stripe dashboard opens once it is complete.")
+    return _platform_gateway().create_login_link(connection.account_id)
+
+
+# -- own secret key ----------------------------------------------------------------------
+
+
+def connect_own_key(workspace_id: str, *, actor: str, secret_key: str, webhook_url: str) -> ConnectionView:
+    """Link the Stripe account of ``secret_key`` to the workspace.
+
+    Order matters: the key is proven with a live call, then a webhook endpoint
+    is registered on the account, and only then is anything written (key and
+    signing secret encrypted). If the database write fails, the endpoint is
+    deleted again. Pasting a new key of the already linked account rotates it.
+    """
+    key = (secret_key or "").strip()
+    check_secret_key_format(key)
+    state = get_state()
+    session = state.session
+    gateway = state.gateways.for_key(key)
+    account = gateway.retrieve_own_account()
+
+    elsewhere = find_connection_by_account(session, account.id)
+    if elsewhere is not None and elsewhere.workspace_id != str(workspace_id):
+        raise ConnectionRefused(
+            "This Stripe account is already connected to another workspace. "
+            "A Stripe account can take payments for one workspace at a time."
+        )
+
+    _ensure_connection_row(session, workspace_id)
+    with UnitOfWork(session) as uow:
+        connection = _lock_connection(session, workspace_id)
+        rotating = connection.mode == OWN_KEY and connection.status in LINKED
+        if connection.status in LINKED and not (rotating and connection.account_id == account.id):
+            raise ConnectionRefused(
+                "This workspace is already connected to a Stripe account. Disconnect it before adding a different one."
+            )
+        old_endpoint_id = connection.webhook_endpoint_id if rotating else None
+
+        endpoint = gateway.create_webhook_endpoint(
+            url=webhook_url,
+            events=list(OWN_KEY_WEBHOOK_EVENTS),
+            metadata={"workspace_id": str(workspace_id), "managed_by": "invoicing_plugin"},
+        )
+        try:
+            if not endpoint.secret:
+                raise ConnectionRefused("Stripe did not return a signing secret for the webhook endpoint.")
+            if not rotating:
+                _link(connection, mode=OWN_KEY, account=account, actor=actor)
+            connection.livemode = gateway.livemode
+            connection.secret_key_encrypted = state.secret_box.encrypt(key)
+            connection.secret_key_hint = mask_secret(key)
+            connection.webhook_endpoint_id = endpoint.id
+            connection.webhook_secret_encrypted = state.secret_box.encrypt(endpoint.secret)
+            became_active = _apply_account(connection, account)
+            if became_active:
+                _on_active(uow, session, connection)
+            uow.commit()
+        except BaseException:
+            _delete_endpoint_quietly(gateway, endpoint.id)
+            raise
+    if old_endpoint_id and old_endpoint_id != endpoint.id:
+        _delete_endpoint_quietly(gateway, old_endpoint_id)
+    log.info("workspace %s: %s own Stripe key for account %s", workspace_id, "rotated" if rotating else "linked",
+             account.id)
+    return connection_view(workspace_id)
+
+
+def check_secret_key_format(key: str) -> None:
+    if key.startswith("pk_"):
+        raise ConnectionRefused("That is a publishable key. Paste the secret key (sk_…) or a restricted key (rk_…).")
+    if key.startswith("whsec_"):
+        raise ConnectionRefused("That is a webhook signing secret. Paste the secret key (sk_…) or a restricted key (rk_…).")
+    if not SECRET_KEY_PATTERN.match(key):
+        raise ConnectionRefused(
+            "That does not look like a Stripe secret key. It starts with sk_live_, sk_test_, rk_live_ or rk_test_."
+        )
+
+
+# -- disconnecting ---------------------------------------------------------------------------
+
+
+def disconnect(workspace_id: str, *, actor: str) -> DisconnectResult:
+    """Remove the Stripe link of the workspace; the Stripe account itself is untouched.
+
+    Open Checkout Sessions of unpaid invoices are expired, those invoices are
+    flagged ``online_payment_unavailable`` (with an audit event) and, for an own
+    key, the webhook endpoint the plugin registered is deleted. A temporary
+    Stripe failure (network, rate limit) aborts and changes nothing in the
+    database; a permanent one (revoked key, account gone) does not block the
+    disconnect and is reported in :attr:`DisconnectResult.warnings`.
+    """
+    session = get_state().session
+    with UnitOfWork(session) as uow:
+        connection = _lock_connection(session, workspace_id, create=False)
+        if connection is None or connection.status not in LINKED:
+            raise ConnectionRefused("Stripe is not connected to this workspace.")
+        result = _unlink(uow, session, connection, actor=actor)
+        _commit(uow)
+    log.info("workspace %s: Stripe account %s disconnected by %s", workspace_id, result.account_id, actor)
+    return result
+
+
+# -- webhook entry points ------------------------------------------------------------------
+
+
+def apply_account_update(account: AccountInfo) -> None:
+    """Bring the connection of ``account.id`` up to date (``account.updated``, return URL).
+
+    Workspace-agnostic: the connection is found by account id. Unknown or
+    disconnected accounts are ignored. Sends ``stripe_connected`` when the
+    account becomes able to take payments; invoices flagged as unpayable online
+    become payable again then.
+    """
+    session = get_state().session
+    with UnitOfWork(session) as uow:
+        connection = find_connection_by_account(session, account.id, for_update=True)
+        if connection is None:
+            log.info("account update for %s ignored: not linked to any workspace", account.id)
+            return
+        became_active = _apply_account(connection, account)
+        if became_active:
+            _on_active(uow, session, connection)
+        _commit(uow)
+
+
+def apply_deauthorization(account_id: str) -> None:
+    """The account owner removed the platform (``account.application.deauthorized``).
+
+    Marks the connection disconnected by ``"stripe"``, expires open Checkout
+    Sessions of its unpaid invoices (they are the platform's, so the platform
+    still can), flags those invoices, and sends ``stripe_disconnected``. A
+    temporary Stripe failure raises :class:`GatewayError` so the event is
+    retried; replays are harmless.
+    """
+    session = get_state().session
+    with UnitOfWork(session) as uow:
+        connection = find_connection_by_account(session, account_id, for_update=True)
+        if connection is None or connection.mode != CONNECT:
+            log.info("deauthorization of %s ignored: not a linked Connect account", account_id)
+            return
+        _unlink(uow, session, connection, actor="stripe")
+        _commit(uow)
+    log.info("workspace %s: Stripe account %s deauthorized the platform", connection.workspace_id, account_id)
+
+
+# -- internals ------------------------------------------------------------------------------
+
+
+def _platform_gateway() -> StripeGateway:
+    if not connect_available():
+        raise ConnectionRefused(
+            "Stripe Connect is not set up on this platform (no platform Stripe key). "
+            "You can add your own Stripe secret key instead."
+        )
+    return get_state().platform_gateway()
+
+
+def _ensure_connection_row(session: Session, workspace_id: str) -> None:
+    """Insert the workspace's (unique) connection row if it does not exist yet.
+
+    Two requests racing here both try the insert; the unique constraint on
+    ``workspace_id`` refuses the second, which then simply uses the first's row.
+    """
+    repo = WorkspaceRepository(session, workspace_id)
+    if repo.find(StripeConnection) is not None:
+        return
+    repo.add(StripeConnection(mode=CONNECT, status=NOT_CONNECTED, attempt=0))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+
+
+def _lock_connection(session: Session, workspace_id: str, *, create: bool = True) -> StripeConnection | None:
+    """The connection row, locked until the transaction ends (``SELECT ... FOR UPDATE``).
+
+    ``populate_existing`` matters: after waiting for another request's lock we
+    must see what that request committed, not what this session loaded before.
+    """
+    repo = WorkspaceRepository(session, workspace_id)
+    stmt = repo.select(StripeConnection).with_for_update().execution_options(populate_existing=True)
+    connection = session.scalars(stmt).first()
+    if connection is None and create:
+        raise RuntimeError("connection row missing; call _ensure_connection_row first")
+    return connection
+
+
+def _link(connection: StripeConnection, *, mode: str, account: AccountInfo, actor: str) -> None:
+    """Point the row at a new account, forgetting everything about the previous link."""
+    connection.mode = mode
+    connection.account_id = account.id
+    connection.status = ONBOARDING  # _apply_account sets the real one
+    connection.secret_key_encrypted = None
+    connection.secret_key_hint = None
+    connection.webhook_endpoint_id = None
+    connection.webhook_secret_encrypted = None
+    connection.connected_by = actor
+    connection.connected_at = utcnow()
+    connection.disconnected_by = None
+    connection.disconnected_at = None
+
+
+def _account_status(account: AccountInfo) -> str:
+    if account.charges_enabled:
+        return ACTIVE
+    reason = account.disabled_reason or ""
+    if account.details_submitted or (reason and not reason.startswith("requirements.")):
+        return RESTRICTED
+    return ONBOARDING
+
+
+def _apply_account(connection: StripeConnection, account: AccountInfo) -> bool:
+    """Copy Stripe's view of the account onto the row; ``True`` if it just became active."""
+    was_active = connection.status == ACTIVE
+    connection.charges_enabled = account.charges_enabled
+    connection.payouts_enabled = account.payouts_enabled
+    connection.details_submitted = account.details_submitted
+    connection.requirements = account.requirements
+    connection.disabled_reason = account.disabled_reason
+    if connection.mode == CONNECT:
+        connection.livemode = account.livemode
+    connection.status = _account_status(account)
+    return connection.status == ACTIVE and not was_active
+
+
+def _open_invoice_clause():
+    return Invoice.status == InvoiceStatus.SENT.value
+
+
+def _invoice_event(invoice: Invoice, *, actor: str, action: str, detail: str, result: str = "ok") -> InvoiceEvent:
+    return InvoiceEvent(
+        invoice=invoice,
+        workspace_id=invoice.workspace_id,
+        actor=actor,
+        action=action,
+        from_status=invoice.status,
+        to_status=invoice.status,
+        result=result,
+        detail=detail,
+    )
+
+
+def _on_active(uow: UnitOfWork, session: Session, connection: StripeConnection) -> None:
+    """The account can take payments (again): lift the flag from unpaid invoices, tell the host."""
+    repo = WorkspaceRepository(session, connection.workspace_id)
+    for invoice in repo.list(Invoice, Invoice.online_payment_unavailable.is_(True)):
+        invoice.online_payment_unavailable = False
+        session.add(
+            _invoice_event(
+                invoice,
+                actor="system",
+                action="online_payment_restored",
+                detail=f"Stripe account {connection.account_id} is connected again; online payment is available.",
+            )
+        )
+    uow.emit(
+        signals.stripe_connected,
+        workspace_id=connection.workspace_id,
+        account_id=connection.account_id,
+        mode=connection.mode,
+    )
+
+
+def _session_gateway(connection: StripeConnection, invoice: Invoice) -> StripeGateway | None:
+    """The gateway that owns the invoice's Checkout Session, or ``None`` if we hold no key for it."""
+    state = get_state()
+    if invoice.stripe_mode == OWN_KEY:
+        if connection.mode != OWN_KEY or not connection.secret_key_encrypted:
+            return None
+        if invoice.stripe_account_id and invoice.stripe_account_id != connection.account_id:
+            return None
+        return state.gateways.for_key(state.secret_box.decrypt(connection.secret_key_encrypted))
+    if not connect_available():
+        return None
+    return state.platform_gateway()
+
+
+def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, actor: str) -> DisconnectResult:
+    """Expire open sessions, flag unpaid invoices, drop the webhook endpoint, mark the row."""
+    repo = WorkspaceRepository(session, connection.workspace_id)
+    who = "Stripe (the account removed the platform)" if actor == "stripe" else actor
+    warnings: list[str] = []
+    expired = 0
+    paid_meanwhile: list[str] = []
+    marked = 0
+
+    for invoice in repo.list(Invoice, _open_invoice_clause(), order_by=Invoice.id):
+        label = invoice.number or f"draft #{invoice.id}"
+        notes = [f"Stripe was disconnected by {who}."]
+        result = "ok"
+        if invoice.checkout_session_id:
+            gateway = _session_gateway(connection, invoice)
+            try:
+                if gateway is None:
+                    raise GatewayError("No Stripe key is available to expire its Checkout Session.", kind="auth")
+                checkout = gateway.expire_checkout_session(invoice.checkout_session_id)
+            except GatewayError as exc:
+                if exc.retryable:
+                    raise  # nothing is written; the caller tries again
+                result = "failed"
+                notes.append(f"Its Checkout Session could not be expired: {exc.message}")
+                warnings.append(f"Invoice {label}: the Checkout Session could not be expired ({exc.message})")
+            else:
+                if checkout.status == "complete":
+                    # The client paid a moment ago: the payment stands, the webhook records it.
+                    paid_meanwhile.append(label)
+                    session.add(
+                        _invoice_event(
+                            invoice,
+                            actor=actor,
+                            action="checkout_session_kept",
+                            detail=f"Stripe was disconnected by {who} after the client completed payment.",
+                        )
+                    )
+                    continue
+                expired += 1
+                notes.append("Its Checkout Session was expired.")
+                invoice.checkout_session_id = None
+                invoice.checkout_url = None
+                invoice.checkout_expires_at = None
+        notes.append("Online payment is unavailable until Stripe is reconnected.")
+        invoice.online_payment_unavailable = True
+        marked += 1
+        session.add(
+            _invoice_event(
+                invoice, actor=actor, action="online_payment_unavailable", detail=" ".join(notes), result=result
+            )
+        )
+
+    if connection.mode == OWN_KEY and connection.webhook_endpoint_id:
+        try:
+            key = get_state().secret_box.decrypt(connection.secret_key_encrypted)
+            get_state().gateways.for_key(key).delete_webhook_endpoint(connection.webhook_endpoint_id)
+        except GatewayError as exc:
+            if exc.retryable:
+                raise
+            warnings.append(
+                f"The webhook endpoint {connection.webhook_endpoint_id} could not be deleted from your Stripe "
+                f"account ({exc.message}). Delete it in the Stripe dashboard."
+            )
+
+    account_id = connection.account_id
+    connection.status = DISCONNECTED
+    connection.disconnected_by = actor
+    connection.disconnected_at = utcnow()
+    connection.attempt = (connection.attempt or 0) + 1  # a reconnect creates a new account
+    connection.charges_enabled = False
+    connection.payouts_enabled = False
+    # Secrets are not needed any more: do not keep them.
+    connection.secret_key_encrypted = None
+    connection.webhook_secret_encrypted = None
+    connection.webhook_endpoint_id = None
+    uow.emit(signals.stripe_disconnected, workspace_id=connection.workspace_id, account_id=account_id, actor=actor)
+    return DisconnectResult(
+        account_id=account_id,
+        invoices_marked=marked,
+        sessions_expired=expired,
+        paid_meanwhile=tuple(paid_meanwhile),
+        warnings=tuple(warnings),
+    )
+
+
+def _commit(uow: UnitOfWork) -> None:
+    try:
+        uow.commit()
+    except StaleDataError:
+        uow.rollback()
+        raise ConnectionRefused("An invoice changed at the same moment. Nothing was changed; please try again.") from None
+
+
+def _delete_endpoint_quietly(gateway: StripeGateway, endpoint_id: str) -> None:
+    try:
+        gateway.delete_webhook_endpoint(endpoint_id)
+    except GatewayError as exc:
+        log.warning("could not delete webhook endpoint %s after a failed save: %s", endpoint_id, exc.message)

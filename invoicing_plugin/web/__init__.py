@@ -10,6 +10,7 @@ from .templating import install_template_helpers
 def register_web(app: Flask, state) -> None:
     """Register every blueprint of the plugin under ``INVOICING_URL_PREFIX``."""
     from ..webhooks.views import bp as webhooks_bp
+    from .connect import bp as connect_bp
     from .invoices import bp as invoices_bp
     from .public import bp as public_bp
     from .webhook_health import bp as webhook_health_bp
@@ -22,6 +23,7 @@ def register_web(app: Flask, state) -> None:
         app.register_blueprint(blueprint, url_prefix=prefix)
     app.register_blueprint(webhooks_bp, url_prefix=prefix + "/webhooks")
     app.register_blueprint(webhook_health_bp, url_prefix=prefix + "/webhooks")
+    app.register_blueprint(connect_bp, url_prefix=prefix + "/connected-apps")
     _exempt_from_csrf(app, webhooks_bp)
     install_template_helpers(app)
 

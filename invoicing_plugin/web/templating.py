@@ -20,6 +20,7 @@ from ..extension import get_state
 NAV_ENTRIES: list[tuple[str, str]] = [
     ("Invoices", "invoicing.invoice_list"),
     ("Revenue", "invoicing_analytics.dashboard"),
+    ("Connected apps", "invoicing_connect.index"),
     ("Webhooks", "invoicing_webhook_health.index"),
 ]
 
