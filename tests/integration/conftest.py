@@ -105,3 +105,53 @@ def connect_workspace(app, stripe_emulator, workspace_id: str) -> str:
 def connected_workspace(app, world, stripe_emulator) -> str:
     """acme with an active Stripe Connect account (the Express account id is returned)."""
     return connect_workspace(app, stripe_emulator, world.acme)
+
+
+@pytest.fixture
+def make_invoice(app):
+    """Create an invoice in any status straight through the model (no services).
+
+    ``make_invoice(workspace_id=..., client_id=..., status="paid", amount_minor=5000, ...)``
+    accepts every ``Invoice`` column as a keyword; unspecified ones get sensible
+    defaults for the status (a number once sent, ``sent_at``, ``paid_at`` and
+    ``amount_paid_minor`` once paid). Returns the committed invoice, detached,
+    with every column loaded.
+    """
+    from datetime import timedelta
+
+    from invoicing_plugin.extension import get_state
+    from invoicing_plugin.persistence.models import Invoice, utcnow
+
+    sequence = iter(range(1, 1_000_000))
+
+    def make(**columns):
+        status = columns.setdefault("status", "sent")
+        now = utcnow()
+        columns.setdefault("workspace_id", "1")
+        columns.setdefault("client_id", "1")
+        columns.setdefault("client_name", "Test Client")
+        columns.setdefault("client_email", "client@example.test")
+        columns.setdefault("amount_minor", 10_000)
+        columns.setdefault("currency", "GBP")
+        columns.setdefault("description", "Consulting services")
+        if status != "draft":
+            columns.setdefault("number", f"T-{next(sequence):05d}")
+            columns.setdefault("sent_at", now)
+            columns.setdefault("due_date", (columns["sent_at"] + timedelta(days=30)).date())
+        if status in ("paid", "paid_after_void", "refunded"):
+            columns.setdefault("paid_at", now)
+            columns.setdefault("amount_paid_minor", columns["amount_minor"])
+        if status == "refunded":
+            columns.setdefault("amount_refunded_minor", columns["amount_paid_minor"])
+        if status in ("voided", "paid_after_void"):
+            columns.setdefault("voided_at", now)
+        with app.app_context():
+            session = get_state(app).session
+            invoice = Invoice(**{k: str(v) if k in ("workspace_id", "client_id") else v for k, v in columns.items()})
+            session.add(invoice)
+            session.commit()
+            session.refresh(invoice)
+            session.expunge(invoice)
+        return invoice
+
+    return make
