@@ -68,19 +68,19 @@ class MemorySampler(threading.Thread):
         self.peak_total = 0
         self.peak_worker = 0
         self.peak_master = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             master = _rss_kib(self.pid)
             workers = [_rss_kib(p) for p in _children(self.pid)]
             self.peak_master = max(self.peak_master, master)
             self.peak_worker = max([self.peak_worker, *workers])
             self.peak_total = max(self.peak_total, master + sum(workers))
-            self._stop.wait(0.05)
+            self._halt.wait(0.05)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 

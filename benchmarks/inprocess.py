@@ -186,7 +186,7 @@ def invoice_list(app, workspaces: dict[str, BenchWorkspace], db_label: str, repo
 def analytics(app, ws: BenchWorkspace, db_label: str, report: Report, *, repeat: int, warmup: int,
               label: str) -> None:
     url = None
-    for endpoint in ("invoicing_analytics.revenue", "invoicing_analytics.analytics", "invoicing.analytics",
+    for endpoint in ("invoicing_analytics.dashboard", "invoicing_analytics.revenue", "invoicing_analytics.analytics", "invoicing.analytics",
                      "invoicing_analytics.index", "invoicing.revenue_analytics"):
         url = url_for_endpoint(app, endpoint)
         if url:
