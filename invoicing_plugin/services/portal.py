@@ -16,6 +16,7 @@ another workspace's, or a draft.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -112,8 +113,11 @@ def external_url(endpoint: str, **values) -> str:
             "Cannot build an absolute link outside a request: set INVOICING_EXTERNAL_URL "
             "(for example https://app.example.com)."
         )
-    with current_app.test_request_context(base_url=base.rstrip("/")):
-        return url_for(endpoint, _external=True, **values)
+    parts = urlsplit(base)
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path.rstrip("/") or "/", url_scheme=parts.scheme or "https"
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 # --- Resolving who is looking ---------------------------------------------------------------
