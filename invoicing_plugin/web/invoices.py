@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from werkzeug.exceptions import NotFound as HTTPNotFound
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from ..domain.errors import DomainError
@@ -29,7 +30,8 @@ bp = Blueprint(
 
 @bp.errorhandler(NotFound)
 def _not_found(error):
-    abort(404)
+    """Not in this workspace (or nowhere): the host's ordinary 404 page."""
+    return current_app.handle_http_exception(HTTPNotFound())
 
 
 def _error(message: str) -> None:
