@@ -166,6 +166,16 @@ class ConnectionView:
     invoices_unavailable: int = 0
 
     @property
+    def connected_by_name(self) -> str | None:
+        return actor_name(self.connected_by)
+
+    @property
+    def disconnected_by_name(self) -> str | None:
+        if self.disconnected_by == "stripe":
+            return "Stripe (the account removed this platform)"
+        return actor_name(self.disconnected_by)
+
+    @property
     def linked(self) -> bool:
         return self.status in LINKED
 
@@ -258,6 +268,15 @@ def disabled_reason_label(reason: str | None) -> str | None:
     if not reason:
         return None
     return DISABLED_REASON_LABELS.get(reason) or DISABLED_REASON_LABELS.get(reason.split(".")[0], reason)
+
+
+def actor_name(actor: str | None) -> str | None:
+    """``"user:7 Ada Lovelace"`` as people read it: ``"Ada Lovelace"``."""
+    if not actor:
+        return None
+    if actor.startswith("user:") and " " in actor:
+        return actor.split(" ", 1)[1]
+    return actor
 
 
 def connect_available() -> bool:

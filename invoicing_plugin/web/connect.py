@@ -125,7 +125,8 @@ def stripe_return():
     if view.status == connections.ACTIVE:
         flash("Stripe is connected. Clients can now pay invoices online.", "invoicing-success")
     elif view.status == connections.RESTRICTED:
-        flash("Stripe needs more information before this account can take payments.", "invoicing-error")
+        flash("Onboarding is saved, but Stripe still needs the items listed below before clients can pay.",
+              "invoicing-error")
     elif view.status == connections.ONBOARDING:
         flash("Stripe onboarding is not finished yet. Continue onboarding when you are ready.", "invoicing-info")
     return redirect(url_for(".index"))
