@@ -195,13 +195,13 @@ def throughput(app, database_url: str, invoices: list[HookInvoice], db_label: st
         results, elapsed = _run_load(port, plan, threads=threads, time_cap=time_cap)
         sampler.stop()
     finally:
-        if sampler.is_alive():
-            sampler.stop()
-        proc.terminate()
+        proc.terminate()  # first: a gunicorn left running would outlive the benchmark
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if sampler.is_alive():
+            sampler.stop()
     sent = len(results)
     errors = sum(1 for s, _ in results if s != 200)
     rate = sent / elapsed if elapsed else 0.0
