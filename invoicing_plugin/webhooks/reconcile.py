@@ -9,7 +9,8 @@
 2. It lists the events Stripe failed to deliver (``delivery_success=false``) on the
    platform account and on each own-key workspace's account, and reports them; with
    ``--apply`` it runs them through the webhook handler table (recorded once by event id).
-3. It retries payment confirmation emails whose sending failed.
+3. It retries payment confirmation emails whose sending failed (first, so a payment
+   recorded in this run gets its own first attempt and is retried on the next run).
 
 Several copies may run at once (cron on several machines): each invoice is taken with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` so a second run skips what the first one is doing,
@@ -87,6 +88,8 @@ def reconcile(*, apply_undelivered: bool = False, lookback_seconds: int = DEFAUL
     state = get_state()
     session = state.session
     report = ReconcileReport()
+    # Earlier failures first, so a confirmation that fails in this run is not retried at once.
+    report.confirmations_sent, report.confirmations_failed = payments.retry_unsent_confirmations()
 
     invoice_ids = session.scalars(
         select(Invoice.id)
@@ -128,5 +131,4 @@ def reconcile(*, apply_undelivered: bool = False, lookback_seconds: int = DEFAUL
                 item.result = process_event(dict(ref.payload), scope_workspace=scope, source="reconcile")
             report.undelivered.append(item)
 
-    report.confirmations_sent, report.confirmations_failed = payments.retry_unsent_confirmations()
     return report
