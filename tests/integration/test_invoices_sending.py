@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import PLATFORM_KEY
 from tests.integration._invoice_helpers import (
     ACTOR, draft, events, load, pay_link_from_email, path_of, send, update, yesterday,
 )
