@@ -186,7 +186,6 @@ class RevenueReport:
     currencies: list[CurrencySummary]
     #: Invoices created in the period, by current status (``draft``, ``sent``, ...).
     status_counts: dict[str, int]
-    overdue_created_in_period: int
 
     @property
     def is_empty(self) -> bool:
@@ -235,7 +234,6 @@ def revenue_report(repo: WorkspaceRepository, period: DateRange, today: date) ->
             Invoice,
             Invoice.status,
             func.count().label("invoices"),
-            func.sum(case((is_overdue, 1), else_=0)).label("overdue"),
         )
         .where(created)
         .group_by(Invoice.status)
@@ -272,12 +270,10 @@ def revenue_report(repo: WorkspaceRepository, period: DateRange, today: date) ->
         s.months = [found.get(m, MonthlyRevenue(m, 0, zero, zero)) for m in months]
 
     counts = {status.value: 0 for status in InvoiceStatus}
-    overdue_created = 0
     for row in status_rows:
         counts[row.status] = counts.get(row.status, 0) + int(row.invoices)
-        overdue_created += int(row.overdue or 0)
     ordered = sorted(summaries.values(), key=lambda s: (-s.paid_count, -s.outstanding_count, s.currency))
-    return RevenueReport(period, today, ordered, counts, overdue_created)
+    return RevenueReport(period, today, ordered, counts)
 
 
 # --- CSV export ---------------------------------------------------------------------------------
