@@ -494,8 +494,9 @@ def save_key(client, key: str):
 
 
 def test_valid_own_key_is_verified_stored_encrypted_and_gets_a_webhook_endpoint(
-    app, world, staff_client, stripe_emulator
+    app, world, staff_client, stripe_emulator, caplog
 ):
+    caplog.set_level("DEBUG")
     key = new_key()
     own = stripe_emulator.stripe_client(key)
     own_account = own.v1.accounts.retrieve_current().id
@@ -524,6 +525,8 @@ def test_valid_own_key_is_verified_stored_encrypted_and_gets_a_webhook_endpoint(
         raw = get_state().session.execute(text("SELECT * FROM invoicing_stripe_connections")).all()
     dump = repr(raw)
     assert key not in dump and key[8:] not in dump and signing_secret not in dump
+
+    assert "own Stripe key" in caplog.text and key not in caplog.text  # logged, never the key itself
 
     html = page_text(staff_client)
     assert key not in html and f"sk_test_…{key[-4:]}" in html
