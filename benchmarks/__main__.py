@@ -31,7 +31,7 @@ from .report import Report, Row, machine, progress  # noqa: E402
 ALL = ("init", "webhook", "list", "pages", "analytics", "throughput")
 
 FULL = {
-    "sizes": {"1k": 1_000, "100k": 100_000, "1m": 1_000_000, "hooks": 700, "load": 6_000},
+    "sizes": {"1k": 1_000, "100k": 100_000, "1m": 1_000_000, "hooks": 700, "load": 4_000},
     "webhook": {"rounds": 10, "per_round": 60, "warmup": 20},
     "list": {"repeat": 100, "warmup": 10},
     "pages": {"rounds": 10, "per_round": 30, "warmup": 10},

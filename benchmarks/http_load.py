@@ -19,7 +19,7 @@ from pathlib import Path
 from .app import WEBHOOK_SECRET
 from .data import HookInvoice
 from .events import checkout_completed, event_id_for, sign
-from .inprocess import WEBHOOK_PATH, _paid_transitions
+from .inprocess import FLOOR_PATH, WEBHOOK_PATH, _paid_transitions
 from .report import Report, Row, progress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,23 +107,24 @@ def _start_gunicorn(database_url: str, workers: int, log_path: Path) -> tuple[su
     raise RuntimeError("gunicorn did not start within 30 s")
 
 
-def _plan(invoices: list[HookInvoice], duplicate_share: float, seed: int = 8) -> list[tuple[bytes, str]]:
+def _plan(invoices: list[HookInvoice], duplicate_share: float, seed: int = 8) -> list[tuple[int, bytes, str]]:
     """Signed bodies: one event per invoice, plus duplicates re-delivered soon after (some concurrently)."""
     rng = random.Random(seed)
     bodies = []
     for inv in invoices:
         b = checkout_completed(inv, event_id=event_id_for(inv, "http"))
-        bodies.append((b, sign(b, WEBHOOK_SECRET)))
+        bodies.append((inv.id, b, sign(b, WEBHOOK_SECRET)))
     plan = list(bodies)
-    for index in rng.sample(range(len(bodies)), int(len(bodies) * duplicate_share)):
-        b, _ = bodies[index]
+    for index in sorted(rng.sample(range(len(bodies)), int(len(bodies) * duplicate_share)), reverse=True):
+        invoice_id, b, _ = bodies[index]
         # Stripe re-signs a retried delivery with a fresh timestamp.
-        position = min(len(plan), index + rng.randint(0, 12))
-        plan.insert(position, (b, sign(b, WEBHOOK_SECRET, int(time.time()) + 1)))
+        position = min(len(plan), index + 1 + rng.randint(0, 12))
+        plan.insert(position, (invoice_id, b, sign(b, WEBHOOK_SECRET, int(time.time()) + 1)))
     return plan
 
 
-def _run_load(port: int, plan: list[tuple[bytes, str]], *, threads: int, time_cap: float):
+def _run_load(port: int, plan: list[tuple[int, bytes, str]], *, threads: int, time_cap: float,
+              path: str = WEBHOOK_PATH):
     next_index = count()
     results: list[tuple[int, float]] = []  # (status or -1, seconds)
     lock = threading.Lock()
@@ -136,10 +137,10 @@ def _run_load(port: int, plan: list[tuple[bytes, str]], *, threads: int, time_ca
             i = next(next_index)
             if i >= len(plan):
                 break
-            body, sig = plan[i]
+            _, body, sig = plan[i]
             t = time.perf_counter()
             try:
-                conn.request("POST", WEBHOOK_PATH, body=body,
+                conn.request("POST", path, body=body,
                              headers={"Stripe-Signature": sig, "Content-Type": "application/json"})
                 response = conn.getresponse()
                 response.read()
@@ -188,6 +189,15 @@ def throughput(app, database_url: str, invoices: list[HookInvoice], db_label: st
                            "≥ 500 events/s", None, command))
             return
         load = invoices[:-1]
+        # The machine's own ceiling: the same server and client against the floor route
+        # (verify the signature, insert one row, commit), distinct events only.
+        floor_plan = []
+        for inv in load:
+            fb = checkout_completed(inv, event_id=event_id_for(inv, "floorhttp"))
+            floor_plan.append((inv.id, fb, sign(fb, WEBHOOK_SECRET)))
+        progress(f"    floor: sending {len(floor_plan)} events to {FLOOR_PATH} ...")
+        floor_results, floor_elapsed = _run_load(port, floor_plan, threads=threads, time_cap=time_cap / 2,
+                                                 path=FLOOR_PATH)
         plan = _plan(load, 0.10)
         idle_rss = _rss_kib(proc.pid) + sum(_rss_kib(p) for p in _children(proc.pid))
         sampler.start()
@@ -209,13 +219,24 @@ def throughput(app, database_url: str, invoices: list[HookInvoice], db_label: st
     p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else 0
     complete = sent == len(plan)
-    paid = _paid_transitions(app, [inv.id for inv in load]) if complete else 0
+    # Every request taken from the plan was completed, so plan[:sent] is what was delivered.
+    delivered = list(dict.fromkeys(invoice_id for invoice_id, _, _ in plan[:sent]))
+    paid = _paid_transitions(app, delivered)
     ok = rate >= 500 and errors == 0 and complete and paid == len(load)
     report.add(Row(
         "Webhook throughput over HTTP (10 % duplicates)", db_label, f"{rate:.0f} events/s",
         f"{sent}/{len(plan)} sent in {elapsed:.1f} s; errors: {errors}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
-        f"invoices with exactly one paid transition: {paid}/{len(load)}",
+        f"invoices with exactly one paid transition: {paid}/{len(delivered)} delivered"
+        + ("" if complete else f" (time cap {time_cap:.0f} s reached)"),
         "≥ 500 events/s, 0 errors, 1 paid transition each", ok, command,
+    ))
+    floor_rate = len(floor_results) / floor_elapsed if floor_elapsed else 0.0
+    floor_errors = sum(1 for st, _ in floor_results if st != 200)
+    report.add(Row(
+        "Floor throughput over HTTP (same server and client)", db_label, f"{floor_rate:.0f} events/s",
+        f"{len(floor_results)} sent in {floor_elapsed:.1f} s; errors: {floor_errors}; webhook route = "
+        f"{rate / floor_rate if floor_rate else 0:.2f}× the floor's rate",
+        "(reference)", None, f"POST {FLOOR_PATH}, {command}",
     ))
     report.add(Row(
         "Peak RSS of gunicorn during the load", db_label, f"{sampler.peak_total / 1024:.0f} MiB",
