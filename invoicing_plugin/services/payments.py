@@ -148,7 +148,8 @@ def find_invoice(
             if found is not None:
                 return found
     if payment_intent:
-        return _in_scope(_one(wrap(select(Invoice).where(Invoice.payment_intent_id == payment_intent))), scope_workspace)
+        stmt = select(Invoice).where(Invoice.payment_intent_id == payment_intent)
+        return _in_scope(_one(wrap(stmt)), scope_workspace)
     return None
 
 
@@ -273,7 +274,9 @@ def apply_checkout_session(
     raise ValueError(f"apply_checkout_session cannot apply {action!r}")
 
 
-def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork | None) -> PaymentOutcome:
+def _apply_success(
+    invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork | None
+) -> PaymentOutcome:
     status = InvoiceStatus(invoice.status)
     paid = _money(session.amount_total, session.currency)
     intent = session.payment_intent
@@ -417,7 +420,9 @@ def _refund_full(invoice: Invoice, *, actor: str, source: str) -> None:
            detail=f"{_money(invoice.amount_refunded_minor, invoice.currency)} refunded in full [{source}]")
 
 
-def apply_charge_refunded(charge: Mapping[str, Any], *, source: str, scope_workspace: str | None = None) -> PaymentOutcome:
+def apply_charge_refunded(
+    charge: Mapping[str, Any], *, source: str, scope_workspace: str | None = None
+) -> PaymentOutcome:
     """Record a refund (``charge.refunded``): the refunded total, and REFUNDED once it is all back.
 
     The charge carries the cumulative ``amount_refunded``, so a late or repeated event

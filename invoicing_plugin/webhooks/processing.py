@@ -90,7 +90,9 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
-def process_event(event: Mapping[str, Any], *, scope_workspace: str | None = None, source: str = "webhook") -> ProcessResult:
+def process_event(
+    event: Mapping[str, Any], *, scope_workspace: str | None = None, source: str = "webhook"
+) -> ProcessResult:
     """Record ``event`` once and apply it through :data:`~.handlers.HANDLERS`.
 
     ``event`` must already be verified (signature checked, or fetched from Stripe's API
@@ -144,7 +146,9 @@ def process_event(event: Mapping[str, Any], *, scope_workspace: str | None = Non
     return ProcessResult(event_id, status, note=ctx.note if ctx else "", invoice_id=invoice_id)
 
 
-def _failed(event: Mapping[str, Any], ctx: EventContext | None, scope_workspace: str | None, error: str) -> ProcessResult:
+def _failed(
+    event: Mapping[str, Any], ctx: EventContext | None, scope_workspace: str | None, error: str
+) -> ProcessResult:
     """Store the failure in its own transaction (the effect was rolled back)."""
     session = get_state().session
     event_id = str(event["id"])

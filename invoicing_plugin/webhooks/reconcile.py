@@ -77,7 +77,8 @@ def _event_sources() -> list[tuple[StripeGateway, str | None, str]]:
     for connection in connections:
         try:
             key = state.secret_box.decrypt(connection.secret_key_encrypted)
-            sources.append((state.gateways.for_key(key), connection.workspace_id, f"workspace {connection.workspace_id}"))
+            label = f"workspace {connection.workspace_id}"
+            sources.append((state.gateways.for_key(key), connection.workspace_id, label))
         except Exception as exc:  # one broken workspace must not stop the others
             log.error("cannot read events of workspace %s: %s", connection.workspace_id, exc)
     return sources

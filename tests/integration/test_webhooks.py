@@ -15,7 +15,6 @@ import pytest
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence.models import StripeConnection
 from invoicing_plugin.webhooks import handlers
-from tests.conftest import WEBHOOK_SECRET
 from tests.integration.webhook_helpers import (
     audit,
     connect_workspace,

@@ -44,7 +44,9 @@ def account(app, world, stripe_emulator):
 
 
 @pytest.mark.postgresql_only
-def test_concurrent_duplicate_deliveries_make_exactly_one_payment(app, server, world, account, stripe_emulator, mailbox):
+def test_concurrent_duplicate_deliveries_make_exactly_one_payment(
+    app, server, world, account, stripe_emulator, mailbox
+):
     invoice = sent_invoice(app, world.acme, account)
     stripe_emulator.control.pay_session(invoice.session_id)
     payload = json.dumps(event_for(stripe_emulator, "checkout.session.completed", invoice.session_id))
