@@ -16,11 +16,9 @@ another workspace's, or a draft.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import current_app, has_request_context, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +28,7 @@ from ..extension import get_state
 from ..host import HostClient, HostWorkspace, host_current_client, parse_subject_ref
 from ..persistence.models import ClientPortalAccess, Invoice, utcnow
 from ..persistence.repository import WorkspaceRepository
+from .links import external_url
 
 __all__ = [
     "CLIENT_STATUS_LABELS",
@@ -101,23 +100,6 @@ def portal_url(workspace_id: str, client_id: str) -> str:
     """
     access = ensure_portal_access(workspace_id, client_id)
     return external_url("invoicing_portal.portal", token=access.token)
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute URL for ``endpoint`` inside or outside a request."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    base = current_app.config.get("INVOICING_EXTERNAL_URL")
-    if not base:
-        raise RuntimeError(
-            "Cannot build an absolute link outside a request: set INVOICING_EXTERNAL_URL "
-            "(for example https://app.example.com)."
-        )
-    parts = urlsplit(base)
-    adapter = current_app.url_map.bind(
-        parts.netloc, script_name=parts.path.rstrip("/") or "/", url_scheme=parts.scheme or "https"
-    )
-    return adapter.build(endpoint, values, force_external=True)
 
 
 # --- Resolving who is looking ---------------------------------------------------------------

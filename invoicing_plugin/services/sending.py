@@ -27,9 +27,8 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app, render_template
 from sqlalchemy import select
 
 from .. import signals
@@ -56,7 +55,9 @@ from .invoices import (
     today,
     unit_of_work,
 )
+from .links import external_url
 from .numbering import take_next_number
+from .portal import portal_url
 from .views import InvoiceSnapshot
 
 log = logging.getLogger("invoicing_plugin.sending")
@@ -71,20 +72,6 @@ ONLINE_UNAVAILABLE = (
 
 
 # --------------------------------------------------------------------- links
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute URL: from the current request, else from ``INVOICING_EXTERNAL_URL``."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    base = current_app.config.get("INVOICING_EXTERNAL_URL")
-    if not base:
-        raise InvoicingError(
-            "Set INVOICING_EXTERNAL_URL (e.g. https://app.example.com) so invoice links can be built outside a request."
-        )
-    parts = urlsplit(base)
-    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme or "https")
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def pay_link(invoice: Invoice | InvoiceSnapshot) -> str:
@@ -186,12 +173,18 @@ def _expire_quietly(route, session_id: str) -> None:
 
 
 def invoice_email(invoice: Invoice, workspace: HostWorkspace) -> OutgoingEmail:
+    """The invoice email: details, a Pay Invoice button, and the client's portal link.
+
+    Call inside the send's unit of work: the portal access row (created once per
+    client) joins that transaction.
+    """
     amount = format_money(Money(invoice.amount_minor, invoice.currency), workspace.locale)
     context = {
         "invoice": invoice,
         "workspace": workspace,
         "amount": amount,
         "pay_url": pay_link(invoice),
+        "portal_url": portal_url(invoice.workspace_id, invoice.client_id),
         "due_date": invoice.due_date.strftime("%-d %B %Y") if invoice.due_date else None,
     }
     return OutgoingEmail(

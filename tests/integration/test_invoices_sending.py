@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import threading
 from datetime import timedelta
 
@@ -46,6 +48,9 @@ def test_sending_by_email_numbers_the_invoice_and_emails_a_pay_button(app, staff
     assert "checkout" not in link and stripe_emulator.url not in link  # never the raw Checkout URL
     assert link in text
     assert [e[:4] for e in events(app, invoice.id)][-1] == ("sent", "ok", "draft", "sent")
+    # The client's portal link comes with it, and opens their portal.
+    portal = re.search(r"All your invoices from Acme Security: (\S+)", text).group(1)
+    assert staff_client.get(path_of(portal)).status_code == 200
 
 
 def test_a_checkout_session_carries_the_invoice_and_the_locked_connect_fee(app, world, connected_workspace,

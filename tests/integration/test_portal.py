@@ -13,6 +13,7 @@ from invoicing_plugin.persistence.models import ClientPortalAccess
 
 
 def portal_path(app, workspace_id: str, client_id: str) -> str:
+    from invoicing_plugin.services.errors import InvoicingError
     from invoicing_plugin.services.portal import portal_url
 
     with app.test_request_context():
@@ -107,6 +108,7 @@ def test_portal_link_is_created_once_per_client(app, world):
 
 def test_portal_url_outside_a_request_uses_the_external_url(app, world):
     """In a CLI command or a worker there is no request: INVOICING_EXTERNAL_URL names the host."""
+    from invoicing_plugin.services.errors import InvoicingError
     from invoicing_plugin.services.portal import portal_url
 
     def outside_a_request(client_id):
@@ -117,7 +119,7 @@ def test_portal_url_outside_a_request_uses_the_external_url(app, world):
             with app.app_context():
                 try:
                     result["url"] = portal_url(world.acme, client_id)
-                except RuntimeError as exc:
+                except InvoicingError as exc:
                     result["error"] = str(exc)
 
         thread = threading.Thread(target=run)
