@@ -6,5 +6,7 @@ demo:  ## run host_demo with the plugin (SQLite + Stripe emulator)
 test:  ## the whole test suite (SQLite, PostgreSQL, Chromium)
 	bash scripts/test.sh
 
-bench:  ## benchmarks (not part of the test run)
+bench:  ## benchmarks (not part of the test run; needs Debian's postgresql for the PostgreSQL figures)
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/python -m pip install -q -e '.[bench]'
 	.venv/bin/python -m benchmarks
