@@ -137,3 +137,15 @@ def _truncate_all(db):
     if names:
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """Replace pytest-flask's autouse request context with nothing.
+
+    With a context pushed around the whole test, every test-client request would
+    share one app context: Flask-Login's cached user in ``g`` and the SQLAlchemy
+    session would leak from one request into the next, as they never do in
+    production. Tests open ``app.app_context()`` themselves where they need one.
+    """
+    yield

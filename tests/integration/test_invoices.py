@@ -315,14 +315,14 @@ def test_every_invoice_route_answers_404_for_another_workspaces_invoice(app, wor
     from invoicing_plugin.services import templates
 
     with app.test_request_context():
-        template = templates.create_template(world.acme, ACTOR, templates.TemplateInput(name="Acme only"))
+        template_id = templates.create_template(world.acme, ACTOR, templates.TemplateInput(name="Acme only")).id
     outsider = login(app.test_client(), world.outsider_email, world.northwind_slug)
     base = f"/invoicing/invoices/{invoice.id}"
     for method, url in [
         ("get", base), ("get", base + "/edit"), ("post", base + "/edit"), ("post", base + "/delete"),
         ("post", base + "/send"), ("post", base + "/void"), ("post", base + "/mark-paid"),
-        ("get", f"/invoicing/templates/{template.id}/edit"), ("post", f"/invoicing/templates/{template.id}/edit"),
-        ("post", f"/invoicing/templates/{template.id}/delete"), ("get", f"{NEW}?template={template.id}"),
+        ("get", f"/invoicing/templates/{template_id}/edit"), ("post", f"/invoicing/templates/{template_id}/edit"),
+        ("post", f"/invoicing/templates/{template_id}/delete"), ("get", f"{NEW}?template={template_id}"),
         ("get", f"/invoicing/proposals/{world.proposal_accepted}/deposit"),
         ("post", f"/invoicing/proposals/{world.proposal_accepted}/deposit"),
         ("get", f"{NEW}?subject=engagement:{world.engagement}"),
