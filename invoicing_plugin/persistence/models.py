@@ -149,6 +149,11 @@ class Invoice(Base):
         Index("ix_invoicing_invoices_ws_status_created", "workspace_id", "status", "created_at", "id"),
         Index("ix_invoicing_invoices_ws_client", "workspace_id", "client_id"),
         Index("ix_invoicing_invoices_ws_status_paid", "workspace_id", "status", "paid_at"),
+        # Staff list sorted by amount or due date, walked by keyset cursor (revision 0002).
+        Index("ix_invoicing_invoices_ws_amount", "workspace_id", "amount_minor", "id"),
+        Index("ix_invoicing_invoices_ws_status_amount", "workspace_id", "status", "amount_minor", "id"),
+        Index("ix_invoicing_invoices_ws_due", "workspace_id", "due_date", "id"),
+        Index("ix_invoicing_invoices_ws_status_due", "workspace_id", "status", "due_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
