@@ -54,12 +54,17 @@ def _clients():
 def invoice_list():
     ctx = staff()
     args = request.args
+    filters = {name: args.get(name) for name in ("status", "client", "sort") if args.get(name)}
+    if "page" in args and not (args.get("after") or args.get("before")):
+        # Numbered pages gave way to Next/Previous cursors: an old ?page= link
+        # opens the first page of the same list instead of an error.
+        return redirect(url_for(".invoice_list", **filters))
     query = service.InvoiceQuery(
-        status=args.get("status") or None,
-        client_id=args.get("client") or None,
-        sort=args.get("sort") or "newest",
-        page=args.get("page", 1, type=int) or 1,
+        status=filters.get("status"),
+        client_id=filters.get("client"),
+        sort=filters.get("sort") or "newest",
         after=args.get("after", type=int),
+        before=args.get("before", type=int),
     )
     page = service.list_invoices(ctx.workspace.id, query)
     today = service.today()

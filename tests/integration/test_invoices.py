@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.integration._invoice_helpers import ACTOR, draft, events, load, send, update, yesterday
+from tests.integration._invoice_helpers import ACTOR, draft, events, load, path_of, send, update, yesterday
 from tests.integration.conftest import login
 
 NEW = "/invoicing/invoices/new"
@@ -292,6 +292,82 @@ def test_the_list_pages_through_every_invoice_once_in_each_sort(app, staff_clien
     first = staff_client.get("/invoicing/invoices")
     assert first.text.count('data-invoice-id="') == 2 and 'rel="next"' in first.text
     assert "Item 4" in first.text and "Item 3" in first.text
+
+
+_LINK = re.compile(r'<a rel="(next|prev)" href="([^"]+)"')
+
+
+def _walk_list(client, url):
+    """Follow the list's Next links from ``url``; (ids per page, the last page's HTML)."""
+    pages = []
+    while True:
+        response = client.get(url)
+        assert response.status_code == 200
+        pages.append([int(i) for i in re.findall(r'data-invoice-id="(\d+)"', response.text)])
+        links = dict(_LINK.findall(response.text))
+        if "next" not in links:
+            return pages, response.text
+        url = links["next"].replace("&amp;", "&")
+
+
+def test_every_sort_pages_by_cursor_through_every_invoice_once_and_back(app, staff_client, world):
+    """Ties in the sort column, and invoices without a due date (listed after the
+    dated ones), neither repeat nor skip an invoice, forwards or backwards."""
+    specs = [("100", None), ("300", 3), ("100", 1), ("300", None), ("200", 3), ("100", None), ("200", 2)]
+    day = yesterday()
+    made = []
+    for amount, due_in in specs:
+        invoice = draft(app, world, amount=amount)
+        due = day + timedelta(days=due_in) if due_in is not None else None
+        update(app, invoice.id, due_date=due)
+        made.append((invoice.id, int(amount), due))
+    draft(app, world, amount="150", workspace=world.northwind, client=world.northwind_client)
+    expected = {
+        "newest": [i for i, _, _ in reversed(made)],
+        "oldest": [i for i, _, _ in made],
+        "amount_desc": [i for i, _, _ in sorted(made, key=lambda m: (-m[1], -m[0]))],
+        "amount_asc": [i for i, _, _ in sorted(made, key=lambda m: (m[1], m[0]))],
+        "due": [i for i, _, d in sorted(made, key=lambda m: (m[2] is None, m[2] or day, m[0]))],
+    }
+    app.config["INVOICING_PAGE_SIZE"] = 2
+    for sort, order in expected.items():
+        pages, last = _walk_list(staff_client, f"/invoicing/invoices?sort={sort}")
+        assert [i for page in pages for i in page] == order, sort
+        assert [len(p) for p in pages] == [2, 2, 2, 1]
+        back = []
+        while (link := dict(_LINK.findall(last)).get("prev")):
+            last = staff_client.get(link.replace("&amp;", "&")).text
+            back.insert(0, [int(i) for i in re.findall(r'data-invoice-id="(\d+)"', last)])
+        assert back == pages[:-1], sort
+        assert 'rel="prev"' not in last and "First page" not in last
+
+
+def test_a_cursor_keeps_the_status_filter_and_a_foreign_or_bad_cursor_opens_the_first_page(app, staff_client, world):
+    ids = [draft(app, world, amount=str(100 * n)).id for n in (1, 2, 3)]
+    sent = draft(app, world, amount="250", send_method="manual")
+    send(app, world, sent.id, "manual")
+    other = draft(app, world, amount="999", workspace=world.northwind, client=world.northwind_client)
+    app.config["INVOICING_PAGE_SIZE"] = 2
+
+    pages, _ = _walk_list(staff_client, "/invoicing/invoices?sort=amount_asc&status=draft")
+    assert pages == [ids[:2], ids[2:]]
+    for cursor in (f"after={other.id}", f"before={other.id}", "after=x", "before=99999999"):
+        page = staff_client.get(f"/invoicing/invoices?sort=amount_desc&{cursor}")
+        assert page.status_code == 200
+        assert [int(i) for i in re.findall(r'data-invoice-id="(\d+)"', page.text)] == [ids[2], sent.id]
+        assert "999" not in page.text
+
+
+@pytest.mark.parametrize("query, target", [
+    ("?page=3", "/invoicing/invoices"),
+    ("?sort=amount_desc&status=draft&page=40", "/invoicing/invoices?status=draft&sort=amount_desc"),
+    ("?sort=due&page=oops", "/invoicing/invoices?sort=due"),
+])
+def test_an_old_numbered_page_link_opens_the_first_page_of_the_same_list(staff_client, query, target):
+    response = staff_client.get("/invoicing/invoices" + query)
+    assert response.status_code == 302
+    assert path_of(response.headers["Location"]) == target
+    assert staff_client.get(target).status_code == 200
 
 
 def test_an_invoice_page_shows_the_panel_actions_and_timeline(app, staff_client, world):
