@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, has_request_context, request
 
 from ..extension import get_state
 from ..host import HostUser, HostWorkspace
 from ..persistence.repository import WorkspaceRepository
+
+
+#: Where the staff context of the current request is kept (the WSGI environ lives
+#: exactly as long as the request, unlike ``g`` when tests share an app context).
+_STAFF_KEY = "invoicing.staff"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,9 @@ def current_workspace_for_billing() -> tuple[HostWorkspace, HostUser] | None:
 
     Used by templates (navigation) where refusing with an error is not wanted.
     """
+    known = request.environ.get(_STAFF_KEY) if has_request_context() else None
+    if known is not None:  # this request already passed the staff check: no second round of host calls
+        return known.workspace, known.user
     host = get_state().host
     workspace = host.current_workspace()
     if workspace is None or not workspace.bills_clients:
@@ -66,7 +74,7 @@ def staff_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        g.invoicing = require_staff()
+        g.invoicing = request.environ[_STAFF_KEY] = require_staff()
         return view(*args, **kwargs)
 
     return wrapper

@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from babel import Locale
 from flask import Flask, g, url_for
 
 from ..domain.money import Money, format_money
@@ -54,4 +57,17 @@ def invoicing_new_invoice_url(kind: str, subject_id) -> str:
 def money_filter(minor: int | None, currency: str, locale: str = "en_US") -> str:
     if minor is None:
         return "—"
-    return format_money(Money(int(minor), currency), locale)
+    return _formatted(int(minor), currency, locale)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(minor: int, currency: str, locale: str) -> str:
+    """:func:`format_money` is pure and costs some 20 µs in Babel; lists show the
+    same amounts again and again (every render of a page, round sums)."""
+    return format_money(Money(minor, currency), _locale(locale))
+
+
+@lru_cache(maxsize=32)
+def _locale(identifier: str) -> Locale:
+    """The parsed locale (a list page formats dozens of amounts in the same one)."""
+    return Locale.parse(identifier)

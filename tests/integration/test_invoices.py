@@ -442,3 +442,16 @@ def test_flask_invoicing_overdue_lists_and_flags_once(app, world):
     runner.invoke(args=["invoicing", "overdue", "--workspace", world.acme, "--flag"])
     assert [e[0] for e in events(app, late.id)].count("overdue") == 1
     assert "overdue" not in [e[0] for e in events(app, other_ws.id)]
+
+
+def test_the_list_asks_the_host_once_per_request_who_is_signed_in_and_may_bill(app, staff_client, world, monkeypatch):
+    from invoicing_plugin.extension import get_state
+
+    host = get_state(app).host
+    calls = []
+    for name in ("current_user", "current_workspace", "can_manage_billing", "list_clients"):
+        original = getattr(host, name)
+        monkeypatch.setattr(host, name, lambda *a, _name=name, _original=original: calls.append(_name) or _original(*a))
+    page = staff_client.get("/invoicing/invoices")
+    assert page.status_code == 200 and ">Revenue<" in page.text  # the plugin's navigation is still shown
+    assert sorted(calls) == ["can_manage_billing", "current_user", "current_workspace", "list_clients"]
