@@ -191,8 +191,8 @@ def list_invoices(
     """One page of invoices. ``status`` filters by displayed status (``"overdue"`` too).
 
     ``sort``: ``newest`` (default), ``oldest``, ``due``, ``amount_desc``, ``amount_asc``.
-    Newest/oldest continue with ``after=<last id of the previous page>``; other
-    sorts use ``page``.
+    Every sort continues with ``after=<last id of the previous page>`` (keyset,
+    as fast deep down as on the first page); ``page=N`` skips rows with OFFSET.
     """
     query = InvoiceQuery(status=status, client_id=client_id, sort=sort, page=page, after=after, page_size=page_size)
     result = _invoices.list_invoices(str(workspace_id), query)
