@@ -27,13 +27,14 @@ conditional ``UPDATE`` so exactly one process sends it, however many try at once
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import current_app, render_template
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from .. import signals
 from ..domain.errors import InvalidTransition
@@ -132,7 +133,7 @@ def find_invoice(
     """
     wrap = _locked if lock else (lambda stmt: stmt)
     if session_id:
-        found = _in_scope(_one(wrap(select(Invoice).where(Invoice.checkout_session_id == session_id))), scope_workspace)
+        found = _in_scope(_by_column("checkout_session_id", session_id, lock), scope_workspace)
         if found is not None:
             return found
     metadata = metadata or {}
@@ -148,9 +149,19 @@ def find_invoice(
             if found is not None:
                 return found
     if payment_intent:
-        stmt = select(Invoice).where(Invoice.payment_intent_id == payment_intent)
-        return _in_scope(_one(wrap(stmt)), scope_workspace)
+        return _in_scope(_by_column("payment_intent_id", payment_intent, lock), scope_workspace)
     return None
+
+
+@functools.cache
+def _by_column_statement(column: str, lock: bool):
+    stmt = select(Invoice).where(getattr(Invoice, column) == bindparam("value")).limit(1)
+    return _locked(stmt) if lock else stmt
+
+
+def _by_column(column: str, value: str, lock: bool) -> Invoice | None:
+    """The (first) invoice whose ``column`` is ``value``; the statement is built once per shape."""
+    return get_state().session.scalars(_by_column_statement(column, lock), {"value": value}).first()
 
 
 def find_invoice_for_session(session: CheckoutSession, *, scope_workspace: str | None = None, lock: bool = True):

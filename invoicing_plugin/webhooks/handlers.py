@@ -3,8 +3,9 @@
 Adding an event type is one line in :data:`HANDLERS` plus one small function.
 Every handler receives an :class:`EventContext`, runs inside the transaction that
 also records the event (see :mod:`.processing`), never commits, and returns the
-status to store: ``processed`` or ``ignored``. Raising makes the endpoint answer 5xx
-so Stripe retries, and the error is stored with the event.
+status to store: ``processed`` or ``ignored``. (The exceptions, listed in
+:data:`OWN_TRANSACTION`, call services that commit on their own.) Raising makes the
+endpoint answer 5xx so Stripe retries, and the error is stored with the event.
 """
 
 from __future__ import annotations
@@ -153,6 +154,12 @@ HANDLERS: Mapping[str, Handler] = {
     "account.updated": account_updated,
     "account.application.deauthorized": account_deauthorized,
 }
+
+#: Event types whose handler's service commits its own transaction (and may call Stripe):
+#: their event is claimed before the handler runs, so a duplicate never runs it again.
+#: Every other handler only changes rows in the caller's transaction, and the event is
+#: recorded after it, together with its outcome (see :mod:`.processing`).
+OWN_TRANSACTION: frozenset[str] = frozenset({"account.updated", "account.application.deauthorized"})
 
 #: The event types to enable on a webhook endpoint (for own-key workspaces and docs).
 HANDLED_EVENT_TYPES: tuple[str, ...] = tuple(HANDLERS)

@@ -4,9 +4,15 @@
 --apply`` (events Stripe failed to deliver) and the health panel's replay button.
 
 * The event row (``WebhookEvent``, unique ``event_id``) and the event's effect commit in
-  **one** transaction; the handler locks the invoice row it changes. A duplicate
-  delivery finds the row (or loses the race on the unique index: ``IntegrityError``)
-  and changes nothing.
+  **one** transaction; the handler locks the invoice row it changes. The row is written
+  once, with its outcome, after the handler: ``INSERT ... ON CONFLICT (event_id) DO
+  UPDATE ... WHERE status = 'failed' RETURNING id``. When that returns nothing the id is
+  already recorded (a duplicate, or a concurrent twin that committed first): the
+  handler's pending changes are rolled back and nothing changes. Concurrent twins queue
+  on the invoice row lock, so the second one finds the invoice already paid.
+* Handlers in :data:`~.handlers.OWN_TRANSACTION` commit (and may call Stripe)
+  themselves: for them the event is claimed *before* the handler with the same
+  statement, and the outcome written afterwards.
 * A handler that raises rolls its effect back; the failure (status ``failed`` and the
   error) is then stored in a separate transaction. A failed row never blocks a later
   delivery, reconcile or replay of the same event id: it is processed again.
@@ -15,12 +21,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy import insert as insert_core
 from sqlalchemy.exc import IntegrityError
 
 from ..extension import get_state
@@ -28,7 +36,7 @@ from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import WorkspaceRepository
 from ..services import payments
 from ..services.uow import UnitOfWork
-from .handlers import HANDLERS, EventContext
+from .handlers import HANDLERS, OWN_TRANSACTION, EventContext
 
 log = logging.getLogger("invoicing_plugin.webhooks")
 
@@ -55,34 +63,96 @@ def _created(event: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def _claim(session, event: Mapping[str, Any]) -> WebhookEvent | None:
-    """This transaction's row for the event, or ``None`` when it was already handled."""
-    stmt = (
-        select(WebhookEvent)
-        .where(WebhookEvent.event_id == event["id"])
-        .with_for_update()
-        .execution_options(populate_existing=True)
+def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str | None,
+            invoice_id: int | None, processed_at: datetime | None):
+    """``INSERT`` the event's row, or take over a *failed* row of the same event id.
+
+    Returns the row id, or ``None`` when the event id is already recorded and did not
+    fail (a duplicate). One statement: ``INSERT ... ON CONFLICT (event_id) DO UPDATE
+    ... WHERE status = 'failed' RETURNING id``. On PostgreSQL a concurrent twin that
+    inserted the same id first makes this statement wait for its transaction, then
+    see its outcome; the conditional update re-checks the committed row.
+    """
+    now = utcnow()
+    values = {
+        "event_id": str(event["id"]),
+        "type": str(event.get("type"))[:96],
+        "account_id": event.get("account") if isinstance(event.get("account"), str) else None,
+        "workspace_id": workspace_id,
+        "invoice_id": invoice_id,
+        "livemode": bool(event.get("livemode")),
+        "status": status,
+        "error": None,
+        "attempts": 1,
+        "payload": dict(event),
+        "stripe_created": _created(event),
+        "received_at": now,
+        "processed_at": processed_at,
+    }
+    stmt = _upsert_statement(session.get_bind().dialect.name)
+    if stmt is None:  # pragma: no cover - other backends: lock-then-write, same outcome
+        return _upsert_portable(session, values)
+    return session.execute(stmt, values).scalar()
+
+
+@functools.cache
+def _upsert_statement(dialect: str):
+    """The upsert for ``dialect``, built once (the values are bound per call)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - other backends
+        return None
+    table = WebhookEvent.__table__
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.event_id],
+        set_={
+            "status": stmt.excluded.status,
+            "error": None,
+            "attempts": table.c.attempts + 1,
+            "workspace_id": func.coalesce(stmt.excluded.workspace_id, table.c.workspace_id),
+            "invoice_id": func.coalesce(stmt.excluded.invoice_id, table.c.invoice_id),
+            "processed_at": stmt.excluded.processed_at,
+        },
+        where=table.c.status == "failed",
+    ).returning(table.c.id)
+
+
+def _upsert_portable(session, values: dict[str, Any]):  # pragma: no cover - other backends
+    table = WebhookEvent.__table__
+    existing = session.execute(
+        select(table.c.id, table.c.status).where(table.c.event_id == values["event_id"]).with_for_update()
+    ).first()
+    if existing is None:
+        session.execute(insert_core(table).values(**values))  # a concurrent twin fails here: IntegrityError
+        return session.execute(select(table.c.id).where(table.c.event_id == values["event_id"])).scalar()
+    if existing.status != "failed":
+        return None
+    session.execute(
+        update(table).where(table.c.id == existing.id).values(
+            status=values["status"], error=None, attempts=table.c.attempts + 1,
+            workspace_id=func.coalesce(values["workspace_id"], table.c.workspace_id),
+            invoice_id=func.coalesce(values["invoice_id"], table.c.invoice_id),
+            processed_at=values["processed_at"],
+        )
     )
-    existing = session.scalars(stmt).first()
-    if existing is not None:
-        if existing.status != "failed":
-            return None
-        existing.attempts += 1
-        return existing
-    record = WebhookEvent(
-        event_id=event["id"],
-        type=str(event.get("type"))[:96],
-        account_id=event.get("account") if isinstance(event.get("account"), str) else None,
-        livemode=bool(event.get("livemode")),
-        payload=dict(event),
-        stripe_created=_created(event),
-        received_at=utcnow(),
-        status="processed",
-        attempts=1,
+    return existing.id
+
+
+def _finish(session, row_id: int, *, status: str, workspace_id: str | None, invoice_id: int | None) -> bool:
+    """Write the outcome into a row claimed before a handler that commits on its own."""
+    table = WebhookEvent.__table__
+    result = session.execute(
+        update(table).where(table.c.id == row_id).values(
+            status=status, error=None,
+            workspace_id=func.coalesce(workspace_id, table.c.workspace_id),
+            invoice_id=func.coalesce(invoice_id, table.c.invoice_id),
+            processed_at=utcnow(),
+        )
     )
-    session.add(record)
-    session.flush()  # a concurrent twin waits here, then fails on the unique event_id
-    return record
+    return result.rowcount == 1
 
 
 def _describe(exc: BaseException) -> str:
@@ -98,33 +168,41 @@ def process_event(
     ``event`` must already be verified (signature checked, or fetched from Stripe's API
     with our key). ``scope_workspace`` confines its effect to one workspace.
     """
-    state = get_state()
-    session = state.session
+    session = get_state().session
     event_id = str(event["id"])
+    event_type = str(event.get("type"))[:96]
+    handler = HANDLERS.get(event_type)
     ctx: EventContext | None = None
     status = "processed"
     try:
         with UnitOfWork(session) as uow:
-            record = _claim(session, event)
-            if record is None:
-                return ProcessResult(event_id, "duplicate", note="already recorded")
             ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
-            handler = HANDLERS.get(record.type)
+            claimed = None
+            if handler is not None and event_type in OWN_TRANSACTION:
+                # The service commits (and may call Stripe) itself: claim the event first,
+                # so a duplicate never runs it again.
+                claimed = _upsert(session, event, status="processed", workspace_id=scope_workspace,
+                                  invoice_id=None, processed_at=None)
+                if claimed is None:
+                    return ProcessResult(event_id, "duplicate", note="already recorded")
             if handler is None:
-                status, ctx.note = "ignored", f"{record.type} is not an event type we act on"
+                status, ctx.note = "ignored", f"{event_type} is not an event type we act on"
             else:
                 status = handler(ctx)
-            if record not in session:
-                # A service the handler called ended the transaction itself (committed or
-                # rolled back): make sure the event is still recorded exactly once.
-                record = _claim(session, event) or session.scalars(
-                    select(WebhookEvent).where(WebhookEvent.event_id == event_id)
-                ).one()
-            record.status = status
-            record.error = None
-            record.workspace_id = ctx.workspace_id or scope_workspace or record.workspace_id
-            record.invoice_id = ctx.invoice_id or record.invoice_id
-            record.processed_at = utcnow()
+            workspace_id = ctx.workspace_id or scope_workspace
+            if claimed is None:
+                # The common path: the handler's changes are still pending in this
+                # transaction (it locked the invoice row it changes); record the event with
+                # its outcome in one statement, and commit both at once -- or, for an id
+                # already recorded, throw the changes away.
+                if _upsert(session, event, status=status, workspace_id=workspace_id,
+                           invoice_id=ctx.invoice_id, processed_at=utcnow()) is None:
+                    uow.rollback()
+                    return ProcessResult(event_id, "duplicate", note="already recorded")
+            elif not _finish(session, claimed, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id):
+                # The service rolled the claim back with its own transaction: record again.
+                _upsert(session, event, status=status, workspace_id=workspace_id,
+                        invoice_id=ctx.invoice_id, processed_at=utcnow())
             uow.commit()
     except IntegrityError:
         session.rollback()
