@@ -238,3 +238,89 @@ def test_month_expression_compiles_per_dialect():
     assert "strftime('%Y-%m', invoicing_invoices.paid_at)" in str(expression.compile(dialect=sqlite.dialect()))
     assert "date_trunc('month', invoicing_invoices.paid_at AT TIME ZONE 'UTC')" in str(
         expression.compile(dialect=postgresql.dialect()))
+
+
+def test_overdue_starts_the_day_after_the_due_date(app, world, make_invoice):
+    ws, client = world.acme, world.client_a
+    make_invoice(workspace_id=ws, client_id=client, status="sent", amount_minor=100, due_date=TODAY)
+    make_invoice(workspace_id=ws, client_id=client, status="sent", amount_minor=20, due_date=date(2025, 4, 14))
+    make_invoice(workspace_id=ws, client_id=client, status="processing", amount_minor=3, due_date=date(2025, 1, 1))
+
+    (gbp,) = report(app, ws).currencies
+
+    assert (gbp.outstanding.minor, gbp.outstanding_count) == (123, 3)
+    assert (gbp.overdue.minor, gbp.overdue_count) == (20, 1)
+
+
+def test_every_status_is_counted(app, world, make_invoice):
+    from invoicing_plugin.domain.invoice import InvoiceStatus
+
+    for status in InvoiceStatus:
+        make_invoice(workspace_id=world.acme, client_id=world.client_a, status=status.value,
+                     created_at=at(2025, 2, 1))
+
+    counts = report(app, world.acme).status_counts
+
+    assert counts == {status.value: 1 for status in InvoiceStatus}
+
+
+# --- Query plans: each figure is one range of one index --------------------------------------
+
+
+def _explained_report_queries(app, workspace_id):
+    """Run the report, then EXPLAIN each statement it sent, with full scans and bitmap scans
+    switched off so the plan shows whether the query *can* use its index (on a table this
+    small the planner would otherwise rightly prefer reading the whole table)."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        session = get_state().session
+        connection = session.connection()
+        sent = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            sent.append((statement, parameters))
+
+        event.listen(connection, "before_cursor_execute", capture)
+        try:
+            analytics.revenue_report(WorkspaceRepository(session, workspace_id), PERIOD, TODAY)
+        finally:
+            event.remove(connection, "before_cursor_execute", capture)
+        postgresql = connection.dialect.name == "postgresql"
+        if postgresql:
+            connection.exec_driver_sql("ANALYZE invoicing_invoices")
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+        plans = []
+        for statement, parameters in [s for s in sent if "invoicing_invoices" in s[0]]:
+            prefix = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
+            rows = connection.exec_driver_sql(prefix + statement, parameters).all()
+            plans.append((statement, "\n".join(str(row[-1]) for row in rows)))
+        session.rollback()
+    return plans
+
+
+def test_each_figure_reads_one_index_range(app, world, dataset):
+    plans = _explained_report_queries(app, world.acme)
+    postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+    assert len(plans) == 3
+    (_, paid), (open_sql, open_), (status_sql, by_status) = plans
+    # Every status named: one (workspace_id, status, created_at) range per status at scale.
+    from invoicing_plugin.domain.invoice import InvoiceStatus
+
+    assert "status IN (%s)" % ", ".join(f"'{status.value}'" for status in InvoiceStatus) in status_sql
+    # The partial index over open invoices is provably usable: the statuses are in the SQL, not
+    # bound, so a reused prepared statement (a generic plan) and SQLite can match its WHERE.
+    assert "IN ('sent', 'processing')" in open_sql
+    if postgresql:  # index-only, and the period bounds the index range (not a filter on every row)
+        assert "Index Only Scan using ix_invoicing_invoices_ws_status_paid_cover" in paid, paid
+        assert re.search(r"Index Cond: .*status = 'paid'.*paid_at >= .*paid_at < ", paid), paid
+        assert "Index Only Scan using ix_invoicing_invoices_ws_open" in open_, open_
+        assert "Index Only Scan using ix_invoicing_invoices_ws_status_created" in by_status, by_status
+    else:
+        assert ("ix_invoicing_invoices_ws_status_paid_cover "
+                "(workspace_id=? AND status=? AND paid_at>? AND paid_at<?)") in paid, paid
+        assert "ix_invoicing_invoices_ws_open (workspace_id=?)" in open_, open_
+        assert ("COVERING INDEX ix_invoicing_invoices_ws_status_created "
+                "(workspace_id=? AND status=? AND created_at>? AND created_at<?)") in by_status, by_status
