@@ -6,7 +6,8 @@
   host's menus and its Settings → Connected apps page;
 - ``invoicing_new_invoice_url(kind, id)``: "New invoice" prefilled with a subject,
   for host pages such as an engagement or a proposal;
-- the ``money`` filter: ``{{ invoice.amount_minor|money(invoice.currency) }}``.
+- the ``money`` filter: ``{{ invoice.amount_minor|money(invoice.currency) }}``;
+- ``invoicing_status_badge(status)``: an invoice's status badge.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import lru_cache
 
 from babel import Locale
 from flask import Flask, g, url_for
+from markupsafe import Markup
 
 from ..domain.money import Money, format_money
 from ..extension import get_state
@@ -38,6 +40,7 @@ def install_template_helpers(app: Flask) -> None:
         }
 
     app.add_template_filter(money_filter, "money")
+    app.add_template_global(status_badge, "invoicing_status_badge")
 
 
 def invoicing_links() -> list[tuple[str, str]]:
@@ -52,6 +55,16 @@ def invoicing_links() -> list[tuple[str, str]]:
 
 def invoicing_new_invoice_url(kind: str, subject_id) -> str:
     return url_for("invoicing.invoice_new", subject=f"{kind}:{subject_id}")
+
+
+#: Badge text where capitalising the status is not enough.
+_STATUS_LABELS = {"sent": "Sent", "paid_after_void": "Paid after void"}
+
+
+def status_badge(status: str) -> Markup:
+    """``<span class="inv-badge …">`` for a displayed status (a plain function: lists show one per row)."""
+    label = _STATUS_LABELS.get(status) or status.replace("_", " ").capitalize()
+    return Markup('<span class="inv-badge inv-badge--{0}" data-status="{0}">{1}</span>').format(status, label)
 
 
 def money_filter(minor: int | None, currency: str, locale: str = "en_US") -> str:

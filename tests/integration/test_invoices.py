@@ -455,3 +455,13 @@ def test_the_list_asks_the_host_once_per_request_who_is_signed_in_and_may_bill(a
     page = staff_client.get("/invoicing/invoices")
     assert page.status_code == 200 and ">Revenue<" in page.text  # the plugin's navigation is still shown
     assert sorted(calls) == ["can_manage_billing", "current_user", "current_workspace", "list_clients"]
+
+
+@pytest.mark.parametrize("status, label", [("overdue", "Overdue"), ("paid_after_void", "Paid after void"),
+                                           ("sent", "Sent"), ("<b>", "&lt;b&gt;")])
+def test_a_status_badge_names_the_status_for_people(status, label):
+    from invoicing_plugin.web.templating import status_badge
+
+    escaped = status.replace("<", "&lt;").replace(">", "&gt;")
+    assert str(status_badge(status)) == (
+        f'<span class="inv-badge inv-badge--{escaped}" data-status="{escaped}">{label}</span>')
