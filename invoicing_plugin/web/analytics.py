@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
 from flask_wtf import FlaskForm
@@ -10,9 +11,13 @@ from wtforms import DateField
 from wtforms.validators import Optional
 
 from ..persistence.models import utcnow
-from ..services import analytics
 from .access import staff, staff_required
-from .charts import monthly_revenue_chart
+
+if TYPE_CHECKING:
+    from ..services import analytics
+
+# The report's queries and the SVG charts are imported when the page is first
+# asked for, not when the app starts (most processes never render a chart).
 
 bp = Blueprint("invoicing_analytics", __name__, template_folder="templates")
 
@@ -32,6 +37,8 @@ _DATE_MESSAGE = "Enter the {label} date as YYYY-MM-DD, for example 2025-01-31."
 
 def _period(today: date) -> tuple[RangeForm, analytics.DateRange, list[str]]:
     """The form, the period to show and any errors (bad input falls back to the default period)."""
+    from ..services import analytics
+
     form = RangeForm(request.args, meta={"csrf": False})
     errors: list[str] = []
     form.validate()
@@ -50,6 +57,8 @@ def _period(today: date) -> tuple[RangeForm, analytics.DateRange, list[str]]:
 
 
 def _presets(today: date) -> list[tuple[str, analytics.DateRange]]:
+    from ..services import analytics
+
     last_year = today.year - 1
     return [
         ("Last 12 months", analytics.default_range(today)),
@@ -62,6 +71,9 @@ def _presets(today: date) -> list[tuple[str, analytics.DateRange]]:
 @bp.get("/analytics")
 @staff_required
 def dashboard():
+    from ..services import analytics
+    from .charts import monthly_revenue_chart
+
     ctx = staff()
     today = utcnow().date()
     form, period, errors = _period(today)
@@ -84,6 +96,8 @@ def dashboard():
 @bp.get("/analytics/invoices.csv")
 @staff_required
 def export():
+    from ..services import analytics
+
     ctx = staff()
     today = utcnow().date()
     form, period, errors = _period(today)
