@@ -535,6 +535,26 @@ def test_deauthorization_disconnects_the_workspace(app, client, world, account, 
         assert row.status == "disconnected"
 
 
+def test_a_redelivered_account_event_does_not_run_its_service_again(
+    app, client, world, account, stripe_emulator, monkeypatch
+):
+    """Account services commit on their own (and call Stripe): the event is claimed before them."""
+    from invoicing_plugin.services import connections
+
+    event = stripe_emulator.control.deauthorize(account)
+    assert post_event(client, event).status_code == 200
+
+    def must_not_run(account_id):
+        raise AssertionError("the deauthorization ran twice")
+
+    monkeypatch.setattr(connections, "apply_deauthorization", must_not_run)
+    again = post_event(client, event)
+
+    assert (again.status_code, again.get_json()["status"]) == (200, "duplicate")
+    (recorded,) = webhook_rows(app, event["id"])
+    assert (recorded.status, recorded.workspace_id, recorded.attempts) == ("processed", world.acme, 1)
+
+
 def _connected_events(emulator, account_id: str) -> list[dict]:
     """Events of a connected account, read as the platform with the Stripe-Account header."""
     from tests.conftest import PLATFORM_KEY
