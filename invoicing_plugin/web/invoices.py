@@ -68,12 +68,21 @@ def invoice_list():
     )
     page = service.list_invoices(ctx.workspace.id, query)
     today = service.today()
+    # The host's whole client list only when staff ask to pick a client (it grows
+    # with the client base); otherwise just the client being filtered on, if any.
+    all_clients = args.get("clients") == "all"
+    if all_clients:
+        clients = _clients()
+    else:
+        current = query.client_id and get_state().host.get_client(str(ctx.workspace.id), str(query.client_id))
+        clients = [current] if current else []
     return render_template(
         "invoicing/invoice_list.html",
         workspace=ctx.workspace,
         page=page,
         invoices=page.items,
-        clients=_clients(),
+        clients=clients,
+        all_clients=all_clients,
         status_filters=service.STATUS_FILTERS,
         sorts=service.SORTS,
         display_status=lambda invoice: display_status(invoice.status, invoice.due_date, today),

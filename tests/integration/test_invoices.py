@@ -454,7 +454,34 @@ def test_the_list_asks_the_host_once_per_request_who_is_signed_in_and_may_bill(a
         monkeypatch.setattr(host, name, lambda *a, _name=name, _original=original: calls.append(_name) or _original(*a))
     page = staff_client.get("/invoicing/invoices")
     assert page.status_code == 200 and ">Revenue<" in page.text  # the plugin's navigation is still shown
+    assert sorted(calls) == ["can_manage_billing", "current_user", "current_workspace"]
+    calls.clear()
+    assert staff_client.get("/invoicing/invoices?clients=all").status_code == 200
     assert sorted(calls) == ["can_manage_billing", "current_user", "current_workspace", "list_clients"]
+
+
+def test_the_client_filter_lists_the_clients_when_asked_and_keeps_the_chosen_one(app, staff_client, world):
+    draft(app, world, description="For Globex")
+    draft(app, world, description="For Initech", client=world.client_b)
+
+    def client_options(html):
+        select = re.search(r'<select name="client">(.*?)</select>', html, re.S)
+        found = re.findall(r'<option value="(\w*)"\s*(selected)?\s*>([^<]+)</option>', select.group(1))
+        return [(value, bool(selected), name) for value, selected, name in found]
+
+    plain = staff_client.get("/invoicing/invoices").text
+    assert 'name="client"' not in plain and "Filter by client…" in plain
+    picking = staff_client.get("/invoicing/invoices?clients=all&sort=amount_asc").text
+    assert client_options(picking) == [("", False, "All clients"), (world.client_a, False, "Globex Corporation"),
+                                       (world.client_b, False, "Initech")]
+    assert 'value="amount_asc" selected' in picking and "Filter by client…" not in picking
+
+    filtered = staff_client.get(f"/invoicing/invoices?client={world.client_b}").text
+    assert "For Initech" in filtered and "For Globex" not in filtered
+    assert client_options(filtered) == [("", False, "All clients"), (world.client_b, True, "Initech")]
+    assert "Other clients…" in filtered
+    foreign = staff_client.get(f"/invoicing/invoices?client={world.northwind_client}")
+    assert foreign.status_code == 200 and "No invoices match these filters." in foreign.text
 
 
 @pytest.mark.parametrize("status, label", [("overdue", "Overdue"), ("paid_after_void", "Paid after void"),
