@@ -89,8 +89,10 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
         "received_at": now,
         "processed_at": processed_at,
     }
-    stmt = _upsert_statement(session.get_bind().dialect.name)
-    if stmt is None:  # pragma: no cover - other backends: lock-then-write, same outcome
+    dialect = session.get_bind().dialect
+    # SQLite before 3.35 has no RETURNING; other backends have no ON CONFLICT.
+    stmt = _upsert_statement(dialect.name) if dialect.insert_returning else None
+    if stmt is None:  # lock-then-write, same outcome
         return _upsert_portable(session, values)
     return session.execute(stmt, values).scalar()
 
@@ -120,14 +122,15 @@ def _upsert_statement(dialect: str):
     ).returning(table.c.id)
 
 
-def _upsert_portable(session, values: dict[str, Any]):  # pragma: no cover - other backends
+def _upsert_portable(session, values: dict[str, Any]):
+    """:func:`_upsert` without ``ON CONFLICT ... RETURNING`` (old SQLite, other backends)."""
     table = WebhookEvent.__table__
     existing = session.execute(
         select(table.c.id, table.c.status).where(table.c.event_id == values["event_id"]).with_for_update()
     ).first()
     if existing is None:
-        session.execute(insert_core(table).values(**values))  # a concurrent twin fails here: IntegrityError
-        return session.execute(select(table.c.id).where(table.c.event_id == values["event_id"])).scalar()
+        # A concurrent twin fails here on the unique event_id (IntegrityError: a duplicate).
+        return session.execute(insert_core(table).values(**values)).inserted_primary_key[0]
     if existing.status != "failed":
         return None
     session.execute(
