@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from playwright.sync_api import expect
+
 from tests.e2e.helpers import sign_in
 
 
@@ -10,8 +14,8 @@ def test_billing_admin_opens_invoices_from_the_host_navigation(app, world, live_
 
     page.get_by_role("link", name="Invoices").first.click()
 
-    assert page.url.endswith("/invoicing/invoices")
-    assert page.get_by_role("heading", name="Invoices").is_visible()
+    expect(page).to_have_url(re.compile(r".*/invoicing/invoices$"))
+    expect(page.get_by_role("heading", name="Invoices")).to_be_visible()
 
 
 def test_member_without_billing_rights_is_refused_a_plugin_page(app, world, live_server, page):

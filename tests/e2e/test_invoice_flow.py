@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
+
 from tests.conftest import WEBHOOK_SECRET
 from tests.e2e.helpers import sign_in
 from tests.integration._invoice_helpers import pay_link_from_email
@@ -26,14 +28,14 @@ def test_staff_invoice_a_client_who_pays_from_the_email(app, world, live_server,
     page.get_by_label("Description").fill("Q3 web application penetration test")
     page.get_by_label("Email with a “Pay invoice” button").check()
     page.get_by_role("button", name="Save draft").click()
-    assert page.get_by_text("Draft saved.").is_visible()
-    assert page.get_by_role("heading", name="Draft invoice").is_visible()
+    expect(page.get_by_text("Draft saved.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Draft invoice")).to_be_visible()
     screenshot("invoice-draft")
 
     send_form = page.get_by_role("form", name="Send the invoice")
     send_form.get_by_label("Email with a “Pay invoice” button").check()
     send_form.get_by_role("button", name="Send invoice").click()
-    assert page.get_by_text("Invoice INV-0001 emailed to billing@globex.test.").is_visible()
+    expect(page.get_by_text("Invoice INV-0001 emailed to billing@globex.test.")).to_be_visible()
     invoice_url = page.url
     pay_link = page.get_by_label("Pay link for the client").input_value()
     screenshot("invoice-sent")
@@ -46,11 +48,11 @@ def test_staff_invoice_a_client_who_pays_from_the_email(app, world, live_server,
     client_page = client.new_page()
     client_page.goto(link)
     assert client_page.url.startswith(stripe_emulator.url + "/c/pay/cs_test_")
-    assert client_page.get_by_role("heading", name="Pay 1250.50 GBP").is_visible()
-    assert client_page.get_by_text("Invoice INV-0001").is_visible()
+    expect(client_page.get_by_role("heading", name="Pay 1250.50 GBP")).to_be_visible()
+    expect(client_page.get_by_text("Invoice INV-0001")).to_be_visible()
     client_page.get_by_role("button", name="Pay 1250.50 GBP").click()
     client_page.wait_for_url(re.compile(r".*/invoicing/pay/[^/]+/success\?session_id=cs_test_.*"))
-    assert client_page.get_by_text("Paid — thank you.").is_visible()
+    expect(client_page.get_by_text("Paid — thank you.")).to_be_visible()
     client.close()
 
     assert stripe_emulator.control.wait_for_deliveries(timeout=10)

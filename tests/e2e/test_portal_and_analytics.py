@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta, timezone
 
+from playwright.sync_api import expect
+
 from tests.conftest import WEBHOOK_SECRET
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import sign_in
@@ -45,9 +47,9 @@ def test_client_pays_an_invoice_from_the_portal_on_a_phone(app, world, live_serv
     phone = context.new_page()
     phone.goto(portal)
 
-    assert phone.get_by_role("heading", name="Hello, Globex Corporation").is_visible()
-    assert phone.get_by_role("heading", name="Q3 penetration test").is_visible()
-    assert phone.get_by_role("heading", name="Other invoices").is_visible()
+    expect(phone.get_by_role("heading", name="Hello, Globex Corporation")).to_be_visible()
+    expect(phone.get_by_role("heading", name="Q3 penetration test")).to_be_visible()
+    expect(phone.get_by_role("heading", name="Other invoices")).to_be_visible()
     unpaid = phone.locator(f'[data-invoice="{number}"]')
     assert "Awaiting payment" in unpaid.inner_text() and "£1,250.50" in unpaid.inner_text()
     assert "Paid on February 3, 2025" in phone.locator('[data-invoice="INV-0100"]').inner_text()
@@ -60,7 +62,7 @@ def test_client_pays_an_invoice_from_the_portal_on_a_phone(app, world, live_serv
 
     pay.click()
     phone.wait_for_url(re.compile(re.escape(stripe_emulator.url) + r"/c/pay/cs_test_.*"))
-    assert phone.get_by_role("heading", name="Pay 1250.50 GBP").is_visible()
+    expect(phone.get_by_role("heading", name="Pay 1250.50 GBP")).to_be_visible()
     phone.get_by_label("Card number").fill("4242 4242 4242 4242")
     phone.get_by_role("button", name="Pay 1250.50 GBP").click()
     phone.wait_for_url(re.compile(r".*/invoicing/pay/[^/]+/success\?session_id=cs_test_.*"))
@@ -95,9 +97,9 @@ def test_staff_see_revenue_analytics(app, world, live_server, page, screenshot, 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Revenue").click()
     page.wait_for_url(re.compile(r".*/invoicing/analytics$"))
 
-    assert page.get_by_role("heading", name="Revenue", exact=True).is_visible()
-    assert page.get_by_role("img", name="Paid revenue per month in GBP").is_visible()
-    assert page.get_by_role("img", name="Paid revenue per month in EUR").is_visible()
+    expect(page.get_by_role("heading", name="Revenue", exact=True)).to_be_visible()
+    expect(page.get_by_role("img", name="Paid revenue per month in GBP")).to_be_visible()
+    expect(page.get_by_role("img", name="Paid revenue per month in EUR")).to_be_visible()
     assert "£1,850.00" in page.locator("#kpi-overdue").locator("..").inner_text()
     screenshot("analytics")
 
@@ -105,4 +107,4 @@ def test_staff_see_revenue_analytics(app, world, live_server, page, screenshot, 
     page.get_by_label("To", exact=True).fill("2000-01-01")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(r".*/invoicing/analytics\?start=2001-01-01&end=2000-01-01$"))
-    assert page.get_by_role("alert").filter(has_text="The start date must be on or before the end date.").is_visible()
+    expect(page.get_by_role("alert").filter(has_text="The start date must be on or before the end date.")).to_be_visible()
