@@ -7,7 +7,7 @@ Field names match the services' input fields so a
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
@@ -31,13 +31,18 @@ class InvoiceForm(FlaskForm):
     description = TextAreaField("Description", filters=[_strip],
                                 validators=[InputRequired("Describe what the invoice is for; the client sees it.")],
                                 render_kw={"rows": 4, "maxlength": DESCRIPTION_MAX})
-    subject_ref = HiddenField()
+    # The service checks the subject belongs to the workspace; the host may list
+    # fewer subjects than it can look up (closed engagements), so no choice check here.
+    subject_ref = SelectField("Engagement, project or proposal (optional)", choices=[], validate_choice=False)
     due_date = DateField("Due date", validators=[Optional()], format="%Y-%m-%d")
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
 
-    def set_choices(self, clients, currencies) -> None:
+    def set_choices(self, clients, currencies, subjects=()) -> None:
         self.client_id.choices = choices([("", "Choose a client…")] + [(c.id, f"{c.name} <{c.email}>") for c in clients])
         self.currency.choices = choices((code, code) for code in currencies)
+        self.subject_ref.choices = choices(
+            [("", "None")] + [(s.ref, f"{s.kind.capitalize()}: {s.title}") for s in subjects]
+        )
 
 
 class DepositForm(FlaskForm):

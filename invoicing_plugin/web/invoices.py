@@ -135,7 +135,7 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
 def invoice_new():
     ctx = staff()
     form = InvoiceForm()
-    form.set_choices(_clients(), service.configured_currencies())
+    form.set_choices(_clients(), service.configured_currencies(), _subjects())
     if request.method == "GET":
         form.currency.data = current_app.config["INVOICING_DEFAULT_CURRENCY"]
         template_id = request.args.get("template")
@@ -173,7 +173,7 @@ def invoice_edit(invoice_id: int):
         _error("Only draft invoices can be edited: this one has been sent.")
         return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
     form = InvoiceForm(obj=invoice) if request.method == "GET" else InvoiceForm()
-    form.set_choices(_clients(), _currencies_for(invoice))
+    form.set_choices(_clients(), _currencies_for(invoice), _subjects(invoice.subject_ref))
     if request.method == "GET":
         from ..domain.money import Money, format_decimal_amount
 
@@ -190,6 +190,16 @@ def invoice_edit(invoice_id: int):
     else:
         _success("Draft updated.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
+
+
+def _subjects(current_ref: str | None = None):
+    """Subjects to pick from: the host's list, plus the draft's own if the host no longer lists it."""
+    subjects = list(get_state().host.list_subjects(staff().workspace.id))
+    if current_ref and all(s.ref != current_ref for s in subjects):
+        current, _ = _subject_context(current_ref)
+        if current is not None:
+            subjects.append(current)
+    return subjects
 
 
 def _currencies_for(invoice):

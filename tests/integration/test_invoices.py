@@ -135,6 +135,18 @@ def test_new_invoice_from_a_host_page_is_prefilled_with_the_subject(app, staff_c
     assert url in host_page.text
 
 
+def test_the_blank_form_offers_the_workspaces_subjects_to_link(app, staff_client, world):
+    page = staff_client.get(NEW).text
+    assert f'value="engagement:{world.engagement}"' in page and "Engagement: Q3 penetration test" in page
+    assert f'value="proposal:{world.proposal_accepted}"' in page
+    assert "Umbrella" not in page  # nothing from another workspace
+
+    invoice_id = _invoice_id(staff_client.post(NEW, data=_form(world, subject_ref=f"proposal:{world.proposal_accepted}")))
+    assert load(app, invoice_id).subject_title == "Penetration test"
+    edit = staff_client.get(f"/invoicing/invoices/{invoice_id}/edit").text
+    assert re.search(rf'<option selected value="proposal:{world.proposal_accepted}"|value="proposal:{world.proposal_accepted}" selected', edit)
+
+
 def test_a_subject_of_another_workspace_or_client_is_refused(app, staff_client, world):
     assert staff_client.get(NEW + "?subject=proposal:999999").status_code == 404
     response = staff_client.post(NEW, data=_form(world, client_id=world.client_b,
