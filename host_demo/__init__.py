@@ -24,7 +24,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from invoicing_plugin import Invoicing
 
-from . import auth, cli, tenancy, views
+from . import auth, cli, outbox, tenancy, views
 from .host import DemoHost
 from .models import db
 
@@ -59,6 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
         return {"current_membership": tenancy.current_membership()}
 
     _maybe_start_stripe_emulator(app)
+    outbox.maybe_start_mail_sink(app)
     Invoicing(app, host=DemoHost())
     return app
 

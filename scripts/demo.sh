@@ -10,7 +10,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || {
 }
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null >/dev/null
-.venv/bin/python -m pip install -q -e . 2>/tmp/invoicing-demo-pip.log || { cat /tmp/invoicing-demo-pip.log; exit 1; }
+.venv/bin/python -m pip install -q -e '.[demo]' 2>/tmp/invoicing-demo-pip.log || { cat /tmp/invoicing-demo-pip.log; exit 1; }
 
 # Demo-only secrets, made once and kept in instance/ (git-ignored).
 mkdir -p instance

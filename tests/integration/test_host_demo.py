@@ -210,3 +210,35 @@ def _models():
     from host_demo import models
 
     return {name: getattr(models, name) for name in ("User", "Workspace", "Membership", "Client", "Proposal", "Engagement")}
+
+
+def test_demo_without_a_mail_server_catches_invoice_emails_in_its_outbox(tmp_path, monkeypatch):
+    """The demo's local SMTP sink: a real SMTP round trip, readable at /outbox."""
+    import smtplib
+
+    from tests.support.postgres import free_port
+
+    port = free_port()
+    monkeypatch.setenv("DEMO_SMTP_PORT", str(port))
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'outbox.db'}",
+        "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False, "DEBUG": True,
+        "INVOICING_STRIPE_API_KEY": "sk_test_outbox00000001",
+    })
+    try:
+        assert (app.config["INVOICING_MAIL_SERVER"], app.config["INVOICING_MAIL_PORT"]) == ("127.0.0.1", port)
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.sendmail("billing@host-demo.local", ["client@example.com"],
+                          "Subject: Invoice INV-0001\r\nTo: client@example.com\r\n\r\nPay online: http://x.test/pay/t")
+        with app.app_context():
+            db.create_all()
+            create_user("owner@example.com", "Olivia Owner")
+            db.session.commit()
+        client = app.test_client()
+        client.post("/login", data={"email": "owner@example.com", "password": "password"})
+        page = client.get("/outbox/").get_data(as_text=True)
+        assert "Invoice INV-0001" in page and "client@example.com" in page
+    finally:
+        app.extensions["host_demo.mail_sink"].stop()
+        with app.app_context():
+            db.engine.dispose()
