@@ -45,7 +45,7 @@ from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
 from ..persistence.models import Invoice, InvoiceEvent, WebhookEvent, utcnow
 from ..persistence.repository import NotFound, WorkspaceRepository
-from .uow import UnitOfWork
+from .uow import UnitOfWork, retry_on_conflict
 from .views import InvoiceSnapshot
 
 log = logging.getLogger("invoicing_plugin.payments")
@@ -573,7 +573,7 @@ def sync_invoice_from_stripe(invoice_id: int) -> str:
 
     It commits its own transaction: call it outside a unit of work of your own.
     """
-    return sync_invoice(invoice_id, source="return").status
+    return retry_on_conflict(lambda: sync_invoice(invoice_id, source="return")).status
 
 
 # ---------------------------------------------------------------------------- confirmation email

@@ -9,11 +9,12 @@ hears about a change that did not happen.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from blinker import Signal
 from flask import current_app
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 
 class UnitOfWork:
@@ -44,3 +45,24 @@ class UnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
         self._signals.clear()
+
+
+T = TypeVar("T")
+
+
+def retry_on_conflict(operation: Callable[[], T], *, attempts: int = 3) -> T:
+    """Run ``operation`` (a whole unit of work) again if another writer won the race.
+
+    Invoices carry a version number: where rows cannot be locked (SQLite), two
+    writers recording the same payment at once -- the webhook and the pay link's
+    return -- meet as a version conflict at commit. The loser's transaction is
+    rolled back; running it again against the fresh row usually finds the work
+    already done. After ``attempts`` conflicts the error propagates.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except StaleDataError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")

@@ -30,12 +30,13 @@ from typing import Any, Mapping
 from sqlalchemy import func, select, update
 from sqlalchemy import insert as insert_core
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..extension import get_state
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import WorkspaceRepository
 from ..services import payments
-from ..services.uow import UnitOfWork
+from ..services.uow import UnitOfWork, retry_on_conflict
 from .handlers import HANDLERS, OWN_TRANSACTION, EventContext
 
 log = logging.getLogger("invoicing_plugin.webhooks")
@@ -169,8 +170,17 @@ def process_event(
     """Record ``event`` once and apply it through :data:`~.handlers.HANDLERS`.
 
     ``event`` must already be verified (signature checked, or fetched from Stripe's API
-    with our key). ``scope_workspace`` confines its effect to one workspace.
+    with our key). ``scope_workspace`` confines its effect to one workspace. A
+    concurrent change to the same invoice (see :func:`retry_on_conflict`) makes the
+    event apply again to the fresh row; only repeated conflicts count as a failure.
     """
+    try:
+        return retry_on_conflict(lambda: _process_once(event, scope_workspace=scope_workspace, source=source))
+    except StaleDataError as exc:
+        return _failed(event, None, scope_workspace, _describe(exc))
+
+
+def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, source: str) -> ProcessResult:
     session = get_state().session
     event_id = str(event["id"])
     event_type = str(event.get("type"))[:96]
@@ -212,6 +222,9 @@ def process_event(
         if session.scalar(select(WebhookEvent.id).where(WebhookEvent.event_id == event_id)) is not None:
             return ProcessResult(event_id, "duplicate", note="recorded concurrently by another delivery")
         return _failed(event, ctx, scope_workspace, "IntegrityError while recording the event")
+    except StaleDataError:
+        session.rollback()
+        raise
     except Exception as exc:  # the handler failed: roll back its effect, keep the error
         session.rollback()
         log.exception("Stripe event %s (%s) failed", event_id, event.get("type"))

@@ -43,3 +43,50 @@ def test_leaving_without_commit_rolls_back_and_drops_queued_signals(app):
                 raise RuntimeError("use case failed")
         assert get_state().session.query(InvoiceTemplate).count() == 0
     assert seen == []
+
+
+def test_a_use_case_that_lost_a_version_race_runs_again_on_the_fresh_row(app):
+    """Two writers of one invoice on SQLite: the loser's commit fails its version check, then succeeds."""
+    from sqlalchemy import update
+
+    from invoicing_plugin.persistence.models import Invoice
+    from invoicing_plugin.services.uow import retry_on_conflict
+
+    with app.app_context():
+        session = get_state().session
+        session.add(Invoice(workspace_id="1", client_id="1", client_name="Globex", client_email="b@globex.test",
+                            amount_minor=1000, currency="GBP", description="Audit"))
+        session.commit()
+        runs = []
+
+        def mark_paid_note():
+            with UnitOfWork(session) as uow:
+                invoice = session.get(Invoice, 1, populate_existing=True)
+                if not runs:  # another writer commits between our read and our write
+                    with get_state().db.engine.begin() as other:
+                        other.execute(update(Invoice.__table__).values(version=Invoice.__table__.c.version + 1))
+                runs.append(invoice.version)
+                invoice.payment_note = "paid by bank transfer"
+                uow.commit()
+            return invoice.payment_note
+
+        assert retry_on_conflict(mark_paid_note) == "paid by bank transfer"
+        assert runs == [1, 2]  # the second run saw the other writer's version
+        session.expire_all()
+        assert session.get(Invoice, 1).version == 3
+
+
+def test_repeated_conflicts_are_not_hidden():
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from invoicing_plugin.services.uow import retry_on_conflict
+
+    calls = []
+
+    def always_conflicting():
+        calls.append(1)
+        raise StaleDataError("UPDATE expected 1 row, 0 matched")
+
+    with pytest.raises(StaleDataError):
+        retry_on_conflict(always_conflicting, attempts=3)
+    assert len(calls) == 3
