@@ -82,3 +82,14 @@ def staff_required(view):
 
 def staff() -> StaffContext:
     return g.invoicing
+
+
+def private_token_page(response):
+    """``after_request`` for pages whose URL token is the key (pay links, portals).
+
+    Keeps the token out of Referer headers, shared caches and search engines.
+    """
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response

@@ -88,6 +88,11 @@ def stripe_connect():
     if connections.connection_view(ctx.workspace.id).status == connections.ACTIVE:
         flash("Stripe is already connected.", "invoicing-info")
         return redirect(url_for(".index"))
+    return _to_onboarding(ctx)
+
+
+def _to_onboarding(ctx):
+    """Send staff to a fresh Stripe onboarding link (creating the account once), or explain why not."""
     try:
         link = connections.start_onboarding(ctx.workspace.id, actor=ctx.actor, **_onboarding_urls())
     except (GatewayError, ConnectionRefused) as exc:
@@ -104,12 +109,7 @@ def stripe_refresh():
     view = connections.connection_view(ctx.workspace.id)
     if not view.can_continue_onboarding:
         return redirect(url_for(".index"))
-    try:
-        link = connections.start_onboarding(ctx.workspace.id, actor=ctx.actor, **_onboarding_urls())
-    except (GatewayError, ConnectionRefused) as exc:
-        _error(exc)
-        return redirect(url_for(".index"))
-    return redirect(link, code=303)
+    return _to_onboarding(ctx)
 
 
 @bp.get("/stripe/return")

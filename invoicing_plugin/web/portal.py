@@ -15,19 +15,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, url_for
 
 from ..services import documents, portal
+from .access import private_token_page
 from .documents import invoice_document_response, pay_link, pdf_response
 
 bp = Blueprint("invoicing_portal", __name__, template_folder="templates")
 
 
-@bp.after_request
-def _private(response):
-    # The token in the URL is the key: keep it out of Referer headers, shared
-    # caches and search engines.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    return response
+bp.after_request(private_token_page)
 
 
 def _owner_for(token: str) -> portal.PortalOwner:
@@ -50,13 +44,18 @@ def portal_signed_in():
     return _render_portal(owner)
 
 
-@bp.get("/portal/<token>/invoices/<public_token>")
-def invoice_page(token: str, public_token: str):
+def _client_document(token: str, public_token: str):
+    """The printable document of one of the portal owner's invoices (404 for anything else)."""
     owner = _owner_for(token)
     item = portal.find_portal_invoice(owner, public_token)
     if item is None:
         abort(404)
-    document = documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item, external=True))
+    return owner, documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item, external=True))
+
+
+@bp.get("/portal/<token>/invoices/<public_token>")
+def invoice_page(token: str, public_token: str):
+    owner, document = _client_document(token, public_token)
     return invoice_document_response(
         document,
         back_url=url_for(".portal", token=owner.token),
@@ -68,11 +67,7 @@ def invoice_page(token: str, public_token: str):
 
 @bp.get("/portal/<token>/invoices/<public_token>.pdf")
 def invoice_pdf(token: str, public_token: str):
-    owner = _owner_for(token)
-    item = portal.find_portal_invoice(owner, public_token)
-    if item is None:
-        abort(404)
-    document = documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item, external=True))
+    _, document = _client_document(token, public_token)
     return pdf_response(document)
 
 

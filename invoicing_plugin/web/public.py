@@ -19,6 +19,7 @@ from ..extension import get_state
 from ..persistence.repository import NotFound
 from ..services import sending
 from ..services.invoices import today
+from .access import private_token_page
 
 bp = Blueprint("invoicing_public", __name__, template_folder="templates")
 
@@ -28,12 +29,7 @@ def _public_page() -> None:
     g.invoicing_public = True
 
 
-@bp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+bp.after_request(private_token_page)
 
 
 @bp.errorhandler(NotFound)

@@ -29,7 +29,7 @@ def test_the_pay_link_redirects_to_the_open_checkout_session(client, sent_invoic
     response = _pay(client, sent_invoice)
     assert response.status_code == 303
     assert response.headers["Location"] == f"{stripe_emulator.url}/c/pay/{sent_invoice.checkout_session_id}"
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
 
 
 def test_an_expired_session_is_replaced_by_a_fresh_one(app, client, sent_invoice, stripe_emulator):
