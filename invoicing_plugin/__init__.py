@@ -10,6 +10,7 @@ Mount it with one hook::
 
 from .extension import Invoicing, get_state
 from .host import HostClient, HostSubject, HostUser, HostWorkspace, InvoicingHost
+from . import web as _web  # noqa: F401,E402  (pages are part of the package: loaded on import, not in init_app)
 
 __all__ = [
     "Invoicing",

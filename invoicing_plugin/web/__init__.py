@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..webhooks.views import bp as webhooks_bp
+from .analytics import bp as analytics_bp
+from .connect import bp as connect_bp
+from .documents import bp as documents_bp
+from .invoices import bp as invoices_bp
+from .portal import bp as portal_bp
+from .public import bp as public_bp
 from .templating import install_template_helpers
+from .webhook_health import bp as webhook_health_bp
 
 
 def register_web(app: Flask, state) -> None:
     """Register every blueprint of the plugin under ``INVOICING_URL_PREFIX``."""
-    from ..webhooks.views import bp as webhooks_bp
-    from .connect import bp as connect_bp
-    from .invoices import bp as invoices_bp
-    from .public import bp as public_bp
-    from .webhook_health import bp as webhook_health_bp
-    from .documents import bp as documents_bp
-    from .portal import bp as portal_bp
-    from .analytics import bp as analytics_bp
-
     prefix = app.config["INVOICING_URL_PREFIX"]
     for blueprint in (invoices_bp, public_bp, documents_bp, portal_bp, analytics_bp):
         app.register_blueprint(blueprint, url_prefix=prefix)
