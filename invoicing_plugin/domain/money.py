@@ -41,12 +41,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from enum import Enum
-from functools import total_ordering, wraps
+from functools import lru_cache, total_ordering, wraps
 from types import MappingProxyType
 from typing import TypeVar
 
 from babel import Locale
-from babel.numbers import format_currency
+from babel.numbers import NumberPattern, format_currency
 
 from .errors import AmountError, CurrencyError, CurrencyMismatch
 
@@ -381,12 +381,23 @@ def format_money(money: Money, locale: Locale | str = "en_US") -> str:
     The fraction digits come from our table (see the module docstring), by overriding
     the precision of the locale's pattern and telling Babel not to apply its own.
     """
-    places = _display_places(money)
-    pattern = copy.copy(Locale.parse(locale).currency_formats["standard"])
-    pattern.frac_prec = (places, places)
+    parsed, pattern = _currency_pattern(str(locale), _display_places(money))
     return format_currency(
-        money.as_decimal(), money.currency, format=pattern, locale=locale, currency_digits=False
+        money.as_decimal(), money.currency, format=pattern, locale=parsed, currency_digits=False
     )
+
+
+@lru_cache(maxsize=128)
+def _currency_pattern(locale: str, places: int) -> tuple[Locale, NumberPattern]:
+    """The locale and its standard currency pattern with ``places`` fraction digits.
+
+    Parsing a locale and its pattern costs far more than formatting one amount, and
+    both are immutable here (the copy is never handed out), so they are kept.
+    """
+    parsed = Locale.parse(locale)
+    pattern = copy.copy(parsed.currency_formats["standard"])
+    pattern.frac_prec = (places, places)
+    return parsed, pattern
 
 
 def format_decimal_amount(money: Money) -> str:
