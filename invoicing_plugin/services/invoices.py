@@ -481,12 +481,7 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
         repo = repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
         transition(invoice.status, Action.VOID)  # refuse before touching Stripe
-        try:
-            state, note = _close_checkout(invoice)
-        except GatewayError as exc:
-            uow.rollback()
-            record_failure(workspace_id, invoice.id, actor, "void", exc.message)
-            raise InvoicingError(f"The invoice was not voided: {exc.message}") from exc
+        state, note = _close_checkout_before(uow, invoice, workspace_id, actor, "void", "The invoice was not voided")
         if state != "complete":
             before, after = apply_transition(invoice, Action.VOID)
             invoice.voided_at = utcnow()
@@ -501,6 +496,22 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
         invoice_pk = invoice.id
         uow.rollback()
     raise _paid_meanwhile(workspace_id, invoice_pk, actor, "void", "voided")
+
+
+def _close_checkout_before(uow, invoice: Invoice, workspace_id: str, actor: str, action: str, refusal: str):
+    """Expire the invoice's open Checkout Session before a staff action settles it.
+
+    Returns what :func:`_close_checkout` found. If Stripe cannot be asked, nothing
+    changes: the transaction is rolled back, the failed attempt recorded, and the
+    action refused with Stripe's reason.
+    """
+    try:
+        return _close_checkout(invoice)
+    except GatewayError as exc:
+        invoice_pk = invoice.id
+        uow.rollback()
+        record_failure(workspace_id, invoice_pk, actor, action, exc.message)
+        raise InvoicingError(f"{refusal}: {exc.message}") from exc
 
 
 def _paid_meanwhile(workspace_id: str, invoice_id: int, actor: str, action: str, verb: str) -> PaidMeanwhile:
@@ -549,12 +560,9 @@ def mark_paid(
         transition(invoice.status, Action.MARK_PAID)
         if invoice.sent_at and paid_on < invoice.sent_at.date():
             raise ValidationFailed({"paid_on": f"The payment date cannot be before the invoice was sent ({invoice.sent_at.date().isoformat()})."})
-        try:
-            state, _note = _close_checkout(invoice)
-        except GatewayError as exc:
-            uow.rollback()
-            record_failure(workspace_id, invoice.id, actor, "mark_paid", exc.message)
-            raise InvoicingError(f"The invoice was not marked as paid: {exc.message}") from exc
+        state, _note = _close_checkout_before(
+            uow, invoice, workspace_id, actor, "mark_paid", "The invoice was not marked as paid"
+        )
         if state != "complete":
             before, after = apply_transition(invoice, Action.MARK_PAID)
             now = utcnow()
