@@ -14,6 +14,7 @@ import os
 
 import pytest
 
+from tests.support.live_server import LiveServer
 from tests.support.postgres import PostgresServer, PostgresUnavailable
 from tests.support.smtp import SMTPServer
 
@@ -137,6 +138,14 @@ def _truncate_all(db):
     if names:
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def live_server(app):
+    """The ``app`` served over real HTTP (for the browser and for webhook deliveries)."""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ import pytest
 
 from tests.conftest import unavailable
 from tests.integration.conftest import world  # noqa: F401  (the same people and workspaces)
-from tests.support.live_server import LiveServer
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -39,13 +38,6 @@ def browser():
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def live_server(app):
-    server = LiveServer(app).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -155,3 +155,19 @@ def make_invoice(app):
         return invoice
 
     return make
+
+
+@pytest.fixture
+def account(app, world, stripe_emulator):
+    """acme's Express account, connected and active (webhook and reconcile tests)."""
+    from tests.integration.webhook_helpers import connect_workspace as connect
+
+    return connect(app, stripe_emulator, world.acme)
+
+
+@pytest.fixture
+def invoice(app, world, account):
+    """A sent acme invoice with an open Checkout Session on ``account``."""
+    from tests.integration.webhook_helpers import sent_invoice
+
+    return sent_invoice(app, world.acme, account)

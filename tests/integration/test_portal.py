@@ -13,7 +13,6 @@ from invoicing_plugin.persistence.models import ClientPortalAccess
 
 
 def portal_path(app, workspace_id: str, client_id: str) -> str:
-    from invoicing_plugin.services.errors import InvoicingError
     from invoicing_plugin.services.portal import portal_url
 
     with app.test_request_context():

@@ -19,7 +19,6 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.integration.webhook_helpers import (
     ENDPOINT,
     audit,
-    connect_workspace,
     invoice_state,
     post_event,
     event_for,
@@ -27,16 +26,6 @@ from tests.integration.webhook_helpers import (
     webhook_rows,
 )
 from tests.support.live_server import LiveServer
-
-
-@pytest.fixture
-def account(app, world, stripe_emulator):
-    return connect_workspace(app, stripe_emulator, world.acme)
-
-
-@pytest.fixture
-def invoice(app, world, account):
-    return sent_invoice(app, world.acme, account)
 
 
 def run(app, *args):

@@ -17,7 +17,6 @@ from invoicing_plugin.persistence.models import StripeConnection
 from invoicing_plugin.webhooks import handlers
 from tests.integration.webhook_helpers import (
     audit,
-    connect_workspace,
     event_for,
     events,
     intent_charge,
@@ -31,16 +30,6 @@ from tests.integration.webhook_helpers import (
     sign,
     webhook_rows,
 )
-
-
-@pytest.fixture
-def account(app, world, stripe_emulator):
-    return connect_workspace(app, stripe_emulator, world.acme)
-
-
-@pytest.fixture
-def invoice(app, world, account):
-    return sent_invoice(app, world.acme, account)
 
 
 @pytest.fixture

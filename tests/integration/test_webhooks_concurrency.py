@@ -1,6 +1,6 @@
 """Concurrent and chaotic deliveries through real HTTP: every payment recorded exactly once.
 
-The app runs on a threaded live server; the same signed event is posted from several
+The app runs on a threaded live live_server; the same signed event is posted from several
 threads at the same instant (PostgreSQL: row locks and the unique event id decide), and
 the emulator's chaos mode delivers real payments with duplicates, concurrent twins and
 delays (hence reordering).
@@ -21,31 +21,17 @@ from invoicing_plugin.persistence.models import InvoiceEvent, WebhookEvent
 from tests.conftest import WEBHOOK_SECRET
 from tests.integration.webhook_helpers import (
     ENDPOINT,
-    connect_workspace,
     event_for,
     invoice_state,
     sent_invoice,
     sign,
     webhook_rows,
 )
-from tests.support.live_server import LiveServer
-
-
-@pytest.fixture
-def server(app):
-    live = LiveServer(app).start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def account(app, world, stripe_emulator):
-    return connect_workspace(app, stripe_emulator, world.acme)
 
 
 @pytest.mark.postgresql_only
 def test_concurrent_duplicate_deliveries_make_exactly_one_payment(
-    app, server, world, account, stripe_emulator, mailbox
+    app, live_server, world, account, stripe_emulator, mailbox
 ):
     invoice = sent_invoice(app, world.acme, account)
     stripe_emulator.control.pay_session(invoice.session_id)
@@ -58,7 +44,7 @@ def test_concurrent_duplicate_deliveries_make_exactly_one_payment(
     def deliver():
         with requests.Session() as http:
             barrier.wait()
-            response = http.post(server.url + ENDPOINT, data=payload,
+            response = http.post(live_server.url + ENDPOINT, data=payload,
                                  headers={"Stripe-Signature": sign(payload), "Content-Type": "application/json"},
                                  timeout=30)
             with lock:
@@ -79,10 +65,10 @@ def test_concurrent_duplicate_deliveries_make_exactly_one_payment(
     assert len(mailbox.wait_for(2, timeout=1)) == 1
 
 
-def test_chaos_delivery_records_one_payment_per_invoice(app, server, world, account, stripe_emulator, mailbox):
+def test_chaos_delivery_records_one_payment_per_invoice(app, live_server, world, account, stripe_emulator, mailbox):
     """Duplicates, concurrent twins and delays from the emulator, end to end over HTTP."""
     control = stripe_emulator.control
-    control.add_webhook_endpoint(server.url + ENDPOINT, secret=WEBHOOK_SECRET)
+    control.add_webhook_endpoint(live_server.url + ENDPOINT, secret=WEBHOOK_SECRET)
     control.set_chaos(True, seed=20261122, duplicate_rate=0.7, concurrent_rate=0.5, delay_rate=0.6, max_delay=0.6)
     invoices = [sent_invoice(app, world.acme, account, amount=10_000 + i * 1_000) for i in range(6)]
 

@@ -20,28 +20,9 @@ from sqlalchemy import func, select
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, StripeConnection, WebhookEvent, utcnow
 from tests.conftest import PLATFORM_KEY, WEBHOOK_SECRET
+from tests.integration.conftest import connect_workspace  # noqa: F401  (one way to connect, re-exported)
 
 ENDPOINT = "/invoicing/webhooks/stripe"
-
-
-def connect_workspace(app, emulator, workspace_id: str) -> str:
-    """An active Connect Express account for the workspace (created and onboarded on the emulator)."""
-    with app.app_context():
-        gateway = get_state().platform_gateway()
-        account = gateway.create_express_account(
-            workspace_id=workspace_id, email=None, idempotency_key=f"test-account-{secrets.token_hex(8)}"
-        )
-        emulator.control.complete_onboarding(account.id)
-        session = get_state().session
-        session.add(
-            StripeConnection(
-                workspace_id=workspace_id, mode="connect", status="active", account_id=account.id,
-                charges_enabled=True, payouts_enabled=True, details_submitted=True, attempt=1,
-                connected_at=utcnow(),
-            )
-        )
-        session.commit()
-        return account.id
 
 
 def own_key_workspace(app, emulator, workspace_id: str) -> tuple[str, str, str]:
