@@ -58,3 +58,62 @@ def test_upgrade_is_repeatable_and_downgrade_removes_only_plugin_tables(empty_en
 
 def _is_version_table(diff) -> bool:
     return diff[0] == "remove_table" and diff[1].name == VERSION_TABLE
+
+
+HOST_ENV = '''
+from alembic import context
+from invoicing_plugin.persistence.models import metadata as invoicing_metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=[invoicing_metadata])
+with context.begin_transaction():
+    context.run_migrations()
+'''
+
+HOST_REVISION = '''
+from alembic import op
+import sqlalchemy as sa
+
+revision = "host0001"
+down_revision = None
+branch_labels = ("host",)
+depends_on = None
+
+
+def upgrade():
+    op.create_table("host_orders", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("host_orders")
+'''
+
+
+def test_a_host_alembic_environment_runs_the_plugin_branch_next_to_its_own(empty_engine, tmp_path):
+    """What the README tells Flask-Migrate/Alembic hosts to do: add VERSIONS_DIR, upgrade heads."""
+    import os
+
+    from alembic import command
+    from alembic.config import Config
+
+    from invoicing_plugin.migrations import VERSIONS_DIR
+
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "env.py").write_text(HOST_ENV)
+    (tmp_path / "versions" / "host0001_orders.py").write_text(HOST_REVISION)
+    config = Config()
+    config.set_main_option("script_location", str(tmp_path))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join([str(tmp_path / "versions"), VERSIONS_DIR]))
+
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+
+    tables = set(inspect(empty_engine).get_table_names())
+    assert "host_orders" in tables
+    assert {t.name for t in metadata.sorted_tables} <= tables
+    with empty_engine.connect() as connection:
+        heads = {row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    plugin_head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert heads == {"host0001", plugin_head}
