@@ -36,6 +36,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import signals
 from ..crypto import mask_secret
 from ..domain.invoice import InvoiceStatus
+from ..actors import actor_name
 from ..extension import get_state
 from ..gateways.stripe_gateway import AccountInfo, GatewayError, StripeGateway
 from ..persistence.models import Invoice, InvoiceEvent, StripeConnection, utcnow
@@ -268,15 +269,6 @@ def disabled_reason_label(reason: str | None) -> str | None:
     if not reason:
         return None
     return DISABLED_REASON_LABELS.get(reason) or DISABLED_REASON_LABELS.get(reason.split(".")[0], reason)
-
-
-def actor_name(actor: str | None) -> str | None:
-    """``"user:7 Ada Lovelace"`` as people read it: ``"Ada Lovelace"``."""
-    if not actor:
-        return None
-    if actor.startswith("user:") and " " in actor:
-        return actor.split(" ", 1)[1]
-    return actor
 
 
 def connect_available() -> bool:

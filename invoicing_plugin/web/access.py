@@ -13,6 +13,7 @@ from functools import wraps
 
 from flask import abort, current_app, g, has_request_context, request
 
+from ..actors import staff_actor
 from ..extension import get_state
 from ..host import HostUser, HostWorkspace
 from ..persistence.repository import WorkspaceRepository
@@ -31,7 +32,7 @@ class StaffContext:
 
     @property
     def actor(self) -> str:
-        return f"user:{self.user.id} {self.user.name}".strip()
+        return staff_actor(self.user.id, self.user.name)
 
 
 def current_workspace_for_billing() -> tuple[HostWorkspace, HostUser] | None:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from flask import Flask, g, url_for
 from markupsafe import Markup
 
+from ..actors import actor_name
 from ..domain.money import Money, format_money
 from ..extension import get_state
 
@@ -39,6 +40,7 @@ def install_template_helpers(app: Flask) -> None:
         }
 
     app.add_template_filter(money_filter, "money")
+    app.add_template_filter(actor_name, "actor_name")
     app.add_template_global(status_badge, "invoicing_status_badge")
 
 
