@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -38,7 +38,6 @@ class InvoicingState:
     db: Any  # the host's flask_sqlalchemy.SQLAlchemy
     secret_box: SecretBox
     gateways: GatewayRegistry
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def session(self):
@@ -103,7 +102,7 @@ class Invoicing:
 
         from .web import register_web
 
-        register_web(app, state)
+        register_web(app)
 
         from .cli import invoicing_cli
 

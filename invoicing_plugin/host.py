@@ -114,10 +114,6 @@ class HostSubject:
         """Stable ``kind:id`` reference stored on invoices."""
         return f"{self.kind}:{self.id}"
 
-    @property
-    def accepts_deposit(self) -> bool:
-        return self.kind == "proposal" and self.approved and self.accepted_by_client
-
 
 @runtime_checkable
 class InvoicingHost(Protocol):

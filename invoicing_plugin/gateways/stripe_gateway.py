@@ -49,7 +49,6 @@ class AccountInfo:
     currently_due: tuple[str, ...] = ()
     past_due: tuple[str, ...] = ()
     disabled_reason: str | None = None
-    business_name: str | None = None
 
     @property
     def requirements(self) -> dict:
@@ -135,7 +134,6 @@ def account_info(account: Any) -> AccountInfo:
     account = _plain(account)
     get = account.get
     currently_due, past_due, disabled_reason = _requirements(account)
-    profile = get("business_profile") or {}
     return AccountInfo(
         id=get("id"),
         charges_enabled=bool(get("charges_enabled")),
@@ -145,7 +143,6 @@ def account_info(account: Any) -> AccountInfo:
         currently_due=currently_due,
         past_due=past_due,
         disabled_reason=disabled_reason,
-        business_name=profile.get("name") if hasattr(profile, "get") else None,
     )
 
 
@@ -274,13 +271,6 @@ class StripeGateway:
             if exc.kind != "invalid_request":
                 raise
             return self.retrieve_checkout_session(session_id)
-
-    def list_checkout_sessions(self, *, payment_intent: str | None = None, limit: int = 10) -> list[CheckoutSession]:
-        params: dict[str, Any] = {"limit": limit}
-        if payment_intent:
-            params["payment_intent"] = payment_intent
-        page = self._call(self._client.v1.checkout.sessions.list, params)
-        return [checkout_session(s) for s in page.data]
 
     # -- payments ------------------------------------------------------------------
     def retrieve_payment_intent(self, payment_intent_id: str) -> Mapping[str, Any]:

@@ -287,5 +287,3 @@ class ClientPortalAccess(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None]
 
-
-ALL_TABLES = tuple(metadata.sorted_tables)

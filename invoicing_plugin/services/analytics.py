@@ -201,10 +201,6 @@ class RevenueReport:
     def is_empty(self) -> bool:
         return not self.currencies and not any(self.status_counts.values())
 
-    @property
-    def total_invoices(self) -> int:
-        return sum(self.status_counts.values())
-
 
 def revenue_report(repo: WorkspaceRepository, period: DateRange, today: date) -> RevenueReport:
     """Every figure of the analytics page, in three grouped queries (one index range each)."""

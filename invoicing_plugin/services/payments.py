@@ -62,9 +62,6 @@ ATTENTION_RANK: Mapping[str, int] = {
     "unexpected_payment": 20,
 }
 
-#: The audit actions written here (InvoiceEvent.action).
-PAYMENT_ACTIONS = ("payment_succeeded", "payment_started", "payment_failed")
-
 #: Events that settle a delayed payment; a ``checkout.session.completed`` (unpaid) seen
 #: after one of them for the same session is stale and must not restart "processing".
 _SETTLING_EVENT_TYPES = (

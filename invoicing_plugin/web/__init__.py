@@ -15,7 +15,7 @@ from .templating import install_template_helpers
 from .webhook_health import bp as webhook_health_bp
 
 
-def register_web(app: Flask, state) -> None:
+def register_web(app: Flask) -> None:
     """Register every blueprint of the plugin under ``INVOICING_URL_PREFIX``."""
     prefix = app.config["INVOICING_URL_PREFIX"]
     for blueprint in (invoices_bp, public_bp, documents_bp, portal_bp, analytics_bp):
