@@ -207,16 +207,20 @@ def get_connection(workspace_id: str) -> StripeConnection | None:
     return WorkspaceRepository(get_state().session, workspace_id).find(StripeConnection)
 
 
+def own_key_gateway(connection: StripeConnection) -> StripeGateway:
+    """The gateway for an own-key workspace's stored (encrypted) secret key."""
+    state = get_state()
+    return state.gateways.for_key(state.secret_box.decrypt(connection.secret_key_encrypted))
+
+
 def payment_route(workspace_id: str) -> PaymentRoute | None:
     """The route for new payments, or ``None`` when online payment is unavailable."""
     connection = get_connection(workspace_id)
     if connection is None or connection.status != "active" or not connection.account_id:
         return None
-    state = get_state()
     if connection.mode == "own_key":
-        key = state.secret_box.decrypt(connection.secret_key_encrypted)
-        return PaymentRoute(gateway=state.gateways.for_key(key), mode="own_key", account_id=connection.account_id)
-    return PaymentRoute(gateway=state.platform_gateway(), mode="connect", account_id=connection.account_id)
+        return PaymentRoute(gateway=own_key_gateway(connection), mode="own_key", account_id=connection.account_id)
+    return PaymentRoute(gateway=get_state().platform_gateway(), mode="connect", account_id=connection.account_id)
 
 
 def connection_view(workspace_id: str) -> ConnectionView:
@@ -599,16 +603,15 @@ def _on_active(uow: UnitOfWork, session: Session, connection: StripeConnection) 
 
 def _session_gateway(connection: StripeConnection, invoice: Invoice) -> StripeGateway | None:
     """The gateway that owns the invoice's Checkout Session, or ``None`` if we hold no key for it."""
-    state = get_state()
     if invoice.stripe_mode == OWN_KEY:
         if connection.mode != OWN_KEY or not connection.secret_key_encrypted:
             return None
         if invoice.stripe_account_id and invoice.stripe_account_id != connection.account_id:
             return None
-        return state.gateways.for_key(state.secret_box.decrypt(connection.secret_key_encrypted))
+        return own_key_gateway(connection)
     if not connect_available():
         return None
-    return state.platform_gateway()
+    return get_state().platform_gateway()
 
 
 def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, actor: str) -> DisconnectResult:
@@ -665,8 +668,7 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
 
     if connection.mode == OWN_KEY and connection.webhook_endpoint_id:
         try:
-            key = get_state().secret_box.decrypt(connection.secret_key_encrypted)
-            get_state().gateways.for_key(key).delete_webhook_endpoint(connection.webhook_endpoint_id)
+            own_key_gateway(connection).delete_webhook_endpoint(connection.webhook_endpoint_id)
         except GatewayError as exc:
             if exc.retryable:
                 raise

@@ -488,19 +488,18 @@ def apply_dispute(dispute: Mapping[str, Any], *, source: str, scope_workspace: s
 
 def gateway_for_invoice(invoice: Invoice) -> StripeGateway:
     """The Stripe key an invoice's Checkout Sessions were created with."""
-    from .connections import get_connection, payment_route
+    from .connections import get_connection, own_key_gateway, payment_route
 
-    state = get_state()
     if invoice.stripe_mode == "own_key":
         connection = get_connection(invoice.workspace_id)
         if connection is None or not connection.secret_key_encrypted:
             raise GatewayError("This workspace's own Stripe key is no longer stored.", kind="auth")
-        return state.gateways.for_key(state.secret_box.decrypt(connection.secret_key_encrypted))
+        return own_key_gateway(connection)
     if invoice.stripe_mode is None:
         route = payment_route(invoice.workspace_id)
         if route is not None:
             return route.gateway
-    return state.platform_gateway()
+    return get_state().platform_gateway()
 
 
 def _action_from_stripe(gateway: StripeGateway, session: CheckoutSession) -> Action | None:

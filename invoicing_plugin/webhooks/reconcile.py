@@ -29,6 +29,7 @@ from ..extension import get_state
 from ..gateways.stripe_gateway import GatewayError, StripeEventRef, StripeGateway
 from ..persistence.models import Invoice, StripeConnection, WebhookEvent
 from ..services import payments
+from ..services.connections import connect_available, own_key_gateway
 from .processing import ProcessResult, process_event
 
 log = logging.getLogger("invoicing_plugin.reconcile")
@@ -63,9 +64,7 @@ def _event_sources() -> list[tuple[StripeGateway, str | None, str]]:
     """(gateway, scope workspace, label) for every Stripe account whose events we consume."""
     state = get_state()
     sources: list[tuple[StripeGateway, str | None, str]] = []
-    from flask import current_app
-
-    if current_app.config.get("INVOICING_STRIPE_API_KEY"):
+    if connect_available():
         sources.append((state.platform_gateway(), None, "platform"))
     connections = state.session.scalars(
         select(StripeConnection).where(
@@ -76,9 +75,8 @@ def _event_sources() -> list[tuple[StripeGateway, str | None, str]]:
     ).all()
     for connection in connections:
         try:
-            key = state.secret_box.decrypt(connection.secret_key_encrypted)
             label = f"workspace {connection.workspace_id}"
-            sources.append((state.gateways.for_key(key), connection.workspace_id, label))
+            sources.append((own_key_gateway(connection), connection.workspace_id, label))
         except Exception as exc:  # one broken workspace must not stop the others
             log.error("cannot read events of workspace %s: %s", connection.workspace_id, exc)
     return sources
