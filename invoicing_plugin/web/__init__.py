@@ -30,14 +30,18 @@ def register_web(app: Flask) -> None:
 def _exempt_from_csrf(app: Flask, blueprint) -> None:
     """The webhook endpoint authenticates by signature, so a host's global CSRF must skip it.
 
-    The host may set up Flask-WTF's ``CSRFProtect`` before or after us, so the
-    exemption is also applied at the first request if needed.
+    The host may set up Flask-WTF's ``CSRFProtect`` before or after us, so if it is
+    not there yet the exemption is applied on the first request that finds it
+    (ahead of CSRFProtect's own check); after that the hook does nothing.
     """
+    done = False
 
     def exempt() -> None:
-        csrf = app.extensions.get("csrf")
-        if csrf is not None:
+        nonlocal done
+        if not done and (csrf := app.extensions.get("csrf")) is not None:
             csrf.exempt(blueprint)
+            done = True
 
     exempt()
-    app.before_request_funcs.setdefault(None, []).insert(0, exempt)
+    if not done:
+        app.before_request_funcs.setdefault(None, []).insert(0, exempt)

@@ -166,3 +166,32 @@ def test_create_tables_setting_runs_the_init_hook(tmp_path):
     with app.app_context():
         tables = set(inspect(app.extensions["sqlalchemy"].engine).get_table_names())
     assert {t.name for t in metadata.sorted_tables} <= tables
+
+
+def test_webhook_endpoint_is_csrf_exempt_even_when_the_host_adds_csrf_protection_later(tmp_path):
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    from flask_wtf.csrf import CSRFProtect
+
+    secret = "whsec_order_of_init"
+    app = make_app(tmp_path, INVOICING_STRIPE_WEBHOOK_SECRET=secret, INVOICING_CREATE_TABLES=True,
+                   INVOICING_STRIPE_API_KEY="sk_test_orderofinit01")
+    Invoicing(app, host=TinyHost())
+    CSRFProtect(app)  # after the plugin: the exemption must still apply
+    app.add_url_rule("/host-form", "host_form", lambda: "ok", methods=["POST"])
+    body = json.dumps({"id": "evt_order", "object": "event", "type": "customer.created", "livemode": False,
+                       "created": int(time.time()), "data": {"object": {}}})
+    stamp = int(time.time())
+    signature = hmac.new(secret.encode(), f"{stamp}.{body}".encode(), hashlib.sha256).hexdigest()
+
+    client = app.test_client()
+    response = client.post("/invoicing/webhooks/stripe", data=body, content_type="application/json",
+                           headers={"Stripe-Signature": f"t={stamp},v1={signature}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    # Other POSTs of the host are still protected.
+    assert client.post("/host-form").status_code == 400
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
