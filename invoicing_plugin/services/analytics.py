@@ -41,6 +41,7 @@ from ..domain.invoice import InvoiceStatus, display_status
 from ..domain.money import Money, format_decimal_amount
 from ..persistence.models import Invoice
 from ..persistence.repository import WorkspaceRepository
+from .errors import InvoicingError
 
 __all__ = [
     "MAX_RANGE_DAYS",
@@ -69,13 +70,8 @@ _ALL_STATUSES = tuple(status.value for status in InvoiceStatus)
 # --- The period -----------------------------------------------------------------------------
 
 
-class RangeError(ValueError):
+class RangeError(InvoicingError):
     """A period staff typed cannot be used; ``message`` says why, ``field`` where."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -117,13 +113,13 @@ def validate_range(start: date | None, end: date | None, today: date) -> DateRan
     start = start or (fallback.start if end is None else date(end.year, 1, 1))
     end = end or max(today, start)
     if start < EARLIEST:
-        raise RangeError(f"Choose a start date on or after {EARLIEST:%d %B %Y}.", "start")
+        raise RangeError(f"Choose a start date on or after {EARLIEST:%d %B %Y}.", field="start")
     if end > date(today.year + 1, 12, 31):
-        raise RangeError("Choose an end date no later than the end of next year.", "end")
+        raise RangeError("Choose an end date no later than the end of next year.", field="end")
     if start > end:
-        raise RangeError("The start date must be on or before the end date.", "start")
+        raise RangeError("The start date must be on or before the end date.", field="start")
     if (end - start).days > MAX_RANGE_DAYS:
-        raise RangeError("Choose a period of at most ten years.", "start")
+        raise RangeError("Choose a period of at most ten years.", field="start")
     return DateRange(start, end)
 
 

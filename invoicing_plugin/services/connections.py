@@ -34,13 +34,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import signals
+from ..actors import actor_name
 from ..crypto import mask_secret
 from ..domain.invoice import InvoiceStatus
-from ..actors import actor_name
 from ..extension import get_state
 from ..gateways.stripe_gateway import AccountInfo, GatewayError, StripeGateway
 from ..persistence.models import Invoice, InvoiceEvent, StripeConnection, utcnow
 from ..persistence.repository import WorkspaceRepository, find_connection_by_account
+from .errors import InvoicingError
 from .uow import UnitOfWork
 
 log = logging.getLogger("invoicing_plugin.connections")
@@ -118,12 +119,8 @@ DISABLED_REASON_LABELS = {
 }
 
 
-class ConnectionRefused(Exception):
+class ConnectionRefused(InvoicingError):
     """The connection cannot be changed as asked; ``message`` is fit to show to staff."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from ..extension import get_state
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import WorkspaceRepository
 from ..services import payments
+from ..services.errors import InvoicingError
 from ..services.uow import UnitOfWork, retry_on_conflict
 from .handlers import HANDLERS, OWN_TRANSACTION, EventContext
 
@@ -286,10 +287,8 @@ def _failed(
     return ProcessResult(event_id, "failed", error=error, invoice_id=invoice_id)
 
 
-class ReplayRefused(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ReplayRefused(InvoicingError):
+    """Only a failed event can be replayed."""
 
 
 def replay_event(workspace_id: str, webhook_event_pk: int) -> ProcessResult:
