@@ -39,9 +39,10 @@ from ..crypto import mask_secret
 from ..domain.invoice import InvoiceStatus
 from ..extension import get_state
 from ..gateways.stripe_gateway import AccountInfo, GatewayError, StripeGateway
-from ..persistence.models import Invoice, InvoiceEvent, StripeConnection, utcnow
+from ..persistence.models import Invoice, StripeConnection, utcnow
 from ..persistence.repository import WorkspaceRepository, find_connection_by_account
 from .errors import InvoicingError
+from .invoices import record_event
 from .uow import UnitOfWork
 
 log = logging.getLogger("invoicing_plugin.connections")
@@ -564,17 +565,11 @@ def _open_invoice_clause():
     return Invoice.status == InvoiceStatus.SENT.value
 
 
-def _invoice_event(invoice: Invoice, *, actor: str, action: str, detail: str, result: str = "ok") -> InvoiceEvent:
-    return InvoiceEvent(
-        invoice=invoice,
-        workspace_id=invoice.workspace_id,
-        actor=actor,
-        action=action,
-        from_status=invoice.status,
-        to_status=invoice.status,
-        result=result,
-        detail=detail,
-    )
+def _status_note(repo: WorkspaceRepository, invoice: Invoice, actor: str, action: str, detail: str,
+                 *, result: str = "ok") -> None:
+    """An audit entry that changes no status (the invoice's online-payment situation)."""
+    record_event(repo, invoice, actor, action, from_status=invoice.status, to_status=invoice.status,
+                 result=result, detail=detail)
 
 
 def _on_active(uow: UnitOfWork, session: Session, connection: StripeConnection) -> None:
@@ -582,13 +577,9 @@ def _on_active(uow: UnitOfWork, session: Session, connection: StripeConnection) 
     repo = WorkspaceRepository(session, connection.workspace_id)
     for invoice in repo.list(Invoice, Invoice.online_payment_unavailable.is_(True)):
         invoice.online_payment_unavailable = False
-        session.add(
-            _invoice_event(
-                invoice,
-                actor="system",
-                action="online_payment_restored",
-                detail=f"Stripe account {connection.account_id} is connected again; online payment is available.",
-            )
+        _status_note(
+            repo, invoice, "system", "online_payment_restored",
+            f"Stripe account {connection.account_id} is connected again; online payment is available.",
         )
     uow.emit(
         signals.stripe_connected,
@@ -640,13 +631,9 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
                 if checkout.status == "complete":
                     # The client paid a moment ago: the payment stands, the webhook records it.
                     paid_meanwhile.append(label)
-                    session.add(
-                        _invoice_event(
-                            invoice,
-                            actor=actor,
-                            action="checkout_session_kept",
-                            detail=f"Stripe was disconnected by {who} after the client completed payment.",
-                        )
+                    _status_note(
+                        repo, invoice, actor, "checkout_session_kept",
+                        f"Stripe was disconnected by {who} after the client completed payment.",
                     )
                     continue
                 expired += 1
@@ -657,11 +644,7 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
         notes.append("Online payment is unavailable until Stripe is reconnected.")
         invoice.online_payment_unavailable = True
         marked += 1
-        session.add(
-            _invoice_event(
-                invoice, actor=actor, action="online_payment_unavailable", detail=" ".join(notes), result=result
-            )
-        )
+        _status_note(repo, invoice, actor, "online_payment_unavailable", " ".join(notes), result=result)
 
     if connection.mode == OWN_KEY and connection.webhook_endpoint_id:
         try:
