@@ -735,10 +735,8 @@ def test_connected_apps_entry_shows_only_where_billing_is_managed(app, world, st
 def test_another_workspaces_connection_is_not_shown(app, world, stripe_emulator):
     key = new_key()
     other = login(app.test_client(), world.outsider_email, world.northwind_slug)
+    staff_client = login(app.test_client(), world.owner_email, world.acme_slug)  # both signed in at once
     assert save_key(other, key).status_code == 302
-    # Signed in after the other client is done: in tests requests share flask.g, where
-    # Flask-Login caches the user, so two signed-in clients must not interleave.
-    staff_client = login(app.test_client(), world.owner_email, world.acme_slug)
     html = page_text(staff_client)
     assert 'data-status="not_connected"' in html and key[-4:] not in html
     response = staff_client.post(f"{BASE}/stripe/disconnect", follow_redirects=True)
