@@ -146,9 +146,11 @@ def test_expire_only_open_sessions(client, stripe_emulator):
 
 def test_clock_advance_expires_sessions_and_emits_event(client, stripe_emulator):
     now = stripe_emulator.control.now()
-    short = client.v1.checkout.sessions.create(session_params(expires_at=now + 1800))
+    # The emulator's clock is the wall clock plus an offset, so a second can tick
+    # between reading it and creating: leave a margin over the 30-minute minimum.
+    short = client.v1.checkout.sessions.create(session_params(expires_at=now + 1800 + 60))
     long = client.v1.checkout.sessions.create(session_params())
-    stripe_emulator.control.advance_clock(1800)
+    stripe_emulator.control.advance_clock(1800 + 120)
     assert client.v1.checkout.sessions.retrieve(short.id).status == "expired"
     assert client.v1.checkout.sessions.retrieve(long.id).status == "open"
     events = client.v1.events.list({"type": "checkout.session.expired"})
