@@ -1,5 +1,7 @@
-"""Webhook throughput over real HTTP: gunicorn (2 sync workers) on PostgreSQL, a
-thread-pool load generator with keep-alive ``http.client`` connections on loopback,
+"""Webhook throughput over real HTTP: gunicorn (2 workers of 4 threads each, the
+``gthread`` worker: a webhook spends much of its time waiting on the database, and a
+thread waiting releases the CPU to another request) on PostgreSQL, a thread-pool load
+generator with keep-alive ``http.client`` connections on loopback,
 distinct events plus 10 % duplicates, bounded in count and time. The RSS of the
 gunicorn master and workers is sampled from ``/proc`` during the load."""
 
@@ -23,6 +25,8 @@ from .inprocess import FLOOR_PATH, WEBHOOK_PATH, _paid_transitions
 from .report import Report, Row, progress
 
 ROOT = Path(__file__).resolve().parent.parent
+# BENCH_GUNICORN_WORKER="--worker-class sync" compares with one request per worker at a time.
+GUNICORN_WORKER = os.environ.get("BENCH_GUNICORN_WORKER", "--worker-class gthread --threads 4").split()
 
 
 def _free_port() -> int:
@@ -87,8 +91,8 @@ class MemorySampler(threading.Thread):
 def _start_gunicorn(database_url: str, workers: int, log_path: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     env = dict(os.environ, BENCH_DATABASE_URL=database_url)
-    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-           "--log-level", "warning", "--error-logfile", str(log_path), "benchmarks.app:wsgi_app()"]
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), *GUNICORN_WORKER,
+           "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--error-logfile", str(log_path), "benchmarks.app:wsgi_app()"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -167,7 +171,8 @@ def _run_load(port: int, plan: list[tuple[int, bytes, str]], *, threads: int, ti
 def throughput(app, database_url: str, invoices: list[HookInvoice], db_label: str, report: Report, *,
                threads: int = 6, time_cap: float = 60.0, workers: int = 2) -> None:
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-gunicorn-{os.getpid()}.log"
-    command = f"gunicorn -w {workers} benchmarks.app:wsgi_app() + {threads} keep-alive client threads"
+    command = (f"gunicorn -w {workers} {' '.join(GUNICORN_WORKER)} benchmarks.app:wsgi_app() "
+               f"+ {threads} keep-alive client threads")
     try:
         import gunicorn  # noqa: F401
     except ImportError:

@@ -58,13 +58,18 @@ def webhook_per_event(app, invoices: list[HookInvoice], db_label: str, report: R
     """Signed ``checkout.session.completed`` through the real route, against the floor."""
     client = app.test_client()
     needed = warmup + rounds * per_round
-    if len(invoices) < needed + 1:
-        raise RuntimeError(f"need {needed + 1} hook invoices, have {len(invoices)}")
+    if len(invoices) < needed + 2:
+        raise RuntimeError(f"need {needed + 2} hook invoices, have {len(invoices)}")
 
-    probe = invoices[-1]
-    body = checkout_completed(probe, event_id=event_id_for(probe, "probe"))
-    response = client.post(WEBHOOK_PATH, data=body, headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET),
-                                                             "Content-Type": "application/json"})
+    def probe(path: str, inv: HookInvoice, tag: str):
+        body = checkout_completed(inv, event_id=event_id_for(inv, tag))
+        return client.post(path, data=body, headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET),
+                                                     "Content-Type": "application/json"})
+
+    response = probe(WEBHOOK_PATH, invoices[-1], "probe")
+    # Round trips to the database per request (after a first request warmed everything up).
+    route_trips = _round_trips(app, lambda: probe(WEBHOOK_PATH, invoices[-2], "probe"))
+    floor_trips = _round_trips(app, lambda: probe(FLOOR_PATH, invoices[-2], "probe-floor"))
     if response.status_code != 200:
         report.add(Row("Webhook per event vs floor", db_label, "n/a", f"route answered {response.status_code}",
                        "≤ 2.0× floor", None, f"POST {WEBHOOK_PATH}"))
@@ -98,10 +103,35 @@ def webhook_per_event(app, invoices: list[HookInvoice], db_label: str, report: R
     report.add(Row(
         "Webhook per event (checkout.session.completed → paid)", db_label, f"{ratio:.2f}× floor",
         f"route p50 {ms(route.median_ms)}, p90 {ms(route.p90_ms)}; floor p50 {ms(floor.median_ms)}, "
-        f"p90 {ms(floor.p90_ms)}; n={route.n}; non-200: {errors}; invoices paid once: {paid}/{needed}",
+        f"p90 {ms(floor.p90_ms)}; n={route.n}; non-200: {errors}; invoices paid once: {paid}/{needed}; "
+        f"database round trips per event: route {route_trips}, floor {floor_trips}",
         "≤ 2.0× floor", ratio <= 2.0 and errors == 0 and paid == needed,
         f"POST {WEBHOOK_PATH} vs POST {FLOOR_PATH} (test client, interleaved)",
     ))
+
+
+def _round_trips(app, send) -> int:
+    """Statements ``send()`` makes the database answer: BEGIN, each statement, COMMIT."""
+    from sqlalchemy import event
+
+    from host_demo.models import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = [0]
+
+    def one(*args, **kwargs):
+        seen[0] += 1
+
+    hooks = [(engine, "begin"), (engine, "before_cursor_execute"), (engine, "commit"), (engine, "rollback")]
+    for target, name in hooks:
+        event.listen(target, name, one)
+    try:
+        send()
+    finally:
+        for target, name in hooks:
+            event.remove(target, name, one)
+    return seen[0]
 
 
 def _paid_transitions(app, invoice_ids: list[int]) -> int:

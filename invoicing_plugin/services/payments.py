@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import current_app, render_template
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from .. import signals
 from ..domain.errors import InvalidTransition
@@ -43,6 +43,7 @@ from ..domain.money import Money, format_money
 from ..extension import get_state
 from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
+from ..persistence import appends
 from ..persistence.models import Invoice, InvoiceEvent, WebhookEvent, utcnow
 from ..persistence.repository import NotFound, WorkspaceRepository
 from .uow import UnitOfWork, retry_on_conflict
@@ -176,13 +177,15 @@ def find_invoice_for_session(session: CheckoutSession, *, scope_workspace: str |
 
 def _audit(invoice: Invoice, *, actor: str, action: str, from_status: str | None, to_status: str | None,
            detail: str, result: str = "ok") -> None:
-    # The audit trail is append-only and never read back in the same transaction: one
-    # Core INSERT (after the autoflush of the invoice's pending changes) costs a fraction
-    # of an ORM object going through the flush. It commits or rolls back with the caller.
-    get_state().session.execute(
-        insert(InvoiceEvent.__table__),
-        {"invoice_id": invoice.id, "workspace_id": invoice.workspace_id, "actor": actor, "action": action,
-         "from_status": from_status, "to_status": to_status, "result": result, "detail": detail},
+    # The audit trail is append-only and never read back in the same transaction: the
+    # row is queued and written with the transaction's last statement (on the webhook
+    # path, inside the statement that records the event). It commits or rolls back
+    # with the caller.
+    appends.append(
+        get_state().session, InvoiceEvent.__table__,
+        {"invoice_id": invoice.id, "workspace_id": invoice.workspace_id, "created_at": utcnow(), "actor": actor,
+         "action": action, "from_status": from_status, "to_status": to_status, "result": result,
+         "detail": detail},
     )
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extension import get_state
+from ..persistence import appends
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import WorkspaceRepository
 from ..services import payments
@@ -96,6 +97,14 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
     stmt = _upsert_statement(dialect.name) if dialect.insert_returning else None
     if stmt is None:  # lock-then-write, same outcome
         return _upsert_portable(session, values)
+    if dialect.name == "postgresql":
+        # The audit entries the handler queued travel in this statement, as CTEs: one
+        # round trip records the event and its effect's history. (For a duplicate the
+        # caller rolls the whole transaction back, entries included.)
+        pending = appends.take(session)
+        if pending:
+            stmt, params = appends.fold_into(stmt, pending)
+            values.update(params)
     return session.execute(stmt, values).scalar()
 
 

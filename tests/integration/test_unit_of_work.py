@@ -90,3 +90,67 @@ def test_repeated_conflicts_are_not_hidden():
     with pytest.raises(StaleDataError):
         retry_on_conflict(always_conflicting, attempts=3)
     assert len(calls) == 3
+
+
+# -- rows queued with persistence.appends ------------------------------------------------
+
+
+def _queued_template(name: str) -> dict:
+    from invoicing_plugin.persistence.models import utcnow
+
+    now = utcnow()
+    return {"workspace_id": "1", "name": name, "description": "", "amount_minor": None, "currency": "GBP",
+            "due_in_days": None, "send_method": "email", "created_at": now, "updated_at": now}
+
+
+def _template_names_seen_from_another_connection() -> list[str]:
+    with get_state().db.engine.connect() as conn:
+        return [row[0] for row in conn.exec_driver_sql("SELECT name FROM invoicing_templates ORDER BY id")]
+
+
+def test_queued_rows_are_written_in_order_when_the_transaction_commits(app):
+    from invoicing_plugin.persistence import appends
+
+    with app.app_context():
+        session = get_state().session
+        with UnitOfWork(session) as uow:
+            for name in ("First", "Second", "Third"):
+                appends.append(session, InvoiceTemplate.__table__, _queued_template(name))
+            assert _template_names_seen_from_another_connection() == []
+            uow.commit()
+        assert _template_names_seen_from_another_connection() == ["First", "Second", "Third"]
+        # Written once: a later commit of the same session writes nothing again.
+        session.add(_template("Later"))
+        session.commit()
+        assert _template_names_seen_from_another_connection() == ["First", "Second", "Third", "Later"]
+
+
+def test_queued_rows_are_dropped_when_the_transaction_rolls_back(app):
+    from invoicing_plugin.persistence import appends
+
+    with app.app_context():
+        session = get_state().session
+        with pytest.raises(RuntimeError):
+            with UnitOfWork(session):
+                appends.append(session, InvoiceTemplate.__table__, _queued_template("Rolled back"))
+                raise RuntimeError("use case failed")
+        session.add(_template("Kept"))
+        session.commit()
+        assert _template_names_seen_from_another_connection() == ["Kept"]
+
+
+def test_queued_rows_folded_into_a_statement_are_written_by_it_and_not_again(app):
+    """What the webhook does on PostgreSQL: the queued rows travel as CTEs of its upsert."""
+    from sqlalchemy import insert
+
+    from invoicing_plugin.persistence import appends
+
+    with app.app_context():
+        session = get_state().session
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("data-modifying CTEs are PostgreSQL's")
+        appends.append(session, InvoiceTemplate.__table__, _queued_template("Queued"))
+        statement, params = appends.fold_into(insert(InvoiceTemplate.__table__), appends.take(session))
+        session.execute(statement, {**_queued_template("Carrier"), **params})
+        session.commit()
+        assert sorted(_template_names_seen_from_another_connection()) == ["Carrier", "Queued"]
