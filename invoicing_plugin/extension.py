@@ -15,7 +15,7 @@ from .domain.errors import DomainError
 from .domain.money import get_currency
 from .gateways.stripe_gateway import GatewayRegistry, StripeGateway
 from .host import InvoicingHost
-from .persistence import appends
+from .persistence import appends, totals
 
 log = logging.getLogger("invoicing_plugin")
 
@@ -101,6 +101,7 @@ class Invoicing:
         self._states[app] = state
         app.extensions["invoicing"] = self
         appends.install(db.session)
+        totals.install(db.session)
 
         from .web import register_web
 

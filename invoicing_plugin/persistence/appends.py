@@ -1,84 +1,177 @@
-"""Append-only rows that ride along with a transaction's last write.
+"""Writes that ride along with a transaction's last statement.
 
-The payment audit trail is append-only and never read back by the transaction that
-writes it. So instead of a round trip of its own, each entry is queued on the
-session (:func:`append`) and written when the transaction ends:
+Two kinds of write are never read back by the transaction that makes them: entries
+appended to the payment audit trail (:func:`append`), and amounts added to running
+totals (:func:`increment`, for the revenue analytics). So instead of a round trip
+each, they are queued on the session and written when the transaction ends:
 
-* by default just before the session commits (one ``INSERT`` per table, every queued
-  row in it), from a ``before_commit`` listener that :func:`install` puts on the
-  host's session;
+* by default just before the session commits (after its last flush), from a
+  ``before_commit`` listener that :func:`install` puts on the host's session: one
+  ``INSERT`` per table for appended rows, one ``INSERT ... ON CONFLICT DO UPDATE SET
+  n = n + excluded.n`` per table for increments;
 * or, earlier, by a caller that has a statement of its own to send: :func:`take`
-  hands over the queued rows and :func:`fold_into` adds them to that statement as
+  hands over the queue and :func:`fold_into` adds it to that statement as
   data-modifying CTEs, which PostgreSQL runs as part of it. The webhook endpoint records
-  a Stripe event and its audit entries this way, in one round trip.
+  a Stripe event, its audit entries and its effect on the totals this way, in one
+  round trip.
 
-A transaction that rolls back drops its queued rows with the rest of its work. Rows
-queued inside a savepoint (``begin_nested``) that then rolls back are *not* dropped;
-nothing queues rows inside one.
+Increments to the same row within a transaction are summed first, and rows are
+written in key order: every transaction locks the total rows it changes in the same
+order, at the very end, so two of them cannot deadlock over totals and none holds a
+total's row lock for longer than its commit.
+
+A transaction that rolls back drops its queue with the rest of its work. Nothing is
+written when a savepoint (``begin_nested``) is released, only at the outermost commit;
+writes queued inside a savepoint that then rolls back are *not* dropped, and nothing
+queues them inside one.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, insert
+from sqlalchemy import Table, bindparam, event, insert, select, union_all
 from sqlalchemy.orm import Session, scoped_session
 
-_KEY = "invoicing_pending_appends"
+_KEY = "invoicing_pending_writes"
 
-Pending = list[tuple[Table, dict[str, Any]]]
+
+@dataclass
+class Queue:
+    """What a transaction has queued: appended rows, and sums to add to keyed rows."""
+
+    rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
+    #: (table, key column names, key values) -> {amount column: sum}
+    increments: dict[tuple[Table, tuple[str, ...], tuple[Any, ...]], dict[str, int]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.increments)
+
+    def increment_rows(self) -> dict[Table, list[dict[str, Any]]]:
+        """Non-zero increments as rows per table, in key order."""
+        out: dict[Table, list[dict[str, Any]]] = {}
+        for (table, names, values), amounts in sorted(self.increments.items(), key=lambda i: (i[0][0].name, i[0][2])):
+            if any(amounts.values()):
+                out.setdefault(table, []).append({**dict(zip(names, values)), **amounts})
+        return out
+
+
+def _queue(session: Session | scoped_session) -> Queue:
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        # Tie the queue to a transaction even before any SQL ran, so a rollback drops it.
+        session.begin()
+    queue = session.info.get(_KEY)
+    if queue is None:
+        queue = session.info[_KEY] = Queue()
+    return queue
 
 
 def append(session: Session | scoped_session, table: Table, row: dict[str, Any]) -> None:
     """Queue ``row`` for ``table``; it commits or rolls back with ``session``'s transaction."""
-    if isinstance(session, scoped_session):
-        session = session()
-    if not session.in_transaction():
-        # Tie the row to a transaction even before any SQL ran, so a rollback drops it.
-        session.begin()
-    session.info.setdefault(_KEY, []).append((table, row))
+    _queue(session).rows.append((table, row))
 
 
-def take(session: Session) -> Pending:
-    """The queued rows, in the order they were appended; the caller must now write them."""
-    return session.info.pop(_KEY, None) or []
+def increment(session: Session | scoped_session, table: Table, key: dict[str, Any], amounts: dict[str, int]) -> None:
+    """Add ``amounts`` to the row of ``table`` whose primary key is ``key`` (created at zero)."""
+    increments = _queue(session).increments
+    slot = (table, tuple(key), tuple(key.values()))
+    current = increments.get(slot)
+    if current is None:
+        increments[slot] = dict(amounts)
+    else:
+        for name, value in amounts.items():
+            current[name] = current.get(name, 0) + value
 
 
-def write(session: Session, rows: Pending) -> None:
-    """``INSERT`` ``rows``: one (executemany) statement per table, in append order."""
+def take(session: Session | scoped_session) -> Queue:
+    """The queue (possibly empty); the caller must now write it."""
+    return session.info.pop(_KEY, None) or Queue()
+
+
+def write(session: Session | scoped_session, queue: Queue) -> None:
+    """Send ``queue``: one executemany statement per table, rows in order."""
     grouped: dict[Table, list[dict[str, Any]]] = {}
-    for table, row in rows:
+    for table, row in queue.rows:
         grouped.setdefault(table, []).append(row)
     for table, values in grouped.items():
         session.execute(insert(table), values)
+    dialect = session.get_bind().dialect.name
+    for table, values in queue.increment_rows().items():
+        session.execute(_upsert(dialect, table, tuple(values[0])), values)
 
 
-def fold_into(statement: Any, rows: Pending) -> tuple[Any, dict[str, Any]]:
-    """``statement`` with ``rows`` as data-modifying CTEs (PostgreSQL), and their parameters.
-
-    Execute the statement with its own parameters plus the returned ones. The combined
-    statement is built once per shape (which tables, which columns) and reused, so
-    SQLAlchemy compiles it once and finds it in its cache after that.
-    """
-    shape = tuple((table, tuple(row)) for table, row in rows)
-    params = {f"append_{i}_{key}": value for i, (_, row) in enumerate(rows) for key, value in row.items()}
-    return _folded(statement, shape), params
+def _dialect_insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - other backends
+        raise NotImplementedError(f"increments need INSERT ... ON CONFLICT, which {dialect} lacks")
+    return dialect_insert
 
 
 @functools.lru_cache(maxsize=64)
-def _folded(statement: Any, shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Any:
+def _upsert(dialect: str, table: Table, columns: tuple[str, ...], source: Any = None) -> Any:
+    """``INSERT ... ON CONFLICT (primary key) DO UPDATE SET amount = amount + excluded.amount``."""
+    keys = [column.name for column in table.primary_key.columns]
+    stmt = _dialect_insert(dialect)(table)
+    if source is not None:
+        stmt = stmt.from_select(list(columns), source)
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: table.c[name] + stmt.excluded[name] for name in columns if name not in keys},
+    )
+
+
+def fold_into(statement: Any, queue: Queue) -> tuple[Any, dict[str, Any]]:
+    """``statement`` with ``queue`` as data-modifying CTEs (PostgreSQL), and their parameters.
+
+    Execute the statement with its own parameters plus the returned ones. The combined
+    statement is built once per shape (which tables, columns and how many rows) and
+    reused, so SQLAlchemy compiles it once and finds it in its cache after that.
+    """
+    params: dict[str, Any] = {}
+    row_shape = []
+    for i, (table, row) in enumerate(queue.rows):
+        row_shape.append((table, tuple(row)))
+        params.update({f"append_{i}_{name}": value for name, value in row.items()})
+    increment_shape = []
+    for j, (table, rows) in enumerate(queue.increment_rows().items()):
+        increment_shape.append((table, tuple(rows[0]), len(rows)))
+        for i, row in enumerate(rows):
+            params.update({f"increment_{j}_{i}_{name}": value for name, value in row.items()})
+    return _folded(statement, tuple(row_shape), tuple(increment_shape)), params
+
+
+@functools.lru_cache(maxsize=64)
+def _folded(statement: Any, row_shape: tuple, increment_shape: tuple) -> Any:
     ctes = [
-        insert(table).values({key: bindparam(f"append_{i}_{key}") for key in keys}).cte(f"append_{i}")
-        for i, (table, keys) in enumerate(shape)
+        insert(table).values({name: bindparam(f"append_{i}_{name}") for name in names}).cte(f"append_{i}")
+        for i, (table, names) in enumerate(row_shape)
     ]
+    for j, (table, names, count) in enumerate(increment_shape):
+        # One INSERT for all of a table's rows, so they are locked in the order given
+        # (sibling CTEs run in no defined order).
+        selects = [
+            select(*[bindparam(f"increment_{j}_{i}_{name}", type_=table.c[name].type).label(name) for name in names])
+            for i in range(count)
+        ]
+        source = selects[0] if count == 1 else union_all(*selects)
+        ctes.append(_upsert("postgresql", table, names, source).cte(f"increment_{j}"))
     return statement.add_cte(*ctes)
 
 
 def _before_commit(session: Session) -> None:
-    rows = take(session)
-    if rows:
-        write(session, rows)
+    if session.in_nested_transaction():
+        return  # a savepoint is released: the outermost commit writes the queue
+    session.flush()  # changes still pending may queue more (see persistence.totals)
+    queue = take(session)
+    if queue:
+        write(session, queue)
 
 
 def _after_transaction_end(session: Session, transaction) -> None:

@@ -149,21 +149,6 @@ class Invoice(Base):
         Index("ix_invoicing_invoices_ws_created", "workspace_id", "created_at", "id"),
         Index("ix_invoicing_invoices_ws_status_created", "workspace_id", "status", "created_at", "id"),
         Index("ix_invoicing_invoices_ws_client", "workspace_id", "client_id"),
-        # Revenue analytics (revision 0003). Paid revenue by month: on PostgreSQL the index
-        # carries every column the sums read, so the query is an index-only scan.
-        Index(
-            "ix_invoicing_invoices_ws_status_paid_cover", "workspace_id", "status", "paid_at",
-            postgresql_include=[
-                "currency", "amount_paid_minor", "amount_minor", "amount_refunded_minor", "application_fee_minor",
-            ],
-        ),
-        # Outstanding and overdue now: only open invoices, grouped by currency (partial, so small).
-        Index(
-            "ix_invoicing_invoices_ws_open", "workspace_id", "currency",
-            postgresql_include=["status", "due_date", "amount_minor"],
-            postgresql_where=text("status IN ('sent', 'processing')"),
-            sqlite_where=text("status IN ('sent', 'processing')"),
-        ),
         # Staff list sorted by amount or due date, walked by keyset cursor (revision 0002).
         Index("ix_invoicing_invoices_ws_amount", "workspace_id", "amount_minor", "id"),
         Index("ix_invoicing_invoices_ws_status_amount", "workspace_id", "status", "amount_minor", "id"),
@@ -172,11 +157,13 @@ class Invoice(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[str] = mapped_column(String(64))
+    # active_history on the columns the revenue totals depend on: changing one loads the old
+    # value first, so the totals can take the old contribution away (persistence/totals.py).
+    workspace_id: Mapped[str] = mapped_column(String(64), active_history=True)
     number: Mapped[str | None] = mapped_column(String(40))
     public_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     kind: Mapped[str] = mapped_column(String(16), default="standard")  # standard | deposit
-    status: Mapped[str] = mapped_column(String(24), default="draft")
+    status: Mapped[str] = mapped_column(String(24), default="draft", active_history=True)
 
     client_id: Mapped[str] = mapped_column(String(64))
     client_name: Mapped[str] = mapped_column(String(255))
@@ -184,15 +171,15 @@ class Invoice(Base):
     subject_ref: Mapped[str | None] = mapped_column(String(140), index=True)  # "proposal:42"
     subject_title: Mapped[str | None] = mapped_column(String(255))
 
-    amount_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger, active_history=True)
+    currency: Mapped[str] = mapped_column(String(3), active_history=True)
     description: Mapped[str] = mapped_column(Text)
-    due_date: Mapped[date | None]
+    due_date: Mapped[date | None] = mapped_column(active_history=True)
     send_method: Mapped[str] = mapped_column(String(16), default="email")  # stripe_link | email | manual
 
     # Fee locked when sent (a later plan change does not alter sent invoices).
     fee_bps: Mapped[int | None]
-    application_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    application_fee_minor: Mapped[int | None] = mapped_column(BigInteger, active_history=True)
 
     # Stripe: which account the charge lands on, the current Checkout Session and what was paid.
     stripe_mode: Mapped[str | None] = mapped_column(String(16))  # connect | own_key
@@ -202,8 +189,8 @@ class Invoice(Base):
     checkout_expires_at: Mapped[datetime | None]
     checkout_attempt: Mapped[int] = mapped_column(default=0)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    amount_paid_minor: Mapped[int | None] = mapped_column(BigInteger)
-    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_paid_minor: Mapped[int | None] = mapped_column(BigInteger, active_history=True)
+    amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, active_history=True)
     stripe_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
     payment_method: Mapped[str | None] = mapped_column(String(32))  # stripe | bank_transfer | cash | ...
     payment_note: Mapped[str | None] = mapped_column(Text)
@@ -214,10 +201,10 @@ class Invoice(Base):
     confirmation_sent_at: Mapped[datetime | None]
 
     created_by: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, active_history=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None]
-    paid_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None] = mapped_column(active_history=True)
     voided_at: Mapped[datetime | None]
 
     version: Mapped[int] = mapped_column(default=1)
@@ -245,6 +232,27 @@ class InvoiceEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     invoice: Mapped[Invoice] = relationship(back_populates="events")
+
+
+class InvoiceTotal(Base):
+    """Revenue analytics, kept up to date: per workspace, measure, day, status and currency,
+    how many invoices and what amount (see :mod:`invoicing_plugin.domain.totals`).
+
+    Written only by :mod:`invoicing_plugin.persistence.totals`, in the same transaction
+    as the invoice changes it reflects; ``flask invoicing totals --rebuild`` recomputes
+    it from the invoices (after a bulk load that bypassed the ORM).
+    """
+
+    __tablename__ = "invoicing_invoice_totals"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(16), primary_key=True)  # paid | created | open
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(24), primary_key=True, default="")
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True, default="")
+    invoices: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class WebhookEvent(Base):

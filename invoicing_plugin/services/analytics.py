@@ -12,17 +12,18 @@ What the figures mean (also in docs/portal-and-analytics.md):
 * **Invoices by status**: invoices created in the period, by their current status.
 
 Amounts in different currencies are never added together: every figure is per
-currency. All sums run in SQL, three queries, each one range of one index (see
-``docs/portal-and-analytics.md``, "How it scales", for the plans measured at 1M invoices):
+currency. The page does not add up invoices: it reads ``invoicing_invoice_totals``,
+per-day sums kept in step with every invoice change in the same transaction
+(:mod:`invoicing_plugin.domain.totals` says what each invoice counts for,
+:mod:`invoicing_plugin.persistence.totals` keeps the table exact). Three grouped reads
+of at most a few thousand rows each, whatever the number of invoices:
 
-* paid revenue: ``ix_invoicing_invoices_ws_status_paid_cover`` ``(workspace_id, status,
-  paid_at)``, which on PostgreSQL includes the amount columns (index-only scan). The
-  period is a plain range on ``paid_at``; the month bucket is only in SELECT/GROUP BY.
-* outstanding and overdue: ``ix_invoicing_invoices_ws_open``, partial over ``sent`` and
-  ``processing`` invoices; one pass, overdue by conditional aggregation.
-* counts by status: ``ix_invoicing_invoices_ws_status_created`` ``(workspace_id, status,
-  created_at, ...)``, one range per status (``status IN (every status)``), counted from
-  the index alone.
+* paid revenue: ``measure = 'paid'`` rows of the period, by currency and month;
+* outstanding and overdue: every ``measure = 'open'`` row (one per due day, status
+  and currency); overdue is the ``sent`` part due before today;
+* counts by status: ``measure = 'created'`` rows of the period, by status.
+
+The CSV export still reads the invoices themselves.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, bindparam, func, or_
+from sqlalchemy import String, and_, case, func, or_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
 from ..domain.invoice import InvoiceStatus, display_status
 from ..domain.money import Money, format_decimal_amount
-from ..persistence.models import Invoice
+from ..persistence.models import Invoice, InvoiceTotal
 from ..persistence.repository import WorkspaceRepository
 from .errors import InvoicingError
 
@@ -53,7 +54,7 @@ __all__ = [
     "csv_filename",
     "default_range",
     "export_csv",
-    "month_of",
+    "month_of_day",
     "revenue_report",
     "validate_range",
 ]
@@ -64,7 +65,6 @@ MAX_RANGE_DAYS = 366 * 10
 EARLIEST = date(2000, 1, 1)
 _PAID = InvoiceStatus.PAID.value
 _OUTSTANDING = (InvoiceStatus.SENT.value, InvoiceStatus.PROCESSING.value)
-_ALL_STATUSES = tuple(status.value for status in InvoiceStatus)
 
 
 # --- The period -----------------------------------------------------------------------------
@@ -126,32 +126,31 @@ def validate_range(start: date | None, end: date | None, today: date) -> DateRan
 # --- Month buckets on every database ---------------------------------------------------------
 
 
-class month_of(FunctionElement):
-    """The calendar month (UTC) of a timestamp column, for ``GROUP BY``.
+class month_of_day(FunctionElement):
+    """The calendar month of a ``DATE`` column as ``"YYYY-MM"`` text, for ``GROUP BY``.
 
-    SQLite: ``strftime('%Y-%m', col)`` (timestamps are stored as UTC text).
-    PostgreSQL: ``date_trunc('month', col AT TIME ZONE 'UTC')``. Read the value back
-    with :func:`month_key`, which gives ``"YYYY-MM"`` for both.
+    SQLite: ``strftime('%Y-%m', col)``; PostgreSQL: ``to_char(col, 'YYYY-MM')``.
     """
 
+    type = String()
     inherit_cache = True
-    name = "invoicing_month_of"
+    name = "invoicing_month_of_day"
 
 
-@compiles(month_of)
-def _month_of_default(element, compiler, **kw):
+@compiles(month_of_day)
+def _month_of_day_default(element, compiler, **kw):
     (column,) = element.clauses
     return "strftime('%%Y-%%m', %s)" % compiler.process(column, **kw)
 
 
-@compiles(month_of, "postgresql")
-def _month_of_postgresql(element, compiler, **kw):
+@compiles(month_of_day, "postgresql")
+def _month_of_day_postgresql(element, compiler, **kw):
     (column,) = element.clauses
-    return "date_trunc('month', %s AT TIME ZONE 'UTC')" % compiler.process(column, **kw)
+    return "to_char(%s, 'YYYY-MM')" % compiler.process(column, **kw)
 
 
 def month_key(value) -> str:
-    """``"YYYY-MM"`` from what :class:`month_of` returned (text or timestamp)."""
+    """``"YYYY-MM"`` from what :class:`month_of_day` returned (or from a date)."""
     if isinstance(value, (date, datetime)):
         return f"{value.year:04d}-{value.month:02d}"
     return str(value)[:7]
@@ -199,53 +198,31 @@ class RevenueReport:
 
 
 def revenue_report(repo: WorkspaceRepository, period: DateRange, today: date) -> RevenueReport:
-    """Every figure of the analytics page, in three grouped queries (one index range each)."""
+    """Every figure of the analytics page, from the kept totals (three small range reads)."""
     session = repo.session
-    month = month_of(Invoice.paid_at)
-    received = func.coalesce(Invoice.amount_paid_minor, Invoice.amount_minor)
+    t = InvoiceTotal
+    in_period = and_(t.day >= period.start, t.day <= period.end)
     revenue_rows = session.execute(
-        repo.select(
-            Invoice,
-            Invoice.currency,
-            month.label("month"),
-            func.count().label("invoices"),
-            func.sum(received - func.coalesce(Invoice.amount_refunded_minor, 0)).label("revenue"),
-            func.sum(func.coalesce(Invoice.application_fee_minor, 0)).label("fees"),
-        )
-        .where(Invoice.status == _PAID, Invoice.paid_at >= period.start_at, Invoice.paid_at < period.end_before)
-        .group_by(Invoice.currency, month)
+        repo.select(t, t.currency, month_of_day(t.day).label("month"), func.sum(t.invoices).label("invoices"),
+                    func.sum(t.amount_minor).label("revenue"), func.sum(t.fee_minor).label("fees"))
+        .where(t.measure == "paid", in_period)
+        .group_by(t.currency, month_of_day(t.day))
     ).all()
 
-    # One pass over the open invoices; overdue is a filtered aggregate of the same rows. The
-    # statuses are written into the SQL (not bound) so both databases can prove the query
-    # matches the partial index's WHERE, also in a prepared statement's generic plan.
-    is_overdue = and_(Invoice.status == InvoiceStatus.SENT.value, Invoice.due_date < today)
+    # Overdue: awaiting payment (not processing) with a due day before today.
+    is_overdue = and_(t.status == InvoiceStatus.SENT.value, t.day < today)
     outstanding_rows = session.execute(
-        repo.select(
-            Invoice,
-            Invoice.currency,
-            func.count().label("invoices"),
-            func.sum(Invoice.amount_minor).label("amount"),
-            func.count().filter(is_overdue).label("overdue_invoices"),
-            func.sum(Invoice.amount_minor).filter(is_overdue).label("overdue_amount"),
-        )
-        .where(Invoice.status.in_(bindparam("open_statuses", _OUTSTANDING, expanding=True, literal_execute=True)))
-        .group_by(Invoice.currency)
+        repo.select(t, t.currency, func.sum(t.invoices).label("invoices"), func.sum(t.amount_minor).label("amount"),
+                    func.sum(case((is_overdue, t.invoices), else_=0)).label("overdue_invoices"),
+                    func.sum(case((is_overdue, t.amount_minor), else_=0)).label("overdue_amount"))
+        .where(t.measure == "open")
+        .group_by(t.currency)
     ).all()
 
-    # Naming every status lets the database walk (workspace_id, status, created_at) as one
-    # range per status and count from the index alone, instead of reading every invoice of
-    # the period from the table. Statuses only ever come from the state machine.
-    created = and_(Invoice.created_at >= period.start_at, Invoice.created_at < period.end_before)
     status_rows = session.execute(
-        repo.select(
-            Invoice,
-            Invoice.status,
-            func.count().label("invoices"),
-        )
-        .where(Invoice.status.in_(bindparam("all_statuses", _ALL_STATUSES, expanding=True, literal_execute=True)),
-               created)
-        .group_by(Invoice.status)
+        repo.select(t, t.status, func.sum(t.invoices).label("invoices"))
+        .where(t.measure == "created", in_period)
+        .group_by(t.status)
     ).all()
 
     summaries: dict[str, CurrencySummary] = {}
@@ -258,6 +235,8 @@ def revenue_report(repo: WorkspaceRepository, period: DateRange, today: date) ->
 
     by_month: dict[str, dict[str, MonthlyRevenue]] = {}
     for row in revenue_rows:
+        if not row.invoices:
+            continue  # every invoice of the month was refunded or changed since: no row
         s = summary(row.currency)
         revenue, fees = Money(int(row.revenue or 0), row.currency), Money(int(row.fees or 0), row.currency)
         s.revenue += revenue
@@ -266,6 +245,8 @@ def revenue_report(repo: WorkspaceRepository, period: DateRange, today: date) ->
         key = month_key(row.month)
         by_month.setdefault(row.currency, {})[key] = MonthlyRevenue(key, int(row.invoices), revenue, fees)
     for row in outstanding_rows:
+        if not row.invoices:
+            continue
         s = summary(row.currency)
         s.outstanding += Money(int(row.amount or 0), row.currency)
         s.outstanding_count += int(row.invoices)

@@ -98,12 +98,13 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
     if stmt is None:  # lock-then-write, same outcome
         return _upsert_portable(session, values)
     if dialect.name == "postgresql":
-        # The audit entries the handler queued travel in this statement, as CTEs: one
-        # round trip records the event and its effect's history. (For a duplicate the
-        # caller rolls the whole transaction back, entries included.)
-        pending = appends.take(session)
-        if pending:
-            stmt, params = appends.fold_into(stmt, pending)
+        # What the handler queued (audit entries, changes to the revenue totals) travels
+        # in this statement, as CTEs: one round trip records the event and the rest of
+        # its effect. (For a duplicate the caller rolls the whole transaction back.)
+        session.flush()
+        queue = appends.take(session)
+        if queue:
+            stmt, params = appends.fold_into(stmt, queue)
             values.update(params)
     return session.execute(stmt, values).scalar()
 

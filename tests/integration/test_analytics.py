@@ -232,12 +232,11 @@ def test_csv_cannot_inject_spreadsheet_formulas(app, world, dataset, staff_clien
 def test_month_expression_compiles_per_dialect():
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from invoicing_plugin.persistence.models import Invoice
+    from invoicing_plugin.persistence.models import InvoiceTotal
 
-    expression = analytics.month_of(Invoice.paid_at)
-    assert "strftime('%Y-%m', invoicing_invoices.paid_at)" in str(expression.compile(dialect=sqlite.dialect()))
-    assert "date_trunc('month', invoicing_invoices.paid_at AT TIME ZONE 'UTC')" in str(
-        expression.compile(dialect=postgresql.dialect()))
+    expression = analytics.month_of_day(InvoiceTotal.day)
+    assert "strftime('%Y-%m', invoicing_invoice_totals.day)" in str(expression.compile(dialect=sqlite.dialect()))
+    assert "to_char(invoicing_invoice_totals.day, 'YYYY-MM')" in str(expression.compile(dialect=postgresql.dialect()))
 
 
 def test_overdue_starts_the_day_after_the_due_date(app, world, make_invoice):
@@ -264,7 +263,7 @@ def test_every_status_is_counted(app, world, make_invoice):
     assert counts == {status.value: 1 for status in InvoiceStatus}
 
 
-# --- Query plans: each figure is one range of one index --------------------------------------
+# --- Query plans: each figure is one range of the totals' primary key ------------------------
 
 
 def _explained_report_queries(app, workspace_id):
@@ -288,11 +287,11 @@ def _explained_report_queries(app, workspace_id):
             event.remove(connection, "before_cursor_execute", capture)
         postgresql = connection.dialect.name == "postgresql"
         if postgresql:
-            connection.exec_driver_sql("ANALYZE invoicing_invoices")
+            connection.exec_driver_sql("ANALYZE invoicing_invoice_totals")
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
             connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
         plans = []
-        for statement, parameters in [s for s in sent if "invoicing_invoices" in s[0]]:
+        for statement, parameters in sent:
             prefix = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
             rows = connection.exec_driver_sql(prefix + statement, parameters).all()
             plans.append((statement, "\n".join(str(row[-1]) for row in rows)))
@@ -301,26 +300,21 @@ def _explained_report_queries(app, workspace_id):
 
 
 def test_each_figure_reads_one_index_range(app, world, dataset):
+    """The page reads only the kept totals, each figure one range of their primary key
+    ``(workspace_id, measure, day, ...)``: never the invoices."""
     plans = _explained_report_queries(app, world.acme)
     postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
 
     assert len(plans) == 3
-    (_, paid), (open_sql, open_), (status_sql, by_status) = plans
-    # Every status named: one (workspace_id, status, created_at) range per status at scale.
-    from invoicing_plugin.domain.invoice import InvoiceStatus
-
-    assert "status IN (%s)" % ", ".join(f"'{status.value}'" for status in InvoiceStatus) in status_sql
-    # The partial index over open invoices is provably usable: the statuses are in the SQL, not
-    # bound, so a reused prepared statement (a generic plan) and SQLite can match its WHERE.
-    assert "IN ('sent', 'processing')" in open_sql
-    if postgresql:  # index-only, and the period bounds the index range (not a filter on every row)
-        assert "Index Only Scan using ix_invoicing_invoices_ws_status_paid_cover" in paid, paid
-        assert re.search(r"Index Cond: .*status = 'paid'.*paid_at >= .*paid_at < ", paid), paid
-        assert "Index Only Scan using ix_invoicing_invoices_ws_open" in open_, open_
-        assert "Index Only Scan using ix_invoicing_invoices_ws_status_created" in by_status, by_status
+    assert not any("invoicing_invoices" in sql for sql, _ in plans)
+    (_, paid), (_, open_), (_, by_status) = plans
+    if postgresql:
+        for plan, bounded in ((paid, True), (open_, False), (by_status, True)):
+            assert "Index Scan using pk_invoicing_invoice_totals" in plan, plan
+            condition = r"Index Cond: .*workspace_id.*measure.*"
+            assert re.search(condition + (r"day >= .*day <= " if bounded else ""), plan), plan
     else:
-        assert ("ix_invoicing_invoices_ws_status_paid_cover "
-                "(workspace_id=? AND status=? AND paid_at>? AND paid_at<?)") in paid, paid
-        assert "ix_invoicing_invoices_ws_open (workspace_id=?)" in open_, open_
-        assert ("COVERING INDEX ix_invoicing_invoices_ws_status_created "
-                "(workspace_id=? AND status=? AND created_at>? AND created_at<?)") in by_status, by_status
+        for plan, bounded in ((paid, True), (open_, False), (by_status, True)):
+            expected = "(workspace_id=? AND measure=? AND day>? AND day<?)" if bounded else \
+                "(workspace_id=? AND measure=?)"
+            assert f"sqlite_autoindex_invoicing_invoice_totals_1 {expected}" in plan, plan

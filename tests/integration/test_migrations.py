@@ -117,3 +117,48 @@ def test_a_host_alembic_environment_runs_the_plugin_branch_next_to_its_own(empty
         heads = {row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")}
     plugin_head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert heads == {"host0001", plugin_head}
+
+
+def test_0004_fills_the_totals_from_invoices_that_existed_before_it(empty_engine):
+    """An install upgraded from 0003 starts with totals equal to a fresh computation."""
+    from datetime import date, datetime, timezone
+
+    from sqlalchemy import insert, select
+    from sqlalchemy.orm import Session
+
+    from invoicing_plugin.persistence import totals
+    from invoicing_plugin.persistence.models import Invoice, InvoiceTotal
+
+    upgrade(empty_engine, "0003")
+    at = datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)
+    base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "description": "Audit",
+            "currency": "GBP", "amount_refunded_minor": 0, "checkout_attempt": 0, "online_payment_unavailable": False,
+            "version": 1, "created_at": at, "updated_at": at, "amount_paid_minor": None, "application_fee_minor": None,
+            "paid_at": None, "due_date": None}
+    rows = [
+        {**base, "workspace_id": "1", "public_token": "t1", "status": "paid", "amount_minor": 1000,
+         "amount_paid_minor": 1000, "amount_refunded_minor": 250, "application_fee_minor": 35, "paid_at": at},
+        {**base, "workspace_id": "1", "public_token": "t2", "status": "paid", "amount_minor": 500, "paid_at": at},
+        {**base, "workspace_id": "1", "public_token": "t3", "status": "sent", "amount_minor": 700,
+         "due_date": date(2025, 4, 30)},
+        {**base, "workspace_id": "1", "public_token": "t4", "status": "processing", "amount_minor": 90},
+        {**base, "workspace_id": "2", "public_token": "t5", "status": "draft", "amount_minor": 10, "currency": "USD"},
+    ]
+    with empty_engine.begin() as connection:
+        connection.execute(insert(Invoice.__table__), rows)
+
+    upgrade(empty_engine)
+
+    with Session(empty_engine) as session:
+        assert totals.drift(session) == []
+        kept = {(t.workspace_id, t.measure, t.day, t.status, t.currency): (t.invoices, t.amount_minor, t.fee_minor)
+                for t in session.scalars(select(InvoiceTotal))}
+    assert kept == {
+        ("1", "created", date(2025, 3, 31), "paid", ""): (2, 0, 0),
+        ("1", "created", date(2025, 3, 31), "sent", ""): (1, 0, 0),
+        ("1", "created", date(2025, 3, 31), "processing", ""): (1, 0, 0),
+        ("2", "created", date(2025, 3, 31), "draft", ""): (1, 0, 0),
+        ("1", "paid", date(2025, 3, 31), "", "GBP"): (2, 750 + 500, 35),
+        ("1", "open", date(2025, 4, 30), "sent", "GBP"): (1, 700, 0),
+        ("1", "open", date(9999, 12, 31), "processing", "GBP"): (1, 90, 0),
+    }

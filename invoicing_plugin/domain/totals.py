@@ -1,0 +1,114 @@
+"""What one invoice adds to the revenue analytics, as data.
+
+The analytics page reads day-by-day totals kept up to date as invoices change,
+instead of adding up every invoice on each view. This module says what an invoice
+in a given state contributes to them; the persistence layer keeps the totals equal
+to the sum of every invoice's contribution by applying, on each change, the
+difference between the new contribution and the old (:func:`difference`).
+
+Three measures, each summed per day (UTC):
+
+* ``paid`` -- per currency, by the day of ``paid_at``: invoices whose status is
+  ``paid``; the money received (``amount_paid_minor``, or the invoice amount when
+  staff marked it paid by hand) minus refunds, and the platform fee. Fully refunded
+  invoices (status ``refunded``) and payments after a void are not revenue.
+* ``created`` -- per status, by the day of ``created_at``: how many invoices.
+* ``open`` -- per status (``sent``, ``processing``) and currency, by ``due_date``
+  (:data:`NO_DUE_DATE` when there is none): how many and the amount due.
+  "Overdue" is the ``sent`` part with a day before today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from .invoice import InvoiceStatus
+
+__all__ = ["NO_DUE_DATE", "Figures", "Key", "TotalsDelta", "contribution", "difference", "utc_day"]
+
+NO_DUE_DATE = date(9999, 12, 31)
+"""The ``open`` day of an invoice without a due date (never before today)."""
+
+OPEN_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PROCESSING.value)
+
+
+@dataclass(frozen=True, order=True)
+class Key:
+    """One row of the totals: ``(workspace_id, measure, day, status, currency)``.
+
+    ``status`` is empty for ``paid``; ``currency`` is empty for ``created``.
+    """
+
+    workspace_id: str
+    measure: str  # paid | created | open
+    day: date
+    status: str = ""
+    currency: str = ""
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The fields of an invoice the totals depend on (any may be missing on a new row)."""
+
+    workspace_id: str | None
+    status: str | None
+    currency: str | None
+    amount_minor: int | None
+    amount_paid_minor: int | None
+    amount_refunded_minor: int | None
+    application_fee_minor: int | None
+    created_at: datetime | None
+    paid_at: datetime | None
+    due_date: date | None
+
+    FIELDS = ("workspace_id", "status", "currency", "amount_minor", "amount_paid_minor", "amount_refunded_minor",
+              "application_fee_minor", "created_at", "paid_at", "due_date")
+
+
+#: ``(invoices, amount_minor, fee_minor)`` to add to a row.
+TotalsDelta = tuple[int, int, int]
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC calendar day of ``moment`` (a naive value is taken as UTC, as SQLite returns it)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.date()
+
+
+def contribution(f: Figures) -> dict[Key, TotalsDelta]:
+    """What an invoice in state ``f`` adds to each row of the totals."""
+    if not f.workspace_id or not f.status:
+        return {}
+    out: dict[Key, TotalsDelta] = {}
+    if f.created_at is not None:
+        out[Key(f.workspace_id, "created", utc_day(f.created_at), status=f.status)] = (1, 0, 0)
+    if f.status == InvoiceStatus.PAID.value and f.paid_at is not None and f.currency:
+        received = f.amount_paid_minor if f.amount_paid_minor is not None else (f.amount_minor or 0)
+        revenue = received - (f.amount_refunded_minor or 0)
+        key = Key(f.workspace_id, "paid", utc_day(f.paid_at), currency=f.currency)
+        out[key] = (1, revenue, f.application_fee_minor or 0)
+    if f.status in OPEN_STATUSES and f.currency:
+        key = Key(f.workspace_id, "open", f.due_date or NO_DUE_DATE, status=f.status, currency=f.currency)
+        out[key] = (1, f.amount_minor or 0, 0)
+    return out
+
+
+def difference(before: Figures | None, after: Figures | None) -> dict[Key, TotalsDelta]:
+    """What to add to the totals when an invoice goes from ``before`` to ``after``.
+
+    ``None`` stands for "no invoice" (created, or deleted). Rows that do not change are
+    left out, so an edit that touches nothing counted (a description) adds nothing.
+    """
+    delta: dict[Key, list[int]] = {}
+    for sign, figures in ((-1, before), (1, after)):
+        if figures is None:
+            continue
+        for key, values in contribution(figures).items():
+            row = delta.setdefault(key, [0, 0, 0])
+            for i, value in enumerate(values):
+                row[i] += sign * value
+    return {key: (n, amount, fee) for key, (n, amount, fee) in delta.items() if n or amount or fee}
+
