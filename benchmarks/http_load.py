@@ -127,6 +127,14 @@ def _plan(invoices: list[HookInvoice], duplicate_share: float, seed: int = 8) ->
     return plan
 
 
+def _totals_drift(app, workspace_id: str) -> list:
+    """Rows of the workspace's analytics totals that differ from its invoices (none, if exact)."""
+    with app.test_request_context():
+        from invoicing_plugin.services.analytics import totals_drift
+
+        return totals_drift(workspace_id)
+
+
 def _run_load(port: int, plan: list[tuple[int, bytes, str]], *, threads: int, time_cap: float,
               path: str = WEBHOOK_PATH):
     next_index = count()
@@ -227,11 +235,13 @@ def throughput(app, database_url: str, invoices: list[HookInvoice], db_label: st
     # Every request taken from the plan was completed, so plan[:sent] is what was delivered.
     delivered = list(dict.fromkeys(invoice_id for invoice_id, _, _ in plan[:sent]))
     paid = _paid_transitions(app, delivered)
-    ok = rate >= 500 and errors == 0 and complete and paid == len(load)
+    drifted = _totals_drift(app, load[0].workspace_id)
+    ok = rate >= 500 and errors == 0 and complete and paid == len(load) and not drifted
     report.add(Row(
         "Webhook throughput over HTTP (10 % duplicates)", db_label, f"{rate:.0f} events/s",
         f"{sent}/{len(plan)} sent in {elapsed:.1f} s; errors: {errors}; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
-        f"invoices with exactly one paid transition: {paid}/{len(delivered)} delivered"
+        f"invoices with exactly one paid transition: {paid}/{len(delivered)} delivered; "
+        f"analytics totals {'exact' if not drifted else f'off in {len(drifted)} rows'}"
         + ("" if complete else f" (time cap {time_cap:.0f} s reached)"),
         "≥ 500 events/s, 0 errors, 1 paid transition each", ok, command,
     ))

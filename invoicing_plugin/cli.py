@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-invoicing_cli = AppGroup("invoicing", help="Invoicing plugin: tables, keys, overdue invoices, reconciliation.")
+invoicing_cli = AppGroup("invoicing", help="Invoicing plugin: tables, keys, overdue invoices, reconciliation, analytics totals.")
 
 
 @invoicing_cli.command("info")
@@ -151,3 +151,34 @@ def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None
             f"due {row['due_date']} ({row['days_overdue']} days){mark}"
         )
     click.echo(f"{len(rows)} overdue invoice{'s' if len(rows) != 1 else ''}.")
+
+
+@invoicing_cli.command("totals")
+@click.option("--workspace", "workspace_id", default=None, help="Only this workspace (its id).")
+@click.option("--rebuild", is_flag=True, help="Recompute the totals from the invoices instead of checking them.")
+def totals_command(workspace_id: str | None, rebuild: bool) -> None:
+    """Check the analytics totals against the invoices (exit status 1 if they differ), or rebuild them.
+
+    The plugin keeps the totals in step with every invoice change it makes. Rebuild after
+    writing invoices around it: a bulk COPY, an UPDATE in psql, a restore of the invoices alone.
+    """
+    from .services.analytics import rebuild_totals, totals_drift
+
+    scope = f"workspace {workspace_id}" if workspace_id else "every workspace"
+    if rebuild:
+        rows = rebuild_totals(workspace_id)
+        click.echo(f"Rebuilt the analytics totals of {scope}: {rows} row{'s' if rows != 1 else ''}.")
+        return
+    differences = totals_drift(workspace_id)
+    if not differences:
+        click.echo(f"The analytics totals of {scope} match the invoices.")
+        return
+    for key, kept, computed in differences[:50]:
+        click.echo(f"  {key.workspace_id} {key.measure} {key.day} {key.status or '-'} {key.currency or '-'}: "
+                   f"kept {kept}, invoices say {computed}  (invoices, amount_minor, fee_minor)")
+    more = len(differences) - 50
+    if more > 0:
+        click.echo(f"  ... and {more} more")
+    click.echo(f"{len(differences)} total row(s) differ from the invoices. "
+               "Run `flask invoicing totals --rebuild` to recompute them.", err=True)
+    raise SystemExit(1)

@@ -40,9 +40,12 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from ..domain.invoice import InvoiceStatus, display_status
 from ..domain.money import Money, format_decimal_amount
+from ..extension import get_state
+from ..persistence import totals
 from ..persistence.models import Invoice, InvoiceTotal
 from ..persistence.repository import WorkspaceRepository
 from .errors import InvoicingError
+from .uow import UnitOfWork
 
 __all__ = [
     "MAX_RANGE_DAYS",
@@ -55,7 +58,9 @@ __all__ = [
     "default_range",
     "export_csv",
     "month_of_day",
+    "rebuild_totals",
     "revenue_report",
+    "totals_drift",
     "validate_range",
 ]
 
@@ -264,6 +269,31 @@ def revenue_report(repo: WorkspaceRepository, period: DateRange, today: date) ->
         counts[row.status] = counts.get(row.status, 0) + int(row.invoices)
     ordered = sorted(summaries.values(), key=lambda s: (-s.paid_count, -s.outstanding_count, s.currency))
     return RevenueReport(period, today, ordered, counts)
+
+
+# --- Keeping the totals honest ------------------------------------------------------------------
+
+
+def rebuild_totals(workspace_id: str | None = None) -> int:
+    """Recompute the kept totals (of one workspace, or all) from the invoices and commit.
+
+    For invoices written around the plugin (a bulk ``COPY``, a fix made in ``psql``);
+    returns how many total rows there are now.
+    """
+    session = get_state().session
+    with UnitOfWork(session) as uow:
+        rows = totals.rebuild(session, workspace_id)
+        uow.commit()
+    return rows
+
+
+def totals_drift(workspace_id: str | None = None) -> list:
+    """Where the kept totals differ from the invoices: ``[(key, kept, computed), ...]``."""
+    session = get_state().session
+    try:
+        return totals.drift(session, workspace_id)
+    finally:
+        session.rollback()
 
 
 # --- CSV export ---------------------------------------------------------------------------------
