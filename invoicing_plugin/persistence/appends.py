@@ -20,10 +20,9 @@ written in key order: every transaction locks the total rows it changes in the s
 order, at the very end, so two of them cannot deadlock over totals and none holds a
 total's row lock for longer than its commit.
 
-A transaction that rolls back drops its queue with the rest of its work. Nothing is
-written when a savepoint (``begin_nested``) is released, only at the outermost commit;
-writes queued inside a savepoint that then rolls back are *not* dropped, and nothing
-queues them inside one.
+A transaction that rolls back drops its queue with the rest of its work, and so does a
+savepoint (``begin_nested``): each has its own queue, which joins the enclosing one when
+the savepoint is released. Only the outermost commit writes.
 """
 
 from __future__ import annotations
@@ -57,17 +56,38 @@ class Queue:
                 out.setdefault(table, []).append({**dict(zip(names, values)), **amounts})
         return out
 
+    def add(self, slot: tuple, amounts: dict[str, int]) -> None:
+        current = self.increments.setdefault(slot, {})
+        for name, value in amounts.items():
+            current[name] = current.get(name, 0) + value
+
+    def merge(self, other: "Queue") -> None:
+        """Add ``other`` (a released savepoint's queue) to this one."""
+        self.rows.extend(other.rows)
+        for slot, amounts in other.increments.items():
+            self.add(slot, amounts)
+
+
+def _session(session: Session | scoped_session) -> Session:
+    return session() if isinstance(session, scoped_session) else session
+
+
+def _innermost(session: Session):
+    """The savepoint in progress, or the transaction."""
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _queues(session: Session) -> dict:
+    """One queue per open transaction or savepoint, so a savepoint that rolls back drops its own."""
+    return session.info.setdefault(_KEY, {})
+
 
 def _queue(session: Session | scoped_session) -> Queue:
-    if isinstance(session, scoped_session):
-        session = session()
+    session = _session(session)
     if not session.in_transaction():
         # Tie the queue to a transaction even before any SQL ran, so a rollback drops it.
         session.begin()
-    queue = session.info.get(_KEY)
-    if queue is None:
-        queue = session.info[_KEY] = Queue()
-    return queue
+    return _queues(session).setdefault(_innermost(session), Queue())
 
 
 def append(session: Session | scoped_session, table: Table, row: dict[str, Any]) -> None:
@@ -77,19 +97,14 @@ def append(session: Session | scoped_session, table: Table, row: dict[str, Any])
 
 def increment(session: Session | scoped_session, table: Table, key: dict[str, Any], amounts: dict[str, int]) -> None:
     """Add ``amounts`` to the row of ``table`` whose primary key is ``key`` (created at zero)."""
-    increments = _queue(session).increments
-    slot = (table, tuple(key), tuple(key.values()))
-    current = increments.get(slot)
-    if current is None:
-        increments[slot] = dict(amounts)
-    else:
-        for name, value in amounts.items():
-            current[name] = current.get(name, 0) + value
+    _queue(session).add((table, tuple(key), tuple(key.values())), amounts)
 
 
 def take(session: Session | scoped_session) -> Queue:
-    """The queue (possibly empty); the caller must now write it."""
-    return session.info.pop(_KEY, None) or Queue()
+    """The current transaction's queue (possibly empty); the caller must now write it."""
+    session = _session(session)
+    queue = _queues(session).pop(_innermost(session), None)
+    return queue if queue is not None else Queue()
 
 
 def write(session: Session | scoped_session, queue: Queue) -> None:
@@ -166,17 +181,27 @@ def _folded(statement: Any, row_shape: tuple, increment_shape: tuple) -> Any:
 
 
 def _before_commit(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint is released: the outermost commit writes the queue
     session.flush()  # changes still pending may queue more (see persistence.totals)
+    nested = session.get_nested_transaction()
+    if nested is not None:
+        # A savepoint is released: its queue joins the enclosing transaction's, written at
+        # the outermost commit (or dropped with it).
+        queue = _queues(session).pop(nested, None)
+        if queue:
+            _queues(session).setdefault(nested.parent, Queue()).merge(queue)
+        return
     queue = take(session)
     if queue:
         write(session, queue)
 
 
 def _after_transaction_end(session: Session, transaction) -> None:
-    if transaction.parent is None:  # the outermost transaction: committed or rolled back
-        session.info.pop(_KEY, None)
+    # Rolled back (or already written or merged): what it queued goes with it.
+    queues = session.info.get(_KEY)
+    if queues is not None:
+        queues.pop(transaction, None)
+        if transaction.parent is None:
+            session.info.pop(_KEY, None)
 
 
 def install(session_target: Any) -> None:
