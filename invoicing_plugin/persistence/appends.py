@@ -31,7 +31,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, insert, select, union_all
+from sqlalchemy import Table, bindparam, event, func, insert, select
 from sqlalchemy.orm import Session, scoped_session
 
 _KEY = "invoicing_pending_writes"
@@ -108,7 +108,7 @@ def take(session: Session | scoped_session) -> Queue:
 
 
 def write(session: Session | scoped_session, queue: Queue) -> None:
-    """Send ``queue``: one executemany statement per table, rows in order."""
+    """Send ``queue``: one statement per table, rows in order."""
     grouped: dict[Table, list[dict[str, Any]]] = {}
     for table, row in queue.rows:
         grouped.setdefault(table, []).append(row)
@@ -116,7 +116,11 @@ def write(session: Session | scoped_session, queue: Queue) -> None:
         session.execute(insert(table), values)
     dialect = session.get_bind().dialect.name
     for table, values in queue.increment_rows().items():
-        session.execute(_upsert(dialect, table, tuple(values[0])), values)
+        names = tuple(values[0])
+        if dialect == "postgresql":
+            session.execute(_increments_from_arrays(table, names, "increment"), _as_arrays("increment", values))
+        else:  # executemany, in order
+            session.execute(_upsert(dialect, table, names), values)
 
 
 def _dialect_insert(dialect: str):
@@ -142,12 +146,34 @@ def _upsert(dialect: str, table: Table, columns: tuple[str, ...], source: Any = 
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _increments_from_arrays(table: Table, names: tuple[str, ...], prefix: str) -> Any:
+    """The PostgreSQL upsert of any number of rows, sent as one array per column.
+
+    ``INSERT ... SELECT ... FROM unnest(:col1[], :col2[], ...) ORDER BY <key>``: the
+    statement is the same whatever the number of rows (compiled, converted and prepared
+    once), and the rows are written -- and their locks taken -- in key order.
+    """
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    rows = func.unnest(
+        *[bindparam(f"{prefix}_{name}", type_=ARRAY(table.c[name].type)) for name in names]
+    ).table_valued(*names).render_derived()
+    keys = [column.name for column in table.primary_key.columns]
+    source = select(*[rows.c[name] for name in names]).order_by(*[rows.c[name] for name in keys])
+    return _upsert("postgresql", table, names, source)
+
+
+def _as_arrays(prefix: str, rows: list[dict[str, Any]]) -> dict[str, list]:
+    return {f"{prefix}_{name}": [row[name] for row in rows] for name in rows[0]}
+
+
 def fold_into(statement: Any, queue: Queue) -> tuple[Any, dict[str, Any]]:
     """``statement`` with ``queue`` as data-modifying CTEs (PostgreSQL), and their parameters.
 
     Execute the statement with its own parameters plus the returned ones. The combined
-    statement is built once per shape (which tables, columns and how many rows) and
-    reused, so SQLAlchemy compiles it once and finds it in its cache after that.
+    statement is built once per shape (which tables and columns, how many appended
+    rows) and reused, so SQLAlchemy compiles it once and finds it in its cache after that.
     """
     params: dict[str, Any] = {}
     row_shape = []
@@ -156,9 +182,8 @@ def fold_into(statement: Any, queue: Queue) -> tuple[Any, dict[str, Any]]:
         params.update({f"append_{i}_{name}": value for name, value in row.items()})
     increment_shape = []
     for j, (table, rows) in enumerate(queue.increment_rows().items()):
-        increment_shape.append((table, tuple(rows[0]), len(rows)))
-        for i, row in enumerate(rows):
-            params.update({f"increment_{j}_{i}_{name}": value for name, value in row.items()})
+        increment_shape.append((table, tuple(rows[0])))
+        params.update(_as_arrays(f"increment_{j}", rows))
     return _folded(statement, tuple(row_shape), tuple(increment_shape)), params
 
 
@@ -168,15 +193,10 @@ def _folded(statement: Any, row_shape: tuple, increment_shape: tuple) -> Any:
         insert(table).values({name: bindparam(f"append_{i}_{name}") for name in names}).cte(f"append_{i}")
         for i, (table, names) in enumerate(row_shape)
     ]
-    for j, (table, names, count) in enumerate(increment_shape):
-        # One INSERT for all of a table's rows, so they are locked in the order given
-        # (sibling CTEs run in no defined order).
-        selects = [
-            select(*[bindparam(f"increment_{j}_{i}_{name}", type_=table.c[name].type).label(name) for name in names])
-            for i in range(count)
-        ]
-        source = selects[0] if count == 1 else union_all(*selects)
-        ctes.append(_upsert("postgresql", table, names, source).cte(f"increment_{j}"))
+    ctes += [
+        _increments_from_arrays(table, names, f"increment_{j}").cte(f"increment_{j}")
+        for j, (table, names) in enumerate(increment_shape)
+    ]
     return statement.add_cte(*ctes)
 
 

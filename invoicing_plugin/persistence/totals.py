@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import delete, event, func, insert, inspect, literal, select, text, union_all
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import LoaderCallableStatus, Session
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Date
 
@@ -33,6 +33,8 @@ from ..domain.invoice import InvoiceStatus
 from ..domain.totals import NO_DUE_DATE, OPEN_STATUSES, Figures, Key, difference
 from . import appends
 from .models import Invoice, InvoiceTotal
+
+NO_VALUE = LoaderCallableStatus.NO_VALUE
 
 TABLE = InvoiceTotal.__table__
 AMOUNTS = ("invoices", "amount_minor", "fee_minor")
@@ -42,19 +44,22 @@ AMOUNTS = ("invoices", "amount_minor", "fee_minor")
 
 
 def _figures(instance: Invoice, *, before: bool, deleted: bool = False) -> Figures:
-    """The invoice's counted fields now, or (``before``) as they were when loaded."""
+    """The invoice's counted fields now, or (``before``) as they were when loaded.
+
+    Reads the instance state directly (``committed_state`` holds the loaded value of each
+    attribute changed since): this runs on every flush of every invoice.
+    """
     state = inspect(instance)
+    current, original = state.dict, state.committed_state
     values = {}
     for name in Figures.FIELDS:
-        if name not in state.dict and not deleted:
+        if name not in current and not deleted:
             getattr(instance, name)  # not loaded (so unchanged): load it
-        value = state.dict.get(name)
-        if before:
-            history = state.attrs[name].history
-            if history.deleted:
-                value = history.deleted[0]
-            elif history.unchanged:
-                value = history.unchanged[0]
+        value = current.get(name)
+        if before and name in original:
+            value = original[name]
+            if value is NO_VALUE:  # pragma: no cover - active_history always loads the old value
+                raise RuntimeError(f"the previous value of Invoice.{name} was not loaded")
         values[name] = value
     return Figures(**values)
 
