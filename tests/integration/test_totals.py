@@ -625,14 +625,13 @@ def deliver_at_once(url: str, payloads: list[str]) -> list[tuple[int, str | None
     return answers
 
 
+@pytest.mark.postgresql_only  # SQLite runs one writer at a time: no concurrent row locks to contend for
 def test_concurrent_payments_in_one_workspace_keep_the_totals_exact(
-    app, db_backend, live_server, world, connected_workspace, stripe_emulator
+    app, live_server, world, connected_workspace, stripe_emulator
 ):
     """Payments, then refunds, of many invoices of one workspace land at once from several
     threads: every delivery succeeds (no deadlock over the shared total rows) and the
     totals are exact."""
-    if db_backend == "sqlite":
-        pytest.skip("SQLite runs one writer at a time: there are no concurrent row locks to contend for")
     app.config["INVOICING_PAYMENT_CONFIRMATION_EMAIL"] = False
     count = 12
     invoices = []

@@ -139,6 +139,7 @@ def test_queued_rows_are_dropped_when_the_transaction_rolls_back(app):
         assert _template_names_seen_from_another_connection() == ["Kept"]
 
 
+@pytest.mark.postgresql_only  # data-modifying CTEs are PostgreSQL's
 def test_queued_rows_folded_into_a_statement_are_written_by_it_and_not_again(app):
     """What the webhook does on PostgreSQL: the queued rows travel as CTEs of its upsert."""
     from sqlalchemy import insert
@@ -147,8 +148,6 @@ def test_queued_rows_folded_into_a_statement_are_written_by_it_and_not_again(app
 
     with app.app_context():
         session = get_state().session
-        if session.get_bind().dialect.name != "postgresql":
-            pytest.skip("data-modifying CTEs are PostgreSQL's")
         appends.append(session, InvoiceTemplate.__table__, _queued_template("Queued"))
         statement, params = appends.fold_into(insert(InvoiceTemplate.__table__), appends.take(session))
         session.execute(statement, {**_queued_template("Carrier"), **params})
