@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:  # tests.support.postgres lives beside the package
 
 from . import data, http_load, inprocess  # noqa: E402
 from .app import make_app  # noqa: E402
-from .report import Report, Row, machine, progress  # noqa: E402
+from .report import Report, machine, progress  # noqa: E402
 
 ALL = ("init", "webhook", "list", "pages", "analytics", "throughput")
 

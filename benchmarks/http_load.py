@@ -129,7 +129,7 @@ def _plan(invoices: list[HookInvoice], duplicate_share: float, seed: int = 8) ->
 
 def _totals_drift(app, workspace_id: str) -> list:
     """Rows of the workspace's analytics totals that differ from its invoices (none, if exact)."""
-    with app.test_request_context():
+    with app.app_context():
         from invoicing_plugin.services.analytics import totals_drift
 
         return totals_drift(workspace_id)

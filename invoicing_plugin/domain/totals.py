@@ -20,7 +20,6 @@ Three measures, each summed per day (UTC):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 

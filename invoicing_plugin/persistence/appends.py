@@ -34,6 +34,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, event, func, insert, select
 from sqlalchemy.orm import Session, scoped_session
 
+from .repository import insert_on_conflict
+
 _KEY = "invoicing_pending_writes"
 
 
@@ -123,21 +125,14 @@ def write(session: Session | scoped_session, queue: Queue) -> None:
             session.execute(_upsert(dialect, table, names), values)
 
 
-def _dialect_insert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - other backends
-        raise NotImplementedError(f"increments need INSERT ... ON CONFLICT, which {dialect} lacks")
-    return dialect_insert
-
-
 @functools.lru_cache(maxsize=64)
 def _upsert(dialect: str, table: Table, columns: tuple[str, ...], source: Any = None) -> Any:
     """``INSERT ... ON CONFLICT (primary key) DO UPDATE SET amount = amount + excluded.amount``."""
     keys = [column.name for column in table.primary_key.columns]
-    stmt = _dialect_insert(dialect)(table)
+    dialect_insert = insert_on_conflict(dialect)
+    if dialect_insert is None:  # pragma: no cover - other backends
+        raise NotImplementedError(f"increments need INSERT ... ON CONFLICT, which {dialect} lacks")
+    stmt = dialect_insert(table)
     if source is not None:
         stmt = stmt.from_select(list(columns), source)
     return stmt.on_conflict_do_update(

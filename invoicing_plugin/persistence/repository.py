@@ -18,6 +18,18 @@ from .models import Base
 M = TypeVar("M", bound=Base)
 
 
+def insert_on_conflict(dialect: str):
+    """The ``insert()`` construct of ``dialect`` that has ``on_conflict_do_*`` (PostgreSQL,
+    SQLite), or ``None`` for a backend without ``INSERT ... ON CONFLICT``."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - other backends
+        return None
+    return insert
+
+
 class NotFound(LookupError):
     """The object does not exist in this workspace (it may exist in another)."""
 

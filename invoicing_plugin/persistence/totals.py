@@ -34,6 +34,8 @@ from ..domain.totals import NO_DUE_DATE, OPEN_STATUSES, Figures, Key, difference
 from . import appends
 from .models import Invoice, InvoiceTotal
 
+__all__ = ["AMOUNTS", "TABLE", "drift", "install", "rebuild", "utc_date"]
+
 NO_VALUE = LoaderCallableStatus.NO_VALUE
 
 TABLE = InvoiceTotal.__table__
@@ -144,6 +146,9 @@ def _contributions(workspace_id: str | None):
     return union_all(created, paid, open_)
 
 
+_LOCK_INVOICES = text("LOCK TABLE invoicing_invoices IN SHARE ROW EXCLUSIVE MODE")
+
+
 def rebuild(session: Session, workspace_id: str | None = None) -> int:
     """Recompute the totals (of one workspace, or all) from the invoices; returns the row count.
 
@@ -151,16 +156,12 @@ def rebuild(session: Session, workspace_id: str | None = None) -> int:
     lock on the invoices first, so no invoice changes between the delete and the insert.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_lock_invoices())
+        session.execute(_LOCK_INVOICES)
     scope = [TABLE.c.workspace_id == workspace_id] if workspace_id is not None else []
     session.execute(delete(TABLE).where(*scope))
     columns = ["workspace_id", "measure", "day", "status", "currency", *AMOUNTS]
     session.execute(insert(TABLE).from_select(columns, _contributions(workspace_id)))
     return session.scalar(select(func.count()).select_from(TABLE).where(*scope)) or 0
-
-
-def _lock_invoices():
-    return text("LOCK TABLE invoicing_invoices IN SHARE ROW EXCLUSIVE MODE")
 
 
 def drift(session: Session, workspace_id: str | None = None) -> list[tuple[Key, tuple[int, int, int], tuple[int, int, int]]]:
@@ -186,5 +187,3 @@ def _key(row) -> Key:
     day = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day)[:10])
     return Key(str(row.workspace_id), row.measure, day, row.status or "", row.currency or "")
 
-
-__all__ = ["AMOUNTS", "TABLE", "drift", "install", "rebuild", "utc_date"]

@@ -18,17 +18,13 @@ from sqlalchemy.orm import Session
 
 from ..domain.invoice import format_invoice_number
 from ..persistence.models import InvoiceSequence
-from ..persistence.repository import WorkspaceRepository
+from ..persistence.repository import WorkspaceRepository, insert_on_conflict
 
 
 def _ensure_sequence_row(session: Session, workspace_id: str) -> None:
-    dialect = session.get_bind().dialect.name
     values = {"workspace_id": workspace_id, "next_value": 1}
-    if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+    insert = insert_on_conflict(session.get_bind().dialect.name)
+    if insert is not None:
         stmt = insert(InvoiceSequence).values(**values).on_conflict_do_nothing(index_elements=["workspace_id"])
         session.execute(stmt)
         return

@@ -35,7 +35,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..extension import get_state
 from ..persistence import appends
 from ..persistence.models import WebhookEvent, utcnow
-from ..persistence.repository import WorkspaceRepository
+from ..persistence.repository import WorkspaceRepository, insert_on_conflict
 from ..services import payments
 from ..services.errors import InvoicingError
 from ..services.uow import UnitOfWork, retry_on_conflict
@@ -112,11 +112,8 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
 @functools.cache
 def _upsert_statement(dialect: str):
     """The upsert for ``dialect``, built once (the values are bound per call)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - other backends
+    insert = insert_on_conflict(dialect)
+    if insert is None:  # pragma: no cover - other backends
         return None
     table = WebhookEvent.__table__
     stmt = insert(table)
