@@ -7,6 +7,5 @@ test:  ## the whole test suite (SQLite, PostgreSQL, Chromium)
 	bash scripts/test.sh
 
 bench:  ## benchmarks (not part of the test run; needs Debian's postgresql for the PostgreSQL figures)
-	test -x .venv/bin/python || python3 -m venv .venv
-	.venv/bin/python -m pip install -q -e '.[bench]'
+	bash scripts/venv.sh bench
 	.venv/bin/python -m benchmarks

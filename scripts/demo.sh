@@ -5,12 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -c 'import venv, ensurepip' 2>/dev/null || {
-  [ "$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-}
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip 2>/dev/null >/dev/null
-.venv/bin/python -m pip install -q -e '.[demo]' 2>/tmp/invoicing-demo-pip.log || { cat /tmp/invoicing-demo-pip.log; exit 1; }
+bash scripts/venv.sh demo   # every version from requirements/lock.txt
 
 # Demo-only secrets, made once and kept in instance/ (git-ignored).
 mkdir -p instance

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh Debian machine with Python 3.11.
 #  - installs Debian's postgresql and chromium when missing (as root),
-#  - creates .venv and installs the project with its test extras,
+#  - creates .venv and installs the project with its test extras, every version
+#    from requirements/lock.txt (scripts/venv.sh),
 #  - runs pytest: unit, integration (SQLite and PostgreSQL), browser (Chromium).
 # With CI=true, a missing PostgreSQL or Chromium fails the run instead of skipping.
 set -euo pipefail
@@ -21,15 +22,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-pip_log=$(mktemp)
-if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[test]'; } >"$pip_log" 2>&1; then
-  cat "$pip_log" >&2
-  exit 1
-fi
-rm -f "$pip_log"
+bash scripts/venv.sh test
 
 export INVOICING_CHROMIUM="${INVOICING_CHROMIUM:-/usr/bin/chromium}"
 exec .venv/bin/python -m pytest "$@"

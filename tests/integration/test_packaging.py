@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -12,13 +13,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_wheel_contains_templates_static_files_and_migrations(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path),
+         "--build-constraint", str(ROOT / "requirements" / "lock.txt"), str(ROOT)],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
+    # The build backend has nothing to warn about (e.g. the deprecated ``license``
+    # table, which setuptools stops accepting in 2027).
+    warnings = re.findall(r"\b\w+Warning: .*", result.stdout + result.stderr)
+    assert not warnings, warnings
     wheel = next(tmp_path.glob("invoicing_plugin-*.whl"))
-    names = set(zipfile.ZipFile(wheel).namelist())
+    archive = zipfile.ZipFile(wheel)
+    names = set(archive.namelist())
+    wheel_metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: MIT" in wheel_metadata.splitlines()
 
     assert "invoicing_plugin/web/templates/invoicing/layout.html" in names
     assert "invoicing_plugin/web/static/invoicing/invoicing.css" in names
