@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -305,14 +306,45 @@ CSV_COLUMNS = (
     "created_at", "sent_at", "due_date", "paid_at",
 )
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+#: What a spreadsheet takes as the start of a formula (OWASP, "CSV Injection",
+#: https://owasp.org/www-community/attacks/CSV_Injection: ``= + - @``, tab, carriage return;
+#: ASVS 5.0 V1.2.10 adds NUL). Compared after NFKC, so full-width ``＝ ＋ － ＠`` and the
+#: small/superscript forms count; U+2212 MINUS SIGN and other dashes count as ``-``.
+_FORMULA_CHARS = frozenset("=+-@\u2212")
+#: Blank letters that render as nothing but are not in a Z*/C* category.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _invisible(char: str) -> bool:
+    """Whitespace, control, format (zero-width, bidi), unassigned and private-use characters,
+    combining marks without a base, and blank letters: what a reader or a trim step skips."""
+    category = unicodedata.category(char)
+    return category[0] in "ZC" or category in ("Mn", "Me") or char in _BLANK_LETTERS
+
+
+def _starts_formula(text: str) -> bool:
+    if text[:1] and unicodedata.category(text[0]) == "Cc":
+        return True  # tab, CR, LF, NUL...: OWASP and ASVS prefix these whatever follows
+    folded = unicodedata.normalize("NFKC", text)
+    for char in folded:
+        if not _invisible(char):
+            return char in _FORMULA_CHARS or unicodedata.category(char) == "Pd"
+    return False
 
 
 def csv_safe(text: str | None) -> str:
-    """Text a spreadsheet will not run as a formula: a leading ``= + - @`` (or tab,
-    carriage return) gets a ``'`` in front, as OWASP recommends for CSV injection."""
+    """Text from users or the host, made safe to open in a spreadsheet.
+
+    A cell whose first visible character -- after Unicode NFKC normalisation and after
+    skipping leading whitespace, control and invisible characters -- starts a formula
+    (``= + - @`` and their full-width or dash look-alikes), or that begins with a
+    control character (tab, CR, LF, NUL), gets a ``'`` in front, as OWASP recommends for
+    CSV injection. The text itself is kept: the result is ``text`` or ``"'" + text``.
+    Numbers the plugin writes (amounts, minor units, fee bps, dates) do not go through
+    here, so a spreadsheet still reads them as numbers.
+    """
     text = text or ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if _starts_formula(text) else text
 
 
 def csv_filename(period: DateRange) -> str:
@@ -339,7 +371,10 @@ def export_csv(repo: WorkspaceRepository, period: DateRange, today: date) -> Ite
     """The CSV as chunks of text (header first). Amounts appear twice: as a decimal
     string with the currency's decimals ("1250.50", "1500") and as integer minor units."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    # Every field quoted: a spreadsheet that splits on ";" (its locale's list separator)
+    # or on tabs cannot cut a text cell in two and start a new cell with a formula
+    # (OWASP CSV Injection: mind the field separator, not only the first character).
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
 
     def flush() -> str:
         chunk = buffer.getvalue()

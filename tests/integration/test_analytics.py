@@ -229,6 +229,42 @@ def test_csv_cannot_inject_spreadsheet_formulas(app, world, dataset, staff_clien
     assert analytics.csv_safe("-2+3") == "'-2+3" and analytics.csv_safe("Acme") == "Acme"
 
 
+HOSTILE = [
+    "  =HYPERLINK(\"http://evil\")",  # leading spaces
+    "\u00a0+cmd|' /C calc'!A0",  # no-break space
+    "\u3000@SUM(1+1)",  # ideographic space
+    "\u200b\ufeff-2+3",  # zero-width space, BOM
+    "\uff1dHYPERLINK(\"http://evil\")",  # full-width ＝
+    "\uff0b1+1", "\uff0d1+1", "\uff20SUM(A1)",  # full-width ＋ － ＠
+    "\t=1+1", "\r\n=1+1",  # tab, CR/LF
+    "\u2212 1+1",  # MINUS SIGN
+]
+
+
+def test_csv_neutralises_formulas_behind_whitespace_and_look_alikes(app, world, staff_client, make_invoice):
+    """Every text cell from users or the host, whatever Unicode comes first (OWASP CSV Injection)."""
+    for index, hostile in enumerate(HOSTILE, start=1):
+        make_invoice(workspace_id=world.acme, client_id=world.client_a, number=f"H-{index}", status="sent",
+                     amount_minor=1000 * index, created_at=at(2025, 2, index), due_date=date(2025, 5, 1),
+                     client_name=hostile, description=hostile, subject_title=hostile)
+    make_invoice(workspace_id=world.acme, client_id=world.client_a, number="H-semicolon", status="sent",
+                 created_at=at(2025, 3, 1), due_date=date(2025, 5, 1), client_name="Acme;=1+1")
+    response = staff_client.get(f"/invoicing/analytics/invoices.csv?{QUERY}")
+    raw = response.get_data(as_text=True)
+    rows = {row["number"]: row for row in read_csv(response)}
+
+    for index, hostile in enumerate(HOSTILE, start=1):
+        row = rows[f"H-{index}"]
+        for column in ("client", "description", "engagement"):
+            assert row[column] == "'" + hostile, (column, hostile)  # neutralised, otherwise unchanged
+        # Numbers the plugin writes stay numbers.
+        assert (row["amount_minor"], row["amount"]) == (str(1000 * index), f"{10 * index}.00")
+    # Every field is quoted, so a spreadsheet splitting on ";" (its locale's list separator)
+    # cannot cut "Acme;=1+1" in two and start a cell with "=".
+    assert raw.removeprefix("\ufeff").startswith('"number","status","counted_as","client",')
+    assert rows["H-semicolon"]["client"] == "Acme;=1+1" and ',"Acme;=1+1",' in raw
+
+
 def test_month_expression_compiles_per_dialect():
     from sqlalchemy.dialects import postgresql, sqlite
 
