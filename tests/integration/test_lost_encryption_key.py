@@ -259,3 +259,24 @@ def test_rotation_new_key_first_old_key_kept_keeps_everything_working(
     assert save_key(staff, key).status_code == 302
     only_new = login(restarted(OTHER_KEY).test_client(), world.owner_email, world.acme_slug)
     assert status_of(only_new) == "active"
+
+
+def test_own_key_webhooks_are_refused_without_the_key_and_verified_again_after_rotation(
+    app, world, restarted, stripe_emulator
+):
+    from tests.integration.webhook_helpers import (
+        event_for, invoice_state, own_key_workspace, post_event, sent_invoice,
+    )
+
+    key, account_id, secret = own_key_workspace(app, stripe_emulator, world.acme)
+    invoice = sent_invoice(app, world.acme, account_id, mode="own_key", key=key)
+    stripe_emulator.control.pay_session(invoice.session_id)
+    event = event_for(stripe_emulator, "checkout.session.completed", invoice.session_id, key=key)
+
+    response = post_event(restarted(OTHER_KEY).test_client(), event, secret=secret)
+    assert response.status_code == 400  # not verifiable: Stripe retries it, nothing changed
+    assert invoice_state(app, invoice.id).status == "sent"
+
+    response = post_event(restarted([OTHER_KEY, ENCRYPTION_KEY]).test_client(), event, secret=secret)
+    assert response.status_code == 200, response.get_json()
+    assert invoice_state(app, invoice.id).status == "paid"
