@@ -323,8 +323,10 @@ def payment_availability(workspace_id: str) -> PaymentAvailability:
         return PaymentAvailability(None, status)
     if connection.mode == OWN_KEY:
         secrets = stored_secrets(connection)
-        if secrets.secret_key is None:
+        if secrets.unreadable:  # either secret: without the webhook secret no payment would be recorded
             return PaymentAvailability(None, KEY_UNREADABLE, KEY_UNREADABLE_MESSAGE)
+        if secrets.secret_key is None:
+            return PaymentAvailability(None, status)
         gateway = get_state().gateways.for_key(secrets.secret_key)
         return PaymentAvailability(PaymentRoute(gateway=gateway, mode=OWN_KEY, account_id=connection.account_id), status)
     route = PaymentRoute(gateway=get_state().platform_gateway(), mode=CONNECT, account_id=connection.account_id)
