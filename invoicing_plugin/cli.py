@@ -22,6 +22,35 @@ def info_command() -> None:
         if value and any(word in key for word in ("KEY", "SECRET", "PASSWORD")):
             value = "(set)"
         click.echo(f"{key} = {value!r}")
+    _report_stored_secrets()
+
+
+def _report_stored_secrets() -> None:
+    """Name the own-key workspaces whose stored Stripe secrets the configured keys cannot decrypt."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .extension import get_state
+    from .services.connections import unreadable_connections
+
+    try:
+        affected = unreadable_connections()
+    except SQLAlchemyError:  # tables not created yet: nothing is stored
+        get_state().session.rollback()
+        click.echo("Stored Stripe secrets: none (the invoicing tables do not exist yet).")
+        return
+    if not affected:
+        click.echo("Stored Stripe secrets: every one can be decrypted with INVOICING_SECRET_ENCRYPTION_KEY.")
+        return
+    host = get_state().host
+    click.echo(f"Stored Stripe secrets that INVOICING_SECRET_ENCRYPTION_KEY cannot decrypt: {len(affected)} "
+               "workspace(s). Online payment is unavailable there until Stripe is reconnected (Connected apps: "
+               "Replace key, or Disconnect and connect again), or until the key that encrypted them is configured "
+               "again (keep it in the list after the new key).")
+    for connection in affected:
+        workspace = host.get_workspace(connection.workspace_id)
+        name = f" ({workspace.name})" if workspace is not None else ""
+        click.echo(f"  workspace {connection.workspace_id}{name}: account {connection.account_id}, "
+                   f"key {connection.secret_key_hint or '(hint not stored)'}")
 
 
 @invoicing_cli.command("init-db")

@@ -49,11 +49,14 @@ SETTINGS: Mapping[str, Setting] = {
     "INVOICING_SECRET_ENCRYPTION_KEY": Setting(
         None,
         "Fernet key (or list of keys, newest first, for rotation) that encrypts stored Stripe secret "
-        "keys and webhook secrets. Required unless the app is in debug or testing mode.",
+        "keys and webhook secrets. Required unless the app is in debug or testing mode. Removing the key "
+        "that encrypted a workspace's secrets makes its stored key unreadable until it reconnects Stripe "
+        "(`flask invoicing info` names such workspaces).",
     ),
     "INVOICING_PLAN_FEES_BPS": Setting(
         {"starter": 400, "pro": 350, "team": 200},
-        "Platform application fee per workspace plan, in basis points (400 = 4%).",
+        "Platform application fee per workspace plan, in basis points (400 = 4%). A workspace whose plan "
+        "is missing here cannot send invoices for payment through Stripe Connect (never a silent 0%).",
     ),
     "INVOICING_NUMBER_PREFIX": Setting("INV-", "Prefix of invoice numbers (INV-0001)."),
     "INVOICING_CHECKOUT_EXPIRES_SECONDS": Setting(

@@ -9,7 +9,15 @@ A workspace takes payments in one of two ways (``StripeConnection.mode``):
   a Stripe account the workspace already has. The key is checked with a live
   call, stored encrypted, and a webhook endpoint is registered on that account.
 
-``StripeConnection.status`` is one of :data:`STATUSES`. Every use case here runs
+``StripeConnection.status`` is one of :data:`STATUSES`. One more state is never
+stored but derived: :data:`KEY_UNREADABLE`, an own-key connection whose stored
+secrets cannot be decrypted with the configured ``INVOICING_SECRET_ENCRYPTION_KEY``
+(the key that encrypted them was removed). :func:`stored_secrets` is the only
+place that decrypts; every reader (payment route, Checkout gateways, webhook
+verification, the CLI) goes through it, so an unreadable key is one state,
+reported as "the stored key cannot be read — reconnect", never an exception.
+
+Every use case here runs
 in one :class:`~.uow.UnitOfWork`: Stripe is called first (while the workspace's
 connection row is locked), the database is changed only once Stripe agreed, and
 signals are sent after the commit. A Stripe failure therefore leaves nothing
@@ -35,7 +43,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import signals
 from ..actors import actor_name
-from ..crypto import mask_secret
+from ..crypto import SecretBoxError, mask_secret
 from ..domain.invoice import InvoiceStatus
 from ..extension import get_state
 from ..gateways.stripe_gateway import AccountInfo, GatewayError, StripeGateway
@@ -56,6 +64,18 @@ DISCONNECTED = "disconnected"
 STATUSES = (NOT_CONNECTED, ONBOARDING, RESTRICTED, ACTIVE, DISCONNECTED)
 #: Statuses in which the workspace is linked to a Stripe account.
 LINKED = frozenset({ONBOARDING, RESTRICTED, ACTIVE})
+#: Derived, never stored: an own-key connection whose stored secrets the configured
+#: encryption keys cannot decrypt. Still linked (Disconnect and Replace key work), but
+#: online payment is unavailable until Stripe is reconnected.
+KEY_UNREADABLE = "key_unreadable"
+
+#: What staff are told about :data:`KEY_UNREADABLE` (pages, refused sends, the CLI).
+KEY_UNREADABLE_MESSAGE = (
+    "The stored Stripe key of this workspace cannot be read: it was encrypted with an "
+    "INVOICING_SECRET_ENCRYPTION_KEY that is no longer configured. Online payment is unavailable until "
+    "Stripe is reconnected: under Connected apps, paste the secret key again (Replace key), or disconnect "
+    "and connect again."
+)
 
 CONNECT = "connect"
 OWN_KEY = "own_key"
@@ -176,7 +196,16 @@ class ConnectionView:
 
     @property
     def linked(self) -> bool:
-        return self.status in LINKED
+        return self.status in LINKED or self.status == KEY_UNREADABLE
+
+    @property
+    def key_unreadable(self) -> bool:
+        return self.status == KEY_UNREADABLE
+
+    @property
+    def problem(self) -> str | None:
+        """Why the connection cannot take payments although it is linked, for staff."""
+        return KEY_UNREADABLE_MESSAGE if self.key_unreadable else None
 
     @property
     def can_continue_onboarding(self) -> bool:
@@ -205,20 +234,157 @@ def get_connection(workspace_id: str) -> StripeConnection | None:
     return WorkspaceRepository(get_state().session, workspace_id).find(StripeConnection)
 
 
+@dataclass(frozen=True)
+class StoredSecrets:
+    """The plaintext secrets of a connection; ``None`` where nothing is stored or it cannot be read."""
+
+    secret_key: str | None
+    webhook_secret: str | None
+    #: A stored secret exists but the configured encryption keys cannot decrypt it.
+    unreadable: bool = False
+
+
+def stored_secrets(connection: StripeConnection) -> StoredSecrets:
+    """Decrypt the connection's stored secret key and webhook secret.
+
+    The one place that decrypts: a secret the configured keys cannot read (the
+    ``INVOICING_SECRET_ENCRYPTION_KEY`` that encrypted it was removed) is reported
+    as ``unreadable=True``, never raised, so every caller sees one well-defined
+    state (:data:`KEY_UNREADABLE`). Logged without the secrets, naming the workspace.
+    """
+    box = get_state().secret_box
+    values: list[str | None] = []
+    unreadable = False
+    for token in (connection.secret_key_encrypted, connection.webhook_secret_encrypted):
+        if not token:
+            values.append(None)
+            continue
+        try:
+            values.append(box.decrypt(token))
+        except SecretBoxError:
+            values.append(None)
+            unreadable = True
+    if unreadable:
+        log.warning("workspace %s: its stored Stripe secrets cannot be decrypted with the configured "
+                    "INVOICING_SECRET_ENCRYPTION_KEY; online payment is unavailable until Stripe is reconnected",
+                    connection.workspace_id)
+    return StoredSecrets(secret_key=values[0], webhook_secret=values[1], unreadable=unreadable)
+
+
+def connection_status(connection: StripeConnection | None) -> str:
+    """The connection's status as staff see it: the stored one, or :data:`KEY_UNREADABLE`."""
+    if connection is None:
+        return NOT_CONNECTED
+    if connection.mode == OWN_KEY and connection.status in LINKED and stored_secrets(connection).unreadable:
+        return KEY_UNREADABLE
+    return connection.status
+
+
+class KeyUnavailable(GatewayError):
+    """No usable own Stripe key: none is stored, or it cannot be decrypted (``kind="key_unreadable"``).
+
+    A :class:`GatewayError` that is never retryable: callers that already handle
+    Stripe refusing a key handle this the same way.
+    """
+
+
 def own_key_gateway(connection: StripeConnection) -> StripeGateway:
-    """The gateway for an own-key workspace's stored (encrypted) secret key."""
-    state = get_state()
-    return state.gateways.for_key(state.secret_box.decrypt(connection.secret_key_encrypted))
+    """The gateway for an own-key workspace's stored (encrypted) secret key.
+
+    Raises :class:`KeyUnavailable` when the key is not stored or cannot be read.
+    """
+    secrets = stored_secrets(connection)
+    if secrets.secret_key is None:
+        if secrets.unreadable:
+            raise KeyUnavailable(KEY_UNREADABLE_MESSAGE, kind=KEY_UNREADABLE)
+        raise KeyUnavailable("This workspace's own Stripe key is no longer stored.", kind="auth")
+    return get_state().gateways.for_key(secrets.secret_key)
+
+
+@dataclass(frozen=True)
+class PaymentAvailability:
+    """Whether the workspace can take payments online now, and how.
+
+    ``route`` is ``None`` when it cannot; ``status`` is the connection's status as
+    staff see it (:func:`connection_status`) and ``message`` says why, when there
+    is more to say than "Stripe is not connected" (e.g. :data:`KEY_UNREADABLE_MESSAGE`).
+    """
+
+    route: PaymentRoute | None
+    status: str
+    message: str | None = None
+
+
+def payment_availability(workspace_id: str) -> PaymentAvailability:
+    """The route for new payments, or why there is none. Never raises for an unreadable key."""
+    connection = get_connection(workspace_id)
+    status = connection.status if connection is not None else NOT_CONNECTED
+    if connection is None or status != ACTIVE or not connection.account_id:
+        return PaymentAvailability(None, status)
+    if connection.mode == OWN_KEY:
+        secrets = stored_secrets(connection)
+        if secrets.unreadable:  # either secret: without the webhook secret no payment would be recorded
+            return PaymentAvailability(None, KEY_UNREADABLE, KEY_UNREADABLE_MESSAGE)
+        if secrets.secret_key is None:
+            return PaymentAvailability(None, status)
+        gateway = get_state().gateways.for_key(secrets.secret_key)
+        return PaymentAvailability(PaymentRoute(gateway=gateway, mode=OWN_KEY, account_id=connection.account_id), status)
+    route = PaymentRoute(gateway=get_state().platform_gateway(), mode=CONNECT, account_id=connection.account_id)
+    return PaymentAvailability(route, status)
 
 
 def payment_route(workspace_id: str) -> PaymentRoute | None:
     """The route for new payments, or ``None`` when online payment is unavailable."""
-    connection = get_connection(workspace_id)
-    if connection is None or connection.status != "active" or not connection.account_id:
-        return None
-    if connection.mode == "own_key":
-        return PaymentRoute(gateway=own_key_gateway(connection), mode="own_key", account_id=connection.account_id)
-    return PaymentRoute(gateway=get_state().platform_gateway(), mode="connect", account_id=connection.account_id)
+    return payment_availability(workspace_id).route
+
+
+def checkout_gateway(invoice: Invoice) -> StripeGateway:
+    """The gateway that owns the invoice's Checkout Sessions (to re-read or expire them).
+
+    Own-key invoices need the workspace's stored key of the same account; Connect
+    invoices the platform key. Raises :class:`KeyUnavailable` (a non-retryable
+    :class:`GatewayError`) when no usable key is held: none stored, another account
+    linked since, the stored key unreadable, or no platform key.
+    """
+    if invoice.stripe_mode == OWN_KEY:
+        connection = get_connection(invoice.workspace_id)
+        if connection is None or connection.mode != OWN_KEY or not connection.secret_key_encrypted:
+            raise KeyUnavailable("This workspace's own Stripe key is no longer stored.", kind="auth")
+        if invoice.stripe_account_id and invoice.stripe_account_id != connection.account_id:
+            raise KeyUnavailable("The Stripe account of this invoice is no longer connected.", kind="auth")
+        return own_key_gateway(connection)
+    if invoice.stripe_mode is None:
+        route = payment_route(invoice.workspace_id)
+        if route is not None:
+            return route.gateway
+    if not connect_available():
+        raise KeyUnavailable("No platform Stripe key is configured.", kind="auth")
+    return get_state().platform_gateway()
+
+
+def failure_reason(exc: GatewayError) -> str:
+    """Why a Stripe clean-up step failed, in a few words to put in a sentence."""
+    if exc.kind == KEY_UNREADABLE:
+        return "the stored Stripe key cannot be read with the configured encryption key"
+    return exc.message.rstrip(".")
+
+
+def open_session_risk(invoice: Invoice) -> str:
+    """What a Checkout Session left open means, for staff and the audit trail."""
+    until = (f"until it expires on {invoice.checkout_expires_at:%d %b %Y at %H:%M} UTC"
+             if invoice.checkout_expires_at else "until it expires (at most 24 hours after it was created)")
+    return (f"The client could still pay through Checkout Session {invoice.checkout_session_id} {until}: "
+            "expire it in your Stripe dashboard.")
+
+
+def unreadable_connections() -> list[StripeConnection]:
+    """Own-key connections (every workspace) whose stored secrets cannot be decrypted. For the CLI."""
+    from sqlalchemy import select
+
+    rows = get_state().session.scalars(
+        select(StripeConnection).where(StripeConnection.mode == OWN_KEY).order_by(StripeConnection.workspace_id)
+    ).all()
+    return [row for row in rows if connection_status(row) == KEY_UNREADABLE]
 
 
 def connection_view(workspace_id: str) -> ConnectionView:
@@ -232,7 +398,7 @@ def connection_view(workspace_id: str) -> ConnectionView:
     requirements = connection.requirements or {}
     due = list(requirements.get("past_due") or []) + list(requirements.get("currently_due") or [])
     return ConnectionView(
-        status=connection.status,
+        status=connection_status(connection),
         mode=connection.mode,
         account_id=connection.account_id,
         livemode=connection.livemode,
@@ -589,19 +755,6 @@ def _on_active(uow: UnitOfWork, session: Session, connection: StripeConnection) 
     )
 
 
-def _session_gateway(connection: StripeConnection, invoice: Invoice) -> StripeGateway | None:
-    """The gateway that owns the invoice's Checkout Session, or ``None`` if we hold no key for it."""
-    if invoice.stripe_mode == OWN_KEY:
-        if connection.mode != OWN_KEY or not connection.secret_key_encrypted:
-            return None
-        if invoice.stripe_account_id and invoice.stripe_account_id != connection.account_id:
-            return None
-        return own_key_gateway(connection)
-    if not connect_available():
-        return None
-    return get_state().platform_gateway()
-
-
 def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, actor: str) -> DisconnectResult:
     """Expire open sessions, flag unpaid invoices, drop the webhook endpoint, mark the row."""
     repo = WorkspaceRepository(session, connection.workspace_id)
@@ -616,17 +769,16 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
         notes = [f"Stripe was disconnected by {who}."]
         result = "ok"
         if invoice.checkout_session_id:
-            gateway = _session_gateway(connection, invoice)
             try:
-                if gateway is None:
-                    raise GatewayError("No Stripe key is available to expire its Checkout Session.", kind="auth")
-                checkout = gateway.expire_checkout_session(invoice.checkout_session_id)
+                checkout = checkout_gateway(invoice).expire_checkout_session(invoice.checkout_session_id)
             except GatewayError as exc:
                 if exc.retryable:
                     raise  # nothing is written; the caller tries again
                 result = "failed"
-                notes.append(f"Its Checkout Session could not be expired: {exc.message}")
-                warnings.append(f"Invoice {label}: the Checkout Session could not be expired ({exc.message})")
+                reason = failure_reason(exc)
+                risk = open_session_risk(invoice)
+                notes.append(f"Its Checkout Session could not be expired ({reason}). {risk}")
+                warnings.append(f"Invoice {label}: the Checkout Session could not be expired ({reason}). {risk}")
             else:
                 if checkout.status == "complete":
                     # The client paid a moment ago: the payment stands, the webhook records it.
@@ -654,7 +806,7 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
                 raise
             warnings.append(
                 f"The webhook endpoint {connection.webhook_endpoint_id} could not be deleted from your Stripe "
-                f"account ({exc.message}). Delete it in the Stripe dashboard."
+                f"account ({failure_reason(exc)}). Delete it in the Stripe dashboard."
             )
 
     account_id = connection.account_id

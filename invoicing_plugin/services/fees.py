@@ -5,6 +5,11 @@ The fee itself is computed by :func:`invoicing_plugin.domain.fees.application_fe
 the amount). It is locked on the invoice when the invoice is sent (``fee_bps`` and
 ``application_fee_minor``), in Connect mode only: a workspace using its own Stripe
 key pays no platform fee. A later plan change does not alter sent invoices.
+
+A workspace whose plan has no rate in ``INVOICING_PLAN_FEES_BPS`` never gets a
+silent 0 %: :func:`plan_fee_bps` raises :class:`UnknownPlan`, so sending it
+through Stripe Connect is refused with a message naming the plan and the
+setting, while its pages still render (:attr:`FeeBreakdown.problem`).
 """
 
 from __future__ import annotations
@@ -16,19 +21,35 @@ from flask import current_app
 
 from ..domain.fees import BPS_PER_WHOLE, application_fee, net_payout
 from ..domain.money import Money
+from .errors import InvoicingError
 
-__all__ = ["FeeBreakdown", "fee_breakdown", "plan_fee_bps"]
+__all__ = ["FeeBreakdown", "UnknownPlan", "fee_breakdown", "plan_fee_bps"]
+
+
+class UnknownPlan(InvoicingError, LookupError):
+    """The workspace's plan has no rate in ``INVOICING_PLAN_FEES_BPS``; ``message`` names both."""
+
+    def __init__(self, plan) -> None:
+        super().__init__(
+            f"No platform fee is configured for this workspace's plan {plan!r}: the platform must add it to "
+            "INVOICING_PLAN_FEES_BPS before invoices can be sent for online payment through Stripe Connect. "
+            "You can send the invoice manually (no payment link) meanwhile.",
+            field="method",
+        )
+        self.plan = plan
 
 
 def plan_fee_bps(plan: str) -> int:
-    """The fee rate of ``plan`` in basis points, from ``INVOICING_PLAN_FEES_BPS``."""
+    """The fee rate of ``plan`` in basis points, from ``INVOICING_PLAN_FEES_BPS``.
+
+    Raises :class:`UnknownPlan` (an :class:`InvoicingError` and a ``LookupError``)
+    for a plan the setting does not list: never a silent 0 %.
+    """
     rates = current_app.config["INVOICING_PLAN_FEES_BPS"]
     try:
-        return rates[plan]
-    except KeyError:
-        raise LookupError(
-            f"No platform fee is configured for plan {plan!r}: add it to INVOICING_PLAN_FEES_BPS."
-        ) from None
+        return int(rates[plan])
+    except (KeyError, TypeError):  # TypeError: an unhashable plan value from the host
+        raise UnknownPlan(plan) from None
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,8 @@ class FeeBreakdown:
     locked: bool
     #: False when no platform fee applies (own Stripe key, or paid outside Stripe).
     applies: bool
+    #: Why the fee cannot be estimated (the plan has no configured rate), for staff; else ``None``.
+    problem: str | None = None
 
     @property
     def rate_percent(self) -> str:
@@ -55,7 +78,8 @@ def fee_breakdown(invoice, plan: str | None = None) -> FeeBreakdown:
     """The breakdown for ``invoice``: the locked fee once sent, else an estimate at ``plan``'s rate.
 
     A draft shows the fee it would get if sent now under ``plan`` (Connect mode);
-    with no ``plan`` given, a draft shows no fee.
+    with no ``plan`` given, a draft shows no fee. A ``plan`` with no configured
+    rate gives no fee and a :attr:`~FeeBreakdown.problem` saying so.
     """
     gross = Money(int(invoice.amount_minor), invoice.currency)
     if invoice.fee_bps is not None and invoice.application_fee_minor is not None:
@@ -63,7 +87,11 @@ def fee_breakdown(invoice, plan: str | None = None) -> FeeBreakdown:
         applies = invoice.stripe_mode != "own_key"
         return FeeBreakdown(gross, fee, net_payout(gross, fee), invoice.fee_bps, locked=True, applies=applies)
     if invoice.status == "draft" and plan is not None and invoice.stripe_mode != "own_key":
-        rate = plan_fee_bps(plan)
+        try:
+            rate = plan_fee_bps(plan)
+        except UnknownPlan as exc:
+            zero = Money.zero(invoice.currency)
+            return FeeBreakdown(gross, zero, gross, 0, locked=False, applies=False, problem=exc.message)
         fee = application_fee(gross, rate)
         return FeeBreakdown(gross, fee, net_payout(gross, fee), rate, locked=False, applies=True)
     zero = Money.zero(invoice.currency)

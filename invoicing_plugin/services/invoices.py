@@ -456,16 +456,23 @@ def _close_checkout(invoice: Invoice) -> tuple[str, str | None]:
     """Expire the invoice's open Checkout Session, returning ``(state, note)``.
 
     ``state`` is Stripe's answer: ``expired``, ``complete`` (the client paid) or
-    ``none`` (no session, or no way to reach it: the note says so).
+    ``none`` (no session, or no key to reach it: the note says so, and that the
+    session can still be paid until it expires). The session is expired with the
+    key that created it (:func:`.connections.checkout_gateway`), whatever the
+    workspace's connection is now. A temporary Stripe failure raises
+    :class:`GatewayError`; when no usable key is held (none stored, another
+    account linked since, or the stored key cannot be read) the action goes
+    ahead without Stripe and the note tells staff what is left open.
     """
     if not invoice.checkout_session_id:
         return "none", None
-    from .connections import payment_route
+    from .connections import KeyUnavailable, checkout_gateway, failure_reason, open_session_risk
 
-    route = payment_route(invoice.workspace_id)
-    if route is None:
-        return "none", "The Checkout Session could not be expired: online payment is unavailable for this workspace."
-    session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
+    try:
+        gateway = checkout_gateway(invoice)
+    except KeyUnavailable as exc:
+        return "none", f"The Checkout Session could not be expired ({failure_reason(exc)}). {open_session_risk(invoice)}"
+    session = gateway.expire_checkout_session(invoice.checkout_session_id)
     return session.status, None
 
 
@@ -486,8 +493,8 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
             before, after = apply_transition(invoice, Action.VOID)
             invoice.voided_at = utcnow()
             invoice.checkout_url = None
-            detail = "; ".join(filter(None, [reason, note])) or None
-            record_event(repo, invoice, actor, "voided", from_status=before, to_status=after, detail=detail)
+            record_event(repo, invoice, actor, "voided", from_status=before, to_status=after, detail=reason)
+            _record_left_open(repo, invoice, actor, note)
             repo.session.flush()
             snapshot = InvoiceSnapshot.of(invoice)
             uow.emit(signals.invoice_voided, invoice=snapshot, actor=actor)
@@ -512,6 +519,26 @@ def _close_checkout_before(uow, invoice: Invoice, workspace_id: str, actor: str,
         uow.rollback()
         record_failure(workspace_id, invoice_pk, actor, action, exc.message)
         raise InvoicingError(f"{refusal}: {exc.message}") from exc
+
+
+#: Audit action: a staff action went ahead without expiring the invoice's Checkout Session.
+CHECKOUT_LEFT_OPEN = "checkout_session_left_open"
+
+
+def _record_left_open(repo, invoice: Invoice, actor: str, note: str | None) -> None:
+    """Record (as a failed step) that the invoice's Checkout Session could not be expired."""
+    if note:
+        record_event(repo, invoice, actor, CHECKOUT_LEFT_OPEN, from_status=invoice.status,
+                     to_status=invoice.status, result="failed", detail=note)
+
+
+def checkout_left_open(invoice: Invoice, events) -> str | None:
+    """The warning to show staff while a Checkout Session left open may still be paid, else ``None``."""
+    if not invoice.checkout_session_id or invoice.status not in (InvoiceStatus.VOIDED.value, InvoiceStatus.PAID.value):
+        return None
+    if invoice.checkout_expires_at is not None and invoice.checkout_expires_at <= utcnow():
+        return None
+    return next((e.detail for e in reversed(events) if e.action == CHECKOUT_LEFT_OPEN), None)
 
 
 def _paid_meanwhile(workspace_id: str, invoice_id: int, actor: str, action: str, verb: str) -> PaidMeanwhile:
@@ -560,7 +587,7 @@ def mark_paid(
         transition(invoice.status, Action.MARK_PAID)
         if invoice.sent_at and paid_on < invoice.sent_at.date():
             raise ValidationFailed({"paid_on": f"The payment date cannot be before the invoice was sent ({invoice.sent_at.date().isoformat()})."})
-        state, _note = _close_checkout_before(
+        state, left_open = _close_checkout_before(
             uow, invoice, workspace_id, actor, "mark_paid", "The invoice was not marked as paid"
         )
         if state != "complete":
@@ -573,6 +600,7 @@ def mark_paid(
             invoice.checkout_url = None
             detail = f"{MANUAL_PAYMENT_METHODS[method]} on {paid_on.isoformat()}" + (f": {note}" if note else "")
             record_event(repo, invoice, actor, "marked_paid", from_status=before, to_status=after, detail=detail)
+            _record_left_open(repo, invoice, actor, left_open)
             repo.session.flush()
             snapshot = InvoiceSnapshot.of(invoice)
             uow.emit(signals.invoice_paid, invoice=snapshot, actor=actor, source="manual")

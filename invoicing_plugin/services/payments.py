@@ -490,19 +490,14 @@ def apply_dispute(dispute: Mapping[str, Any], *, source: str, scope_workspace: s
 
 
 def gateway_for_invoice(invoice: Invoice) -> StripeGateway:
-    """The Stripe key an invoice's Checkout Sessions were created with."""
-    from .connections import get_connection, own_key_gateway, payment_route
+    """The Stripe key an invoice's Checkout Sessions were created with.
 
-    if invoice.stripe_mode == "own_key":
-        connection = get_connection(invoice.workspace_id)
-        if connection is None or not connection.secret_key_encrypted:
-            raise GatewayError("This workspace's own Stripe key is no longer stored.", kind="auth")
-        return own_key_gateway(connection)
-    if invoice.stripe_mode is None:
-        route = payment_route(invoice.workspace_id)
-        if route is not None:
-            return route.gateway
-    return get_state().platform_gateway()
+    See :func:`.connections.checkout_gateway`: raises a non-retryable
+    :class:`GatewayError` when no usable key is held (e.g. the stored key cannot be read).
+    """
+    from .connections import checkout_gateway
+
+    return checkout_gateway(invoice)
 
 
 def _action_from_stripe(gateway: StripeGateway, session: CheckoutSession) -> Action | None:

@@ -42,6 +42,7 @@ from ..host import HostWorkspace
 from ..persistence.models import Invoice, utcnow
 from ..persistence.repository import NotFound, WorkspaceRepository
 from .errors import InvoicingError
+from .fees import UnknownPlan, plan_fee_bps
 from .invoices import (
     ONLINE_METHODS,
     SEND_METHODS,
@@ -64,6 +65,8 @@ log = logging.getLogger("invoicing_plugin.sending")
 
 #: A session this close to its expiry is replaced rather than handed to a client.
 EXPIRY_MARGIN = timedelta(minutes=5)
+
+SEND_MANUALLY = "Until then you can send the invoice manually (no payment link)."
 
 ONLINE_UNAVAILABLE = (
     "Online payment is unavailable for this workspace: connect Stripe under Settings → "
@@ -127,7 +130,7 @@ def lock_fee(invoice: Invoice, route, workspace: HostWorkspace) -> None:
     invoice.stripe_mode = route.mode
     invoice.stripe_account_id = route.account_id
     if route.takes_application_fee:
-        bps = int(current_app.config["INVOICING_PLAN_FEES_BPS"].get(workspace.plan, 0))
+        bps = plan_fee_bps(workspace.plan)  # UnknownPlan: never a silent 0 %
         invoice.fee_bps = bps
         invoice.application_fee_minor = application_fee(Money(invoice.amount_minor, invoice.currency), bps).minor
     else:  # the workspace's own Stripe account: no platform fee
@@ -229,11 +232,15 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
         if invoice.due_date is not None and invoice.due_date < today():
             raise InvoicingError("The due date is in the past: edit the draft and choose a new due date first.", field="due_date")
         if method in ONLINE_METHODS:
-            from .connections import payment_route
+            from .connections import payment_availability
 
-            route = payment_route(workspace_id)
+            availability = payment_availability(workspace_id)
+            route = availability.route
             if route is None:
-                raise InvoicingError(ONLINE_UNAVAILABLE, field="method")
+                message = f"{availability.message} {SEND_MANUALLY}" if availability.message else ONLINE_UNAVAILABLE
+                raise InvoicingError(message, field="method")
+            if route.takes_application_fee:
+                plan_fee_bps(workspace.plan)  # UnknownPlan before a number is taken or Stripe is called
         try:
             invoice.number = take_next_number(repo.session, str(workspace_id), current_app.config["INVOICING_NUMBER_PREFIX"])
             invoice.send_method = method
@@ -340,6 +347,9 @@ def open_pay_link(token: str) -> PayLinkOutcome:
             if session.status == "open" and fresh and session.url:
                 return PayLinkOutcome(invoice, redirect_url=session.url)
         return _renew_checkout(invoice.workspace_id, invoice.id, invoice.checkout_attempt, route)
+    except UnknownPlan as exc:  # reconnected through Connect under a plan with no configured fee
+        log.error("pay link for invoice %s: %s", invoice.id, exc.message)
+        return PayLinkOutcome(invoice, page="unavailable")
     except GatewayError as exc:
         log.warning("pay link for invoice %s: Stripe error %s", invoice.id, exc.kind)
         return PayLinkOutcome(invoice, page="error", message="Online payment is temporarily unavailable. Please try again in a few minutes.")

@@ -13,7 +13,7 @@ from ..persistence.repository import NotFound
 from ..services import invoices as service
 from ..services import sending
 from ..services import templates as template_service
-from ..services.connections import payment_route
+from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from ..services.numbering import peek_next_number
 from .access import staff, staff_required
@@ -282,7 +282,9 @@ def invoice_deposit(proposal_id: str):
 def _render_detail(invoice, *, mark_paid_form=None, status=200):
     ctx = staff()
     actions = allowed_actions(invoice.status)
-    route_available = payment_route(ctx.workspace.id) is not None
+    availability = payment_availability(ctx.workspace.id)
+    route_available = availability.route is not None
+    events = service.invoice_events(ctx.workspace.id, invoice.id)
     send_form = SendForm(method=invoice.send_method)
     mark_paid_form = mark_paid_form or MarkPaidForm(paid_on=service.today())
     show_pay_link = invoice.status not in ("draft",) and invoice.send_method != "manual" and invoice.stripe_mode
@@ -291,7 +293,9 @@ def _render_detail(invoice, *, mark_paid_form=None, status=200):
         invoice=invoice,
         workspace=ctx.workspace,
         display=display_status(invoice.status, invoice.due_date, service.today()),
-        events=service.invoice_events(ctx.workspace.id, invoice.id),
+        events=events,
+        route_problem=availability.message,
+        checkout_left_open=service.checkout_left_open(invoice, events),
         can_send=Action.SEND in actions,
         can_void=Action.VOID in actions,
         can_mark_paid=Action.MARK_PAID in actions,

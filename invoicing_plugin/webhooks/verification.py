@@ -33,9 +33,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..config import webhook_secrets
-from ..crypto import SecretBoxError
 from ..extension import get_state
 from ..persistence.models import Invoice, StripeConnection
+from ..services.connections import stored_secrets
 
 log = logging.getLogger("invoicing_plugin.webhooks")
 
@@ -121,19 +121,11 @@ def own_key_candidates(event: Mapping[str, Any]) -> list[Candidate]:
     ).all()
     candidates = []
     for connection in connections:
-        try:
-            secret = state.secret_box.decrypt(connection.webhook_secret_encrypted)
-        except SecretBoxError:
-            log.error("webhook secret of workspace %s cannot be decrypted (encryption key rotated away?)",
-                      connection.workspace_id)
+        secrets = stored_secrets(connection)  # an unreadable secret is None (logged there), never raised
+        if secrets.webhook_secret is None:
             continue
-        live = connection.livemode
-        if connection.secret_key_encrypted:
-            try:
-                live = _is_live_key(state.secret_box.decrypt(connection.secret_key_encrypted))
-            except SecretBoxError:
-                pass
-        candidates.append(Candidate(secret, connection.workspace_id, live))
+        live = _is_live_key(secrets.secret_key) if secrets.secret_key else connection.livemode
+        candidates.append(Candidate(secrets.webhook_secret, connection.workspace_id, live))
     return candidates
 
 
