@@ -221,7 +221,10 @@ class CheckoutSessionRecord(Base):
     pay-link renewal), and never deleted while the invoice exists: a payment on an *older*
     session of an invoice (after a renewal, a re-send or a void) is still bound to it.
     Stripe news changes an invoice only through a row here -- the session id, or the
-    PaymentIntent Stripe reported for that session -- never through metadata alone.
+    session's PaymentIntent -- never through metadata alone. ``payment_intent_id`` is
+    noted the first time a charge or dispute names an intent we do not know yet: Stripe
+    is asked which Checkout Session created it (revision 0005 filled it for existing
+    invoices).
 
     ``stripe_mode`` / ``account_id`` are where the money goes: ``connect`` with the
     workspace's connected account as the destination charge's

@@ -39,6 +39,7 @@ from .. import signals
 from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.money import Money, format_money
+from ..crypto import SecretBoxError
 from ..extension import get_state
 from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
@@ -133,17 +134,6 @@ def remember_checkout_session(invoice: Invoice, session_id: str, *, mode: str, a
                                  stripe_mode=mode, account_id=account_id, created_at=utcnow()))
 
 
-def _bind_intent(session_id: str, payment_intent: str | None) -> None:
-    """Note the PaymentIntent Stripe reported for one of our sessions (once)."""
-    if not payment_intent:
-        return
-    table = CheckoutSessionRecord.__table__
-    get_state().session.execute(
-        update(table).where(table.c.session_id == session_id, table.c.payment_intent_id.is_(None))
-        .values(payment_intent_id=payment_intent)
-    )
-
-
 @dataclass(frozen=True)
 class Binding:
     """The invoice an event may change, or why it may change none.
@@ -203,11 +193,19 @@ def _refusal(record: CheckoutSessionRecord, *, scope_workspace: str | None, even
     return None
 
 
-def _record_by(column, value: str) -> CheckoutSessionRecord | None:
-    return get_state().session.scalars(select(CheckoutSessionRecord).where(column == value).limit(1)).first()
-
-
-def _bound(record: CheckoutSessionRecord, *, lock: bool, **checks) -> Binding:
+def _bound(column, value: str, *, lock: bool, checks: dict) -> Binding | None:
+    """The record whose ``column`` is ``value`` and its invoice (row-locked), checked against
+    the event; ``None`` when there is no such record. One statement."""
+    stmt = (select(CheckoutSessionRecord, Invoice)
+            .join(Invoice, (Invoice.id == CheckoutSessionRecord.invoice_id)
+                  & (Invoice.workspace_id == CheckoutSessionRecord.workspace_id))
+            .where(column == value).limit(1))
+    if lock:
+        stmt = stmt.with_for_update(of=Invoice).execution_options(populate_existing=True)
+    row = get_state().session.execute(stmt).first()
+    if row is None:
+        return None
+    record, invoice = row
     reason = _refusal(record, **checks)
     if reason is not None:
         scope = checks.get("scope_workspace")
@@ -216,21 +214,16 @@ def _bound(record: CheckoutSessionRecord, *, lock: bool, **checks) -> Binding:
             # nothing about the other workspace's invoice.
             return Binding(reason="the checkout session or payment is not one of this workspace's")
         return Binding(record=record, reason=reason)
-    stmt = select(Invoice).where(Invoice.id == record.invoice_id, Invoice.workspace_id == record.workspace_id)
-    invoice = _one(_locked(stmt) if lock else stmt)
-    if invoice is None:  # pragma: no cover - the row cascades with its invoice
-        return Binding(reason=f"the invoice of checkout session {record.session_id} no longer exists")
     return Binding(invoice=invoice, record=record)
 
 
 def bind_session(session: CheckoutSession, *, scope_workspace: str | None = None, event_account: Any = None,
                  lock: bool = True) -> Binding:
     """The invoice a Checkout Session event is about: only through the session's own record."""
-    record = _record_by(CheckoutSessionRecord.session_id, session.id) if isinstance(session.id, str) else None
-    if record is None:
-        return Binding(reason=f"checkout session {session.id} was not created by this plugin")
-    return _bound(record, lock=lock, scope_workspace=scope_workspace, event_account=event_account,
-                  metadata=session.metadata, obj=None)
+    checks = dict(scope_workspace=scope_workspace, event_account=event_account, metadata=session.metadata, obj=None)
+    bound = _bound(CheckoutSessionRecord.session_id, session.id, lock=lock, checks=checks) \
+        if isinstance(session.id, str) else None
+    return bound or Binding(reason=f"checkout session {session.id} was not created by this plugin")
 
 
 def _session_of_intent(payment_intent: str, scope_workspace: str | None) -> str | None:
@@ -261,26 +254,28 @@ def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None =
     if not isinstance(intent, str) or not intent:
         return Binding(reason=f"{what} names no payment intent")
     checks = dict(scope_workspace=scope_workspace, event_account=event_account, metadata=obj.get("metadata"), obj=obj)
-    record = _record_by(CheckoutSessionRecord.payment_intent_id, intent)
-    if record is not None:
-        return _bound(record, lock=lock, **checks)
+    bound = _bound(CheckoutSessionRecord.payment_intent_id, intent, lock=lock, checks=checks)
+    if bound is not None:
+        return bound
     unknown = Binding(reason=f"payment intent {intent} of {what} was not made through a checkout session "
                              f"of this plugin")
     if event_account is not None:
-        return unknown  # an object on a connected account itself: we only make destination charges
+        return unknown  # an object on a connected account itself: the plugin makes destination charges only
+    # First news of this PaymentIntent (charge events come before or without their session's
+    # in our records): Stripe says which session created it.
     try:
         session_id = _session_of_intent(intent, scope_workspace)
     except GatewayError as exc:
         if exc.retryable:
             raise  # answered 5xx: Stripe delivers the event again later
         return Binding(reason=f"Stripe could not say which checkout session made {intent} ({exc.message})")
-    record = _record_by(CheckoutSessionRecord.session_id, session_id) if session_id else None
-    if record is None or record.payment_intent_id not in (None, intent):
+    except SecretBoxError:
+        return Binding(reason=f"the workspace's Stripe key cannot be read, so {intent} could not be looked up")
+    bound = _bound(CheckoutSessionRecord.session_id, session_id, lock=lock, checks=checks) if session_id else None
+    if bound is None or (bound.record is not None and bound.record.payment_intent_id not in (None, intent)):
         return unknown
-    bound = _bound(record, lock=lock, **checks)
     if bound.invoice is not None:
-        _bind_intent(record.session_id, intent)
-        record.payment_intent_id = intent
+        bound.record.payment_intent_id = intent  # noted: the next event about it needs no lookup
     return bound
 
 
@@ -383,10 +378,6 @@ def apply_checkout_session(
         if binding.invoice is None:
             return binding.ignored()
         invoice = binding.invoice
-        if session.payment_intent and binding.record.payment_intent_id is None:
-            _bind_intent(session.id, session.payment_intent)  # later charge events find the invoice by it
-    else:
-        _bind_intent(session.id, session.payment_intent)
     if action is None:
         if session.status == "expired":
             return _apply_expired(invoice, session, source=source)

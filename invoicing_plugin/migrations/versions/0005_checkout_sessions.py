@@ -2,7 +2,7 @@
 
 * ``invoicing_checkout_sessions``: one row per Checkout Session the plugin created
   (session id unique), with its invoice, workspace, where the money goes (``stripe_mode``
-  and the connected / own account id) and, once Stripe reports it, the PaymentIntent.
+  and the connected / own account id) and, once known, the session's PaymentIntent.
   Stripe events are bound to invoices only through this table (see docs/webhooks.md).
 * It is filled here from each existing invoice's current ``checkout_session_id`` (and
   ``payment_intent_id``). Older sessions of those invoices were never kept, so they are
