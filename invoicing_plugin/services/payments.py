@@ -5,6 +5,10 @@ out of order), ``flask invoicing reconcile`` re-reading a Checkout Session, and 
 client's browser coming back to the pay link's success URL. All of them end in
 :func:`apply_checkout_session`, which
 
+* finds the invoice only through a Checkout Session the plugin recorded for it
+  (:func:`bind_session`; charges and disputes: :func:`bind_payment_intent`), and only
+  when the event fits that session (endpoint, account, destination, metadata) --
+  anything else changes nothing and says why;
 * locks the invoice row (``SELECT ... FOR UPDATE``) so concurrent deliveries queue up;
 * asks the domain state machine: :func:`~invoicing_plugin.domain.invoice.is_noop` first
   (a harmless repeat changes nothing and writes nothing), then
@@ -45,7 +49,7 @@ from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
 from ..persistence import appends
 from ..persistence.models import CheckoutSessionRecord, Invoice, InvoiceEvent, WebhookEvent, utcnow
-from ..persistence.repository import NotFound, WorkspaceRepository
+from ..persistence.repository import NotFound
 from .uow import UnitOfWork, retry_on_conflict
 from .views import InvoiceSnapshot
 
@@ -86,7 +90,8 @@ class PaymentOutcome:
     ignored: bool = False  # the event changes no invoice (``note`` says why)
 
     @classmethod
-    def unmatched(cls, note: str, *, workspace_id: str | None = None, invoice_id: int | None = None) -> "PaymentOutcome":
+    def unmatched(cls, note: str, *, workspace_id: str | None = None,
+                  invoice_id: int | None = None) -> "PaymentOutcome":
         """An event that changes nothing. ``workspace_id`` / ``invoice_id``: whose session it
         named (a refused event is shown to that workspace), when one of ours."""
         return cls(invoice_id=invoice_id, workspace_id=workspace_id, note=note, ignored=True)

@@ -141,7 +141,8 @@ def test_an_early_refund_of_a_payment_intent_that_is_not_the_invoices_never_refu
     assert post_event(client, refund_event).status_code == 200
     # ... then B's client really pays B's own session.
     stripe_emulator.control.pay_session(invoice_b.session_id)
-    assert post_event(client, event_for(stripe_emulator, "checkout.session.completed", invoice_b.session_id)).status_code == 200
+    paid = event_for(stripe_emulator, "checkout.session.completed", invoice_b.session_id)
+    assert post_event(client, paid).status_code == 200
 
     state = invoice_state(app, invoice_b.id)
     assert (state.status, state.amount_paid_minor, state.amount_refunded_minor) == ("paid", 50_000, 0)
@@ -313,5 +314,6 @@ def test_events_for_the_plugins_own_sessions_are_all_on_the_platform(app, world,
     (event,) = [e for e in events(stripe_emulator, "checkout.session.completed")
                 if e["data"]["object"]["id"] == invoice_b.session_id]
     assert "account" not in event
-    charge = stripe_emulator.control.get_object(intent_charge(stripe_emulator, event["data"]["object"]["payment_intent"]))
+    intent = event["data"]["object"]["payment_intent"]
+    charge = stripe_emulator.control.get_object(intent_charge(stripe_emulator, intent))
     assert charge["transfer_data"]["destination"] == account_b
