@@ -182,6 +182,15 @@ def load_invoices(app, backend: str, workspaces: dict[str, BenchWorkspace]) -> N
                             batch = []
                     if batch:
                         conn.execute(insert(table), batch)
+        # Every Checkout Session is recorded when the plugin creates it (send, pay-link renewal);
+        # the bulk-loaded ones are recorded here the way revision 0005 records existing ones.
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO invoicing_checkout_sessions (session_id, invoice_id, workspace_id, stripe_mode,"
+                " account_id, payment_intent_id, created_at)"
+                " SELECT checkout_session_id, id, workspace_id, stripe_mode, stripe_account_id, payment_intent_id,"
+                " COALESCE(sent_at, created_at) FROM invoicing_invoices WHERE checkout_session_id IS NOT NULL"
+            ))
         # A bulk load bypasses the ORM, so the analytics totals are computed from it the way an
         # operator would after an import (``flask invoicing totals --rebuild``).
         from invoicing_plugin.services.analytics import rebuild_totals

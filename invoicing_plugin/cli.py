@@ -137,6 +137,45 @@ def reconcile_command(apply_undelivered: bool, since_hours: int, limit: int) -> 
         raise SystemExit(1)
 
 
+@invoicing_cli.command("ignored-events")
+@click.option("--workspace", "workspace_id", default=None,
+              help="Only this workspace's (its id); default: the events that belong to no workspace.")
+@click.option("--since-hours", default=24 * 7, show_default=True, type=click.IntRange(1, 24 * 366),
+              help="How far back to look.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def ignored_events_command(workspace_id: str | None, since_hours: int, limit: int) -> None:
+    """List Stripe events that were recorded but changed nothing, with the reason.
+
+    Without --workspace: the platform-level ones -- events that named no Checkout
+    Session or payment this plugin created (workspace staff never see those; they may
+    concern another integration on the same Stripe account, or be an attempt to pay an
+    invoice with someone else's session).
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from .extension import get_state
+    from .persistence.models import WebhookEvent, utcnow
+
+    session = get_state().session
+    stmt = (
+        select(WebhookEvent)
+        .where(WebhookEvent.status == "ignored", WebhookEvent.received_at >= utcnow() - timedelta(hours=since_hours))
+        .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+        .limit(limit)
+    )
+    stmt = stmt.where(WebhookEvent.workspace_id == str(workspace_id)) if workspace_id is not None \
+        else stmt.where(WebhookEvent.workspace_id.is_(None))
+    rows = session.scalars(stmt).all()
+    if not rows:
+        click.echo("No ignored events.")
+        return
+    for row in rows:
+        account = f" account {row.account_id}" if row.account_id else ""
+        click.echo(f"{row.received_at:%Y-%m-%d %H:%M:%S} {row.event_id} {row.type}{account}: {row.note or '-'}")
+
+
 @invoicing_cli.command("overdue")
 @click.option("--workspace", "workspace_id", default=None, help="Only this workspace (its id).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")

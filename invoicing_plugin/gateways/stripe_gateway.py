@@ -393,6 +393,13 @@ class StripeGateway:
                 raise
             return self.retrieve_checkout_session(session_id)
 
+    def checkout_session_id_for_payment_intent(self, payment_intent_id: str) -> str | None:
+        """The id of the Checkout Session that created ``payment_intent_id`` on this key's account,
+        or ``None`` (``GET /v1/checkout/sessions?payment_intent=...``: "Only return the Checkout
+        Session for the PaymentIntent specified", https://docs.stripe.com/api/checkout/sessions/list)."""
+        page = self._call(self._client.v1.checkout.sessions.list, {"payment_intent": payment_intent_id, "limit": 1})
+        return page.data[0].id if page.data else None
+
     # -- payments ------------------------------------------------------------------
     def retrieve_payment_intent(self, payment_intent_id: str) -> Mapping[str, Any]:
         return self._call(self._client.v1.payment_intents.retrieve, payment_intent_id).to_dict()

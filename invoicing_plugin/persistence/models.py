@@ -214,6 +214,35 @@ class Invoice(Base):
     )
 
 
+class CheckoutSessionRecord(Base):
+    """Every Checkout Session the plugin created, and for which invoice (revision 0005).
+
+    Written in the same transaction as the invoice change that created the session (send,
+    pay-link renewal), and never deleted while the invoice exists: a payment on an *older*
+    session of an invoice (after a renewal, a re-send or a void) is still bound to it.
+    Stripe news changes an invoice only through a row here -- the session id, or the
+    session's PaymentIntent -- never through metadata alone. ``payment_intent_id`` is
+    noted the first time a charge or dispute names an intent we do not know yet: Stripe
+    is asked which Checkout Session created it (revision 0005 filled it for existing
+    invoices).
+
+    ``stripe_mode`` / ``account_id`` are where the money goes: ``connect`` with the
+    workspace's connected account as the destination charge's
+    ``transfer_data.destination``, or ``own_key`` with the workspace's own account.
+    """
+
+    __tablename__ = "invoicing_checkout_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    stripe_mode: Mapped[str] = mapped_column(String(16))  # connect | own_key
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class InvoiceEvent(Base):
     """Audit trail: who did what to an invoice, when, and with what result."""
 
@@ -274,6 +303,8 @@ class WebhookEvent(Base):
     livemode: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="processed")  # processed | ignored | failed
     error: Mapped[str | None] = mapped_column(Text)
+    # What handling found out, e.g. why an event was ignored (revision 0005).
+    note: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=1)
     payload: Mapped[dict] = mapped_column(JSON)
     stripe_created: Mapped[datetime | None]

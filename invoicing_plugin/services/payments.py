@@ -5,6 +5,10 @@ out of order), ``flask invoicing reconcile`` re-reading a Checkout Session, and 
 client's browser coming back to the pay link's success URL. All of them end in
 :func:`apply_checkout_session`, which
 
+* finds the invoice only through a Checkout Session the plugin recorded for it
+  (:func:`bind_session`; charges and disputes: :func:`bind_payment_intent`), and only
+  when the event fits that session (endpoint, account, destination, metadata) --
+  anything else changes nothing and says why;
 * locks the invoice row (``SELECT ... FOR UPDATE``) so concurrent deliveries queue up;
 * asks the domain state machine: :func:`~invoicing_plugin.domain.invoice.is_noop` first
   (a harmless repeat changes nothing and writes nothing), then
@@ -27,25 +31,25 @@ conditional ``UPDATE`` so exactly one process sends it, however many try at once
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import current_app, render_template
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from .. import signals
 from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.money import Money, format_money
+from ..crypto import SecretBoxError
 from ..extension import get_state
 from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
 from ..persistence import appends
-from ..persistence.models import Invoice, InvoiceEvent, WebhookEvent, utcnow
-from ..persistence.repository import NotFound, WorkspaceRepository
+from ..persistence.models import CheckoutSessionRecord, Invoice, InvoiceEvent, WebhookEvent, utcnow
+from ..persistence.repository import NotFound
 from .uow import UnitOfWork, retry_on_conflict
 from .views import InvoiceSnapshot
 
@@ -83,9 +87,14 @@ class PaymentOutcome:
     confirm: bool = False  # a payment confirmation email is due after the commit
     flags: list[str] = field(default_factory=list)
 
+    ignored: bool = False  # the event changes no invoice (``note`` says why)
+
     @classmethod
-    def unmatched(cls, note: str) -> "PaymentOutcome":
-        return cls(note=note)
+    def unmatched(cls, note: str, *, workspace_id: str | None = None,
+                  invoice_id: int | None = None) -> "PaymentOutcome":
+        """An event that changes nothing. ``workspace_id`` / ``invoice_id``: whose session it
+        named (a refused event is shown to that workspace), when one of ours."""
+        return cls(invoice_id=invoice_id, workspace_id=workspace_id, note=note, ignored=True)
 
 
 # ---------------------------------------------------------------------------- lookups
@@ -101,75 +110,178 @@ def _one(stmt) -> Invoice | None:
     return get_state().session.scalars(stmt.limit(1)).first()
 
 
-def _in_scope(invoice: Invoice | None, scope_workspace: str | None) -> Invoice | None:
-    if invoice is None or scope_workspace is None or invoice.workspace_id == str(scope_workspace):
-        return invoice
-    return None
-
-
 def lock_invoice(invoice_id: int, *, skip_locked: bool = False) -> Invoice | None:
     """The invoice with this id, row-locked until the transaction ends (``None`` if missing
     or, with ``skip_locked``, if another transaction holds it)."""
     return _one(_locked(select(Invoice).where(Invoice.id == int(invoice_id)), skip_locked=skip_locked))
 
 
-def find_invoice(
-    *,
-    session_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    payment_intent: str | None = None,
-    scope_workspace: str | None = None,
-    lock: bool = True,
-) -> Invoice | None:
-    """The invoice a piece of Stripe news is about, across workspaces.
+# ---------------------------------------------------------------------------- binding events to invoices
+#
+# An event may change an invoice only when its Checkout Session -- or the PaymentIntent
+# Stripe reported for that session -- is one this plugin created for that invoice
+# (a CheckoutSessionRecord), and it comes from where that session's money goes. The
+# session's metadata is never enough on its own: anyone whose events reach an endpoint
+# of ours (a connected account, another integration on the platform account) can write
+# any metadata. It is still compared, as a consistency check.
 
-    Matching order: the Checkout Session id (the invoice's current session), then the
-    session's metadata ``invoice_id`` *and* ``workspace_id`` (an older session of the same
-    invoice, e.g. after a void), then the PaymentIntent id (``charge.*`` events).
-    ``scope_workspace`` limits the search to one workspace (events signed with that
-    own-key workspace's secret can only ever touch its own invoices).
+
+def remember_checkout_session(invoice: Invoice, session_id: str, *, mode: str, account_id: str | None) -> None:
+    """Record that the plugin created Checkout Session ``session_id`` for ``invoice``.
+
+    Call in the transaction that stores the session on the invoice; rows are never
+    deleted, so every session an invoice ever had stays bound to it.
     """
-    wrap = _locked if lock else (lambda stmt: stmt)
-    if session_id:
-        found = _in_scope(_by_column("checkout_session_id", session_id, lock), scope_workspace)
-        if found is not None:
-            return found
-    metadata = metadata or {}
-    invoice_id, workspace_id = metadata.get("invoice_id"), metadata.get("workspace_id")
-    if invoice_id and workspace_id:
-        repo = WorkspaceRepository(get_state().session, str(workspace_id))
-        try:
-            stmt = repo.select(Invoice).where(Invoice.id == int(invoice_id))
-        except (TypeError, ValueError):
-            stmt = None
-        if stmt is not None:
-            found = _in_scope(_one(wrap(stmt)), scope_workspace)
-            if found is not None:
-                return found
-    if payment_intent:
-        return _in_scope(_by_column("payment_intent_id", payment_intent, lock), scope_workspace)
+    db = get_state().session
+    if db.scalars(select(CheckoutSessionRecord.id).where(CheckoutSessionRecord.session_id == session_id)).first():
+        return  # the same session again (an idempotent retry)
+    db.add(CheckoutSessionRecord(session_id=session_id, invoice_id=invoice.id, workspace_id=str(invoice.workspace_id),
+                                 stripe_mode=mode, account_id=account_id, created_at=utcnow()))
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The invoice an event may change, or why it may change none.
+
+    ``record`` is set when the event names a session of ours but is refused: its
+    workspace is the one the refusal is shown to (never the workspace the metadata names).
+    """
+
+    invoice: Invoice | None = None
+    record: CheckoutSessionRecord | None = None
+    reason: str = ""
+
+    def ignored(self) -> PaymentOutcome:
+        if self.record is None:
+            return PaymentOutcome.unmatched(self.reason)
+        return PaymentOutcome.unmatched(self.reason, workspace_id=self.record.workspace_id,
+                                        invoice_id=self.record.invoice_id)
+
+
+_UNSTATED = object()
+
+
+def _destination(obj: Mapping[str, Any]) -> Any:
+    """Where a charge's money went (``transfer_data.destination``), ``_UNSTATED`` when the
+    object does not say (a dispute, a Checkout Session)."""
+    if "transfer_data" not in obj:
+        return _UNSTATED
+    transfer = obj.get("transfer_data")
+    destination = transfer.get("destination") if isinstance(transfer, Mapping) else None
+    if isinstance(destination, Mapping):  # expanded
+        destination = destination.get("id")
+    return destination
+
+
+def _refusal(record: CheckoutSessionRecord, *, scope_workspace: str | None, event_account: Any,
+             metadata: Any, obj: Mapping[str, Any] | None) -> str | None:
+    """Why an event about ``record``'s session must not change its invoice (``None``: it may)."""
+    if scope_workspace is None:
+        if record.stripe_mode != "connect":
+            return ("the session is on a workspace's own Stripe account, but the event came through the "
+                    "platform's endpoint")
+    elif record.workspace_id != str(scope_workspace):
+        return "the event was verified with another workspace's webhook secret"
+    if event_account is not None and event_account != record.account_id:
+        return "the event comes from another Stripe account than the one the session pays"
+    if obj is not None:
+        destination = _destination(obj)
+        expected = record.account_id if record.stripe_mode == "connect" else None
+        if destination is not _UNSTATED and destination != expected:
+            return "the money went to another account than the one the session pays (transfer_data.destination)"
+    if isinstance(metadata, Mapping):
+        invoice_id, workspace_id = metadata.get("invoice_id"), metadata.get("workspace_id")
+        if (invoice_id is not None and str(invoice_id) != str(record.invoice_id)) or (
+            workspace_id is not None and str(workspace_id) != record.workspace_id
+        ):
+            return "its metadata names another invoice than the one the session was created for"
     return None
 
 
-@functools.cache
-def _by_column_statement(column: str, lock: bool):
-    stmt = select(Invoice).where(getattr(Invoice, column) == bindparam("value")).limit(1)
-    return _locked(stmt) if lock else stmt
+def _bound(column, value: str, *, lock: bool, checks: dict) -> Binding | None:
+    """The record whose ``column`` is ``value`` and its invoice (row-locked), checked against
+    the event; ``None`` when there is no such record. One statement."""
+    stmt = (select(CheckoutSessionRecord, Invoice)
+            .join(Invoice, (Invoice.id == CheckoutSessionRecord.invoice_id)
+                  & (Invoice.workspace_id == CheckoutSessionRecord.workspace_id))
+            .where(column == value).limit(1))
+    if lock:
+        stmt = stmt.with_for_update(of=Invoice).execution_options(populate_existing=True)
+    row = get_state().session.execute(stmt).first()
+    if row is None:
+        return None
+    record, invoice = row
+    reason = _refusal(record, **checks)
+    if reason is not None:
+        scope = checks.get("scope_workspace")
+        if scope is not None and str(scope) != record.workspace_id:
+            # The event belongs to the workspace whose secret verified it; it learns
+            # nothing about the other workspace's invoice.
+            return Binding(reason="the checkout session or payment is not one of this workspace's")
+        return Binding(record=record, reason=reason)
+    return Binding(invoice=invoice, record=record)
 
 
-def _by_column(column: str, value: str, lock: bool) -> Invoice | None:
-    """The (first) invoice whose ``column`` is ``value``; the statement is built once per shape."""
-    return get_state().session.scalars(_by_column_statement(column, lock), {"value": value}).first()
+def bind_session(session: CheckoutSession, *, scope_workspace: str | None = None, event_account: Any = None,
+                 lock: bool = True) -> Binding:
+    """The invoice a Checkout Session event is about: only through the session's own record."""
+    checks = dict(scope_workspace=scope_workspace, event_account=event_account, metadata=session.metadata, obj=None)
+    bound = _bound(CheckoutSessionRecord.session_id, session.id, lock=lock, checks=checks) \
+        if isinstance(session.id, str) else None
+    return bound or Binding(reason=f"checkout session {session.id} was not created by this plugin")
 
 
-def find_invoice_for_session(session: CheckoutSession, *, scope_workspace: str | None = None, lock: bool = True):
-    return find_invoice(
-        session_id=session.id,
-        metadata=session.metadata,
-        payment_intent=session.payment_intent,
-        scope_workspace=scope_workspace,
-        lock=lock,
-    )
+def _session_of_intent(payment_intent: str, scope_workspace: str | None) -> str | None:
+    """Ask Stripe which Checkout Session created ``payment_intent`` (a charge event that
+    overtook its session's event). Raises :class:`GatewayError` when Stripe can't be asked."""
+    from .connections import get_connection, own_key_gateway
+
+    gateway = None
+    if scope_workspace is not None:
+        connection = get_connection(str(scope_workspace))
+        if connection is not None and connection.mode == "own_key" and connection.secret_key_encrypted:
+            gateway = own_key_gateway(connection)
+    if gateway is None:
+        gateway = get_state().platform_gateway()
+    return gateway.checkout_session_id_for_payment_intent(payment_intent)
+
+
+def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None = None, event_account: Any = None,
+                        lock: bool = True) -> Binding:
+    """The invoice a charge or dispute is about: its PaymentIntent must be the one Stripe
+    reported for one of our sessions. A PaymentIntent we have not seen yet (its session's
+    event is late) is looked up at Stripe -- the session that created it -- never guessed
+    from metadata."""
+    intent = obj.get("payment_intent")
+    if isinstance(intent, Mapping):  # expanded
+        intent = intent.get("id")
+    what = f"{obj.get('object') or 'object'} {obj.get('id')}"
+    if not isinstance(intent, str) or not intent:
+        return Binding(reason=f"{what} names no payment intent")
+    checks = dict(scope_workspace=scope_workspace, event_account=event_account, metadata=obj.get("metadata"), obj=obj)
+    bound = _bound(CheckoutSessionRecord.payment_intent_id, intent, lock=lock, checks=checks)
+    if bound is not None:
+        return bound
+    unknown = Binding(reason=f"payment intent {intent} of {what} was not made through a checkout session "
+                             f"of this plugin")
+    if event_account is not None:
+        return unknown  # an object on a connected account itself: the plugin makes destination charges only
+    # First news of this PaymentIntent (charge events come before or without their session's
+    # in our records): Stripe says which session created it.
+    try:
+        session_id = _session_of_intent(intent, scope_workspace)
+    except GatewayError as exc:
+        if exc.retryable:
+            raise  # answered 5xx: Stripe delivers the event again later
+        return Binding(reason=f"Stripe could not say which checkout session made {intent} ({exc.message})")
+    except SecretBoxError:
+        return Binding(reason=f"the workspace's Stripe key cannot be read, so {intent} could not be looked up")
+    bound = _bound(CheckoutSessionRecord.session_id, session_id, lock=lock, checks=checks) if session_id else None
+    if bound is None or (bound.record is not None and bound.record.payment_intent_id not in (None, intent)):
+        return unknown
+    if bound.invoice is not None:
+        bound.record.payment_intent_id = intent  # noted: the next event about it needs no lookup
+    return bound
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -253,19 +365,24 @@ def apply_checkout_session(
     uow: UnitOfWork | None = None,
     invoice: Invoice | None = None,
     scope_workspace: str | None = None,
+    event_account: Any = None,
 ) -> PaymentOutcome:
     """Apply what Stripe says about ``session`` to its invoice, exactly once. Does not commit.
 
     ``action`` overrides what the session's state implies (webhooks know whether an
     unpaid complete session *failed* or is still processing; the session alone does
-    not). ``invoice`` must already be row-locked when given; otherwise it is found and
-    locked here. ``source`` (``webhook``, ``reconcile``, ``return``, ``replay``) is
-    written to the audit trail.
+    not). ``invoice`` must already be row-locked when given (the invoice's own session,
+    re-read from Stripe with its own key); otherwise the invoice is found through the
+    session's record (:func:`bind_session`: the event's ``scope_workspace`` and
+    ``event_account`` must fit it) and locked here, and an event that fits no invoice is
+    ignored with the reason. ``source`` (``webhook``, ``reconcile``, ``return``,
+    ``replay``) is written to the audit trail.
     """
     if invoice is None:
-        invoice = find_invoice_for_session(session, scope_workspace=scope_workspace)
-        if invoice is None:
-            return PaymentOutcome.unmatched(f"no invoice matches checkout session {session.id}")
+        binding = bind_session(session, scope_workspace=scope_workspace, event_account=event_account)
+        if binding.invoice is None:
+            return binding.ignored()
+        invoice = binding.invoice
     if action is None:
         if session.status == "expired":
             return _apply_expired(invoice, session, source=source)
@@ -428,18 +545,19 @@ def _refund_full(invoice: Invoice, *, actor: str, source: str) -> None:
 
 
 def apply_charge_refunded(
-    charge: Mapping[str, Any], *, source: str, scope_workspace: str | None = None
+    charge: Mapping[str, Any], *, source: str, scope_workspace: str | None = None, event_account: Any = None
 ) -> PaymentOutcome:
     """Record a refund (``charge.refunded``): the refunded total, and REFUNDED once it is all back.
 
     The charge carries the cumulative ``amount_refunded``, so a late or repeated event
     never lowers what is recorded. A refund that arrives before its payment is kept and
-    applied when the payment is recorded.
+    applied when the payment is recorded. The charge's PaymentIntent must be one of the
+    invoice's sessions' (:func:`bind_payment_intent`).
     """
-    invoice = find_invoice(payment_intent=charge.get("payment_intent"), metadata=charge.get("metadata"),
-                           scope_workspace=scope_workspace)
-    if invoice is None:
-        return PaymentOutcome.unmatched(f"no invoice matches charge {charge.get('id')}")
+    binding = bind_payment_intent(charge, scope_workspace=scope_workspace, event_account=event_account)
+    if binding.invoice is None:
+        return binding.ignored()
+    invoice = binding.invoice
     intent = charge.get("payment_intent")
     if intent and invoice.payment_intent_id and intent != invoice.payment_intent_id:
         _audit(invoice, actor=_actor(source), action="refund_other_payment", from_status=invoice.status,
@@ -472,12 +590,13 @@ def _targets(status: InvoiceStatus, action: Action) -> tuple[InvoiceStatus, ...]
         return ()
 
 
-def apply_dispute(dispute: Mapping[str, Any], *, source: str, scope_workspace: str | None = None) -> PaymentOutcome:
+def apply_dispute(dispute: Mapping[str, Any], *, source: str, scope_workspace: str | None = None,
+                  event_account: Any = None) -> PaymentOutcome:
     """Flag an invoice whose payment the client disputed (``charge.dispute.created``)."""
-    invoice = find_invoice(payment_intent=dispute.get("payment_intent"), metadata=dispute.get("metadata"),
-                           scope_workspace=scope_workspace)
-    if invoice is None:
-        return PaymentOutcome.unmatched(f"no invoice matches dispute {dispute.get('id')}")
+    binding = bind_payment_intent(dispute, scope_workspace=scope_workspace, event_account=event_account)
+    if binding.invoice is None:
+        return binding.ignored()
+    invoice = binding.invoice
     detail = (f"the client disputed {_money(dispute.get('amount'), dispute.get('currency'))} "
               f"(reason: {dispute.get('reason') or 'unknown'}, dispute {dispute.get('id')}); respond in Stripe")
     flag(invoice, "disputed", detail)

@@ -58,6 +58,7 @@ from .invoices import (
 )
 from .links import external_url
 from .numbering import take_next_number
+from .payments import remember_checkout_session
 from .portal import portal_url
 from .views import InvoiceSnapshot
 
@@ -139,7 +140,8 @@ def lock_fee(invoice: Invoice, route, workspace: HostWorkspace) -> None:
 
 
 def create_checkout(invoice: Invoice, route) -> CheckoutSession:
-    """Create the session for the invoice's current attempt and store it on the invoice.
+    """Create the session for the invoice's current attempt, store it on the invoice and
+    record it (:func:`~.payments.remember_checkout_session`) in the caller's transaction.
 
     A Stripe ``idempotency`` error means this attempt's key was used with other
     parameters (an earlier try reached Stripe, then failed here): move to the next
@@ -159,6 +161,8 @@ def create_checkout(invoice: Invoice, route) -> CheckoutSession:
         raise GatewayError("Stripe refused to create the payment page. Please try again.", kind="idempotency")
     invoice.checkout_session_id = session.id
     invoice.checkout_url = session.url
+    # Every session is kept with its invoice: only these bind Stripe's news to invoices.
+    remember_checkout_session(invoice, session.id, mode=route.mode, account_id=route.account_id)
     invoice.checkout_expires_at = (
         datetime.fromtimestamp(session.expires_at, tz=timezone.utc) if session.expires_at else None
     )

@@ -3,8 +3,14 @@
 Mounted at ``{INVOICING_URL_PREFIX}/webhooks`` (the Stripe endpoint itself is
 ``.../webhooks/stripe``). Shows the workspace's last received event, its recent
 failures with their errors, and a replay button per failed event (a CSRF-protected
-POST that runs the stored payload through the webhook handler table again). Every
-query goes through the workspace repository: another workspace's event id is a 404.
+POST that runs the stored payload through the webhook handler table again), and the
+events that were ignored with the reason (e.g. an event that named one of the
+workspace's Checkout Sessions but did not fit it -- see docs/webhooks.md). Every query
+goes through the workspace repository: another workspace's event id is a 404, and an
+event is shown only to the workspace whose session it named (or whose own-key secret
+verified it), never to a workspace its metadata merely names. Events that named no
+session of the plugin at all belong to no workspace: ``flask invoicing ignored-events``
+lists them for the platform's operators.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ bp = Blueprint("invoicing_webhook_health", __name__, template_folder="templates"
 TEMPLATE = "invoicing/webhooks/health.html"
 RECENT_LIMIT = 20
 FAILURE_LIMIT = 50
+IGNORED_LIMIT = 20
 
 
 class ReplayForm(FlaskForm):
@@ -53,6 +60,12 @@ def index():
     recent = session.scalars(
         repo.select(WebhookEvent).order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc()).limit(RECENT_LIMIT)
     ).all()
+    ignored = session.scalars(
+        repo.select(WebhookEvent)
+        .where(WebhookEvent.status == "ignored")
+        .order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
+        .limit(IGNORED_LIMIT)
+    ).all()
     since = utcnow() - timedelta(days=7)
     counts = dict(
         session.execute(
@@ -67,6 +80,7 @@ def index():
         last=last,
         failures=failures,
         recent=recent,
+        ignored=ignored,
         counts=counts,
         replay_form=ReplayForm(),
         endpoint_url=url_for("invoicing_webhooks.stripe_webhook", _external=True),

@@ -41,10 +41,20 @@ class EventContext:
     def object(self) -> Mapping[str, Any]:
         return (self.event.get("data") or {}).get("object") or {}
 
+    @property
+    def account(self) -> str | None:
+        """The connected account the event happened on (Connect events), else ``None``."""
+        account = self.event.get("account")
+        return account if isinstance(account, str) and account else None
+
     def record(self, outcome: PaymentOutcome) -> str:
         self.note = outcome.note
-        if outcome.invoice_id is None:
-            return "ignored"  # e.g. an invoice we do not know: recorded, answered 200
+        if outcome.ignored or outcome.invoice_id is None:
+            # Recorded with the reason, answered 200. When it named one of our sessions, it is
+            # shown to that session's workspace (never to a workspace its metadata names).
+            self.workspace_id = outcome.workspace_id or self.workspace_id
+            self.invoice_id = outcome.invoice_id or self.invoice_id
+            return "ignored"
         self.invoice_id = outcome.invoice_id
         self.workspace_id = outcome.workspace_id
         if outcome.confirm:
@@ -60,7 +70,8 @@ def _session_handler(action: Action | None) -> Handler:
         session = checkout_session(ctx.object)
         return ctx.record(
             payments.apply_checkout_session(
-                session, source=ctx.source, action=action, uow=ctx.uow, scope_workspace=ctx.scope_workspace
+                session, source=ctx.source, action=action, uow=ctx.uow, scope_workspace=ctx.scope_workspace,
+                event_account=ctx.account,
             )
         )
 
@@ -74,7 +85,8 @@ def session_completed(ctx: EventContext) -> str:
         else Action.PAYMENT_STARTED
     return ctx.record(
         payments.apply_checkout_session(
-            session, source=ctx.source, action=action, uow=ctx.uow, scope_workspace=ctx.scope_workspace
+            session, source=ctx.source, action=action, uow=ctx.uow, scope_workspace=ctx.scope_workspace,
+            event_account=ctx.account,
         )
     )
 
@@ -83,18 +95,21 @@ def session_expired(ctx: EventContext) -> str:
     """Forget the session (when it is the invoice's current one); the pay link makes a new one."""
     session = checkout_session(ctx.object)
     return ctx.record(
-        payments.apply_checkout_session(session, source=ctx.source, uow=ctx.uow, scope_workspace=ctx.scope_workspace)
+        payments.apply_checkout_session(session, source=ctx.source, uow=ctx.uow, scope_workspace=ctx.scope_workspace,
+                                        event_account=ctx.account)
     )
 
 
 def charge_refunded(ctx: EventContext) -> str:
     return ctx.record(
-        payments.apply_charge_refunded(ctx.object, source=ctx.source, scope_workspace=ctx.scope_workspace)
+        payments.apply_charge_refunded(ctx.object, source=ctx.source, scope_workspace=ctx.scope_workspace,
+                                       event_account=ctx.account)
     )
 
 
 def dispute_created(ctx: EventContext) -> str:
-    return ctx.record(payments.apply_dispute(ctx.object, source=ctx.source, scope_workspace=ctx.scope_workspace))
+    return ctx.record(payments.apply_dispute(ctx.object, source=ctx.source, scope_workspace=ctx.scope_workspace,
+                                            event_account=ctx.account))
 
 
 def _connection_workspace(account_id: str | None) -> str | None:

@@ -67,7 +67,7 @@ def _created(event: Mapping[str, Any]) -> datetime | None:
 
 
 def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str | None,
-            invoice_id: int | None, processed_at: datetime | None):
+            invoice_id: int | None, processed_at: datetime | None, note: str | None = None):
     """``INSERT`` the event's row, or take over a *failed* row of the same event id.
 
     Returns the row id, or ``None`` when the event id is already recorded and did not
@@ -86,6 +86,7 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
         "livemode": bool(event.get("livemode")),
         "status": status,
         "error": None,
+        "note": _note(note),
         "attempts": 1,
         "payload": dict(event),
         "stripe_created": _created(event),
@@ -122,6 +123,7 @@ def _upsert_statement(dialect: str):
         set_={
             "status": stmt.excluded.status,
             "error": None,
+            "note": stmt.excluded.note,
             "attempts": table.c.attempts + 1,
             "workspace_id": func.coalesce(stmt.excluded.workspace_id, table.c.workspace_id),
             "invoice_id": func.coalesce(stmt.excluded.invoice_id, table.c.invoice_id),
@@ -144,7 +146,7 @@ def _upsert_portable(session, values: dict[str, Any]):
         return None
     session.execute(
         update(table).where(table.c.id == existing.id).values(
-            status=values["status"], error=None, attempts=table.c.attempts + 1,
+            status=values["status"], error=None, note=values["note"], attempts=table.c.attempts + 1,
             workspace_id=func.coalesce(values["workspace_id"], table.c.workspace_id),
             invoice_id=func.coalesce(values["invoice_id"], table.c.invoice_id),
             processed_at=values["processed_at"],
@@ -153,18 +155,26 @@ def _upsert_portable(session, values: dict[str, Any]):
     return existing.id
 
 
-def _finish(session, row_id: int, *, status: str, workspace_id: str | None, invoice_id: int | None) -> bool:
+def _finish(session, row_id: int, *, status: str, workspace_id: str | None, invoice_id: int | None,
+            note: str | None = None) -> bool:
     """Write the outcome into a row claimed before a handler that commits on its own."""
     table = WebhookEvent.__table__
     result = session.execute(
         update(table).where(table.c.id == row_id).values(
-            status=status, error=None,
+            status=status, error=None, note=_note(note),
             workspace_id=func.coalesce(workspace_id, table.c.workspace_id),
             invoice_id=func.coalesce(invoice_id, table.c.invoice_id),
             processed_at=utcnow(),
         )
     )
     return result.rowcount == 1
+
+
+def _note(note: str | None) -> str | None:
+    """What handling found out (why an event was ignored), as stored: short, or nothing."""
+    if not note:
+        return None
+    return note if len(note) <= MAX_ERROR_CHARS else note[: MAX_ERROR_CHARS - 1] + "…"
 
 
 def _describe(exc: BaseException) -> str:
@@ -217,13 +227,14 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
                 # its outcome in one statement, and commit both at once -- or, for an id
                 # already recorded, throw the changes away.
                 if _upsert(session, event, status=status, workspace_id=workspace_id,
-                           invoice_id=ctx.invoice_id, processed_at=utcnow()) is None:
+                           invoice_id=ctx.invoice_id, processed_at=utcnow(), note=ctx.note) is None:
                     uow.rollback()
                     return ProcessResult(event_id, "duplicate", note="already recorded")
-            elif not _finish(session, claimed, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id):
+            elif not _finish(session, claimed, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
+                             note=ctx.note):
                 # The service rolled the claim back with its own transaction: record again.
                 _upsert(session, event, status=status, workspace_id=workspace_id,
-                        invoice_id=ctx.invoice_id, processed_at=utcnow())
+                        invoice_id=ctx.invoice_id, processed_at=utcnow(), note=ctx.note)
             uow.commit()
     except IntegrityError:
         session.rollback()

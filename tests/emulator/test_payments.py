@@ -32,7 +32,16 @@ def test_paid_destination_charge(client, stripe_emulator):
     assert charge.id.startswith("ch_") and charge.paid and charge.status == "succeeded"
     assert charge.application_fee_amount == 250
     assert charge.transfer_data.destination == seller.id
+    assert charge.payment_intent == intent.id
+    # Today's Charge object (stripe/openapi fixtures3) names the destination only in
+    # ``transfer_data``; the top-level ``destination`` of old API versions is gone.
+    assert "destination" not in charge.to_dict()
     assert charge.payment_method_details.card.last4 == "4242"
+    # The session a PaymentIntent belongs to can be looked up by it (GET /v1/checkout/sessions
+    # ?payment_intent=..., https://docs.stripe.com/api/checkout/sessions/list).
+    listed = client.v1.checkout.sessions.list({"payment_intent": intent.id})
+    assert [s.id for s in listed.data] == [session.id]
+    assert client.v1.checkout.sessions.list({"payment_intent": "pi_unknown"}).data == []
 
 
 def test_declined_payment_leaves_session_open(client, stripe_emulator):

@@ -162,3 +162,59 @@ def test_0004_fills_the_totals_from_invoices_that_existed_before_it(empty_engine
         ("1", "open", date(2025, 4, 30), "sent", "GBP"): (1, 700, 0),
         ("1", "open", date(9999, 12, 31), "processing", "GBP"): (1, 90, 0),
     }
+
+
+def test_0005_records_the_current_checkout_session_of_existing_invoices(empty_engine):
+    """An install upgraded from 0004 binds Stripe events to the sessions its invoices hold now."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, select, text
+
+    from invoicing_plugin.persistence.models import Invoice
+
+    upgrade(empty_engine, "0004")
+    at = datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)
+    sent_at = datetime(2025, 4, 1, 9, 0, tzinfo=timezone.utc)
+    base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "description": "Audit",
+            "currency": "GBP", "amount_minor": 1000, "amount_refunded_minor": 0, "checkout_attempt": 0,
+            "online_payment_unavailable": False, "version": 1, "created_at": at, "updated_at": at, "sent_at": None,
+            "stripe_mode": None, "stripe_account_id": None, "checkout_session_id": None, "payment_intent_id": None}
+    rows = [
+        {**base, "id": 1, "workspace_id": "1", "public_token": "t1", "status": "paid", "stripe_mode": "connect",
+         "stripe_account_id": "acct_1", "checkout_session_id": "cs_paid", "payment_intent_id": "pi_paid",
+         "sent_at": sent_at},
+        {**base, "id": 2, "workspace_id": "1", "public_token": "t2", "status": "sent", "stripe_mode": "connect",
+         "stripe_account_id": "acct_1", "checkout_session_id": "cs_open", "sent_at": sent_at},
+        {**base, "id": 3, "workspace_id": "2", "public_token": "t3", "status": "sent", "stripe_mode": "own_key",
+         "stripe_account_id": "acct_own", "checkout_session_id": "cs_own"},
+        {**base, "id": 4, "workspace_id": "2", "public_token": "t4", "status": "draft"},
+    ]
+    with empty_engine.begin() as connection:
+        connection.execute(insert(Invoice.__table__), rows)
+        connection.execute(text("INSERT INTO invoicing_webhook_events (event_id, type, livemode, status, attempts,"
+                                " payload, received_at) VALUES ('evt_old', 'charge.refunded', :false, 'processed',"
+                                " 1, '{}', :at)"), {"false": False, "at": at})
+
+    upgrade(empty_engine)
+
+    from invoicing_plugin.persistence.models import CheckoutSessionRecord, WebhookEvent
+
+    table = CheckoutSessionRecord.__table__
+    with empty_engine.connect() as connection:
+        kept = connection.execute(
+            select(table.c.session_id, table.c.invoice_id, table.c.workspace_id, table.c.stripe_mode,
+                   table.c.account_id, table.c.payment_intent_id, table.c.created_at).order_by(table.c.invoice_id)
+        ).all()
+        notes = connection.execute(select(WebhookEvent.__table__.c.note)).scalars().all()
+    assert [tuple(row[:6]) for row in kept] == [
+        ("cs_paid", 1, "1", "connect", "acct_1", "pi_paid"),
+        ("cs_open", 2, "1", "connect", "acct_1", None),
+        ("cs_own", 3, "2", "own_key", "acct_own", None),
+    ]
+    assert [row[6].replace(tzinfo=timezone.utc) if row[6].tzinfo is None else row[6] for row in kept] == [
+        sent_at, sent_at, at]
+    assert notes == [None]
+    with empty_engine.begin() as connection:  # the record refuses a second row for the same session
+        with pytest.raises(Exception):
+            connection.execute(insert(table).values(session_id="cs_paid", invoice_id=2, workspace_id="1",
+                                                    stripe_mode="connect", created_at=at))

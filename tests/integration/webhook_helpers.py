@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, StripeConnection, WebhookEvent, utcnow
+from invoicing_plugin.services import payments
 from tests.conftest import PLATFORM_KEY, WEBHOOK_SECRET
 from tests.integration.conftest import connect_workspace  # noqa: F401  (one way to connect, re-exported)
 
@@ -86,6 +87,9 @@ def new_session(app, invoice_id: int, *, amount: int | None = None, key: str | N
         if make_current:
             invoice.checkout_session_id = session.id
             invoice.checkout_url = session.url
+        # Recorded as the send service records every session it creates.
+        payments.remember_checkout_session(invoice, session.id, mode=invoice.stripe_mode,
+                                           account_id=account_id or invoice.stripe_account_id)
         state.session.commit()
         return session.id
 
