@@ -43,7 +43,6 @@ from .. import signals
 from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.money import Money, format_money
-from ..crypto import SecretBoxError
 from ..extension import get_state
 from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
@@ -274,8 +273,6 @@ def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None =
         if exc.retryable:
             raise  # answered 5xx: Stripe delivers the event again later
         return Binding(reason=f"Stripe could not say which checkout session made {intent} ({exc.message})")
-    except SecretBoxError:
-        return Binding(reason=f"the workspace's Stripe key cannot be read, so {intent} could not be looked up")
     bound = _bound(CheckoutSessionRecord.session_id, session_id, lock=lock, checks=checks) if session_id else None
     if bound is None or (bound.record is not None and bound.record.payment_intent_id not in (None, intent)):
         return unknown
