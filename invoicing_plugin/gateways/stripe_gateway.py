@@ -175,27 +175,31 @@ def is_stripe_id(value: Any, max_chars: int = 255) -> bool:
     return isinstance(value, str) and len(value) <= max_chars and _STRIPE_ID.fullmatch(value) is not None
 
 
+# Each reader: ``required`` -- the key must be present (Stripe always sends it);
+# ``nullable`` -- it may be ``null``. An absent optional key reads as ``None``.
+
+
 def _id(obj, name, where, *, required=True, nullable=False, max_chars=255) -> str | None:
     value = _get(obj, name, where, required)
-    if value is None and (nullable or not required):
+    if value is None and (nullable or name not in obj):
         return None
     if not is_stripe_id(value, max_chars):
         raise _bad(where, name, f"a Stripe id (letters, digits and _, at most {max_chars} characters)")
     return value
 
 
-def _text(obj, name, where, *, required=False, max_chars=5000) -> str | None:
+def _text(obj, name, where, *, required=False, nullable=True, max_chars=5000) -> str | None:
     value = _get(obj, name, where, required)
-    if value is None:
+    if value is None and (nullable or name not in obj):
         return None
     if not isinstance(value, str) or len(value) > max_chars or "\x00" in value:
         raise _bad(where, name, f"a string of at most {max_chars} characters without NUL")
     return value
 
 
-def _integer(obj, name, where, *, required=False, maximum=MAX_AMOUNT) -> int | None:
+def _integer(obj, name, where, *, required=False, nullable=True, maximum=MAX_AMOUNT) -> int | None:
     value = _get(obj, name, where, required)
-    if value is None:
+    if value is None and (nullable or name not in obj):
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
         raise _bad(where, name, f"an integer from 0 to {maximum}")
@@ -204,16 +208,16 @@ def _integer(obj, name, where, *, required=False, maximum=MAX_AMOUNT) -> int | N
 
 def _boolean(obj, name, where, *, required=False) -> bool:
     value = _get(obj, name, where, required)
-    if value is None and not required:
+    if value is None and name not in obj:
         return False
     if not isinstance(value, bool):
         raise _bad(where, name, "true or false")
     return value
 
 
-def _currency(obj, where, *, required=True) -> str | None:
+def _currency(obj, where, *, required=True, nullable=False) -> str | None:
     value = _get(obj, "currency", where, required)
-    if value is None:
+    if value is None and (nullable or "currency" not in obj):
         return None
     if not isinstance(value, str) or _CURRENCY.fullmatch(value) is None:
         raise _bad(where, "currency", "a three-letter ISO currency code")
@@ -260,7 +264,7 @@ def _requirements(account: Mapping[str, Any], where: str) -> tuple[tuple[str, ..
     if not isinstance(req, Mapping):
         raise _bad(where, "requirements", "an object")
     return _strings(req, "currently_due", sub), _strings(req, "past_due", sub), \
-        _text(req, "disabled_reason", sub, max_chars=128)
+        _text(req, "disabled_reason", sub, required=True, max_chars=128)
 
 
 def account_info(account: Any, *, where: str = "") -> AccountInfo:
@@ -294,13 +298,13 @@ def checkout_session(session: Any, *, where: str = "") -> CheckoutSession:
     session = _object(session, "checkout.session", where)
     return CheckoutSession(
         id=_id(session, "id", where),
-        url=_text(session, "url", where),
+        url=_text(session, "url", where, required=True),
         status=_text(session, "status", where, required=True, max_chars=64),
-        payment_status=_text(session, "payment_status", where, required=True, max_chars=64),
+        payment_status=_text(session, "payment_status", where, required=True, nullable=False, max_chars=64),
         amount_total=_integer(session, "amount_total", where, required=True),
-        currency=_currency(session, where),
+        currency=_currency(session, where, nullable=True),
         payment_intent=_id(session, "payment_intent", where, nullable=True),
-        expires_at=_integer(session, "expires_at", where, maximum=MAX_TIMESTAMP),
+        expires_at=_integer(session, "expires_at", where, required=True, nullable=False, maximum=MAX_TIMESTAMP),
         metadata=_metadata(session, where),
         livemode=_boolean(session, "livemode", where, required=True),
     )
@@ -317,8 +321,8 @@ def charge_object(charge: Any, *, where: str = "") -> Mapping[str, Any]:
     _id(charge, "id", where)
     _id(charge, "payment_intent", where, nullable=True)
     _metadata(charge, where)
-    _integer(charge, "amount", where, required=True)
-    _integer(charge, "amount_refunded", where, required=True)
+    _integer(charge, "amount", where, required=True, nullable=False)
+    _integer(charge, "amount_refunded", where, required=True, nullable=False)
     _boolean(charge, "refunded", where, required=True)
     _currency(charge, where)
     return charge
@@ -334,9 +338,9 @@ def dispute_object(dispute: Any, *, where: str = "") -> Mapping[str, Any]:
     _id(dispute, "id", where)
     _id(dispute, "payment_intent", where, nullable=True)
     _metadata(dispute, where)
-    _integer(dispute, "amount", where, required=True)
+    _integer(dispute, "amount", where, required=True, nullable=False)
     _currency(dispute, where)
-    _text(dispute, "reason", where, required=True, max_chars=128)
+    _text(dispute, "reason", where, required=True, nullable=False, max_chars=128)
     return dispute
 
 
@@ -344,7 +348,7 @@ def application_object(application: Any, *, where: str = "") -> Mapping[str, Any
     """The Connect application of ``account.application.deauthorized`` (an ``application`` object)."""
     application = _object(application, "application", where)
     _id(application, "id", where)
-    _text(application, "name", where)
+    _text(application, "name", where, required=True)
     return application
 
 
@@ -363,7 +367,7 @@ def stripe_event(event: Any) -> Mapping[str, Any]:
     _id(event, "id", "")
     if not isinstance(event.get("type"), str) or _EVENT_TYPE.fullmatch(event["type"]) is None:
         raise _bad("", "type", "an event type (letters, digits, _ and ., at most 96 characters)")
-    _integer(event, "created", "", required=True, maximum=MAX_TIMESTAMP)
+    _integer(event, "created", "", required=True, nullable=False, maximum=MAX_TIMESTAMP)
     _boolean(event, "livemode", "", required=True)
     _id(event, "account", "", required=False, nullable=True, max_chars=MAX_ACCOUNT_ID_CHARS)
     data = event.get("data")

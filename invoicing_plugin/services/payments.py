@@ -138,9 +138,12 @@ def find_invoice(
     invoice_id, workspace_id = metadata.get("invoice_id"), metadata.get("workspace_id")
     if invoice_id and workspace_id:
         repo = WorkspaceRepository(get_state().session, str(workspace_id))
-        try:
-            stmt = repo.select(Invoice).where(Invoice.id == int(invoice_id))
-        except (TypeError, ValueError):
+        # Metadata is text: only a plain decimal that can be an invoice id is looked up
+        # (a huge number would make the query itself fail on SQLite).
+        digits = str(invoice_id)
+        if digits.isascii() and digits.isdigit() and 0 < int(digits) < 2**31:
+            stmt = repo.select(Invoice).where(Invoice.id == int(digits))
+        else:
             stmt = None
         if stmt is not None:
             found = _in_scope(_one(wrap(stmt)), scope_workspace)
