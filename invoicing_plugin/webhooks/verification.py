@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -203,12 +204,12 @@ def _json(payload: bytes) -> tuple[str, Any]:
     """The body as text and as JSON, or :class:`WebhookRejected`.
 
     Stripe sends UTF-8 JSON. Refused: other encodings (the SDK signs the UTF-8 text),
-    ``NaN``/``Infinity`` (not JSON), nesting too deep to parse, and escapes that are not
+    ``NaN``/``Infinity`` (not JSON) and numbers too large for a float, nesting too deep to parse, and escapes that are not
     Unicode text (a lone surrogate such as ``"\\ud800"``, which no database can store).
     """
     try:
         text = payload.decode("utf-8")
-        claimed = json.loads(text, parse_constant=_not_json)
+        claimed = json.loads(text, parse_constant=_not_json, parse_float=_finite)
         json.dumps(claimed, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError):
         raise WebhookRejected("The body is not a JSON Stripe event.") from None
@@ -217,6 +218,13 @@ def _json(payload: bytes) -> tuple[str, Any]:
 
 def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e999: no database stores it
+        raise ValueError(f"{literal[:20]} is out of range")
+    return value
 
 
 def verify_event(payload: bytes, signature: str | None) -> VerifiedEvent:

@@ -416,3 +416,90 @@ def test_well_typed_but_hostile_values_answer_without_a_5xx_and_touch_no_invoice
         assert response.status_code < 500, (label, value, response.get_data(as_text=True)[:300])
 
     assert (invoice_state(app, invoice.id), connection_state(app, invoice.workspace_id)) == before
+
+
+# -- oversized bodies ------------------------------------------------------------------------------
+
+
+def post_chunked(live_server, chunks, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST with ``Transfer-Encoding: chunked`` and no Content-Length, over a real socket."""
+    url = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        connection.putrequest("POST", ENDPOINT)
+        for name, value in {**headers, "Transfer-Encoding": "chunked"}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        try:
+            for chunk in chunks:
+                connection.send(f"{len(chunk):X}\r\n".encode() + chunk + b"\r\n")
+            connection.send(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before reading everything: read its answer
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_an_oversized_chunked_body_gets_413_and_nothing_is_recorded(app, live_server, invoice, stripe_emulator):
+    """No Content-Length to check up front: the limit applies while the body is read."""
+    app.config["INVOICING_STRIPE_WEBHOOK_MAX_BYTES"] = 4096
+    event = paid_event(stripe_emulator, invoice)
+    event["data"]["object"]["metadata"]["padding"] = "x" * 400  # still a valid event, only too big
+    event["padding"] = "y" * 8000
+    payload = json.dumps(event).encode()
+    assert len(payload) > 4096
+    headers = {"Content-Type": "application/json",
+               "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(payload.decode(), WEBHOOK_SECRET)}
+
+    status, body = post_chunked(live_server, [payload[i:i + 1000] for i in range(0, len(payload), 1000)], headers)
+
+    assert status == 413, body
+    assert b"larger than 4096 bytes" in body
+    assert webhook_rows(app) == []
+    assert invoice_state(app, invoice.id).status == "sent"
+
+
+def test_a_chunked_body_within_the_limit_is_processed(app, live_server, invoice, stripe_emulator):
+    event = paid_event(stripe_emulator, invoice)
+    payload = json.dumps(event).encode()
+    app.config["INVOICING_STRIPE_WEBHOOK_MAX_BYTES"] = len(payload)  # exactly at the limit
+    headers = {"Content-Type": "application/json",
+               "Stripe-Signature": stripe.WebhookSignature.generate_signature_header(payload.decode(), WEBHOOK_SECRET)}
+
+    status, body = post_chunked(live_server, [payload[i:i + 500] for i in range(0, len(payload), 500)], headers)
+
+    assert status == 200, body
+    assert invoice_state(app, invoice.id).status == "paid"
+
+
+# -- bodies that are not the UTF-8 JSON text Stripe sends --------------------------------------
+
+
+def test_signed_bodies_that_are_not_utf8_json_text_are_refused_with_400(app, client, invoice, stripe_emulator):
+    event = paid_event(stripe_emulator, invoice)
+    text = json.dumps(event)
+    bodies = {
+        "UTF-16": text.encode("utf-16"),
+        "UTF-8 with a BOM": b"\xef\xbb\xbf" + text.encode(),
+        "NaN": text.replace('"amount_total": 50000', '"amount_total": NaN').encode(),
+        "Infinity in an unread field": text[:-1].encode() + b', "x": -Infinity}',
+        "a number too large for a float": text[:-1].encode() + b', "x": 1e999}',
+        "nested too deep": text[:-1].encode() + b', "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "a lone surrogate": text.replace(event["id"], event["id"] + "\\ud800").encode(),
+        "a lone surrogate in an unread field": text[:-1].encode() + b', "x": "\\udc00"}',
+        "invalid UTF-8": text.replace(event["id"], event["id"] + "\udcff").encode("utf-8", "surrogateescape"),
+    }
+    before = invoice_state(app, invoice.id)
+
+    for name, body in bodies.items():
+        # Signed as the SDK signs text (what a holder of the secret could send).
+        header = stripe.WebhookSignature.generate_signature_header(body.decode("utf-8", "replace"), WEBHOOK_SECRET)
+        response = client.post(ENDPOINT, data=body, content_type="application/json",
+                               headers={"Stripe-Signature": header})
+        assert response.status_code == 400, (name, response.status_code)
+        assert "not a JSON Stripe event" in response.get_json()["error"], name
+
+    assert webhook_rows(app) == []
+    assert invoice_state(app, invoice.id) == before
