@@ -503,3 +503,19 @@ def test_signed_bodies_that_are_not_utf8_json_text_are_refused_with_400(app, cli
 
     assert webhook_rows(app) == []
     assert invoice_state(app, invoice.id) == before
+
+
+def test_unsigned_hostile_values_are_refused_before_any_query_can_fail(app, client, invoice, stripe_emulator):
+    """Before a signature matches, the body is read only to pick own-key secrets: no value breaks that."""
+    event = paid_event(stripe_emulator, invoice)
+    hostile = ["x\u0000", "x" * 10_000, "\u00e9" * 100, "' OR 1=1 --", 2**70, {"id": "x"}]
+    paths = [("account",), ("data", "object", "id"), ("data", "object", "payment_intent"),
+             ("data", "object", "metadata", "workspace_id")]
+
+    for path in paths:
+        for value in hostile:
+            response = post_event(client, mutated(event, path, value), secret="whsec_not_ours")
+            assert response.status_code == 400, (path, repr(value)[:30], response.status_code)
+            assert "does not match" in response.get_json()["error"]
+
+    assert webhook_rows(app) == []
