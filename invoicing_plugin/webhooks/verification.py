@@ -204,8 +204,9 @@ def _json(payload: bytes) -> tuple[str, Any]:
     """The body as text and as JSON, or :class:`WebhookRejected`.
 
     Stripe sends UTF-8 JSON. Refused: other encodings (the SDK signs the UTF-8 text),
-    ``NaN``/``Infinity`` (not JSON) and numbers too large for a float, nesting too deep to parse, and escapes that are not
-    Unicode text (a lone surrogate such as ``"\\ud800"``, which no database can store).
+    ``NaN``/``Infinity`` (not JSON) and numbers too large for a float, nesting too deep
+    to parse, and escapes that are not Unicode text (a lone surrogate such as
+    ``"\\ud800"``, which no database can store).
     """
     try:
         text = payload.decode("utf-8")
