@@ -36,7 +36,9 @@ SETTINGS: Mapping[str, Setting] = {
         "Signing secret (whsec_...) of the platform's webhook endpoint, or a list of secrets while "
         "rotating. With none configured, every platform webhook is refused.",
     ),
-    "INVOICING_STRIPE_WEBHOOK_TOLERANCE": Setting(300, "Maximum age in seconds of a webhook signature."),
+    "INVOICING_STRIPE_WEBHOOK_TOLERANCE": Setting(
+        300, "Maximum age in seconds of a webhook signature; 0 turns the age check off."
+    ),
     "INVOICING_STRIPE_WEBHOOK_MAX_BYTES": Setting(512 * 1024, "Largest webhook body accepted, in bytes."),
     "INVOICING_STRIPE_TIMEOUT": Setting(20, "Seconds before a Stripe API call gives up."),
     "INVOICING_STRIPE_MAX_NETWORK_RETRIES": Setting(

@@ -6,6 +6,11 @@ also records the event (see :mod:`.processing`), never commits, and returns the
 status to store: ``processed`` or ``ignored``. (The exceptions, listed in
 :data:`OWN_TRANSACTION`, call services that commit on their own.) Raising makes the
 endpoint answer 5xx so Stripe retries, and the error is stored with the event.
+
+Each handled type also names, in :data:`OBJECT_READERS`, the gateway mapper that reads
+its ``data.object``; :func:`check_event` runs it (with the envelope check) before the
+webhook endpoint records anything, so a body that is not an event Stripe would send is
+refused with 400 and never reaches a handler.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ from sqlalchemy import select
 
 from ..domain.invoice import Action
 from ..extension import get_state
-from ..gateways.stripe_gateway import account_info, checkout_session
+from ..gateways.stripe_gateway import (
+    account_info,
+    application_object,
+    charge_object,
+    checkout_session,
+    dispute_object,
+    stripe_event,
+)
 from ..persistence.models import StripeConnection
 from ..services import payments
 from ..services.payments import PaymentOutcome
@@ -102,14 +114,16 @@ def session_expired(ctx: EventContext) -> str:
 
 def charge_refunded(ctx: EventContext) -> str:
     return ctx.record(
-        payments.apply_charge_refunded(ctx.object, source=ctx.source, scope_workspace=ctx.scope_workspace,
-                                       event_account=ctx.account)
+        payments.apply_charge_refunded(charge_object(ctx.object), source=ctx.source,
+                                       scope_workspace=ctx.scope_workspace, event_account=ctx.account)
     )
 
 
 def dispute_created(ctx: EventContext) -> str:
-    return ctx.record(payments.apply_dispute(ctx.object, source=ctx.source, scope_workspace=ctx.scope_workspace,
-                                            event_account=ctx.account))
+    return ctx.record(
+        payments.apply_dispute(dispute_object(ctx.object), source=ctx.source, scope_workspace=ctx.scope_workspace,
+                               event_account=ctx.account)
+    )
 
 
 def _connection_workspace(account_id: str | None) -> str | None:
@@ -150,6 +164,7 @@ def account_deauthorized(ctx: EventContext) -> str:
     from ..services import connections
 
     # The event's object is the platform's *application*; the account is the event's ``account``.
+    application_object(ctx.object)
     account_id = ctx.event.get("account")
     if _connect_event_allowed(ctx, account_id) is None:
         return "ignored"
@@ -169,6 +184,32 @@ HANDLERS: Mapping[str, Handler] = {
     "account.updated": account_updated,
     "account.application.deauthorized": account_deauthorized,
 }
+
+#: Every handled event type -> the gateway mapper that reads (and checks) its ``data.object``.
+OBJECT_READERS: Mapping[str, Callable[..., Any]] = {
+    "checkout.session.completed": checkout_session,
+    "checkout.session.async_payment_succeeded": checkout_session,
+    "checkout.session.async_payment_failed": checkout_session,
+    "checkout.session.expired": checkout_session,
+    "charge.refunded": charge_object,
+    "charge.dispute.created": dispute_object,
+    "account.updated": account_info,
+    "account.application.deauthorized": application_object,
+}
+
+
+def check_event(event: Any) -> Mapping[str, Any]:
+    """``event`` if it is shaped as an event Stripe sends, else :class:`MalformedStripeObject`.
+
+    The envelope (:func:`~..gateways.stripe_gateway.stripe_event`) for every type; for a
+    handled type also its ``data.object``, read by the same mapper its handler uses.
+    """
+    event = stripe_event(event)
+    reader = OBJECT_READERS.get(event["type"])
+    if reader is not None:
+        reader(event["data"]["object"], where="data.object")
+    return event
+
 
 #: Event types whose handler's service commits its own transaction (and may call Stripe):
 #: their event is claimed before the handler runs, so a duplicate never runs it again.

@@ -15,16 +15,25 @@ invoice holding its Checkout Session / PaymentIntent). Nothing is written or act
 until a signature matches. An event verified with a workspace's secret is *scoped* to
 that workspace: it can only ever touch that workspace's invoices.
 
-Then the timestamp must be within ``INVOICING_STRIPE_WEBHOOK_TOLERANCE`` seconds (either
-way, so a replayed old signature is refused) and ``livemode`` must match the key the
-secret belongs to (a live event never reaches a test set-up, and vice versa).
+The ``Stripe-Signature`` header is read by **one** parser, the SDK's: the accepting call
+is ``stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)``, which
+checks the signature and the age of the *same* timestamp together (Stripe's replay
+protection, https://docs.stripe.com/webhooks#verify-events). The plugin never splits the
+header itself. A signature older than ``INVOICING_STRIPE_WEBHOOK_TOLERANCE`` seconds is
+refused as too old; ``0`` turns the age check off (as in the SDK). A timestamp in the
+future is accepted, as the SDK decides: only Stripe's signer holds the secret.
+
+Then ``livemode`` must match the key the secret belongs to (a live event never reaches a
+test set-up, and vice versa), and the body must be an event Stripe would send
+(:func:`.handlers.check_event`: the envelope and, for handled types, the object each
+handler reads); otherwise it is refused with 400 and nothing is recorded.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -34,8 +43,10 @@ from sqlalchemy import select
 
 from ..config import webhook_secrets
 from ..extension import get_state
+from ..gateways.stripe_gateway import MAX_ACCOUNT_ID_CHARS, MalformedStripeObject, is_stripe_id
 from ..persistence.models import Invoice, StripeConnection
 from ..services.connections import stored_secrets
+from .handlers import check_event
 
 log = logging.getLogger("invoicing_plugin.webhooks")
 
@@ -78,9 +89,11 @@ def platform_candidates(config: Mapping[str, Any]) -> list[Candidate]:
 def _hinted_workspaces(event: Mapping[str, Any]) -> list[str]:
     """Workspaces an (unverified) event claims to concern; used only to pick secrets."""
     session = get_state().session
+    # Unverified input: only values shaped as Stripe ids (or a plain workspace id) are
+    # looked up, so nothing an attacker sends can make a query fail.
     hints: list[str] = []
     account = event.get("account")
-    if isinstance(account, str) and account:
+    if is_stripe_id(account, MAX_ACCOUNT_ID_CHARS):
         hints += session.scalars(
             select(StripeConnection.workspace_id).where(StripeConnection.account_id == account)
         ).all()
@@ -88,14 +101,15 @@ def _hinted_workspaces(event: Mapping[str, Any]) -> list[str]:
     obj = data.get("object") if isinstance(data, Mapping) else None
     if isinstance(obj, Mapping):
         metadata = obj.get("metadata")
-        if isinstance(metadata, Mapping) and isinstance(metadata.get("workspace_id"), str):
-            hints.append(metadata["workspace_id"])
-        if obj.get("object") == "checkout.session" and isinstance(obj.get("id"), str):
+        workspace = metadata.get("workspace_id") if isinstance(metadata, Mapping) else None
+        if isinstance(workspace, str) and 0 < len(workspace) <= 64 and "\x00" not in workspace:
+            hints.append(workspace)
+        if obj.get("object") == "checkout.session" and is_stripe_id(obj.get("id")):
             hints += session.scalars(
                 select(Invoice.workspace_id).where(Invoice.checkout_session_id == obj["id"]).limit(1)
             ).all()
         intent = obj.get("payment_intent")
-        if isinstance(intent, str) and intent:
+        if is_stripe_id(intent):
             hints += session.scalars(
                 select(Invoice.workspace_id).where(Invoice.payment_intent_id == intent).limit(1)
             ).all()
@@ -129,34 +143,67 @@ def own_key_candidates(event: Mapping[str, Any]) -> list[Candidate]:
     return candidates
 
 
-def _timestamp(header: str) -> int:
-    for part in header.split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t":
-            try:
-                return int(value)
-            except ValueError:
-                break
-    raise WebhookRejected("The Stripe-Signature header has no valid timestamp.")
+def _signature_matches(payload: str, signature: str, secret: str) -> bool:
+    """Whether ``signature`` holds a valid ``v1`` signature of ``payload`` by ``secret`` (any age)."""
+    try:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=None)
+    except stripe.SignatureVerificationError:
+        return False
+    return True
 
 
-def _first_match(payload: bytes, signature: str, candidates: list[Candidate]) -> Candidate | None:
-    for candidate in candidates:
-        try:
-            stripe.WebhookSignature.verify_header(payload, signature, candidate.secret, tolerance=None)
-        except stripe.SignatureVerificationError:
-            continue
-        return candidate
-    return None
+def _first_match(payload: str, signature: str, candidates: list[Candidate]) -> Candidate | None:
+    return next((c for c in candidates if _signature_matches(payload, signature, c.secret)), None)
+
+
+def _check_age(payload: str, signature: str, secret: str, tolerance: int) -> None:
+    """Signature *and* age together, by the SDK: one parser reads the header.
+
+    The SDK refuses a timestamp older than ``tolerance`` seconds (``0``: no age check);
+    it accepts a future one, and so does the plugin: only Stripe's signer holds the
+    secret, and it signs with its current time.
+    """
+    try:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
+    except stripe.SignatureVerificationError:
+        # The signature matched this secret (checked just before), so the SDK refused its age.
+        raise WebhookRejected(
+            f"The signature timestamp is older than the tolerance ({tolerance} s): a late or replayed delivery."
+        ) from None
+
+
+def _json(payload: bytes) -> tuple[str, Any]:
+    """The body as text and as JSON, or :class:`WebhookRejected`.
+
+    Stripe sends UTF-8 JSON. Refused: other encodings (the SDK signs the UTF-8 text),
+    ``NaN``/``Infinity`` (not JSON) and numbers too large for a float, nesting too deep
+    to parse, and escapes that are not Unicode text (a lone surrogate such as
+    ``"\\ud800"``, which no database can store).
+    """
+    try:
+        text = payload.decode("utf-8")
+        claimed = json.loads(text, parse_constant=_not_json, parse_float=_finite)
+        json.dumps(claimed, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
+        raise WebhookRejected("The body is not a JSON Stripe event.") from None
+    return text, claimed
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e999: no database stores it
+        raise ValueError(f"{literal[:20]} is out of range")
+    return value
 
 
 def verify_event(payload: bytes, signature: str | None) -> VerifiedEvent:
     """The verified event in ``payload``, or :class:`WebhookRejected` saying why not."""
     config = current_app.config
-    try:
-        claimed = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookRejected("The body is not a JSON Stripe event.") from None
+    text, claimed = _json(payload)
     if not isinstance(claimed, dict) or not isinstance(claimed.get("id"), str) or not isinstance(
         claimed.get("type"), str
     ):
@@ -167,7 +214,7 @@ def verify_event(payload: bytes, signature: str | None) -> VerifiedEvent:
     # only) just when no platform secret matches -- the same order as before, with
     # the lookups skipped when they cannot change the outcome.
     platform = platform_candidates(config)
-    matched = _first_match(payload, signature, platform) if signature else None
+    matched = _first_match(text, signature, platform) if signature else None
     if matched is None:
         own_key = own_key_candidates(claimed)
         # Lookups for hints are reads only; end that transaction before anything else happens.
@@ -178,17 +225,19 @@ def verify_event(payload: bytes, signature: str | None) -> VerifiedEvent:
             raise WebhookRejected("No webhook signing secret is configured, so no event can be verified.")
         if not signature:
             raise WebhookRejected("The Stripe-Signature header is missing.")
-        matched = _first_match(payload, signature, own_key)
+        matched = _first_match(text, signature, own_key)
     if matched is None:
         raise WebhookRejected("The Stripe-Signature does not match any configured webhook secret.")
 
-    tolerance = int(config["INVOICING_STRIPE_WEBHOOK_TOLERANCE"])
-    age = time.time() - _timestamp(signature)
-    if tolerance and abs(age) > tolerance:
-        raise WebhookRejected(f"The signature timestamp is {int(abs(age))} s away from now (tolerance {tolerance} s).")
+    _check_age(text, signature, matched.secret, int(config["INVOICING_STRIPE_WEBHOOK_TOLERANCE"]))
 
-    if bool(claimed.get("livemode")) != matched.livemode:
-        mode = "live" if claimed.get("livemode") else "test"
+    try:
+        check_event(claimed)
+    except MalformedStripeObject as malformed:
+        raise WebhookRejected(f"The body is not an event Stripe sends: {malformed.message}") from None
+
+    if claimed["livemode"] != matched.livemode:
+        mode = "live" if claimed["livemode"] else "test"
         key_mode = "live" if matched.livemode else "test"
         raise WebhookRejected(f"A {mode}-mode event cannot be processed with a {key_mode}-mode Stripe key.")
     return VerifiedEvent(event=claimed, scope_workspace=matched.scope_workspace)

@@ -5,8 +5,10 @@ Thin by design: limit the body, verify (:mod:`.verification`), hand the event to
 days, so:
 
 * 400 -- not a verified event (bad or missing signature, stale timestamp, wrong mode,
-  no secret configured): nothing is recorded;
-* 413 -- body larger than ``INVOICING_STRIPE_WEBHOOK_MAX_BYTES``;
+  no secret configured, or a signed body that is not an event Stripe sends): nothing
+  is recorded;
+* 413 -- body larger than ``INVOICING_STRIPE_WEBHOOK_MAX_BYTES`` (by its Content-Length,
+  or while a chunked body is read);
 * 200 -- recorded (processed, ignored, or a duplicate that changed nothing);
 * 500 -- a handler failed: the effect was rolled back, the error stored, and Stripe's
   retry will process the event again.
@@ -33,7 +35,10 @@ bp = Blueprint("invoicing_webhooks", __name__)
 @bp.post("/stripe")
 def stripe_webhook():
     max_bytes = int(current_app.config["INVOICING_STRIPE_WEBHOOK_MAX_BYTES"])
-    request.max_content_length = max_bytes
+    # A body without Content-Length (``Transfer-Encoding: chunked``) is cut by Werkzeug at
+    # ``max_content_length`` without an error, so read one byte more than allowed: getting
+    # it means the body is too large.
+    request.max_content_length = max_bytes + 1
     try:
         if request.content_length is not None and request.content_length > max_bytes:
             raise RequestEntityTooLarge()

@@ -311,7 +311,8 @@ def test_restricted_then_active_through_account_updates(app, world, staff_client
 
 
 def test_account_update_for_an_unknown_account_changes_nothing(app, world, stripe_emulator):
-    payload = {"id": "acct_unknown0000001", "charges_enabled": True, "details_submitted": True}
+    payload = {"id": "acct_unknown0000001", "object": "account", "charges_enabled": True, "payouts_enabled": True,
+               "details_submitted": True}
     with app.app_context(), captured(signals.stripe_connected) as connected:
         connections.apply_account_update(account_info(payload))
         assert get_state().session.scalars(select(StripeConnection)).all() == []
@@ -477,7 +478,8 @@ def test_deauthorization_marks_disconnected_by_stripe(app, world, staff_client, 
     # A late account.updated about the removed account does not bring it back.
     with app.app_context():
         connections.apply_account_update(
-            account_info({"id": account_id, "charges_enabled": True, "details_submitted": True})
+            account_info({"id": account_id, "object": "account", "charges_enabled": True, "payouts_enabled": True,
+                          "details_submitted": True})
         )
     assert connection_row(app, world.acme).status == "disconnected"
 

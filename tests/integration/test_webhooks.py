@@ -140,9 +140,6 @@ def test_a_stale_signature_timestamp_is_refused(app, client, invoice, stripe_emu
     stale = post_event(client, event, timestamp=now() - 301)
     assert stale.status_code == 400
     assert "tolerance" in stale.get_json()["error"]
-    # A margin keeps a second ticking over from bringing it back within tolerance.
-    future = post_event(client, event, timestamp=now() + 330)
-    assert future.status_code == 400
     assert webhook_rows(app) == []
     # Within the tolerance it is accepted.
     assert post_event(client, event, timestamp=now() - 250).status_code == 200
