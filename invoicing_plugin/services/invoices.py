@@ -508,7 +508,8 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
 
     If Stripe says the session is already complete, the client has paid: the
     payment is applied (the invoice becomes paid) and :class:`PaidMeanwhile` is
-    raised instead of voiding.
+    raised instead of voiding. A ``reason`` holding a NUL character is
+    :class:`ValidationFailed` (field ``reason``) before Stripe is asked anything.
     """
     errors: dict[str, str] = {}
     check_text(errors, "reason", reason, "reason")
