@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from tests.conftest import PLATFORM_KEY
-from tests.integration._invoice_helpers import ACTOR, draft, events, load, send
+from tests.integration._invoice_helpers import ACTOR, draft, events, load, send, update
 
 HUGE = [2**31, 2**63, 10**30]
 
@@ -236,3 +236,47 @@ def test_send_clicked_when_already_sent_says_so(app, staff_client, world):
     page = staff_client.post(f"/invoicing/invoices/{invoice.id}/send", data={"method": "manual"},
                              follow_redirects=True)
     assert page.status_code == 200 and "This invoice has already been sent." in page.text
+
+
+def test_two_clicks_renewing_the_pay_link_at_once_make_one_session(
+    app, world, connected_workspace, stripe_emulator, monkeypatch, db_backend
+):
+    """The pay link replaces a session it cannot use (here: none stored, as after a
+    reconnect). Two clicks at once: one creates the session, both are sent to it."""
+    from invoicing_plugin.services import sending
+
+    invoice = draft(app, world, send_method="stripe_link")
+    send(app, world, invoice.id, "stripe_link")
+    stored = load(app, invoice.id)
+    update(app, invoice.id, checkout_session_id=None, checkout_url=None)
+    real_lock = sending.lock_invoice
+    both_read = threading.Barrier(2, timeout=10)
+
+    def lock_then_wait(repo, invoice_id):
+        if db_backend == "postgresql":
+            both_read.wait()
+            return real_lock(repo, invoice_id)
+        found = real_lock(repo, invoice_id)
+        both_read.wait()
+        return found
+
+    monkeypatch.setattr(sending, "lock_invoice", lock_then_wait)
+    outcomes: list = []
+
+    def click():
+        with app.test_request_context():
+            try:
+                outcomes.append(sending.open_pay_link(stored.public_token).redirect_url)
+            except Exception as exc:  # noqa: BLE001
+                outcomes.append(exc)
+
+    workers = [threading.Thread(target=click) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+
+    renewed = load(app, invoice.id)
+    assert outcomes == [renewed.checkout_url, renewed.checkout_url], outcomes
+    fresh = [s["id"] for s in _open_sessions(stripe_emulator, invoice.id) if s["id"] != stored.checkout_session_id]
+    assert fresh == [renewed.checkout_session_id]
