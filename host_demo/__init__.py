@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, abort, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from invoicing_plugin import Invoicing
 
@@ -45,6 +46,8 @@ def create_app(config: dict | None = None) -> Flask:
         os.makedirs(app.instance_path, exist_ok=True)
 
     db.init_app(app)
+    app.url_map.converters["id"] = DatabaseId  # before the rules that use it
+    app.before_request(_refuse_nul)
     auth.login_manager.init_app(app)
     csrf.init_app(app)  # global; the plugin exempts its own webhook endpoint
     tenancy.init_app(app)
@@ -62,6 +65,30 @@ def create_app(config: dict | None = None) -> Flask:
     outbox.maybe_start_mail_sink(app)
     Invoicing(app, host=DemoHost())
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """``<id:...>``: an id our ``integer`` columns can hold; any other number is a 404, not a database error."""
+
+    def __init__(self, map) -> None:
+        super().__init__(map, min=1, max=2**31 - 1)
+
+
+#: The demo's own blueprints (the plugin guards its pages itself).
+_OWN_BLUEPRINTS = {"main", "workspace", "auth", "outbox"}
+
+
+def _refuse_nul() -> None:
+    """400 for a NUL character in the path, query or form of the demo's pages.
+
+    PostgreSQL cannot store or compare text containing NUL; refusing it here keeps
+    such input from failing inside a query as a 500.
+    """
+    if request.blueprint not in _OWN_BLUEPRINTS:
+        return
+    texts = [request.path, *request.args.keys(), *request.args.values(), *request.form.keys(), *request.form.values()]
+    if any("\x00" in text for text in texts):
+        abort(400, description="The request contains a NUL character (%00), which this site does not accept.")
 
 
 DEMO_STRIPE_KEY = "sk_test_hostdemo0platform"

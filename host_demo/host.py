@@ -22,9 +22,10 @@ from .models import Client, Engagement, Membership, Proposal, Workspace, db
 def _parse_id(value: object) -> int | None:
     """A database id from the plugin's string id; ``None`` for anything malformed."""
     text = str(value)
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
         return None
-    return int(text)
+    number = int(text)
+    return number if number <= 2**31 - 1 else None  # our ids are ``integer`` columns
 
 
 def _host_workspace(workspace: Workspace) -> HostWorkspace:

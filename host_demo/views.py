@@ -120,7 +120,7 @@ def clients():
     return render_template("clients.html", clients=_list(Client, Client.name), form=form)
 
 
-@workspace.get("/clients/<int:client_id>")
+@workspace.get("/clients/<id:client_id>")
 def client_detail(client_id: int):
     client = _get_or_404(Client, client_id)
     proposals = db.session.scalars(select(Proposal).filter_by(client_id=client.id).order_by(Proposal.id)).all()
@@ -153,14 +153,14 @@ def proposal_new():
     return render_template("proposal_new.html", form=form)
 
 
-@workspace.get("/proposals/<int:proposal_id>")
+@workspace.get("/proposals/<id:proposal_id>")
 def proposal_detail(proposal_id: int):
     proposal = _get_or_404(Proposal, proposal_id)
     accept_url = url_for("main.accept_proposal", token=proposal.accept_token, _external=True)
     return render_template("proposal_detail.html", proposal=proposal, accept_url=accept_url)
 
 
-@workspace.post("/proposals/<int:proposal_id>/approve")
+@workspace.post("/proposals/<id:proposal_id>/approve")
 def proposal_approve(proposal_id: int):
     proposal = _get_or_404(Proposal, proposal_id)
     if not proposal.approved:
@@ -175,6 +175,6 @@ def engagements():
     return render_template("engagements.html", engagements=_list(Engagement, Engagement.title))
 
 
-@workspace.get("/engagements/<int:engagement_id>")
+@workspace.get("/engagements/<id:engagement_id>")
 def engagement_detail(engagement_id: int):
     return render_template("engagement_detail.html", engagement=_get_or_404(Engagement, engagement_id))

@@ -34,6 +34,34 @@ class NotFound(LookupError):
     """The object does not exist in this workspace (it may exist in another)."""
 
 
+#: The largest primary key the plugin's tables can hold: their ids are PostgreSQL
+#: ``integer`` columns (SQLite would take up to 2**63 - 1, but the answer must be the
+#: same on every database). Larger numbers name nothing; they never reach a query.
+MAX_ID = 2**31 - 1
+
+
+def as_id(value) -> int | None:
+    """``value`` (an int or its text) as a primary key from 1 to :data:`MAX_ID`, else ``None``.
+
+    ``None`` for anything that cannot be an id of ours: not a whole number, zero or
+    negative, beyond :data:`MAX_ID`, or text too long to read as a number. The
+    database is never asked about such a value (PostgreSQL refuses numbers beyond
+    ``integer`` and SQLite those beyond 64 bits with an error, not an empty result).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        if len(value) > 40:
+            return None
+    elif not isinstance(value, int):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 1 <= number <= MAX_ID else None
+
+
 class WorkspaceRepository:
     def __init__(self, session: Session, workspace_id: str) -> None:
         if not workspace_id:
@@ -48,11 +76,10 @@ class WorkspaceRepository:
 
     def get(self, model: type[M], object_id, *, for_update: bool = False) -> M:
         """The object with this primary key in this workspace, or :class:`NotFound`."""
-        try:
-            object_id = int(object_id)
-        except (TypeError, ValueError):
-            raise NotFound(f"{model.__name__} {object_id!r}") from None
-        stmt = self.select(model).where(model.id == object_id)
+        key = as_id(object_id)
+        if key is None:
+            raise NotFound(f"{model.__name__} {str(object_id)[:40]!r}")
+        stmt = self.select(model).where(model.id == key)
         if for_update:
             stmt = stmt.with_for_update()
         found = self.session.scalars(stmt).one_or_none()

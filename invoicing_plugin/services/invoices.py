@@ -33,8 +33,9 @@ from ..extension import get_state
 from ..gateways.stripe_gateway import GatewayError
 from ..host import HostSubject, HostWorkspace, parse_subject_ref
 from ..persistence.models import Invoice, InvoiceEvent, utcnow
-from ..persistence.repository import NotFound, WorkspaceRepository
+from ..persistence.repository import MAX_ID, NotFound, WorkspaceRepository, as_id
 from .errors import InvoicingError, PaidMeanwhile, ValidationFailed
+from .text import check_text
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
@@ -137,10 +138,10 @@ def lock_invoice(repo: WorkspaceRepository, invoice_id: Any) -> Invoice:
 
 
 def _int_id(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise NotFound(f"Invoice {value!r}") from None
+    key = as_id(value)
+    if key is None:  # not a number, or one no invoice can have: never sent to the database
+        raise NotFound(f"Invoice {str(value)[:40]!r}")
+    return key
 
 
 def apply_transition(invoice: Invoice, action: Action) -> tuple[str, str]:
@@ -155,12 +156,37 @@ def configured_currencies() -> tuple[str, ...]:
     return tuple(current_app.config["INVOICING_CURRENCIES"])
 
 
+#: What the loser of a race for the same invoice hears when the state machine has no better answer.
+CHANGED_MEANWHILE = "Someone else changed this invoice at the same time. Reload the page and try again."
+
+
+def claim(uow: UnitOfWork, invoice: Invoice, workspace_id: str, action: Action) -> None:
+    """Write ``invoice``'s change now, before anything outside the database is done.
+
+    Every use case that then calls Stripe or sends mail claims the invoice first:
+    the flush's version-checked ``UPDATE`` is where two concurrent requests meet
+    on SQLite, which cannot lock the row (on PostgreSQL :func:`lock_invoice`
+    already made the second wait). The loser's transaction is rolled back before
+    it asked Stripe for anything, and it is told what happened in the state
+    machine's words ("This invoice has already been sent."), or
+    :data:`CHANGED_MEANWHILE`.
+    """
+    invoice_pk = invoice.id
+    try:
+        uow.session.flush()
+    except StaleDataError:
+        uow.rollback()
+        current = repository(workspace_id).get(Invoice, invoice_pk)
+        transition(current.status, action)  # InvalidTransition: the other request did it
+        raise InvoicingError(CHANGED_MEANWHILE) from None
+
+
 def _commit(uow: UnitOfWork) -> None:
     try:
         uow.commit()
     except StaleDataError:
         uow.rollback()
-        raise InvoicingError("Someone else changed this invoice at the same time. Reload the page and try again.") from None
+        raise InvoicingError(CHANGED_MEANWHILE) from None
 
 
 # --------------------------------------------------------------------- drafts
@@ -197,9 +223,15 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
     """Check every field; raise :class:`ValidationFailed` listing each problem."""
     host = get_state().host
     errors: dict[str, str] = {}
+    # Text that cannot be stored is refused before the host is asked about it.
+    check_text(errors, "client_id", data.client_id, "client")
+    check_text(errors, "subject_ref", data.subject_ref, "engagement, project or proposal reference")
+    check_text(errors, "description", data.description, "description")
 
     client = None
-    if not data.client_id:
+    if "client_id" in errors:
+        pass
+    elif not data.client_id:
         errors["client_id"] = "Choose the client to invoice."
     else:
         client = host.get_client(str(workspace_id), str(data.client_id))
@@ -234,13 +266,15 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
         errors["amount"] = "Enter an amount."
 
     description = (data.description or "").strip()
-    if not description:
+    if "description" in errors:
+        pass
+    elif not description:
         errors["description"] = "Describe what the invoice is for; the client sees it."
     elif len(description) > DESCRIPTION_MAX:
         errors["description"] = f"Keep the description under {DESCRIPTION_MAX} characters (it has {len(description)})."
 
     subject = None
-    if data.subject_ref:
+    if data.subject_ref and "subject_ref" not in errors:
         parsed = parse_subject_ref(data.subject_ref)
         if parsed is None:
             errors["subject_ref"] = "That engagement, project or proposal reference is not valid."
@@ -481,18 +515,23 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
 
     If Stripe says the session is already complete, the client has paid: the
     payment is applied (the invoice becomes paid) and :class:`PaidMeanwhile` is
-    raised instead of voiding.
+    raised instead of voiding. A ``reason`` holding a NUL character is
+    :class:`ValidationFailed` (field ``reason``) before Stripe is asked anything.
     """
+    errors: dict[str, str] = {}
+    check_text(errors, "reason", reason, "reason")
+    if errors:  # before Stripe is asked to expire anything
+        raise ValidationFailed(errors)
     reason = (reason or "").strip()[:NOTE_MAX] or None
     with unit_of_work() as uow:
         repo = repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
-        transition(invoice.status, Action.VOID)  # refuse before touching Stripe
+        before, after = apply_transition(invoice, Action.VOID)  # refuse before touching Stripe
+        invoice.voided_at = utcnow()
+        invoice.checkout_url = None
+        claim(uow, invoice, workspace_id, Action.VOID)
         state, note = _close_checkout_before(uow, invoice, workspace_id, actor, "void", "The invoice was not voided")
         if state != "complete":
-            before, after = apply_transition(invoice, Action.VOID)
-            invoice.voided_at = utcnow()
-            invoice.checkout_url = None
             record_event(repo, invoice, actor, "voided", from_status=before, to_status=after, detail=reason)
             _record_left_open(repo, invoice, actor, note)
             repo.session.flush()
@@ -579,6 +618,7 @@ def mark_paid(
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
         errors["note"] = f"Keep the note under {NOTE_MAX} characters."
+    check_text(errors, "note", note, "note")
     if errors:
         raise ValidationFailed(errors)
     with unit_of_work() as uow:
@@ -587,17 +627,18 @@ def mark_paid(
         transition(invoice.status, Action.MARK_PAID)
         if invoice.sent_at and paid_on < invoice.sent_at.date():
             raise ValidationFailed({"paid_on": f"The payment date cannot be before the invoice was sent ({invoice.sent_at.date().isoformat()})."})
+        before, after = apply_transition(invoice, Action.MARK_PAID)
+        now = utcnow()
+        invoice.paid_at = now if paid_on == now.date() else datetime.combine(paid_on, time(12), tzinfo=timezone.utc)
+        invoice.payment_method = method
+        invoice.payment_note = note or None
+        invoice.amount_paid_minor = invoice.amount_minor
+        invoice.checkout_url = None
+        claim(uow, invoice, workspace_id, Action.MARK_PAID)
         state, left_open = _close_checkout_before(
             uow, invoice, workspace_id, actor, "mark_paid", "The invoice was not marked as paid"
         )
         if state != "complete":
-            before, after = apply_transition(invoice, Action.MARK_PAID)
-            now = utcnow()
-            invoice.paid_at = now if paid_on == now.date() else datetime.combine(paid_on, time(12), tzinfo=timezone.utc)
-            invoice.payment_method = method
-            invoice.payment_note = note or None
-            invoice.amount_paid_minor = invoice.amount_minor
-            invoice.checkout_url = None
             detail = f"{MANUAL_PAYMENT_METHODS[method]} on {paid_on.isoformat()}" + (f": {note}" if note else "")
             record_event(repo, invoice, actor, "marked_paid", from_status=before, to_status=after, detail=detail)
             _record_left_open(repo, invoice, actor, left_open)
@@ -807,15 +848,14 @@ def list_invoices(workspace_id: str, query: InvoiceQuery | None = None, *, on: d
 
 
 def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+    """A cursor as an invoice id, or ``None`` (no cursor) for anything that cannot be one."""
+    return as_id(value) if value is not None else None
 
 
 def _offset_page(repo: WorkspaceRepository, stmt, segments, query: InvoiceQuery, size: int) -> InvoicePage:
     """Page ``query.page`` by number (``OFFSET``): only for API callers that ask for it."""
-    number = max(1, int(query.page or 1))
+    # Beyond MAX_ID pages the OFFSET would not fit the database's integers; such a page is empty anyway.
+    number = min(max(1, int(query.page or 1)), MAX_ID)
     if query.sort == "due":  # the two segments in one order: dated first, then undated
         order = (Invoice.due_date.is_(None), Invoice.due_date, Invoice.id)
     else:

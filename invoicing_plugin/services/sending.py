@@ -2,7 +2,9 @@
 
 Send, in one transaction (so a failure changes nothing and gives the number back):
 
-1. lock the invoice row, check the state machine (draft → sent);
+1. lock the invoice row, check the state machine (draft → sent) and write the change
+   (:func:`~.invoices.claim`): of two concurrent sends the second stops here, on
+   SQLite too, before anything below happens, and is told the invoice was already sent;
 2. for email / Stripe link: find the workspace's payment route (refuse without one);
 3. take the next number (locks the workspace's sequence row);
 4. lock the fee: the plan's rate in Connect mode, none with the workspace's own key;
@@ -30,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app, render_template
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import signals
 from ..domain.fees import application_fee
@@ -48,6 +51,7 @@ from .invoices import (
     SEND_METHODS,
     _commit,
     apply_transition,
+    claim,
     get_workspace,
     lock_invoice,
     record_event,
@@ -63,6 +67,8 @@ from .portal import portal_url
 from .views import InvoiceSnapshot
 
 log = logging.getLogger("invoicing_plugin.sending")
+
+_TRY_AGAIN = "Online payment is temporarily unavailable. Please try again in a few minutes."
 
 #: A session this close to its expiry is replaced rather than handed to a client.
 EXPIRY_MARGIN = timedelta(minutes=5)
@@ -245,17 +251,20 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
                 raise InvoicingError(message, field="method")
             if route.takes_application_fee:
                 plan_fee_bps(workspace.plan)  # UnknownPlan before a number is taken or Stripe is called
+        # Claim the invoice before a number is taken, Stripe is asked or mail is sent: of two
+        # concurrent sends, the second stops here (see invoices.claim) and creates nothing.
+        before, after = apply_transition(invoice, Action.SEND)
+        invoice.sent_at = utcnow()
+        invoice.send_method = method
+        claim(uow, invoice, workspace_id, Action.SEND)
         try:
             invoice.number = take_next_number(repo.session, str(workspace_id), current_app.config["INVOICING_NUMBER_PREFIX"])
-            invoice.send_method = method
             if route is not None:
                 lock_fee(invoice, route, workspace)
                 created = create_checkout(invoice, route)
             else:
                 invoice.stripe_mode = invoice.stripe_account_id = None
                 invoice.fee_bps = invoice.application_fee_minor = None
-            before, after = apply_transition(invoice, Action.SEND)
-            invoice.sent_at = utcnow()
             invoice.online_payment_unavailable = False
             if method == "email":
                 message = invoice_email(invoice, workspace)
@@ -356,7 +365,7 @@ def open_pay_link(token: str) -> PayLinkOutcome:
         return PayLinkOutcome(invoice, page="unavailable")
     except GatewayError as exc:
         log.warning("pay link for invoice %s: Stripe error %s", invoice.id, exc.kind)
-        return PayLinkOutcome(invoice, page="error", message="Online payment is temporarily unavailable. Please try again in a few minutes.")
+        return PayLinkOutcome(invoice, page="error", message=_TRY_AGAIN)
 
 
 def _after_payment(invoice: Invoice) -> PayLinkOutcome:
@@ -392,6 +401,15 @@ def _renew_checkout(workspace_id: str, invoice_id: int, seen_attempt: int, route
             lock_fee(invoice, route, workspace)  # the workspace reconnected Stripe differently
         previous = invoice.checkout_session_id
         invoice.checkout_attempt += 1
+        try:  # claim the attempt before Stripe is asked: of two clicks, one creates the session
+            uow.session.flush()
+        except StaleDataError:
+            uow.rollback()
+            invoice = repository(workspace_id).get(Invoice, invoice_id)
+            page = status_page(invoice)
+            if page is None and invoice.checkout_url:
+                return PayLinkOutcome(invoice, redirect_url=invoice.checkout_url)
+            return page or PayLinkOutcome(invoice, page="error", message=_TRY_AGAIN)
         session = create_checkout(invoice, route)
         detail = f"New Checkout Session (attempt {invoice.checkout_attempt})" + (f"; {previous} had expired" if previous else "")
         record_event(repo, invoice, "client", "checkout_renewed", from_status=invoice.status, to_status=invoice.status, detail=detail)

@@ -17,6 +17,7 @@ from ..domain.errors import AmountError, DomainError
 from ..domain.money import Money, format_decimal_amount, get_currency, parse_amount, validate_amount
 from ..persistence.models import InvoiceTemplate
 from .errors import ValidationFailed
+from .text import check_text, has_nul, nul_message
 from .invoices import DESCRIPTION_MAX, SEND_METHODS, configured_currencies, repository, today, unit_of_work
 
 NAME_MAX = 120
@@ -40,6 +41,8 @@ def _validate(workspace_id: str, data: TemplateInput, *, exclude_id: int | None 
         errors["name"] = "Give the template a name, like “Monthly retainer”."
     elif len(name) > NAME_MAX:
         errors["name"] = f"Keep the name under {NAME_MAX} characters."
+    elif has_nul(name):  # before the name is looked up: PostgreSQL cannot compare it
+        errors["name"] = nul_message("name")
     else:
         clash = repository(workspace_id).find(InvoiceTemplate, name=name)
         if clash is not None and clash.id != exclude_id:
@@ -47,6 +50,7 @@ def _validate(workspace_id: str, data: TemplateInput, *, exclude_id: int | None 
     description = (data.description or "").strip()
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = f"Keep the description under {DESCRIPTION_MAX} characters."
+    check_text(errors, "description", description, "description")
     currency = (data.currency or current_app.config["INVOICING_DEFAULT_CURRENCY"]).strip().upper()
     amount_minor = None
     if currency not in configured_currencies():

@@ -8,6 +8,7 @@ from ..webhooks.views import bp as webhooks_bp
 from .analytics import bp as analytics_bp
 from .connect import bp as connect_bp
 from .documents import bp as documents_bp
+from .input import install_input_guard, register_converters
 from .invoices import bp as invoices_bp
 from .portal import bp as portal_bp
 from .public import bp as public_bp
@@ -18,12 +19,16 @@ from .webhook_health import bp as webhook_health_bp
 def register_web(app: Flask) -> None:
     """Register every blueprint of the plugin under ``INVOICING_URL_PREFIX``."""
     prefix = app.config["INVOICING_URL_PREFIX"]
-    for blueprint in (invoices_bp, public_bp, documents_bp, portal_bp, analytics_bp):
+    register_converters(app)  # before the rules that use it
+    pages = (invoices_bp, public_bp, documents_bp, portal_bp, analytics_bp)
+    for blueprint in pages:
         app.register_blueprint(blueprint, url_prefix=prefix)
     app.register_blueprint(webhooks_bp, url_prefix=prefix + "/webhooks")
     app.register_blueprint(webhook_health_bp, url_prefix=prefix + "/webhooks")
     app.register_blueprint(connect_bp, url_prefix=prefix + "/connected-apps")
     _exempt_from_csrf(app, webhooks_bp)
+    # Every page of ours refuses a NUL in its path or query; the webhook endpoint reads only its body.
+    install_input_guard(app, frozenset(bp.name for bp in (*pages, webhook_health_bp, connect_bp)))
     install_template_helpers(app)
 
 

@@ -16,6 +16,7 @@ from ..gateways.stripe_gateway import GatewayError
 from ..services import connections
 from ..services.connections import ConnectionRefused
 from .access import staff, staff_required
+from .forms import InvoicingForm
 
 bp = Blueprint("invoicing_connect", __name__, template_folder="templates")
 
@@ -36,7 +37,7 @@ class DashboardForm(FlaskForm):
     submit = SubmitField("Open Stripe dashboard")
 
 
-class OwnKeyForm(FlaskForm):
+class OwnKeyForm(InvoicingForm):
     # PasswordField never echoes the key back into the page, even after an error.
     secret_key = PasswordField(
         "Stripe secret key",

@@ -41,7 +41,7 @@ def _staff_invoice(invoice_id: int) -> Invoice:
         abort(404)
 
 
-@bp.get("/invoices/<int:invoice_id>/print")
+@bp.get("/invoices/<invoicing_id:invoice_id>/print")
 @staff_required
 def invoice_print(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
@@ -55,7 +55,7 @@ def invoice_print(invoice_id: int):
     )
 
 
-@bp.get("/invoices/<int:invoice_id>/pdf")
+@bp.get("/invoices/<invoicing_id:invoice_id>/pdf")
 @staff_required
 def invoice_pdf(invoice_id: int):
     invoice = _staff_invoice(invoice_id)

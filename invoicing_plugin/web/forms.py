@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
+from ..services.text import has_nul, nul_message
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -23,7 +24,25 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class InvoiceForm(FlaskForm):
+class InvoicingForm(FlaskForm):
+    """The plugin's forms: a field whose submitted text holds a NUL character is invalid.
+
+    PostgreSQL cannot store NUL in text, so such input gets a message next to its
+    field (and the form does not validate) before any service or Stripe is called.
+    """
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if any(has_nul(value) for value in (getattr(field, "raw_data", None) or ())):
+                label = field.label.text.split(" (")[0].lower() if field.label else field.name
+                message = nul_message(label)
+                field.errors = [message] if not field.errors else [*field.errors, message]
+                valid = False
+        return valid
+
+
+class InvoiceForm(InvoicingForm):
     client_id = SelectField("Client", validators=[InputRequired("Choose the client to invoice.")], choices=[])
     amount = StringField("Amount", filters=[_strip], validators=[InputRequired("Enter an amount.")],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
@@ -45,7 +64,7 @@ class InvoiceForm(FlaskForm):
         )
 
 
-class DepositForm(FlaskForm):
+class DepositForm(InvoicingForm):
     basis = RadioField("Deposit", choices=choices([("percent", "A percentage of the total"), ("fixed", "A fixed amount")]),
                        default="percent")
     percent = StringField("Percentage", filters=[_strip], render_kw={"inputmode": "decimal"})
@@ -54,23 +73,23 @@ class DepositForm(FlaskForm):
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
 
 
-class SendForm(FlaskForm):
+class SendForm(InvoicingForm):
     method = RadioField("Send", choices=choices(SEND_METHODS.items()))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(InvoicingForm):
     """For buttons that only need CSRF protection (delete, void)."""
 
     reason = StringField("Reason (optional)", filters=[_strip], validators=[Optional()])
 
 
-class MarkPaidForm(FlaskForm):
+class MarkPaidForm(InvoicingForm):
     method = SelectField("Paid by", choices=choices(MANUAL_PAYMENT_METHODS.items()), default="bank_transfer")
     paid_on = DateField("Payment date", validators=[InputRequired("Enter the payment date.")], format="%Y-%m-%d")
     note = TextAreaField("Note", filters=[_strip], validators=[Optional()], render_kw={"rows": 2, "maxlength": NOTE_MAX})
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(InvoicingForm):
     name = StringField("Name", filters=[_strip], validators=[InputRequired("Give the template a name.")])
     description = TextAreaField("Description", filters=[_strip], render_kw={"rows": 3, "maxlength": DESCRIPTION_MAX})
     amount = StringField("Amount (optional)", filters=[_strip], render_kw={"inputmode": "decimal"})

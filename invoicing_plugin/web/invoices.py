@@ -17,6 +17,7 @@ from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from ..services.numbering import peek_next_number
 from .access import staff, staff_required
+from .input import id_arg
 from .forms import choices, ActionForm, DepositForm, InvoiceForm, MarkPaidForm, SendForm, TemplateForm, apply_errors
 
 bp = Blueprint(
@@ -36,6 +37,14 @@ def _not_found(error):
 
 def _error(message: str) -> None:
     flash(message, "invoicing-error")
+
+
+def _form_problem(form) -> str:
+    """The first error of a button form that did not validate, for the 400 page."""
+    for errors in form.errors.values():
+        if errors:
+            return str(errors[0])
+    return "The form expired or was incomplete. Go back, reload the page and try again."
 
 
 def _success(message: str) -> None:
@@ -63,8 +72,8 @@ def invoice_list():
         status=filters.get("status"),
         client_id=filters.get("client"),
         sort=filters.get("sort") or "newest",
-        after=args.get("after", type=int),
-        before=args.get("before", type=int),
+        after=id_arg("after"),
+        before=id_arg("before"),
     )
     page = service.list_invoices(ctx.workspace.id, query)
     today = service.today()
@@ -138,8 +147,8 @@ def invoice_new():
     form.set_choices(_clients(), service.configured_currencies(), _subjects())
     if request.method == "GET":
         form.currency.data = current_app.config["INVOICING_DEFAULT_CURRENCY"]
-        template_id = request.args.get("template")
-        if template_id:
+        template_id = id_arg("template")
+        if template_id is not None:
             template = template_service.get_template(ctx.workspace.id, template_id)
             for name, value in template_service.draft_defaults(template).items():
                 getattr(form, name).data = value
@@ -164,7 +173,7 @@ def invoice_new():
     return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
 
 
-@bp.route("/invoices/<int:invoice_id>/edit", methods=["GET", "POST"])
+@bp.route("/invoices/<invoicing_id:invoice_id>/edit", methods=["GET", "POST"])
 @staff_required
 def invoice_edit(invoice_id: int):
     ctx = staff()
@@ -209,13 +218,13 @@ def _currencies_for(invoice):
     return currencies
 
 
-@bp.post("/invoices/<int:invoice_id>/delete")
+@bp.post("/invoices/<invoicing_id:invoice_id>/delete")
 @staff_required
 def invoice_delete(invoice_id: int):
     ctx = staff()
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400)
+        abort(400, description=_form_problem(form))
     try:
         service.delete_draft(ctx.workspace.id, ctx.actor, invoice_id)
     except (InvoicingError, DomainError) as exc:
@@ -320,13 +329,13 @@ def _subject_url(invoice):
     return subject.url if subject else None
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<invoicing_id:invoice_id>")
 @staff_required
 def invoice_detail(invoice_id: int):
     return _render_detail(service.get_invoice(staff().workspace.id, invoice_id))
 
 
-@bp.post("/invoices/<int:invoice_id>/send")
+@bp.post("/invoices/<invoicing_id:invoice_id>/send")
 @staff_required
 def invoice_send(invoice_id: int):
     ctx = staff()
@@ -349,14 +358,14 @@ def invoice_send(invoice_id: int):
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
 
 
-@bp.post("/invoices/<int:invoice_id>/void")
+@bp.post("/invoices/<invoicing_id:invoice_id>/void")
 @staff_required
 def invoice_void(invoice_id: int):
     ctx = staff()
     service.get_invoice(ctx.workspace.id, invoice_id)
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400)
+        abort(400, description=_form_problem(form))
     try:
         invoice = service.void_invoice(ctx.workspace.id, ctx.actor, invoice_id, reason=form.reason.data)
     except PaidMeanwhile as exc:
@@ -368,7 +377,7 @@ def invoice_void(invoice_id: int):
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
 
 
-@bp.post("/invoices/<int:invoice_id>/mark-paid")
+@bp.post("/invoices/<invoicing_id:invoice_id>/mark-paid")
 @staff_required
 def invoice_mark_paid(invoice_id: int):
     ctx = staff()
@@ -445,7 +454,7 @@ def template_new():
     return redirect(url_for(".template_list"))
 
 
-@bp.route("/templates/<int:template_id>/edit", methods=["GET", "POST"])
+@bp.route("/templates/<invoicing_id:template_id>/edit", methods=["GET", "POST"])
 @staff_required
 def template_edit(template_id: int):
     ctx = staff()
@@ -467,13 +476,13 @@ def template_edit(template_id: int):
     return redirect(url_for(".template_list"))
 
 
-@bp.post("/templates/<int:template_id>/delete")
+@bp.post("/templates/<invoicing_id:template_id>/delete")
 @staff_required
 def template_delete(template_id: int):
     ctx = staff()
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400)
+        abort(400, description=_form_problem(form))
     template = template_service.get_template(ctx.workspace.id, template_id)
     name = template.name
     template_service.delete_template(ctx.workspace.id, ctx.actor, template.id)

@@ -87,7 +87,7 @@ def index():
     )
 
 
-@bp.post("/events/<int:event_pk>/replay")
+@bp.post("/events/<invoicing_id:event_pk>/replay")
 @staff_required
 def replay(event_pk: int):
     ctx = staff()
