@@ -16,6 +16,10 @@
 * A handler that raises rolls its effect back; the failure (status ``failed`` and the
   error) is then stored in a separate transaction. A failed row never blocks a later
   delivery, reconcile or replay of the same event id: it is processed again.
+* An ``ignored`` row (the event changed nothing, e.g. it reached the platform's
+  endpoint but belongs to an own-key workspace) gives way to a later delivery of the
+  same id that is ``processed`` (Stripe sends one event id to every subscribed
+  endpoint); a ``processed`` row never does.
 * Confirmation emails go out after the commit.
 """
 
@@ -67,12 +71,21 @@ def _created(event: Mapping[str, Any]) -> datetime | None:
 
 
 def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str | None,
-            invoice_id: int | None, processed_at: datetime | None, note: str | None = None):
+            invoice_id: int | None, processed_at: datetime | None, note: str | None = None,
+            take_over_ignored: bool = False):
     """``INSERT`` the event's row, or take over a *failed* row of the same event id.
 
-    Returns the row id, or ``None`` when the event id is already recorded and did not
-    fail (a duplicate). One statement: ``INSERT ... ON CONFLICT (event_id) DO UPDATE
-    ... WHERE status = 'failed' RETURNING id``. On PostgreSQL a concurrent twin that
+    With ``take_over_ignored`` (an outcome already computed by the handler), a row
+    recorded as ``ignored`` is taken over too when this delivery was ``processed``:
+    Stripe delivers the same event id to every endpoint that subscribes to it
+    (https://docs.stripe.com/webhooks#handle-duplicate-events), and a delivery ignored on
+    one endpoint (an own-key workspace's event that also reached the platform's
+    endpoint) changed nothing, so it must not make the right endpoint's delivery a
+    duplicate. A row that was ``processed`` is never taken over.
+
+    Returns the row id, or ``None`` when the event id is already recorded and cannot
+    be taken over (a duplicate). One statement: ``INSERT ... ON CONFLICT (event_id) DO
+    UPDATE ... WHERE <takeover> RETURNING id``. On PostgreSQL a concurrent twin that
     inserted the same id first makes this statement wait for its transaction, then
     see its outcome; the conditional update re-checks the committed row.
     """
@@ -95,9 +108,9 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
     }
     dialect = session.get_bind().dialect
     # SQLite before 3.35 has no RETURNING; other backends have no ON CONFLICT.
-    stmt = _upsert_statement(dialect.name) if dialect.insert_returning else None
+    stmt = _upsert_statement(dialect.name, take_over_ignored) if dialect.insert_returning else None
     if stmt is None:  # lock-then-write, same outcome
-        return _upsert_portable(session, values)
+        return _upsert_portable(session, values, take_over_ignored)
     if dialect.name == "postgresql":
         # What the handler queued (audit entries, changes to the revenue totals) travels
         # in this statement, as CTEs: one round trip records the event and the rest of
@@ -110,9 +123,17 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
     return session.execute(stmt, values).scalar()
 
 
+def _taken_over(recorded_status, new_status, take_over_ignored: bool):
+    """Whether a recorded row of the same event id gives way to this delivery's outcome."""
+    failed = recorded_status == "failed"
+    if not take_over_ignored:
+        return failed
+    return failed | ((recorded_status == "ignored") & (new_status == "processed"))
+
+
 @functools.cache
-def _upsert_statement(dialect: str):
-    """The upsert for ``dialect``, built once (the values are bound per call)."""
+def _upsert_statement(dialect: str, take_over_ignored: bool):
+    """The upsert for ``dialect``, built once per shape (the values are bound per call)."""
     insert = insert_on_conflict(dialect)
     if insert is None:  # pragma: no cover - other backends
         return None
@@ -129,11 +150,11 @@ def _upsert_statement(dialect: str):
             "invoice_id": func.coalesce(stmt.excluded.invoice_id, table.c.invoice_id),
             "processed_at": stmt.excluded.processed_at,
         },
-        where=table.c.status == "failed",
+        where=_taken_over(table.c.status, stmt.excluded.status, take_over_ignored),
     ).returning(table.c.id)
 
 
-def _upsert_portable(session, values: dict[str, Any]):
+def _upsert_portable(session, values: dict[str, Any], take_over_ignored: bool):
     """:func:`_upsert` without ``ON CONFLICT ... RETURNING`` (old SQLite, other backends)."""
     table = WebhookEvent.__table__
     existing = session.execute(
@@ -142,7 +163,7 @@ def _upsert_portable(session, values: dict[str, Any]):
     if existing is None:
         # A concurrent twin fails here on the unique event_id (IntegrityError: a duplicate).
         return session.execute(insert_core(table).values(**values)).inserted_primary_key[0]
-    if existing.status != "failed":
+    if not _taken_over(existing.status, values["status"], take_over_ignored):
         return None
     session.execute(
         update(table).where(table.c.id == existing.id).values(
@@ -226,8 +247,8 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
                 # transaction (it locked the invoice row it changes); record the event with
                 # its outcome in one statement, and commit both at once -- or, for an id
                 # already recorded, throw the changes away.
-                if _upsert(session, event, status=status, workspace_id=workspace_id,
-                           invoice_id=ctx.invoice_id, processed_at=utcnow(), note=ctx.note) is None:
+                if _upsert(session, event, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
+                           processed_at=utcnow(), note=ctx.note, take_over_ignored=True) is None:
                     uow.rollback()
                     return ProcessResult(event_id, "duplicate", note="already recorded")
             elif not _finish(session, claimed, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
@@ -275,7 +296,7 @@ def _failed(
                 .with_for_update()
                 .execution_options(populate_existing=True)
             ).first()
-            if existing is not None and existing.status != "failed":
+            if existing is not None and existing.status not in ("failed", "ignored"):
                 # Processed meanwhile by a concurrent delivery (or the effect committed and a
                 # signal receiver raised afterwards): nothing was lost.
                 return ProcessResult(event_id, existing.status, note="processed by another delivery")

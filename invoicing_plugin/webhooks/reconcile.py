@@ -126,7 +126,7 @@ def reconcile(*, apply_undelivered: bool = False, lookback_seconds: int = DEFAUL
             recorded = session.scalar(select(WebhookEvent.status).where(WebhookEvent.event_id == ref.id))
             session.rollback()
             item = UndeliveredEvent(ref=ref, source=label, recorded_status=recorded)
-            if apply_undelivered and recorded in (None, "failed"):
+            if apply_undelivered and recorded in (None, "failed", "ignored"):  # see processing._upsert
                 item.result = process_event(dict(ref.payload), scope_workspace=scope, source="reconcile")
             report.undelivered.append(item)
 

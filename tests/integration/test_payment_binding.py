@@ -213,6 +213,30 @@ def test_an_own_key_workspaces_session_cannot_be_paid_through_the_platforms_endp
     assert "platform's endpoint" in row.note
 
 
+def test_an_event_ignored_on_the_wrong_endpoint_is_still_processed_from_the_right_one(
+    app, client, world, stripe_emulator, mailbox
+):
+    # Each endpoint gets its own delivery of the *same* event id
+    # (https://docs.stripe.com/webhooks#handle-duplicate-events): an ignored delivery on
+    # the platform's endpoint must not make the own endpoint's delivery a "duplicate".
+    key, own_account, own_secret = own_key_workspace(app, stripe_emulator, world.northwind)
+    invoice = sent_invoice(app, world.northwind, own_account, mode="own_key", key=key)
+    stripe_emulator.control.pay_session(invoice.session_id)
+    event = event_for(stripe_emulator, "checkout.session.completed", invoice.session_id, key=key)
+
+    assert post_event(client, event).json["status"] == "ignored"  # platform's secret
+    answer = post_event(client, event, secret=own_secret)  # the workspace's own endpoint
+
+    assert (answer.status_code, answer.json["status"]) == (200, "processed")
+    state = invoice_state(app, invoice.id)
+    assert (state.status, state.amount_paid_minor) == ("paid", 50_000)
+    (row,) = webhook_rows(app, event["id"])
+    assert (row.status, row.workspace_id, row.invoice_id) == ("processed", world.northwind, invoice.id)
+    assert post_event(client, event, secret=own_secret).json["status"] == "duplicate"
+    assert len(mailbox.wait_for(1)) == 1
+    assert invoice_state(app, invoice.id).payments == 1
+
+
 # -- the legitimate paths still work ---------------------------------------------------------------------------
 
 
