@@ -16,6 +16,7 @@ from ..services import templates as template_service
 from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from ..services.numbering import peek_next_number
+from ..services.payments import AWAITING_STRIPE
 from .access import staff, staff_required
 from .input import id_arg
 from .forms import choices, ActionForm, DepositForm, InvoiceForm, MarkPaidForm, SendForm, TemplateForm, apply_errors
@@ -310,7 +311,9 @@ def _render_detail(invoice, *, mark_paid_form=None, status=200):
         can_mark_paid=Action.MARK_PAID in actions,
         can_edit=is_editable(invoice.status),
         route_available=route_available,
-        online_unavailable=bool(show_pay_link) and (invoice.online_payment_unavailable or not route_available),
+        # Only while the client may still pay: a paid or voided invoice needs no pay link.
+        online_unavailable=bool(show_pay_link) and invoice.status in AWAITING_STRIPE
+        and (invoice.online_payment_unavailable or not route_available),
         pay_url=sending.pay_link(invoice) if show_pay_link else None,
         next_number=peek_next_number(ctx.repo.session, ctx.workspace.id, current_app.config["INVOICING_NUMBER_PREFIX"])
         if invoice.status == "draft" else None,

@@ -173,6 +173,11 @@ def test_every_action_answers_with_the_reason_and_reconnecting_restores_online_p
                       follow_redirects=True)
     assert page.status_code == 200 and load(app, to_mark_paid.id).status == "paid"
     assert 'data-notice="checkout-left-open"' in page.text
+    # Finished invoices need no pay link: no "the pay link cannot take payments" notice.
+    for finished in (to_void, to_mark_paid):
+        page = staff.get(f"/invoicing/invoices/{finished.id}")
+        assert page.status_code == 200 and 'data-notice="online-unavailable"' not in page.text
+    assert 'data-notice="online-unavailable"' in staff.get(f"/invoicing/invoices/{unpaid.id}").text
     assert [e[:2] for e in events(app, to_mark_paid.id)][-1] == ("checkout_session_left_open", "failed")
 
     # Disconnect works and says what it could not clean up at Stripe.
