@@ -23,7 +23,7 @@ In Python (tests)::
 From a shell (demo app, manual testing, another process)::
 
     python -m invoicing_plugin.testing.stripe_emulator --port 12111 \\
-        --webhook-url http://127.0.0.1:5000/invoicing/stripe/webhook \\
+        --webhook-url http://127.0.0.1:5000/invoicing/webhooks/stripe \\
         --webhook-secret whsec_demo_secret [--chaos --chaos-seed 7]
 
 It binds to loopback by default and prints its URL.  Point the application's
@@ -42,7 +42,7 @@ provides:
 * ``stripe_emulator`` (function scope): the same emulator, reset before each
   test (all accounts, objects, events, API-created webhook endpoints,
   injected failures and chaos are forgotten; the clock restarts);
-* ``stripe_client``: a ``stripe.StripeClient`` for a fresh random test key
+* ``stripe_emulator_client``: a ``stripe.StripeClient`` for a fresh random test key
   (so a fresh platform account) pointed at the emulator.
 
 What it emulates
