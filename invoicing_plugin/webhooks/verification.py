@@ -20,8 +20,8 @@ is ``stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)``
 checks the signature and the age of the *same* timestamp together (Stripe's replay
 protection, https://docs.stripe.com/webhooks#verify-events). The plugin never splits the
 header itself; it only refuses, whole, a header that is not ASCII (the SDK raises
-``TypeError`` on a non-ASCII ``v1`` value instead of refusing it). A signature older than ``INVOICING_STRIPE_WEBHOOK_TOLERANCE`` seconds is
-refused as too old; ``0`` turns the age check off (as in the SDK). A timestamp in the
+``TypeError`` on a non-ASCII ``v1`` value instead of refusing it). A signature older
+than ``INVOICING_STRIPE_WEBHOOK_TOLERANCE`` seconds is refused as too old; ``0`` turns the age check off (as in the SDK). A timestamp in the
 future is accepted, as the SDK decides: only Stripe's signer holds the secret.
 
 Then ``livemode`` must match the key the secret belongs to (a live event never reaches a
