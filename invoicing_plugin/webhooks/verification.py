@@ -22,7 +22,8 @@ protection, https://docs.stripe.com/webhooks#verify-events). The plugin never sp
 header itself; it only refuses, whole, a header that is not ASCII (the SDK raises
 ``TypeError`` on a non-ASCII ``v1`` value instead of refusing it). A signature older
 than ``INVOICING_STRIPE_WEBHOOK_TOLERANCE`` seconds is refused as too old; ``0`` turns
-the age check off (as in the SDK). A timestamp in the future is accepted, as the SDK decides: only Stripe's signer holds the secret.
+the age check off (as in the SDK). A timestamp in the future is accepted, as the SDK
+decides: only Stripe's signer holds the secret.
 
 Then ``livemode`` must match the key the secret belongs to (a live event never reaches a
 test set-up, and vice versa), and the body must be an event Stripe would send
