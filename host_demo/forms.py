@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, ValidationError
@@ -16,17 +17,34 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Validat
 CURRENCIES = ("GBP", "USD", "EUR")
 
 
-class LoginForm(FlaskForm):
+_FROM_REQUEST = object()
+
+
+class TextForm(FlaskForm):
+    """A form fed only by the posted HTML form's text fields (``request.form``).
+
+    Flask-WTF also reads multipart file parts and JSON bodies into the fields, which
+    hands files, numbers or lists to code that expects text (a 500): not here.
+    """
+
+    def __init__(self, formdata=_FROM_REQUEST, **kwargs) -> None:
+        if formdata is _FROM_REQUEST:
+            posted = has_request_context() and request.method in ("POST", "PUT", "PATCH", "DELETE")
+            formdata = (request.form or None) if posted else None
+        super().__init__(formdata=formdata, **kwargs)
+
+
+class LoginForm(TextForm):
     email = EmailField("Email", validators=[DataRequired(), Email()])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-class ClientForm(FlaskForm):
+class ClientForm(TextForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Billing email", validators=[DataRequired(), Email(), Length(max=255)])
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(TextForm):
     client_id = SelectField("Client", coerce=int, validators=[DataRequired()])
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     total = DecimalField("Total", places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))])

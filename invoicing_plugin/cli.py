@@ -6,6 +6,23 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+#: The largest ``--limit``: far above any real run, far below SQL ``LIMIT``'s 64-bit bound.
+MAX_LIMIT = 1_000_000
+
+
+class WorkspaceId(click.ParamType):
+    """A workspace id as the host gives it: text without NUL (PostgreSQL cannot compare NUL)."""
+
+    name = "workspace id"
+
+    def convert(self, value, param, ctx):
+        if "\x00" in str(value):
+            self.fail("must not contain a NUL character.", param, ctx)
+        return str(value)
+
+
+WORKSPACE = WorkspaceId()
+
 invoicing_cli = AppGroup("invoicing", help="Invoicing plugin: tables, keys, overdue invoices, reconciliation, analytics totals.")
 
 
@@ -69,8 +86,15 @@ def db_upgrade_command(revision: str) -> None:
     from .extension import get_state
     from .migrations import current, upgrade
 
+    from alembic.util import CommandError
+
+    if "\x00" in revision:
+        raise click.BadParameter("must not contain a NUL character.", param_hint="'REVISION'")
     engine = get_state().db.engine
-    upgrade(engine, revision)
+    try:
+        upgrade(engine, revision)
+    except CommandError as exc:  # e.g. a revision Alembic does not know: its message, no traceback
+        raise click.ClickException(f"{exc} (revision {revision!r})") from None
     click.echo(f"Invoicing schema at {current(engine)}")
 
 
@@ -99,7 +123,7 @@ def generate_key_command() -> None:
               help="Also process the events Stripe failed to deliver (each is recorded once).")
 @click.option("--since-hours", default=72, show_default=True, type=click.IntRange(1, 24 * 30),
               help="How far back to look for undelivered events.")
-@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1),
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, MAX_LIMIT),
               help="At most this many unpaid invoices are re-checked per run.")
 def reconcile_command(apply_undelivered: bool, since_hours: int, limit: int) -> None:
     """Record payments whose webhook never arrived; report (or --apply) undelivered events.
@@ -138,7 +162,7 @@ def reconcile_command(apply_undelivered: bool, since_hours: int, limit: int) -> 
 
 
 @invoicing_cli.command("ignored-events")
-@click.option("--workspace", "workspace_id", default=None,
+@click.option("--workspace", "workspace_id", default=None, type=WORKSPACE,
               help="Only this workspace's (its id); default: the events that belong to no workspace.")
 @click.option("--since-hours", default=24 * 7, show_default=True, type=click.IntRange(1, 24 * 366),
               help="How far back to look.")
@@ -177,7 +201,7 @@ def ignored_events_command(workspace_id: str | None, since_hours: int, limit: in
 
 
 @invoicing_cli.command("overdue")
-@click.option("--workspace", "workspace_id", default=None, help="Only this workspace (its id).")
+@click.option("--workspace", "workspace_id", default=None, type=WORKSPACE, help="Only this workspace (its id).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.option("--flag", is_flag=True, help="Record an 'overdue' event in each invoice's history (once per invoice).")
 def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None:
@@ -222,7 +246,7 @@ def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None
 
 
 @invoicing_cli.command("totals")
-@click.option("--workspace", "workspace_id", default=None, help="Only this workspace (its id).")
+@click.option("--workspace", "workspace_id", default=None, type=WORKSPACE, help="Only this workspace (its id).")
 @click.option("--rebuild", is_flag=True, help="Recompute the totals from the invoices instead of checking them.")
 def totals_command(workspace_id: str | None, rebuild: bool) -> None:
     """Check the analytics totals against the invoices (exit status 1 if they differ), or rebuild them.

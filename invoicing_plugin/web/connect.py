@@ -8,7 +8,6 @@ staff only (:func:`~.access.staff_required`); the views parse a form, call
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
@@ -27,13 +26,13 @@ TEMPLATES = {
 }
 
 
-class ConnectForm(FlaskForm):
+class ConnectForm(InvoicingForm):
     """"Connect Stripe" and "Continue onboarding": nothing but the CSRF token."""
 
     submit = SubmitField("Connect Stripe")
 
 
-class DashboardForm(FlaskForm):
+class DashboardForm(InvoicingForm):
     submit = SubmitField("Open Stripe dashboard")
 
 
@@ -49,7 +48,7 @@ class OwnKeyForm(InvoicingForm):
     submit = SubmitField("Save key")
 
 
-class DisconnectForm(FlaskForm):
+class DisconnectForm(InvoicingForm):
     submit = SubmitField("Disconnect Stripe")
 
 

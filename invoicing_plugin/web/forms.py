@@ -6,6 +6,7 @@ Field names match the services' input fields so a
 
 from __future__ import annotations
 
+from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -24,12 +25,35 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class InvoicingForm(FlaskForm):
-    """The plugin's forms: a field whose submitted text holds a NUL character is invalid.
+#: Flask-WTF's submit methods: only these carry a form body.
+_SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FROM_REQUEST = object()
 
-    PostgreSQL cannot store NUL in text, so such input gets a message next to its
-    field (and the form does not validate) before any service or Stripe is called.
+
+def posted_text():
+    """The submitted form's text fields (``request.form``), or ``None`` when nothing was posted.
+
+    Flask-WTF would also read a multipart body's *file* parts and a JSON body into a
+    form's fields, handing ``FileStorage`` objects, numbers, lists or ``None`` to fields
+    and services that take text (a 500). The plugin's forms are HTML forms: only text
+    fields count; a file part or a JSON body is as if the field were not sent.
     """
+    if not has_request_context() or request.method not in _SUBMIT_METHODS:
+        return None
+    return request.form or None
+
+
+class InvoicingForm(FlaskForm):
+    """The plugin's forms: text fields of a posted HTML form only, and no NUL.
+
+    The data is the request's form text (:func:`posted_text`), never its files or a JSON
+    body. A field whose submitted text holds a NUL character is invalid: PostgreSQL
+    cannot store NUL in text, so such input gets a message next to its field (and the
+    form does not validate) before any service or Stripe is called.
+    """
+
+    def __init__(self, formdata=_FROM_REQUEST, **kwargs) -> None:
+        super().__init__(formdata=posted_text() if formdata is _FROM_REQUEST else formdata, **kwargs)
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import func
 from wtforms import SubmitField
 
@@ -27,6 +26,7 @@ from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import NotFound
 from ..webhooks.processing import ReplayRefused, replay_event
 from .access import staff, staff_required
+from .forms import InvoicingForm
 
 bp = Blueprint("invoicing_webhook_health", __name__, template_folder="templates")
 
@@ -36,7 +36,7 @@ FAILURE_LIMIT = 50
 IGNORED_LIMIT = 20
 
 
-class ReplayForm(FlaskForm):
+class ReplayForm(InvoicingForm):
     """Nothing but the CSRF token."""
 
     submit = SubmitField("Replay")

@@ -19,9 +19,11 @@ The ``Stripe-Signature`` header is read by **one** parser, the SDK's: the accept
 is ``stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)``, which
 checks the signature and the age of the *same* timestamp together (Stripe's replay
 protection, https://docs.stripe.com/webhooks#verify-events). The plugin never splits the
-header itself. A signature older than ``INVOICING_STRIPE_WEBHOOK_TOLERANCE`` seconds is
-refused as too old; ``0`` turns the age check off (as in the SDK). A timestamp in the
-future is accepted, as the SDK decides: only Stripe's signer holds the secret.
+header itself; it only refuses, whole, a header that is not ASCII (the SDK raises
+``TypeError`` on a non-ASCII ``v1`` value instead of refusing it). A signature older
+than ``INVOICING_STRIPE_WEBHOOK_TOLERANCE`` seconds is refused as too old; ``0`` turns
+the age check off (as in the SDK). A timestamp in the future is accepted, as the SDK
+decides: only Stripe's signer holds the secret.
 
 Then ``livemode`` must match the key the secret belongs to (a live event never reaches a
 test set-up, and vice versa), and the body must be an event Stripe would send
@@ -203,6 +205,12 @@ def _finite(literal: str) -> float:
 def verify_event(payload: bytes, signature: str | None) -> VerifiedEvent:
     """The verified event in ``payload``, or :class:`WebhookRejected` saying why not."""
     config = current_app.config
+    if signature is not None and not signature.isascii():
+        # Stripe's header is ASCII (``t=<digits>,v1=<hex>``). The SDK compares ``v1`` values
+        # with ``hmac.compare_digest``, which raises TypeError on non-ASCII text instead of
+        # refusing it: such a header never reaches the SDK. (Not a second parser: the header
+        # is not split, only refused whole.)
+        raise WebhookRejected("The Stripe-Signature header is not one Stripe sends (it is not ASCII).")
     text, claimed = _json(payload)
     if not isinstance(claimed, dict) or not isinstance(claimed.get("id"), str) or not isinstance(
         claimed.get("type"), str

@@ -5,7 +5,11 @@ route is walked as soon as it exists. Each URL variable is replaced by hostile
 values (ids beyond PostgreSQL's ``integer`` and SQLite's 64-bit range, negative
 numbers, NUL bytes, 10,000 characters, non-ASCII, wrong types); each GET route is
 also asked with hostile query parameters, and each POST route gets hostile form
-fields -- as billing staff and anonymously, on SQLite and on PostgreSQL.
+fields -- as billing staff and anonymously, on SQLite and on PostgreSQL. Every
+route also gets repeated query parameters, hostile request headers and the methods
+it does not serve; every POST route also gets the bodies a browser's form never
+sends but anyone can: file parts in a multipart body and JSON bodies (Flask-WTF reads
+both into a form's fields).
 
 A route with a URL variable the walker has no valid value for fails the test
 (``VALID`` below must learn it): routes are never skipped silently.
@@ -13,10 +17,12 @@ A route with a URL variable the walker has no valid value for fails the test
 
 from __future__ import annotations
 
+import io
 import re
 from urllib.parse import quote, urlencode
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from tests.integration._invoice_helpers import draft, send
 from tests.integration.conftest import login
@@ -33,6 +39,42 @@ FORM_FIELDS = [
     "allow_another", "email", "password", "title", "total", "approved",
 ]
 FORM_VALUES = ["\x00", "a\x00b", "x" * 10_000, "é✓中文", str(2**63), "-1"]
+#: Request headers a client controls, at odd values (one request carries them all).
+HOSTILE_HEADERS = {
+    "Accept-Language": "x" * 5_000 + ";q=abc, zz-ZZ-@@;q=2, é",
+    "Accept": "application/json;q=x, */*",
+    "Cookie": "session=\x01garbage; invoicing=%00; =; a=" + "b" * 4_000,
+    "If-Modified-Since": "garbage",
+    "If-None-Match": '"x", W/',
+    "Range": "bytes=99999999999999999999-",
+    "Referer": "javascript:alert(1)",
+    "X-Forwarded-For": "\x00, ::1",
+    "X-Requested-With": "XMLHttpRequest",
+}
+OTHER_METHODS = ["PUT", "DELETE", "PATCH", "TRACE"]
+
+
+def _odd_bodies() -> list[dict]:
+    """POST bodies other than a browser's form: ``client.open`` keyword arguments."""
+    return [
+        # every field a file part (Flask-WTF puts request.files into the form's data)
+        {"data": {field: (io.BytesIO(b"x\x00y"), "a.txt") for field in FORM_FIELDS},
+         "content_type": "multipart/form-data"},
+        # JSON bodies (Flask-WTF reads a JSON object into the form's data)
+        {"json": {field: [1, {"a": None}] for field in FORM_FIELDS}},
+        {"json": {field: 2**70 for field in FORM_FIELDS}},
+        {"json": [1, 2]},
+        {"json": "text"},
+        {"data": b"{not json", "content_type": "application/json"},
+        {"data": b"\xff\xfe%%%=&&==", "content_type": "application/x-www-form-urlencoded"},
+    ]
+
+
+def _repeated(names) -> str:
+    """A query string with each parameter twice or more, at different values."""
+    return urlencode([(name, value) for name in names for value in ("1", "abc", "")])
+
+
 _VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
@@ -133,9 +175,17 @@ def _walk(app, client, valid: dict) -> list[str]:
             if method == "GET":  # every parameter at once (test_hostile_input.py asks them one by one)
                 for value in HOSTILE:
                     _ask(client, "GET", base + "?" + urlencode({param: value for param in QUERY_PARAMS}), failures)
+                _ask(client, "GET", base + "?" + _repeated(QUERY_PARAMS), failures)
+                _ask(client, "GET", base, failures, headers=HOSTILE_HEADERS)
             else:
                 for value in FORM_VALUES:
                     _ask(client, "POST", base, failures, data={field: value for field in FORM_FIELDS})
+                _ask(client, "POST", base + "?" + _repeated(QUERY_PARAMS), failures,
+                     data=MultiDict([(field, value) for field in FORM_FIELDS for value in ("1", "x", "")]))
+                for body in _odd_bodies():
+                    _ask(client, "POST", base, failures, **body)
+        for method in OTHER_METHODS:
+            _ask(client, method, _path(rule, valid), failures)
     return failures
 
 

@@ -185,6 +185,42 @@ def test_signature_headers_the_sdk_accepts_are_processed(app, client, invoice, s
     assert (state.status, state.payments) == ("paid", 1)
 
 
+def test_signature_headers_with_characters_outside_ascii_are_refused_with_400(
+    app, client, live_server, invoice, stripe_emulator
+):
+    """A ``Stripe-Signature`` Stripe sends is ASCII (``t=<digits>,v1=<hex>``). The SDK's
+    comparison (``hmac.compare_digest``) raises ``TypeError`` on a non-ASCII ``v1`` value
+    instead of refusing it, which answered 500 to anyone, unsigned; such a header is
+    refused with 400 before it reaches the SDK -- wherever the character sits, even after
+    a valid signature."""
+    event = paid_event(stripe_emulator, invoice)
+    payload = json.dumps(event)
+    fresh = now()
+    valid = signature(payload, fresh)
+    headers = {
+        "non-ASCII v1": f"t={fresh},v1=\u00e9",
+        "non-ASCII v1 before the valid one": f"t={fresh},v1=\u00ff,v1={valid}",
+        "valid v1, then a non-ASCII one": f"t={fresh},v1={valid},v1=\u00e9",
+        "non-ASCII t": f"t=\u00e9,v1={valid}",
+        "non-ASCII unknown scheme": f"t={fresh},v1={valid},x=\u00e9",
+        "a character beyond Latin-1": f"t={fresh},v1=\u0100",
+    }
+    before = invoice_state(app, invoice.id)
+
+    for name, header in headers.items():
+        response = post_event(client, payload, signature=header)
+        assert response.status_code == 400, (name, response.status_code)
+        assert "Stripe-Signature" in response.get_json()["error"], name
+    # The same over a real socket, the header's bytes as sent: Latin-1 and UTF-8.
+    for raw in (f"t={fresh},v1=".encode() + b"\xe9", f"t={fresh},v1=".encode() + "\u00e9".encode()):
+        status, body = post_raw(live_server, payload.encode(), {"Content-Type": "application/json",
+                                                                 "Stripe-Signature": raw})
+        assert status == 400, (raw, status, body[:200])
+
+    assert invoice_state(app, invoice.id) == before
+    assert webhook_rows(app) == []
+
+
 def test_a_tolerance_of_zero_turns_the_timestamp_check_off(app, client, invoice, stripe_emulator):
     """``INVOICING_STRIPE_WEBHOOK_TOLERANCE = 0``: no age limit either way (as the SDK's ``tolerance=0``)."""
     app.config["INVOICING_STRIPE_WEBHOOK_TOLERANCE"] = 0
