@@ -172,15 +172,22 @@ def _destination(obj: Mapping[str, Any]) -> Any:
     return destination
 
 
-def _refusal(record: CheckoutSessionRecord, *, scope_workspace: str | None, event_account: Any,
+def _refusal(record: CheckoutSessionRecord, *, scope_workspace: str | None, own_endpoint: bool, event_account: Any,
              metadata: Any, obj: Mapping[str, Any] | None) -> str | None:
-    """Why an event about ``record``'s session must not change its invoice (``None``: it may)."""
+    """Why an event about ``record``'s session must not change its invoice (``None``: it may).
+
+    ``own_endpoint``: the event was verified with an own-key workspace's endpoint secret
+    (or read with its key), so it speaks for that workspace's own Stripe account only.
+    """
     if scope_workspace is None:
         if record.stripe_mode != "connect":
             return ("the session is on a workspace's own Stripe account, but the event came through the "
                     "platform's endpoint")
     elif record.workspace_id != str(scope_workspace):
         return "the event was verified with another workspace's webhook secret"
+    elif own_endpoint and record.stripe_mode != "own_key":
+        return ("the session was made through the platform (Connect), but the event came through the "
+                "workspace's own endpoint")
     if event_account is not None and event_account != record.account_id:
         return "the event comes from another Stripe account than the one the session pays"
     if obj is not None:
@@ -221,10 +228,18 @@ def _bound(column, value: str, *, lock: bool, checks: dict) -> Binding | None:
     return Binding(invoice=invoice, record=record)
 
 
+def _own_endpoint(scope_workspace: str | None, source: str) -> bool:
+    """Whether the event speaks for an own-key workspace's account: verified with its
+    endpoint secret or read with its key. A replay re-runs a stored event inside its
+    workspace (``scope_workspace`` only limits it) whichever endpoint delivered it."""
+    return scope_workspace is not None and source != "replay"
+
+
 def bind_session(session: CheckoutSession, *, scope_workspace: str | None = None, event_account: Any = None,
-                 lock: bool = True) -> Binding:
+                 lock: bool = True, source: str = "webhook") -> Binding:
     """The invoice a Checkout Session event is about: only through the session's own record."""
-    checks = dict(scope_workspace=scope_workspace, event_account=event_account, metadata=session.metadata, obj=None)
+    checks = dict(scope_workspace=scope_workspace, own_endpoint=_own_endpoint(scope_workspace, source),
+                  event_account=event_account, metadata=session.metadata, obj=None)
     bound = _bound(CheckoutSessionRecord.session_id, session.id, lock=lock, checks=checks) \
         if isinstance(session.id, str) else None
     return bound or Binding(reason=f"checkout session {session.id} was not created by this plugin")
@@ -246,7 +261,7 @@ def _session_of_intent(payment_intent: str, scope_workspace: str | None) -> str 
 
 
 def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None = None, event_account: Any = None,
-                        lock: bool = True) -> Binding:
+                        lock: bool = True, source: str = "webhook") -> Binding:
     """The invoice a charge or dispute is about: its PaymentIntent must be the one Stripe
     reported for one of our sessions. A PaymentIntent we have not seen yet (its session's
     event is late) is looked up at Stripe -- the session that created it -- never guessed
@@ -257,7 +272,8 @@ def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None =
     what = f"{obj.get('object') or 'object'} {obj.get('id')}"
     if not isinstance(intent, str) or not intent:
         return Binding(reason=f"{what} names no payment intent")
-    checks = dict(scope_workspace=scope_workspace, event_account=event_account, metadata=obj.get("metadata"), obj=obj)
+    checks = dict(scope_workspace=scope_workspace, own_endpoint=_own_endpoint(scope_workspace, source),
+                  event_account=event_account, metadata=obj.get("metadata"), obj=obj)
     bound = _bound(CheckoutSessionRecord.payment_intent_id, intent, lock=lock, checks=checks)
     if bound is not None:
         return bound
@@ -376,7 +392,7 @@ def apply_checkout_session(
     ``replay``) is written to the audit trail.
     """
     if invoice is None:
-        binding = bind_session(session, scope_workspace=scope_workspace, event_account=event_account)
+        binding = bind_session(session, scope_workspace=scope_workspace, event_account=event_account, source=source)
         if binding.invoice is None:
             return binding.ignored()
         invoice = binding.invoice
@@ -551,7 +567,8 @@ def apply_charge_refunded(
     applied when the payment is recorded. The charge's PaymentIntent must be one of the
     invoice's sessions' (:func:`bind_payment_intent`).
     """
-    binding = bind_payment_intent(charge, scope_workspace=scope_workspace, event_account=event_account)
+    binding = bind_payment_intent(charge, scope_workspace=scope_workspace, event_account=event_account,
+                                  source=source)
     if binding.invoice is None:
         return binding.ignored()
     invoice = binding.invoice
@@ -590,7 +607,8 @@ def _targets(status: InvoiceStatus, action: Action) -> tuple[InvoiceStatus, ...]
 def apply_dispute(dispute: Mapping[str, Any], *, source: str, scope_workspace: str | None = None,
                   event_account: Any = None) -> PaymentOutcome:
     """Flag an invoice whose payment the client disputed (``charge.dispute.created``)."""
-    binding = bind_payment_intent(dispute, scope_workspace=scope_workspace, event_account=event_account)
+    binding = bind_payment_intent(dispute, scope_workspace=scope_workspace, event_account=event_account,
+                                  source=source)
     if binding.invoice is None:
         return binding.ignored()
     invoice = binding.invoice

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from invoicing_plugin.extension import get_state
+from invoicing_plugin.persistence.models import StripeConnection
 from tests.conftest import PLATFORM_KEY
 from tests.integration.conftest import login
 from tests.integration.webhook_helpers import (
@@ -235,6 +236,34 @@ def test_an_event_ignored_on_the_wrong_endpoint_is_still_processed_from_the_righ
     assert post_event(client, event, secret=own_secret).json["status"] == "duplicate"
     assert len(mailbox.wait_for(1)) == 1
     assert invoice_state(app, invoice.id).payments == 1
+
+
+def test_a_workspaces_own_endpoint_cannot_settle_its_earlier_connect_session(
+    app, client, world, stripe_emulator, mailbox
+):
+    # An own-key workspace's endpoint secret is in its own Stripe Dashboard: an event it
+    # signs speaks for its own account only, never for a session the platform made
+    # through Connect (https://docs.stripe.com/connect/destination-charges) before the
+    # workspace switched to its own key.
+    account = connect_workspace(app, stripe_emulator, world.northwind)
+    invoice = sent_invoice(app, world.northwind, account)  # a Connect session
+    with app.app_context():
+        get_state().session.execute(
+            StripeConnection.__table__.delete().where(StripeConnection.workspace_id == world.northwind))
+        get_state().session.commit()
+    _, _, own_secret = own_key_workspace(app, stripe_emulator, world.northwind)
+    stripe_emulator.control.pay_session(invoice.session_id)
+    event = event_for(stripe_emulator, "checkout.session.completed", invoice.session_id)
+
+    answer = post_event(client, event, secret=own_secret)
+
+    assert (answer.status_code, answer.json["status"]) == (200, "ignored")
+    assert_untouched(app, invoice, mailbox)
+    (row,) = webhook_rows(app, event["id"])
+    assert "own endpoint" in row.note
+    # The platform's endpoint, which the session's money goes through, still records it.
+    assert post_event(client, event).json["status"] == "processed"
+    assert invoice_state(app, invoice.id).status == "paid"
 
 
 # -- the legitimate paths still work ---------------------------------------------------------------------------
