@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extension import get_state
+from ..gateways.stripe_gateway import redact_secrets
 from ..persistence import appends
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import WorkspaceRepository, insert_on_conflict
@@ -199,7 +200,9 @@ def _note(note: str | None) -> str | None:
 
 
 def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
+    """The error as stored on the event and shown to staff: short, and never a secret
+    (a database error's text can carry the statement's parameters, e.g. a Fernet token)."""
+    text = redact_secrets(f"{type(exc).__name__}: {exc}")
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

@@ -208,3 +208,18 @@ def test_redaction_covers_secret_shapes_in_any_message():
     assert len(logger.filters) == len({id(f) for f in logger.filters})
     stripe_gateway.install_log_redaction()  # idempotent: still one filter
     assert sum(isinstance(f, stripe_gateway.SecretRedactingFilter) for f in logger.filters) == 1
+
+
+def test_an_error_stored_on_a_webhook_event_carries_no_secret():
+    from cryptography.fernet import Fernet
+
+    from invoicing_plugin.webhooks.processing import _describe
+
+    token = Fernet(Fernet.generate_key()).encrypt(b"sk_test_0123456789abcdef").decode()
+    error = RuntimeError(f"(psycopg.errors.X) bad value [parameters: {{'secret_key_encrypted': '{token}', "
+                         f"'webhook_secret': 'whsec_0123456789abcdef'}}]")
+
+    stored = _describe(error)
+
+    assert token not in stored and token[6:40] not in stored and "whsec_0123456789abcdef" not in stored
+    assert stored.startswith("RuntimeError: (psycopg.errors.X) bad value")
