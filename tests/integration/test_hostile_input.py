@@ -182,6 +182,40 @@ def test_a_nul_on_the_clients_pages_answers_400_in_the_host_layout(app, world, c
 # --------------------------------------------------------------------- concurrent sends
 
 
+def _two_clicks_at_once(app, monkeypatch, db_backend, module, click) -> list:
+    """Run ``click()`` twice at once, both having read the invoice before either writes:
+    forced on SQLite (rows cannot be locked) by holding each after its read; on
+    PostgreSQL ``FOR UPDATE`` makes the second wait, so they meet before it. Returns
+    each click's result or exception."""
+    real_lock = module.lock_invoice
+    both_read = threading.Barrier(2, timeout=10)
+
+    def lock_then_wait(repo, invoice_id):
+        if db_backend == "postgresql":
+            both_read.wait()
+            return real_lock(repo, invoice_id)
+        found = real_lock(repo, invoice_id)
+        both_read.wait()
+        return found
+
+    monkeypatch.setattr(module, "lock_invoice", lock_then_wait)
+    outcomes: list = []
+
+    def run():
+        with app.test_request_context():
+            try:
+                outcomes.append(click())
+            except Exception as exc:  # noqa: BLE001 - the caller's assertions say which
+                outcomes.append(exc)
+
+    workers = [threading.Thread(target=run) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    return outcomes
+
+
 def test_two_sends_at_once_one_wins_the_other_is_told_and_nothing_stays_open(
     app, world, connected_workspace, stripe_emulator, mailbox, monkeypatch, db_backend
 ):
@@ -191,32 +225,8 @@ def test_two_sends_at_once_one_wins_the_other_is_told_and_nothing_stays_open(
     from invoicing_plugin.services import sending
 
     invoice = draft(app, world, send_method="email")
-    real_lock = sending.lock_invoice
-    both_read = threading.Barrier(2, timeout=10)
-
-    def lock_then_wait(repo, invoice_id):
-        if db_backend == "postgresql":  # FOR UPDATE makes the second wait: meet before it
-            both_read.wait()
-            return real_lock(repo, invoice_id)
-        found = real_lock(repo, invoice_id)
-        both_read.wait()  # SQLite: both have read the draft
-        return found
-
-    monkeypatch.setattr(sending, "lock_invoice", lock_then_wait)
-    outcomes: list = []
-
-    def click():
-        with app.test_request_context():
-            try:
-                outcomes.append(api.send(world.acme, ACTOR, invoice.id, method="email"))
-            except Exception as exc:  # noqa: BLE001 - the assertion below says which
-                outcomes.append(exc)
-
-    workers = [threading.Thread(target=click) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
+    outcomes = _two_clicks_at_once(app, monkeypatch, db_backend, sending,
+                                   lambda: api.send(world.acme, ACTOR, invoice.id, method="email"))
 
     sent = [o for o in outcomes if not isinstance(o, Exception)]
     refused = [o for o in outcomes if isinstance(o, Exception)]
@@ -249,32 +259,8 @@ def test_two_clicks_renewing_the_pay_link_at_once_make_one_session(
     send(app, world, invoice.id, "stripe_link")
     stored = load(app, invoice.id)
     update(app, invoice.id, checkout_session_id=None, checkout_url=None)
-    real_lock = sending.lock_invoice
-    both_read = threading.Barrier(2, timeout=10)
-
-    def lock_then_wait(repo, invoice_id):
-        if db_backend == "postgresql":
-            both_read.wait()
-            return real_lock(repo, invoice_id)
-        found = real_lock(repo, invoice_id)
-        both_read.wait()
-        return found
-
-    monkeypatch.setattr(sending, "lock_invoice", lock_then_wait)
-    outcomes: list = []
-
-    def click():
-        with app.test_request_context():
-            try:
-                outcomes.append(sending.open_pay_link(stored.public_token).redirect_url)
-            except Exception as exc:  # noqa: BLE001
-                outcomes.append(exc)
-
-    workers = [threading.Thread(target=click) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(30)
+    outcomes = _two_clicks_at_once(app, monkeypatch, db_backend, sending,
+                                   lambda: sending.open_pay_link(stored.public_token).redirect_url)
 
     renewed = load(app, invoice.id)
     assert outcomes == [renewed.checkout_url, renewed.checkout_url], outcomes
