@@ -46,6 +46,7 @@ from ..actors import actor_name
 from ..crypto import SecretBoxError, mask_secret
 from ..domain.invoice import InvoiceStatus
 from ..extension import get_state
+from ..gateways import stripe_events
 from ..gateways.stripe_gateway import AccountInfo, GatewayError, StripeGateway
 from ..persistence.models import Invoice, StripeConnection, utcnow
 from ..persistence.repository import WorkspaceRepository, find_connection_by_account
@@ -80,16 +81,10 @@ KEY_UNREADABLE_MESSAGE = (
 CONNECT = "connect"
 OWN_KEY = "own_key"
 
-#: Events the plugin handles; a webhook endpoint registered on an own-key
-#: account subscribes to exactly these.
-OWN_KEY_WEBHOOK_EVENTS = (
-    "checkout.session.completed",
-    "checkout.session.expired",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "charge.refunded",
-    "charge.dispute.created",
-)
+#: The event types enabled on the webhook endpoint created on an own-key workspace's
+#: account: the rows of :data:`~invoicing_plugin.gateways.stripe_events.ROUTES` marked
+#: ``own_key`` (derived; kept importable under this name).
+OWN_KEY_WEBHOOK_EVENTS = stripe_events.own_key_webhook_events()
 
 #: Stripe secret and restricted keys, test or live. Publishable keys (pk_) cannot call the API.
 SECRET_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,200}$")
@@ -542,7 +537,7 @@ def connect_own_key(workspace_id: str, *, actor: str, secret_key: str, webhook_u
 
         endpoint = gateway.create_webhook_endpoint(
             url=webhook_url,
-            events=list(OWN_KEY_WEBHOOK_EVENTS),
+            events=list(stripe_events.own_key_webhook_events()),
             metadata={"workspace_id": str(workspace_id), "managed_by": "invoicing_plugin"},
         )
         try:

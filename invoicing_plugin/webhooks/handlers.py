@@ -1,16 +1,21 @@
-"""Stripe event types we act on: a table with one handler each.
+"""Stripe event types we act on: one handler each.
 
-Adding an event type is one line in :data:`HANDLERS` plus one small function.
+The event types themselves, and what every layer needs to know about each (the gateway
+mapper that reads its ``data.object``, whether its handler commits on its own, whether an
+own-key endpoint subscribes to it), are one table:
+:data:`~invoicing_plugin.gateways.stripe_events.ROUTES`. This module holds only
+:data:`HANDLERS`, event type -> handler, with exactly that table's keys (a test checks
+it). Adding an event type is one row there plus one small function here.
+
 Every handler receives an :class:`EventContext`, runs inside the transaction that
 also records the event (see :mod:`.processing`), never commits, and returns the
-status to store: ``processed`` or ``ignored``. (The exceptions, listed in
-:data:`OWN_TRANSACTION`, call services that commit on their own.) Raising makes the
+status to store: ``processed`` or ``ignored``. (The exceptions, the rows marked
+``own_transaction``, call services that commit on their own.) Raising makes the
 endpoint answer 5xx so Stripe retries, and the error is stored with the event.
 
-Each handled type also names, in :data:`OBJECT_READERS`, the gateway mapper that reads
-its ``data.object``; :func:`check_event` runs it (with the envelope check) before the
-webhook endpoint records anything, so a body that is not an event Stripe would send is
-refused with 400 and never reaches a handler.
+:func:`check_event` runs each handled type's object reader (with the envelope check)
+before the webhook endpoint records anything, so a body that is not an event Stripe
+would send is refused with 400 and never reaches a handler.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy import select
 
 from ..domain.invoice import Action
 from ..extension import get_state
+from ..gateways import stripe_events
 from ..gateways.stripe_gateway import (
     account_info,
     application_object,
@@ -173,7 +179,8 @@ def account_deauthorized(ctx: EventContext) -> str:
     return "processed"
 
 
-#: Every event type we handle -> its handler. Anything else is recorded as ``ignored``.
+#: Every event type we handle -> its handler; the keys are exactly those of
+#: :data:`~invoicing_plugin.gateways.stripe_events.ROUTES`. Anything else is recorded as ``ignored``.
 HANDLERS: Mapping[str, Handler] = {
     "checkout.session.completed": session_completed,
     "checkout.session.async_payment_succeeded": _session_handler(Action.PAYMENT_SUCCEEDED),
@@ -185,18 +192,6 @@ HANDLERS: Mapping[str, Handler] = {
     "account.application.deauthorized": account_deauthorized,
 }
 
-#: Every handled event type -> the gateway mapper that reads (and checks) its ``data.object``.
-OBJECT_READERS: Mapping[str, Callable[..., Any]] = {
-    "checkout.session.completed": checkout_session,
-    "checkout.session.async_payment_succeeded": checkout_session,
-    "checkout.session.async_payment_failed": checkout_session,
-    "checkout.session.expired": checkout_session,
-    "charge.refunded": charge_object,
-    "charge.dispute.created": dispute_object,
-    "account.updated": account_info,
-    "account.application.deauthorized": application_object,
-}
-
 
 def check_event(event: Any) -> Mapping[str, Any]:
     """``event`` if it is shaped as an event Stripe sends, else :class:`MalformedStripeObject`.
@@ -205,17 +200,21 @@ def check_event(event: Any) -> Mapping[str, Any]:
     handled type also its ``data.object``, read by the same mapper its handler uses.
     """
     event = stripe_event(event)
-    reader = OBJECT_READERS.get(event["type"])
-    if reader is not None:
-        reader(event["data"]["object"], where="data.object")
+    route = stripe_events.route(event["type"])
+    if route is not None:
+        route.reader(event["data"]["object"], where="data.object")
     return event
 
 
+# Derived from the route table, kept importable under their old names; code reads
+# :mod:`~invoicing_plugin.gateways.stripe_events` itself (at call time).
+
+#: Every handled event type -> the gateway mapper that reads (and checks) its ``data.object``.
+OBJECT_READERS: Mapping[str, Callable[..., Any]] = stripe_events.object_readers()
+
 #: Event types whose handler's service commits its own transaction (and may call Stripe):
 #: their event is claimed before the handler runs, so a duplicate never runs it again.
-#: Every other handler only changes rows in the caller's transaction, and the event is
-#: recorded after it, together with its outcome (see :mod:`.processing`).
-OWN_TRANSACTION: frozenset[str] = frozenset({"account.updated", "account.application.deauthorized"})
+OWN_TRANSACTION: frozenset[str] = stripe_events.own_transaction_types()
 
-#: The event types to enable on a webhook endpoint (for own-key workspaces and docs).
-HANDLED_EVENT_TYPES: tuple[str, ...] = tuple(HANDLERS)
+#: Every event type we act on.
+HANDLED_EVENT_TYPES: tuple[str, ...] = stripe_events.handled_event_types()

@@ -10,7 +10,8 @@
   already recorded (a duplicate, or a concurrent twin that committed first): the
   handler's pending changes are rolled back and nothing changes. Concurrent twins queue
   on the invoice row lock, so the second one finds the invoice already paid.
-* Handlers in :data:`~.handlers.OWN_TRANSACTION` commit (and may call Stripe)
+* Handlers of the event types marked ``own_transaction`` in
+  :data:`~invoicing_plugin.gateways.stripe_events.ROUTES` commit (and may call Stripe)
   themselves: for them the event is claimed *before* the handler with the same
   statement, and the outcome written afterwards.
 * A handler that raises rolls its effect back; the failure (status ``failed`` and the
@@ -37,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extension import get_state
+from ..gateways import stripe_events
 from ..gateways.stripe_gateway import redact_secrets
 from ..persistence import appends
 from ..persistence.models import WebhookEvent, utcnow
@@ -44,7 +46,7 @@ from ..persistence.repository import WorkspaceRepository, insert_on_conflict
 from ..services import payments
 from ..services.errors import InvoicingError
 from ..services.uow import UnitOfWork, retry_on_conflict
-from .handlers import HANDLERS, OWN_TRANSACTION, EventContext
+from .handlers import HANDLERS, EventContext
 
 log = logging.getLogger("invoicing_plugin.webhooks")
 
@@ -233,7 +235,7 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
         with UnitOfWork(session) as uow:
             ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
             claimed = None
-            if handler is not None and event_type in OWN_TRANSACTION:
+            if handler is not None and event_type in stripe_events.own_transaction_types():
                 # The service commits (and may call Stripe) itself: claim the event first,
                 # so a duplicate never runs it again.
                 claimed = _upsert(session, event, status="processed", workspace_id=scope_workspace,
