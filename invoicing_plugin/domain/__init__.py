@@ -1,4 +1,4 @@
-"""The pure domain: money, fees and the invoice lifecycle.
+"""The pure domain: money, fees, the invoice lifecycle and its status table.
 
 Imports only the standard library and Babel, so it can be used and tested without
 Flask, a database or Stripe.
@@ -21,6 +21,7 @@ from .invoice import (
     is_overdue,
     transition,
 )
+from .statuses import STATUS_TABLE, StatusRow, status_row
 from .money import (
     CURRENCIES,
     MAX_AMOUNT,
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_PLAN_FEE_BPS",
     "MAX_AMOUNT",
     "NOOPS",
+    "STATUS_TABLE",
     "TRANSITIONS",
     "Action",
     "AmountError",
@@ -51,6 +53,7 @@ __all__ = [
     "InvalidTransition",
     "InvoiceStatus",
     "Money",
+    "StatusRow",
     "allowed_actions",
     "application_fee",
     "deposit_amount",
@@ -67,6 +70,7 @@ __all__ = [
     "net_payout",
     "parse_amount",
     "percent_of",
+    "status_row",
     "transition",
     "validate_amount",
 ]

@@ -32,6 +32,7 @@ from types import MappingProxyType
 
 from .errors import AmountError, CurrencyMismatch, InvalidTransition
 from .money import Money, format_money, percent_of, validate_amount
+from .statuses import CAN_BE_OVERDUE, EDITABLE, OVERDUE, PAYABLE, PHRASES, InvoiceStatus
 
 __all__ = [
     "NOOPS",
@@ -48,16 +49,6 @@ __all__ = [
     "is_overdue",
     "transition",
 ]
-
-
-class InvoiceStatus(str, Enum):
-    DRAFT = "draft"
-    SENT = "sent"  # awaiting payment
-    PROCESSING = "processing"  # payment started, not settled (e.g. bank debit)
-    PAID = "paid"
-    VOIDED = "voided"
-    PAID_AFTER_VOID = "paid_after_void"  # money arrived after voiding: refund due
-    REFUNDED = "refunded"  # fully refunded
 
 
 class Action(str, Enum):
@@ -141,16 +132,8 @@ _REFUSAL: Mapping[tuple[InvoiceStatus, Action], str] = MappingProxyType(
     }
 )
 _STATUS_PHRASE: Mapping[InvoiceStatus, str] = MappingProxyType(
-    {
-        _S.DRAFT: "a draft",
-        _S.SENT: "awaiting payment",
-        _S.PROCESSING: "processing a payment",
-        _S.PAID: "paid",
-        _S.VOIDED: "voided",
-        _S.PAID_AFTER_VOID: "voided but was paid (refund due)",
-        _S.REFUNDED: "refunded",
-    }
-)
+    {InvoiceStatus(key): phrase for key, phrase in PHRASES.items()}
+)  # from the status table (domain/statuses.py)
 
 _ALLOWED: Mapping[InvoiceStatus, frozenset[Action]] = MappingProxyType(
     {
@@ -159,8 +142,10 @@ _ALLOWED: Mapping[InvoiceStatus, frozenset[Action]] = MappingProxyType(
     }
 )
 
-_OPEN_FOR_PAYMENT = frozenset({_S.SENT})
-_EDITABLE = frozenset({_S.DRAFT})
+# From the status table (domain/statuses.py).
+_OPEN_FOR_PAYMENT = frozenset(InvoiceStatus(value) for value in PAYABLE)
+_EDITABLE = frozenset(InvoiceStatus(value) for value in EDITABLE)
+_CAN_BE_OVERDUE = frozenset(InvoiceStatus(value) for value in CAN_BE_OVERDUE)
 
 
 def transition(status: InvoiceStatus, action: Action) -> InvoiceStatus:
@@ -208,12 +193,12 @@ def is_overdue(status: InvoiceStatus, due_date: date | None, today: date) -> boo
 
     A processing invoice is not overdue: the client has paid, the bank is settling.
     """
-    return InvoiceStatus(status) is _S.SENT and due_date is not None and today > due_date
+    return InvoiceStatus(status) in _CAN_BE_OVERDUE and due_date is not None and today > due_date
 
 
 def display_status(status: InvoiceStatus, due_date: date | None, today: date) -> str:
     """The status value to show, with ``"overdue"`` in place of an overdue ``"sent"``."""
-    return "overdue" if is_overdue(status, due_date, today) else InvoiceStatus(status).value
+    return OVERDUE if is_overdue(status, due_date, today) else InvoiceStatus(status).value
 
 
 def format_invoice_number(prefix: str, sequence: int, width: int = 4) -> str:

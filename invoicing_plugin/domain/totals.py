@@ -23,14 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from .invoice import InvoiceStatus
+from .statuses import AWAITING_MONEY, REVENUE
 
 __all__ = ["NO_DUE_DATE", "Figures", "Key", "TotalsDelta", "contribution", "difference", "utc_day"]
 
 NO_DUE_DATE = date(9999, 12, 31)
 """The ``open`` day of an invoice without a due date (never before today)."""
 
-OPEN_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PROCESSING.value)
+OPEN_STATUSES = AWAITING_MONEY  # from the status table (domain/statuses.py)
 
 
 @dataclass(frozen=True, order=True)
@@ -84,7 +84,7 @@ def contribution(f: Figures) -> dict[Key, TotalsDelta]:
     out: dict[Key, TotalsDelta] = {}
     if f.created_at is not None:
         out[Key(f.workspace_id, "created", utc_day(f.created_at), status=f.status)] = (1, 0, 0)
-    if f.status == InvoiceStatus.PAID.value and f.paid_at is not None and f.currency:
+    if f.status in REVENUE and f.paid_at is not None and f.currency:
         received = f.amount_paid_minor if f.amount_paid_minor is not None else (f.amount_minor or 0)
         revenue = received - (f.amount_refunded_minor or 0)
         key = Key(f.workspace_id, "paid", utc_day(f.paid_at), currency=f.currency)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import LoaderCallableStatus, Session
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Date
 
-from ..domain.invoice import InvoiceStatus
+from ..domain.statuses import REVENUE
 from ..domain.totals import NO_DUE_DATE, OPEN_STATUSES, Figures, Key, difference
 from . import appends
 from .models import Invoice, InvoiceTotal
@@ -133,7 +133,7 @@ def _contributions(workspace_id: str | None):
     paid = (
         select(i.workspace_id, literal("paid"), utc_date(i.paid_at), literal(""), i.currency, func.count(),
                func.sum(received), func.sum(func.coalesce(i.application_fee_minor, 0)))
-        .where(i.status == InvoiceStatus.PAID.value, i.paid_at.isnot(None), *scope)
+        .where(i.status.in_(REVENUE), i.paid_at.isnot(None), *scope)
         .group_by(i.workspace_id, utc_date(i.paid_at), i.currency)
     )
     due = func.coalesce(i.due_date, literal(NO_DUE_DATE, Date()))

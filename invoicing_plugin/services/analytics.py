@@ -41,6 +41,7 @@ from sqlalchemy.sql.expression import FunctionElement
 
 from ..domain.invoice import InvoiceStatus, display_status
 from ..domain.money import Money, format_decimal_amount
+from ..domain.statuses import AWAITING_MONEY
 from ..extension import get_state
 from ..persistence import totals
 from ..persistence.models import Invoice, InvoiceTotal
@@ -70,7 +71,7 @@ MAX_RANGE_DAYS = 366 * 10
 
 EARLIEST = date(2000, 1, 1)
 _PAID = InvoiceStatus.PAID.value
-_OUTSTANDING = (InvoiceStatus.SENT.value, InvoiceStatus.PROCESSING.value)
+_OUTSTANDING = AWAITING_MONEY  # from the status table
 
 
 # --- The period -----------------------------------------------------------------------------

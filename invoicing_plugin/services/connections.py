@@ -44,7 +44,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import signals
 from ..actors import actor_name
 from ..crypto import SecretBoxError, mask_secret
-from ..domain.invoice import InvoiceStatus
+from ..domain.statuses import PAYABLE
 from ..extension import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import AccountInfo, GatewayError, StripeGateway
@@ -723,7 +723,8 @@ def _apply_account(connection: StripeConnection, account: AccountInfo) -> bool:
 
 
 def _open_invoice_clause():
-    return Invoice.status == InvoiceStatus.SENT.value
+    """Invoices the client may still start paying (``PAYABLE``: ``processing`` is not among them)."""
+    return Invoice.status.in_(PAYABLE)
 
 
 def _status_note(repo: WorkspaceRepository, invoice: Invoice, actor: str, action: str, detail: str,

@@ -19,30 +19,23 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
 from babel.dates import format_date
 
-from ..domain.invoice import InvoiceStatus, is_overdue
+from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
+from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostWorkspace
 from ..persistence.models import utcnow
 
 __all__ = ["InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
 
-#: Status wording on the document, for staff and client alike.
-DOCUMENT_STATUS: dict[str, str] = {
-    "draft": "Draft",
-    "sent": "Awaiting payment",
-    "overdue": "Overdue",
-    "processing": "Payment processing",
-    "paid": "Paid",
-    "voided": "Cancelled",
-    "paid_after_void": "Cancelled (payment received, refund due)",
-    "refunded": "Refunded",
-}
+#: Status wording on the document, for staff and client alike (from the status table).
+DOCUMENT_STATUS: Mapping[str, str] = DOCUMENT_LABELS
 
 #: Where DejaVu Sans lives on common systems; the first that exists is embedded.
 FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
@@ -76,6 +69,11 @@ class InvoiceDocument:
         return self.status == "draft"
 
     @property
+    def tone(self) -> str:
+        """The status's tone (``ok``, ``danger``, ``info``, ``neutral``): the CSS modifier and PDF colour."""
+        return TONES.get(self.status, "neutral")
+
+    @property
     def amount_text(self) -> str:
         """For HTML, with the currency symbol ("€1,250.50")."""
         return format_money(self.amount, self.locale)
@@ -93,7 +91,7 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
     """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid."""
     today = today or utcnow().date()
     status = InvoiceStatus(invoice.status)
-    key = "overdue" if is_overdue(status, invoice.due_date, today) else status.value
+    key = display_status(status, invoice.due_date, today)
     currency = invoice.currency
     paid = invoice.amount_paid_minor
     refunded = invoice.amount_refunded_minor or 0
@@ -112,7 +110,7 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         issued_on=_day(invoice.sent_at or (invoice.created_at if status is InvoiceStatus.DRAFT else None)),
         due_on=invoice.due_date,
         paid_on=_day(invoice.paid_at),
-        pay_url=pay_url if status is InvoiceStatus.SENT else None,
+        pay_url=pay_url if is_open_for_payment(status) else None,
         locale=getattr(workspace, "locale", None) or "en_US",
     )
 
@@ -327,8 +325,8 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
 
 
 def _status_color(doc: InvoiceDocument) -> tuple[int, int, int]:
-    if doc.status == "paid":
-        return (6, 118, 71)
-    if doc.status in ("overdue", "voided", "paid_after_void"):
-        return (180, 35, 24)
-    return _Pen.ACCENT
+    return _TONE_COLORS.get(doc.tone, _Pen.ACCENT)
+
+
+#: The status line's colour in the PDF, by tone (any other tone: the accent colour).
+_TONE_COLORS: Mapping[str, tuple[int, int, int]] = {"ok": (6, 118, 71), "danger": (180, 35, 24)}

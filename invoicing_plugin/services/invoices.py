@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from flask import current_app
 from sqlalchemy import and_, select, tuple_
@@ -29,6 +29,7 @@ from .. import signals
 from ..domain.errors import AmountError, DomainError
 from ..domain.invoice import Action, InvoiceStatus, deposit_amount, is_editable, transition
 from ..domain.money import Money, get_currency, parse_amount, validate_amount
+from ..domain.statuses import STAFF_LABELS
 from ..extension import get_state
 from ..gateways.stripe_gateway import GatewayError
 from ..host import HostSubject, HostWorkspace, parse_subject_ref
@@ -669,17 +670,8 @@ def invoice_events(workspace_id: str, invoice_id: int) -> list[InvoiceEvent]:
     return repo.list(InvoiceEvent, InvoiceEvent.invoice_id == invoice_id, order_by=InvoiceEvent.id)
 
 
-#: Filters by *displayed* status (``overdue`` is a sent invoice past its due date).
-STATUS_FILTERS: dict[str, str] = {
-    "draft": "Draft",
-    "sent": "Sent",
-    "overdue": "Overdue",
-    "processing": "Processing",
-    "paid": "Paid",
-    "voided": "Voided",
-    "paid_after_void": "Paid after void",
-    "refunded": "Refunded",
-}
+#: Filters by *displayed* status (``overdue`` is a sent invoice past its due date), from the status table.
+STATUS_FILTERS: Mapping[str, str] = STAFF_LABELS
 SORTS: dict[str, str] = {
     "newest": "Newest first",
     "oldest": "Oldest first",

@@ -43,6 +43,7 @@ from .. import signals
 from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.money import Money, format_money
+from ..domain.statuses import AWAITING_MONEY, MONEY_RECEIVED
 from ..extension import get_state
 from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
@@ -55,7 +56,7 @@ from .views import InvoiceSnapshot
 log = logging.getLogger("invoicing_plugin.payments")
 
 #: Invoice statuses whose Checkout Session may still turn into money.
-AWAITING_STRIPE = (InvoiceStatus.SENT.value, InvoiceStatus.PROCESSING.value)
+AWAITING_STRIPE = AWAITING_MONEY  # from the status table
 
 #: ``Invoice.attention`` codes, most important first wins (a dispute outranks the rest).
 ATTENTION_RANK: Mapping[str, int] = {
@@ -419,7 +420,7 @@ def _apply_success(
     intent = session.payment_intent
     actor = _actor(source)
 
-    already_paid = status in (InvoiceStatus.PAID, InvoiceStatus.PAID_AFTER_VOID, InvoiceStatus.REFUNDED)
+    already_paid = status.value in MONEY_RECEIVED
     if already_paid and intent and invoice.payment_intent_id and intent != invoice.payment_intent_id:
         # Real money on a *second* session (e.g. two tabs). Never drop it: staff refund it.
         detail = f"a second payment of {paid} ({intent}, checkout session {session.id}) arrived; refund it"

@@ -16,14 +16,16 @@ another workspace's, or a draft.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.invoice import InvoiceStatus, is_open_for_payment, is_overdue
+from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money
+from ..domain.statuses import CLIENT_LABELS, CLIENT_TONES, CLIENT_VISIBLE
 from ..extension import get_state
 from ..host import HostClient, HostWorkspace, host_current_client, parse_subject_ref
 from ..persistence.models import ClientPortalAccess, Invoice, utcnow
@@ -48,19 +50,11 @@ __all__ = [
 OTHER_INVOICES = "Other invoices"
 """Heading of the group of invoices that belong to no engagement or project."""
 
-#: What the client reads for each status: plain words, no jargon.
-CLIENT_STATUS_LABELS: dict[str, str] = {
-    "sent": "Awaiting payment",
-    "overdue": "Overdue",
-    "processing": "Payment processing",
-    "paid": "Paid",
-    "voided": "Cancelled",
-    "paid_after_void": "Paid — refund on its way",
-    "refunded": "Refunded",
-}
+#: What the client reads for each status: plain words, no jargon (from the status table).
+CLIENT_STATUS_LABELS: Mapping[str, str] = CLIENT_LABELS
 
 # Statuses a client may see: everything that was ever sent to them.
-_VISIBLE = tuple(s.value for s in InvoiceStatus if s is not InvoiceStatus.DRAFT)
+_VISIBLE = CLIENT_VISIBLE
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _SEEN_EVERY = timedelta(hours=1)
 
@@ -183,6 +177,11 @@ class PortalInvoice:
     amount: Money
 
     @property
+    def status_tone(self) -> str:
+        """The portal's tone for the status (``ok``, ``danger``, ``warn``, ``muted``, ``info``): a CSS modifier."""
+        return CLIENT_TONES.get(self.status_key, "info")
+
+    @property
     def paid_at(self) -> datetime | None:
         return self.invoice.paid_at
 
@@ -256,7 +255,7 @@ def load_portal(owner: PortalOwner, today: date | None = None) -> Portal:
 
 def _portal_invoice(invoice: Invoice, today: date) -> PortalInvoice:
     status = InvoiceStatus(invoice.status)
-    key = "overdue" if is_overdue(status, invoice.due_date, today) else status.value
+    key = display_status(status, invoice.due_date, today)
     can_pay = is_open_for_payment(status)
     return PortalInvoice(
         invoice=invoice,

@@ -38,6 +38,7 @@ from .. import signals
 from ..domain.fees import application_fee
 from ..domain.invoice import Action, InvoiceStatus, is_open_for_payment, transition
 from ..domain.money import Money, format_money
+from ..domain.statuses import AWAITING_MONEY
 from ..extension import get_state
 from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
@@ -420,7 +421,7 @@ def _renew_checkout(workspace_id: str, invoice_id: int, seen_attempt: int, route
 def return_from_checkout(token: str) -> PayLinkOutcome:
     """The client came back from Checkout: re-read the session so the page is current."""
     invoice = find_by_token(token)
-    if invoice.status in (InvoiceStatus.SENT.value, InvoiceStatus.PROCESSING.value) and invoice.checkout_session_id:
+    if invoice.status in AWAITING_MONEY and invoice.checkout_session_id:
         outcome = _after_payment(invoice)
         if outcome.page != "confirming":
             return outcome

@@ -7,7 +7,8 @@
 - ``invoicing_new_invoice_url(kind, id)``: "New invoice" prefilled with a subject,
   for host pages such as an engagement or a proposal;
 - the ``money`` filter: ``{{ invoice.amount_minor|money(invoice.currency) }}``;
-- ``invoicing_status_badge(status)``: an invoice's status badge.
+- ``invoicing_status_badge(status)``: an invoice's status badge;
+- ``invoicing_report_statuses``: ``(status, label, tone)`` of each stored status, for counts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from markupsafe import Markup
 
 from ..actors import actor_name
 from ..domain.money import Money, format_money
+from ..domain.statuses import REPORT_LABELS, status_row
 from ..extension import get_state
 
 #: (label, endpoint) of the plugin's main pages, in menu order.
@@ -42,6 +44,7 @@ def install_template_helpers(app: Flask) -> None:
     app.add_template_filter(money_filter, "money")
     app.add_template_filter(actor_name, "actor_name")
     app.add_template_global(status_badge, "invoicing_status_badge")
+    app.add_template_global(REPORT_STATUSES, "invoicing_report_statuses")
 
 
 def invoicing_links() -> list[tuple[str, str]]:
@@ -58,14 +61,24 @@ def invoicing_new_invoice_url(kind: str, subject_id) -> str:
     return url_for("invoicing.invoice_new", subject=f"{kind}:{subject_id}")
 
 
-#: Badge text where capitalising the status is not enough.
-_STATUS_LABELS = {"sent": "Sent", "paid_after_void": "Paid after void"}
+#: ``(status, label, tone)`` per stored status, in table order (the analytics counts).
+REPORT_STATUSES: tuple[tuple[str, str, str], ...] = tuple(
+    (key, label, status_row(key).tone) for key, label in REPORT_LABELS)
 
 
 def status_badge(status: str) -> Markup:
-    """``<span class="inv-badge …">`` for a displayed status (a plain function: lists show one per row)."""
-    label = _STATUS_LABELS.get(status) or status.replace("_", " ").capitalize()
-    return Markup('<span class="inv-badge inv-badge--{0}" data-status="{0}">{1}</span>').format(status, label)
+    """``<span class="inv-badge inv-badge--<status> inv-badge--tone-<tone>">`` for a displayed status.
+
+    Words and tone come from the status table (``domain/statuses.py``); the stylesheet has one
+    rule per tone. An unknown status keeps its own name, capitalised, and no tone class.
+    (A plain function: lists show one per row.)
+    """
+    row = status_row(status)
+    if row is None:
+        label = status.replace("_", " ").capitalize()
+        return Markup('<span class="inv-badge inv-badge--{0}" data-status="{0}">{1}</span>').format(status, label)
+    return Markup('<span class="inv-badge inv-badge--{0} inv-badge--tone-{1}" data-status="{0}">{2}</span>').format(
+        status, row.tone, row.staff_label)
 
 
 def money_filter(minor: int | None, currency: str, locale: str = "en_US") -> str:

@@ -499,11 +499,14 @@ def test_the_client_filter_lists_the_clients_when_asked_and_keeps_the_chosen_one
     assert foreign.status_code == 200 and "No invoices match these filters." in foreign.text
 
 
-@pytest.mark.parametrize("status, label", [("overdue", "Overdue"), ("paid_after_void", "Paid after void"),
-                                           ("sent", "Sent"), ("<b>", "&lt;b&gt;")])
-def test_a_status_badge_names_the_status_for_people(status, label):
+@pytest.mark.parametrize("status, label, tone", [("overdue", "Overdue", "danger"),
+                                                 ("paid_after_void", "Paid after void", "danger"),
+                                                 ("sent", "Sent", "info"), ("draft", "Draft", "neutral"),
+                                                 ("<b>", "&lt;b&gt;", None)])
+def test_a_status_badge_names_the_status_for_people(status, label, tone):
     from invoicing_plugin.web.templating import status_badge
 
     escaped = status.replace("<", "&lt;").replace(">", "&gt;")
-    assert str(status_badge(status)) == (
-        f'<span class="inv-badge inv-badge--{escaped}" data-status="{escaped}">{label}</span>')
+    # The status's own class stays (hosts may style it); the tone class is what the stylesheet styles.
+    classes = f"inv-badge inv-badge--{escaped}" + (f" inv-badge--tone-{tone}" if tone else "")
+    assert str(status_badge(status)) == f'<span class="{classes}" data-status="{escaped}">{label}</span>'
