@@ -251,3 +251,21 @@ def test_views_catch_the_root_once_not_refusals_in_pairs():
                 if len(caught) >= 2:
                     pairs.append(f"{path.relative_to(REPO_DIR)}:{node.lineno} {sorted(caught)}")
     assert not pairs
+
+
+def test_a_view_catching_the_root_lets_not_found_through_first():
+    """NotFound is a refusal too, but a staff page answers it with the host's 404 page:
+    every ``except InvoicingError`` in the views comes after ``except NotFound: raise``."""
+    missing = []
+    for path, tree in _source_files(PACKAGE_DIR / "web", REPO_DIR / "host_demo"):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Try):
+                continue
+            seen_not_found = False
+            for handler in node.handlers:
+                name = _name(handler.type) if handler.type is not None else None
+                if name == "NotFound":
+                    seen_not_found = len(handler.body) == 1 and isinstance(handler.body[0], ast.Raise)
+                if name == "InvoicingError" and not seen_not_found:
+                    missing.append(f"{path.relative_to(REPO_DIR)}:{handler.lineno}")
+    assert not missing
