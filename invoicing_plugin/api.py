@@ -19,15 +19,17 @@ Example: raise a deposit invoice when a client accepts a proposal, and send it::
         )
         api.send(invoice.workspace_id, "system:proposal-accepted", invoice.id, method="email")
 
-Errors (each has a ``.message`` fit to show a person):
+Errors: every refusal is an :class:`InvoicingError` (refused or failed; nothing
+changed), with a ``.message`` fit to show a person and an optional ``.field``, so
+``except api.InvoicingError`` catches them all. Its subclasses:
 
-- :class:`InvoicingError` — refused or failed; nothing changed.
-  :class:`ValidationFailed` (a subclass) has ``.errors``: field name → message.
-  :class:`PaidMeanwhile` (a subclass): void / mark paid found the client had paid.
+- :class:`ValidationFailed` has ``.errors``: field name → message.
+- :class:`PaidMeanwhile`: void / mark paid found the client had paid.
 - :class:`DomainError` — a business rule; :class:`InvalidTransition` when the
   invoice's status does not allow the action (e.g. voiding a paid invoice).
 - :class:`NotFound` — no such invoice (or proposal, client, workspace) *in this
-  workspace*; another workspace's ids are not found.
+  workspace*; another workspace's ids are not found. Also a ``LookupError``;
+  ``str()`` names what was looked up, ``.message`` says it was not found.
 
 Functions return :class:`InvoiceSnapshot` objects: plain frozen data, safe to
 keep after the database session ends.

@@ -4,7 +4,7 @@ Imports only the standard library and Babel, so it can be used and tested withou
 Flask, a database or Stripe.
 """
 
-from .errors import AmountError, CurrencyError, CurrencyMismatch, DomainError, InvalidTransition
+from .errors import AmountError, CurrencyError, CurrencyMismatch, DomainError, InvalidTransition, InvoicingError
 from .fees import BPS_PER_WHOLE, DEFAULT_PLAN_FEE_BPS, application_fee, net_payout
 from .invoice import (
     NOOPS,
@@ -52,6 +52,7 @@ __all__ = [
     "DomainError",
     "InvalidTransition",
     "InvoiceStatus",
+    "InvoicingError",
     "Money",
     "StatusRow",
     "allowed_actions",

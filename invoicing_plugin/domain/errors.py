@@ -1,10 +1,17 @@
-"""Errors raised by the domain layer.
+"""Errors raised by the domain layer, and the root of every refusal fit for staff.
 
-Every :class:`DomainError` carries a ``message`` written for the staff member who
-caused it: the web layer shows it as-is (next to ``field`` when one is named), so it
-must say what is wrong and, where possible, what to do instead. Programming errors
-(a float where an int belongs, an unknown enum value) are *not* domain errors; they
-raise the usual ``TypeError``/``ValueError`` and should surface as bugs.
+:class:`InvoicingError` is the one root: every refusal the plugin raises for a person
+to read -- a business rule (:class:`DomainError`), a use case that refused
+(``services.errors``), "not found in this workspace"
+(``persistence.repository.NotFound``), Stripe or the mail server failing
+(``gateways``) -- derives from it, so a caller catches it once and shows
+``message`` (next to ``field`` when one is named). It lives here, in the pure
+domain, so every layer can derive from it without importing upwards.
+
+Each ``message`` is written for the staff member who caused it: it must say what is
+wrong and, where possible, what to do instead. Programming errors (a float where an
+int belongs, an unknown enum value) are *not* refusals; they raise the usual
+``TypeError``/``ValueError`` and should surface as bugs.
 """
 
 from __future__ import annotations
@@ -20,16 +27,26 @@ __all__ = [
     "CurrencyMismatch",
     "DomainError",
     "InvalidTransition",
+    "InvoicingError",
 ]
 
 
-class DomainError(Exception):
-    """A business rule refused an operation; ``message`` is fit to show to staff."""
+class InvoicingError(Exception):
+    """A refusal or failure fit to show to staff; nothing was changed.
+
+    ``message`` says what is wrong (``str(error)`` is the same text, except for
+    ``NotFound``, whose ``str()`` stays the name of what was looked up); ``field``
+    names the form field it concerns, or is ``None``.
+    """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class DomainError(InvoicingError):
+    """A business rule refused an operation; ``message`` is fit to show to staff."""
 
 
 class AmountError(DomainError):

@@ -15,11 +15,14 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Mapping
 
+from ..domain.errors import InvoicingError
 
-class MailError(Exception):
+
+class MailError(InvoicingError):
+    """The mail server refused or could not be reached; ``message`` is fit to show to staff."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from typing import Any, Mapping
 
 import stripe
 
+from ..domain.errors import InvoicingError
+
 #: The API version every request pins. It matches the installed SDK's own
 #: version so request and response types agree with its typed classes.
 STRIPE_API_VERSION = "2026-10-28.endive"
@@ -142,12 +144,17 @@ def _console_debug() -> bool:
     return os.environ.get("STRIPE_LOG") == "debug"
 
 
-class GatewayError(Exception):
-    """A Stripe call failed. ``message`` is safe to show to staff."""
+class GatewayError(InvoicingError):
+    """A Stripe call failed. ``message`` is safe to show to staff (an :class:`InvoicingError`).
+
+    ``kind`` classifies the failure (``api``, ``network``, ``rate_limit``, ``auth``,
+    ``permission``, ``malformed`` ...); ``code`` and ``param`` are Stripe's, when it
+    gave them. ``field`` is always ``None``: ``param`` names a Stripe parameter, not a
+    form field.
+    """
 
     def __init__(self, message: str, *, kind: str = "api", code: str | None = None, param: str | None = None):
         super().__init__(message)
-        self.message = message
         self.kind = kind
         self.code = code
         self.param = param

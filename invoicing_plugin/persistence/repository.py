@@ -13,6 +13,7 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from ..domain.errors import InvoicingError
 from .models import Base
 
 M = TypeVar("M", bound=Base)
@@ -30,8 +31,21 @@ def insert_on_conflict(dialect: str):
     return insert
 
 
-class NotFound(LookupError):
-    """The object does not exist in this workspace (it may exist in another)."""
+class NotFound(InvoicingError, LookupError):
+    """The object does not exist in this workspace (it may exist in another).
+
+    An :class:`~invoicing_plugin.domain.errors.InvoicingError` (so ``except
+    InvoicingError`` catches it too, with a ``message`` such as ``Invoice 42 was not
+    found.``) and still a ``LookupError``. ``what`` names what was looked up
+    (``Invoice 42``, ``pay link``); ``str()`` is that name, as it always was. The staff
+    pages answer it with the host's 404 page, not a message.
+    """
+
+    def __init__(self, what: str) -> None:
+        what = str(what)
+        super().__init__(f"{what[:1].upper()}{what[1:]} was not found.")
+        self.what = what
+        self.args = (what,)
 
 
 #: The largest primary key the plugin's tables can hold: their ids are PostgreSQL

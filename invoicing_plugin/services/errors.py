@@ -1,24 +1,22 @@
 """Errors raised by the service layer (and so by :mod:`invoicing_plugin.api`).
 
-Each carries a ``message`` written for the person who caused it, shown as-is by
-the web layer. Domain rule violations raise :class:`invoicing_plugin.domain.DomainError`
-(``InvalidTransition``, ``AmountError`` ...), which also carry ``.message``;
-"not found in this workspace" raises
-:class:`invoicing_plugin.persistence.repository.NotFound`.
+:class:`InvoicingError` is the root of every refusal fit for staff; it is defined in
+:mod:`invoicing_plugin.domain.errors` (so the pure domain can derive from it) and is
+the very same class here. Each carries a ``message`` written for the person who
+caused it, shown as-is by the web layer. Its subclasses include domain rule
+violations (:class:`~invoicing_plugin.domain.errors.DomainError`: ``InvalidTransition``,
+``AmountError`` ...), "not found in this workspace"
+(:class:`invoicing_plugin.persistence.repository.NotFound`), Stripe and mail failures
+(``GatewayError``, ``MailError``) and the ones below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..domain.errors import InvoicingError
 
-class InvoicingError(Exception):
-    """A use case refused or failed; nothing was changed. ``message`` is fit to show."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+__all__ = ["InvoicingError", "PaidMeanwhile", "ValidationFailed"]
 
 
 class ValidationFailed(InvoicingError):

@@ -11,7 +11,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from ..domain.errors import InvoicingError
 from ..gateways.stripe_gateway import GatewayError
+from ..persistence.repository import NotFound
 from ..services import connections
 from ..services.connections import ConnectionRefused
 from .access import staff, staff_required
@@ -52,7 +54,9 @@ class DisconnectForm(InvoicingForm):
     submit = SubmitField("Disconnect Stripe")
 
 
-def _error(exc: GatewayError | ConnectionRefused) -> None:
+def _error(exc: InvoicingError) -> None:
+    """Flash a refusal (a ``ConnectionRefused``, a Stripe ``GatewayError``, any
+    :class:`InvoicingError`). ``NotFound`` is re-raised by the views, never flashed."""
     flash(exc.message, "invoicing-error")
 
 
@@ -95,7 +99,9 @@ def _to_onboarding(ctx):
     """Send staff to a fresh Stripe onboarding link (creating the account once), or explain why not."""
     try:
         link = connections.start_onboarding(ctx.workspace.id, actor=ctx.actor, **_onboarding_urls())
-    except (GatewayError, ConnectionRefused) as exc:
+    except NotFound:
+        raise
+    except InvoicingError as exc:
         _error(exc)
         return redirect(url_for(".index"))
     return redirect(link, code=303)
@@ -119,7 +125,9 @@ def stripe_return():
     ctx = staff()
     try:
         view = connections.sync_account(ctx.workspace.id)
-    except (GatewayError, ConnectionRefused) as exc:
+    except NotFound:
+        raise
+    except InvoicingError as exc:
         _error(exc)
         return redirect(url_for(".index"))
     if view.status == connections.ACTIVE:
@@ -141,7 +149,9 @@ def stripe_dashboard():
         return redirect(url_for(".index"))
     try:
         link = connections.dashboard_link(ctx.workspace.id)
-    except (GatewayError, ConnectionRefused) as exc:
+    except NotFound:
+        raise
+    except InvoicingError as exc:
         _error(exc)
         return redirect(url_for(".index"))
     return redirect(link, code=303)
@@ -207,7 +217,9 @@ def stripe_disconnect():
     if form.validate_on_submit():
         try:
             result = connections.disconnect(ctx.workspace.id, actor=ctx.actor)
-        except (GatewayError, ConnectionRefused) as exc:
+        except NotFound:
+            raise
+        except InvoicingError as exc:
             _error(exc)
             return redirect(url_for(".stripe_disconnect"))
         message = "Stripe is disconnected. Your Stripe account and completed payments are not affected."

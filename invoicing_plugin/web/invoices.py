@@ -5,7 +5,6 @@ from __future__ import annotations
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from ..domain.errors import DomainError
 from ..extension import get_state
 from ..domain.invoice import Action, allowed_actions, display_status, is_editable
 from ..host import parse_subject_ref
@@ -34,6 +33,11 @@ bp = Blueprint(
 def _not_found(error):
     """Not in this workspace (or nowhere): the host's ordinary 404 page."""
     return current_app.handle_http_exception(HTTPNotFound())
+
+
+# Refusals: every one fit for staff is an InvoicingError with a ``message``; a view
+# catches that root once (after the subclasses it answers differently) and flashes
+# the message. NotFound is re-raised first: it is the host's 404 page, not a flash.
 
 
 def _error(message: str) -> None:
@@ -195,7 +199,9 @@ def invoice_edit(invoice_id: int):
         service.update_draft(ctx.workspace.id, ctx.actor, invoice.id, _draft_input(form))
     except ValidationFailed as exc:
         return _render_form(form, invoice=invoice, extra_errors=apply_errors(form, exc.errors), status=422)
-    except (InvoicingError, DomainError) as exc:
+    except NotFound:
+        raise  # the host's 404 page (see _not_found), never a message
+    except InvoicingError as exc:
         _error(exc.message)
     else:
         _success("Draft updated.")
@@ -228,7 +234,9 @@ def invoice_delete(invoice_id: int):
         abort(400, description=_form_problem(form))
     try:
         service.delete_draft(ctx.workspace.id, ctx.actor, invoice_id)
-    except (InvoicingError, DomainError) as exc:
+    except NotFound:
+        raise  # the host's 404 page (see _not_found), never a message
+    except InvoicingError as exc:
         _error(exc.message)
         return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
     _success("Draft deleted.")
@@ -267,7 +275,9 @@ def invoice_deposit(proposal_id: str):
             except ValidationFailed as exc:
                 errors = apply_errors(form, exc.errors)
                 status = 422
-            except (InvoicingError, DomainError) as exc:
+            except NotFound:
+                raise  # the host's 404 page (see _not_found), never a message
+            except InvoicingError as exc:
                 errors = [exc.message]
                 status = 422
             else:
@@ -349,7 +359,9 @@ def invoice_send(invoice_id: int):
         return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
     try:
         result = sending.send_invoice(ctx.workspace.id, ctx.actor, invoice_id, method=form.method.data)
-    except (InvoicingError, DomainError) as exc:
+    except NotFound:
+        raise  # the host's 404 page (see _not_found), never a message
+    except InvoicingError as exc:
         _error(exc.message)
     else:
         messages = {
@@ -373,7 +385,9 @@ def invoice_void(invoice_id: int):
         invoice = service.void_invoice(ctx.workspace.id, ctx.actor, invoice_id, reason=form.reason.data)
     except PaidMeanwhile as exc:
         flash(exc.message, "invoicing-info")
-    except (InvoicingError, DomainError) as exc:
+    except NotFound:
+        raise  # the host's 404 page (see _not_found), never a message
+    except InvoicingError as exc:
         _error(exc.message)
     else:
         _success(f"Invoice {invoice.number} voided. Its pay link no longer takes payments.")
@@ -399,7 +413,9 @@ def invoice_mark_paid(invoice_id: int):
         return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), mark_paid_form=form, status=422)
     except PaidMeanwhile as exc:
         flash(exc.message, "invoicing-info")
-    except (InvoicingError, DomainError) as exc:
+    except NotFound:
+        raise  # the host's 404 page (see _not_found), never a message
+    except InvoicingError as exc:
         _error(exc.message)
     else:
         _success(f"Invoice {result.number} marked as paid.")

@@ -426,6 +426,38 @@ def test_every_invoice_route_answers_404_for_another_workspaces_invoice(app, wor
         api.get_invoice(world.northwind, invoice.id)
 
 
+def test_the_documented_except_api_invoicing_error_catches_not_found(app, world):
+    """docs/invoices.md's host example catches ``api.InvoicingError`` only: another
+    workspace's proposal (NotFound) must land there with a ``.message``, not escape."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from invoicing_plugin import api
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "invoices.md").read_text()
+    example = next(block for block in re.findall(r"```python\n(.*?)```", doc, re.S) if "except api.InvoicingError" in block)
+    warnings: list[str] = []
+    log = SimpleNamespace(warning=lambda text, *args: warnings.append(text % args))
+    namespace = {"log": log, "__name__": "docs_example"}
+    exec(compile(example, "docs/invoices.md", "exec"), namespace)
+    foreign = SimpleNamespace(workspace_id=world.northwind, id=world.proposal_accepted)  # acme's proposal
+    with app.test_request_context():
+        namespace["on_proposal_accepted"](foreign)
+    assert warnings == [f"deposit not raised: Proposal {world.proposal_accepted!r} was not found."]
+
+    with app.test_request_context():
+        invoice = draft(app, world)
+        for lookup in (lambda: api.get_invoice(world.northwind, invoice.id), lambda: api.void(world.northwind, ACTOR, invoice.id)):
+            try:
+                lookup()
+            except api.InvoicingError as exc:
+                assert isinstance(exc, api.NotFound) and isinstance(exc, LookupError)
+                assert exc.message == f"Invoice {invoice.id!r} was not found." and exc.field is None
+                assert str(exc) == f"Invoice {invoice.id!r}"  # unchanged: stored webhook errors quote it
+            else:
+                raise AssertionError("another workspace's invoice was found")
+
+
 def test_members_without_billing_rights_and_internal_workspaces_see_nothing(app, world):
     member = login(app.test_client(), world.member_email, world.acme_slug)
     assert member.get("/invoicing/invoices").status_code == 403
