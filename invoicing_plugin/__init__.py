@@ -8,9 +8,9 @@ Mount it with one hook::
 ``MyHost`` implements :class:`invoicing_plugin.host.InvoicingHost`.
 """
 
-from .extension import Invoicing, get_state
+from .extension import Invoicing  # the top: it loads the pages too (on import, not in init_app)
 from .host import HostClient, HostSubject, HostUser, HostWorkspace, InvoicingHost
-from . import web as _web  # noqa: F401,E402  (pages are part of the package: loaded on import, not in init_app)
+from .state import get_state
 
 __all__ = [
     "Invoicing",

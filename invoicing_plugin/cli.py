@@ -6,6 +6,17 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .__manifest__ import MANIFEST
+from .config import SETTINGS
+from .crypto import generate_key
+from .domain.money import Money, format_money
+from .hooks import init_hook, uninstall_hook
+from .persistence.models import WebhookEvent, utcnow
+from .services.connections import unreadable_connections
+from .services.invoices import flag_overdue, overdue_invoices, today
+from .state import get_state
+from .webhooks.reconcile import reconcile
+
 #: The largest ``--limit``: far above any real run, far below SQL ``LIMIT``'s 64-bit bound.
 MAX_LIMIT = 1_000_000
 
@@ -29,9 +40,6 @@ invoicing_cli = AppGroup("invoicing", help="Invoicing plugin: tables, keys, over
 @invoicing_cli.command("info")
 def info_command() -> None:
     """Show the addon manifest and the effective settings (secrets masked)."""
-    from .__manifest__ import MANIFEST
-    from .config import SETTINGS
-
     for key in ("name", "version", "summary"):
         click.echo(f"{key}: {MANIFEST[key]}")
     for key in SETTINGS:
@@ -45,9 +53,6 @@ def info_command() -> None:
 def _report_stored_secrets() -> None:
     """Name the own-key workspaces whose stored Stripe secrets the configured keys cannot decrypt."""
     from sqlalchemy.exc import SQLAlchemyError
-
-    from .extension import get_state
-    from .services.connections import unreadable_connections
 
     try:
         affected = unreadable_connections()
@@ -73,8 +78,6 @@ def _report_stored_secrets() -> None:
 @invoicing_cli.command("init-db")
 def init_db_command() -> None:
     """Create the plugin's tables if missing (for hosts that do not run migrations)."""
-    from .hooks import init_hook
-
     created = init_hook(current_app._get_current_object())
     click.echo(f"Created: {', '.join(created)}" if created else "All invoicing tables already exist.")
 
@@ -83,10 +86,9 @@ def init_db_command() -> None:
 @click.argument("revision", default="invoicing@head")
 def db_upgrade_command(revision: str) -> None:
     """Run the plugin's Alembic migrations (own version table; host migrations untouched)."""
-    from .extension import get_state
-    from .migrations import current, upgrade
-
     from alembic.util import CommandError
+
+    from .migrations import current, upgrade
 
     if "\x00" in revision:
         raise click.BadParameter("must not contain a NUL character.", param_hint="'REVISION'")
@@ -104,8 +106,6 @@ def uninstall_command(yes: bool) -> None:
     """Drop the plugin's tables (never the host's). Irreversible."""
     if not yes:
         raise click.UsageError("This drops all invoices and payment records. Re-run with --yes to confirm.")
-    from .hooks import uninstall_hook
-
     dropped = uninstall_hook(current_app._get_current_object())
     click.echo(f"Dropped: {', '.join(dropped)}" if dropped else "Nothing to drop.")
 
@@ -113,8 +113,6 @@ def uninstall_command(yes: bool) -> None:
 @invoicing_cli.command("generate-key")
 def generate_key_command() -> None:
     """Print a new INVOICING_SECRET_ENCRYPTION_KEY."""
-    from .crypto import generate_key
-
     click.echo(generate_key())
 
 
@@ -131,8 +129,6 @@ def reconcile_command(apply_undelivered: bool, since_hours: int, limit: int) -> 
     Safe to run from cron on several machines at once. Exits with status 1 when
     something could not be checked.
     """
-    from .webhooks.reconcile import reconcile
-
     report = reconcile(apply_undelivered=apply_undelivered, lookback_seconds=since_hours * 3600, limit=limit)
     click.echo(f"Checked {report.checked} unpaid invoice(s) against Stripe.")
     for invoice_id, note in report.recorded:
@@ -179,9 +175,6 @@ def ignored_events_command(workspace_id: str | None, since_hours: int, limit: in
 
     from sqlalchemy import select
 
-    from .extension import get_state
-    from .persistence.models import WebhookEvent, utcnow
-
     session = get_state().session
     stmt = (
         select(WebhookEvent)
@@ -207,9 +200,6 @@ def ignored_events_command(workspace_id: str | None, since_hours: int, limit: in
 def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None:
     """List sent invoices past their due date, oldest due first."""
     import json
-
-    from .domain.money import Money, format_money
-    from .services.invoices import flag_overdue, overdue_invoices, today
 
     day = today()
     rows = []

@@ -1,21 +1,32 @@
-"""The Flask extension: ``Invoicing(app, host=...)`` or ``invoicing.init_app(app, host=...)``."""
+"""The Flask extension: ``Invoicing(app, host=...)`` or ``invoicing.init_app(app, host=...)``.
+
+The top of the package: it builds the per-app state, registers the pages, the CLI
+and the session hooks, and no other module imports it back (they read the state
+from :mod:`invoicing_plugin.state`). ``get_state`` and ``InvoicingState`` stay
+importable from here for compatibility.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from flask import Flask, current_app
 
 from . import config as config_module
+from .cli import invoicing_cli
 from .crypto import SecretBox, SecretBoxError
 from .domain.errors import DomainError
 from .domain.money import get_currency
-from .gateways.stripe_gateway import GatewayRegistry, StripeGateway
+from .gateways.stripe_gateway import GatewayRegistry
+from .hooks import init_hook
 from .host import InvoicingHost
 from .persistence import appends, totals
+from .state import InvoicingState, get_state
+from .web import register_web
+
+__all__ = ["Invoicing", "InvoicingState", "get_state"]
 
 log = logging.getLogger("invoicing_plugin")
 
@@ -29,24 +40,6 @@ _HOST_METHODS = (
     "get_subject",
     "list_subjects",
 )
-
-
-@dataclass
-class InvoicingState:
-    """Everything the plugin keeps per app. Reach it with :func:`get_state`."""
-
-    host: InvoicingHost
-    db: Any  # the host's flask_sqlalchemy.SQLAlchemy
-    secret_box: SecretBox
-    gateways: GatewayRegistry
-
-    @property
-    def session(self):
-        return self.db.session
-
-    def platform_gateway(self) -> StripeGateway:
-        """The gateway for the platform key (Connect). Raises GatewayError when none is set."""
-        return self.gateways.for_key(current_app.config["INVOICING_STRIPE_API_KEY"])
 
 
 class Invoicing:
@@ -103,17 +96,10 @@ class Invoicing:
         appends.install(db.session)
         totals.install(db.session)
 
-        from .web import register_web
-
         register_web(app)
-
-        from .cli import invoicing_cli
-
         app.cli.add_command(invoicing_cli)
 
         if app.config["INVOICING_CREATE_TABLES"]:
-            from .hooks import init_hook
-
             with app.app_context():
                 init_hook(app)
 
@@ -123,15 +109,6 @@ class Invoicing:
             return self._states[app]
         except KeyError:
             raise RuntimeError("Invoicing is not initialised on this app.") from None
-
-
-def get_state(app: Flask | None = None) -> InvoicingState:
-    """The plugin's per-app state for ``app`` (default: the current app)."""
-    app = app or current_app._get_current_object()
-    extension = app.extensions.get("invoicing")
-    if extension is None:
-        raise RuntimeError("Invoicing is not initialised on this app.")
-    return extension.state(app)
 
 
 def _check_host(host: Any) -> None:

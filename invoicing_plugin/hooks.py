@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .extension import get_state
+from .state import get_state
 from .persistence.models import metadata
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..domain.errors import InvoicingError
-from .models import Base
+from .models import Base, StripeConnection
 
 M = TypeVar("M", bound=Base)
 
@@ -127,8 +127,6 @@ def find_connection_by_account(session: Session, account_id: str, *, for_update:
     rows keep their old account id for the record but are never returned, so a
     late event about a removed account changes nothing.
     """
-    from .models import StripeConnection
-
     if not account_id:
         return None
     stmt = (

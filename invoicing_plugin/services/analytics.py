@@ -42,7 +42,7 @@ from sqlalchemy.sql.expression import FunctionElement
 from ..domain.invoice import InvoiceStatus, display_status
 from ..domain.money import Money, format_decimal_amount
 from ..domain.statuses import AWAITING_MONEY
-from ..extension import get_state
+from ..state import get_state
 from ..persistence import totals
 from ..persistence.models import Invoice, InvoiceTotal
 from ..persistence.repository import WorkspaceRepository

@@ -45,7 +45,7 @@ from .. import signals
 from ..actors import actor_name
 from ..crypto import SecretBoxError, mask_secret
 from ..domain.statuses import PAYABLE
-from ..extension import get_state
+from ..state import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import AccountInfo, GatewayError, StripeGateway
 from ..persistence.models import Invoice, StripeConnection, utcnow

@@ -28,9 +28,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import signals
 from ..domain.errors import AmountError, DomainError
 from ..domain.invoice import Action, InvoiceStatus, deposit_amount, is_editable, transition
-from ..domain.money import Money, get_currency, parse_amount, validate_amount
+from ..domain.money import Money, format_money, get_currency, parse_amount, validate_amount
 from ..domain.statuses import STAFF_LABELS
-from ..extension import get_state
+from ..state import get_state
 from ..gateways.stripe_gateway import GatewayError
 from ..host import HostSubject, HostWorkspace, parse_subject_ref
 from ..persistence.models import Invoice, InvoiceEvent, utcnow
@@ -358,8 +358,6 @@ def delete_draft(workspace_id: str, actor: str, invoice_id: int) -> None:
 
 
 def _summary(invoice: Invoice) -> str:
-    from ..domain.money import format_money
-
     due = f", due {invoice.due_date.isoformat()}" if invoice.due_date else ""
     return f"{format_money(Money(invoice.amount_minor, invoice.currency))} to {invoice.client_name}{due}"
 

@@ -44,12 +44,13 @@ from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.money import Money, format_money
 from ..domain.statuses import AWAITING_MONEY, MONEY_RECEIVED
-from ..extension import get_state
+from ..state import get_state
 from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
 from ..persistence import appends
 from ..persistence.models import CheckoutSessionRecord, Invoice, InvoiceEvent, WebhookEvent, utcnow
 from ..persistence.repository import NotFound
+from .connections import checkout_gateway, get_connection, own_key_gateway
 from .uow import UnitOfWork, retry_on_conflict
 from .views import InvoiceSnapshot
 
@@ -249,8 +250,6 @@ def bind_session(session: CheckoutSession, *, scope_workspace: str | None = None
 def _session_of_intent(payment_intent: str, scope_workspace: str | None) -> str | None:
     """Ask Stripe which Checkout Session created ``payment_intent`` (a charge event that
     overtook its session's event). Raises :class:`GatewayError` when Stripe can't be asked."""
-    from .connections import get_connection, own_key_gateway
-
     gateway = None
     if scope_workspace is not None:
         connection = get_connection(str(scope_workspace))
@@ -630,8 +629,6 @@ def gateway_for_invoice(invoice: Invoice) -> StripeGateway:
     See :func:`.connections.checkout_gateway`: raises a non-retryable
     :class:`GatewayError` when no usable key is held (e.g. the stored key cannot be read).
     """
-    from .connections import checkout_gateway
-
     return checkout_gateway(invoice)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money
 from ..domain.statuses import CLIENT_LABELS, CLIENT_TONES, CLIENT_VISIBLE
-from ..extension import get_state
+from ..state import get_state
 from ..host import HostClient, HostWorkspace, host_current_client, parse_subject_ref
 from ..persistence.models import ClientPortalAccess, Invoice, utcnow
 from ..persistence.repository import WorkspaceRepository

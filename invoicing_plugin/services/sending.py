@@ -39,18 +39,20 @@ from ..domain.fees import application_fee
 from ..domain.invoice import Action, InvoiceStatus, is_open_for_payment, transition
 from ..domain.money import Money, format_money
 from ..domain.statuses import AWAITING_MONEY
-from ..extension import get_state
+from ..state import get_state
 from ..gateways.mail import Mailer, MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
 from ..host import HostWorkspace
 from ..persistence.models import Invoice, utcnow
 from ..persistence.repository import NotFound, WorkspaceRepository
 from .errors import InvoicingError
+from .connections import payment_availability, payment_route
 from .fees import UnknownPlan, plan_fee_bps
 from .invoices import (
     ONLINE_METHODS,
     SEND_METHODS,
     _commit,
+    _sync_from_stripe,
     apply_transition,
     claim,
     get_workspace,
@@ -243,8 +245,6 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
         if invoice.due_date is not None and invoice.due_date < today():
             raise InvoicingError("The due date is in the past: edit the draft and choose a new due date first.", field="due_date")
         if method in ONLINE_METHODS:
-            from .connections import payment_availability
-
             availability = payment_availability(workspace_id)
             route = availability.route
             if route is None:
@@ -343,8 +343,6 @@ def open_pay_link(token: str) -> PayLinkOutcome:
     page = status_page(invoice)
     if page is not None:
         return page
-    from .connections import payment_route
-
     route = payment_route(invoice.workspace_id)
     if route is None:
         return PayLinkOutcome(invoice, page="unavailable")
@@ -370,8 +368,6 @@ def open_pay_link(token: str) -> PayLinkOutcome:
 
 
 def _after_payment(invoice: Invoice) -> PayLinkOutcome:
-    from .invoices import _sync_from_stripe
-
     invoice_id, workspace_id = invoice.id, invoice.workspace_id
     try:
         _sync_from_stripe(invoice_id)

@@ -14,7 +14,7 @@ from functools import wraps
 from flask import abort, current_app, g, has_request_context, request
 
 from ..actors import staff_actor
-from ..extension import get_state
+from ..state import get_state
 from ..host import HostUser, HostWorkspace
 from ..persistence.repository import WorkspaceRepository
 

@@ -12,7 +12,7 @@ from babel.dates import format_date
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
-from ..extension import get_state
+from ..state import get_state
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
 from ..services import documents, fees

@@ -5,8 +5,9 @@ from __future__ import annotations
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from ..extension import get_state
+from ..state import get_state
 from ..domain.invoice import Action, allowed_actions, display_status, is_editable
+from ..domain.money import Money, format_decimal_amount
 from ..host import parse_subject_ref
 from ..persistence.repository import NotFound
 from ..services import invoices as service
@@ -189,8 +190,6 @@ def invoice_edit(invoice_id: int):
     form = InvoiceForm(obj=invoice) if request.method == "GET" else InvoiceForm()
     form.set_choices(_clients(), _currencies_for(invoice), _subjects(invoice.subject_ref))
     if request.method == "GET":
-        from ..domain.money import Money, format_decimal_amount
-
         form.amount.data = format_decimal_amount(Money(invoice.amount_minor, invoice.currency))
         return _render_form(form, invoice=invoice)
     if not form.validate_on_submit():
@@ -481,8 +480,6 @@ def template_edit(template_id: int):
     form = TemplateForm(obj=template) if request.method == "GET" else TemplateForm()
     form.currency.choices = choices((c, c) for c in service.configured_currencies())
     if request.method == "GET":
-        from ..domain.money import Money, format_decimal_amount
-
         form.amount.data = format_decimal_amount(Money(template.amount_minor, template.currency)) if template.amount_minor else ""
         return _render_template_form(form, template)
     if not form.validate_on_submit():

@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, redirect, render_template, request
 
 from ..domain.invoice import display_status
-from ..extension import get_state
+from ..state import get_state
 from ..persistence.repository import NotFound
 from ..services import sending
 from ..services.invoices import today

@@ -21,7 +21,8 @@ from markupsafe import Markup
 from ..actors import actor_name
 from ..domain.money import Money, format_money
 from ..domain.statuses import REPORT_LABELS, status_row
-from ..extension import get_state
+from ..state import get_state
+from .access import current_workspace_for_billing
 
 #: (label, endpoint) of the plugin's main pages, in menu order.
 NAV_ENTRIES: list[tuple[str, str]] = [
@@ -48,8 +49,6 @@ def install_template_helpers(app: Flask) -> None:
 
 
 def invoicing_links() -> list[tuple[str, str]]:
-    from .access import current_workspace_for_billing
-
     if g.get("invoicing_public"):  # client-facing pages never show staff navigation
         return []
     if current_workspace_for_billing() is None:

@@ -21,7 +21,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from sqlalchemy import func
 from wtforms import SubmitField
 
-from ..extension import get_state
+from ..state import get_state
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import NotFound
 from ..webhooks.processing import ReplayRefused, replay_event

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import select
 
 from ..domain.invoice import Action
-from ..extension import get_state
+from ..state import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import (
     account_info,
@@ -37,7 +37,7 @@ from ..gateways.stripe_gateway import (
     stripe_event,
 )
 from ..persistence.models import StripeConnection
-from ..services import payments
+from ..services import connections, payments
 from ..services.payments import PaymentOutcome
 from ..services.uow import UnitOfWork
 
@@ -155,8 +155,6 @@ def _connect_event_allowed(ctx: EventContext, account_id: str | None) -> str | N
 
 def account_updated(ctx: EventContext) -> str:
     """Onboarding progress or restrictions of a connected account."""
-    from ..services import connections
-
     info = account_info(ctx.object)
     if _connect_event_allowed(ctx, info.id) is None:
         return "ignored"
@@ -167,8 +165,6 @@ def account_updated(ctx: EventContext) -> str:
 
 def account_deauthorized(ctx: EventContext) -> str:
     """The connected account disconnected the platform: online payment stops for that workspace."""
-    from ..services import connections
-
     # The event's object is the platform's *application*; the account is the event's ``account``.
     application_object(ctx.object)
     account_id = ctx.event.get("account")

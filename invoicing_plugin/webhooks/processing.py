@@ -37,7 +37,7 @@ from sqlalchemy import insert as insert_core
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..extension import get_state
+from ..state import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import redact_secrets
 from ..persistence import appends

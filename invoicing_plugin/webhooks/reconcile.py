@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from ..extension import get_state
+from ..state import get_state
 from ..gateways.stripe_gateway import GatewayError, StripeEventRef, StripeGateway
 from ..persistence.models import Invoice, StripeConnection, WebhookEvent
 from ..services import payments

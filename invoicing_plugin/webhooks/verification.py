@@ -44,7 +44,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..config import webhook_secrets
-from ..extension import get_state
+from ..state import get_state
 from ..gateways.stripe_gateway import MAX_ACCOUNT_ID_CHARS, MalformedStripeObject, is_stripe_id
 from ..persistence.models import Invoice, StripeConnection
 from ..services.connections import stored_secrets
