@@ -26,27 +26,25 @@ of at most a few thousand rows each, whatever the number of invoices:
 The CSV export still reads the invoices themselves.
 """
 
+
 from __future__ import annotations
 
-import csv
-import io
-import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 
-from sqlalchemy import String, and_, case, func, or_
+from sqlalchemy import String, and_, case, func
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from ..domain.invoice import InvoiceStatus, display_status
-from ..domain.money import Money, format_decimal_amount
+from ..domain.invoice import InvoiceStatus
+from ..domain.money import Money
 from ..domain.statuses import AWAITING_MONEY
 from ..state import get_state
 from ..persistence import totals
-from ..persistence.models import Invoice, InvoiceTotal
+from ..persistence.models import InvoiceTotal
 from ..persistence.repository import WorkspaceRepository
-from .errors import InvoicingError
+from .analytics_export import CSV_COLUMNS, csv_filename, csv_safe, export_csv, export_rows  # noqa: F401
+from .analytics_period import EARLIEST, MAX_RANGE_DAYS, DateRange, RangeError, default_range, validate_range  # noqa: F401
 from .uow import UnitOfWork
 
 __all__ = [
@@ -66,68 +64,10 @@ __all__ = [
     "validate_range",
 ]
 
-MAX_RANGE_DAYS = 366 * 10
-"""Longest period the page accepts (ten years)."""
 
-EARLIEST = date(2000, 1, 1)
 _PAID = InvoiceStatus.PAID.value
 _OUTSTANDING = AWAITING_MONEY  # from the status table
 
-
-# --- The period -----------------------------------------------------------------------------
-
-
-class RangeError(InvoicingError):
-    """A period staff typed cannot be used; ``message`` says why, ``field`` where."""
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """Whole days from ``start`` to ``end``, both included, in UTC."""
-
-    start: date
-    end: date
-
-    @property
-    def start_at(self) -> datetime:
-        return datetime.combine(self.start, time.min, tzinfo=timezone.utc)
-
-    @property
-    def end_before(self) -> datetime:
-        """The first instant after the period (queries use ``< end_before``)."""
-        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=timezone.utc)
-
-    def months(self) -> list[str]:
-        """Every month the period touches, as ``"YYYY-MM"``, in order."""
-        out, year, month = [], self.start.year, self.start.month
-        while (year, month) <= (self.end.year, self.end.month):
-            out.append(f"{year:04d}-{month:02d}")
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return out
-
-
-def default_range(today: date) -> DateRange:
-    """The last twelve months, this one included."""
-    year, month = today.year, today.month - 11
-    if month < 1:
-        year, month = year - 1, month + 12
-    return DateRange(date(year, month, 1), today)
-
-
-def validate_range(start: date | None, end: date | None, today: date) -> DateRange:
-    """The period to report on; missing ends default to :func:`default_range`'s."""
-    fallback = default_range(today)
-    start = start or (fallback.start if end is None else date(end.year, 1, 1))
-    end = end or max(today, start)
-    if start < EARLIEST:
-        raise RangeError(f"Choose a start date on or after {EARLIEST:%d %B %Y}.", field="start")
-    if end > date(today.year + 1, 12, 31):
-        raise RangeError("Choose an end date no later than the end of next year.", field="end")
-    if start > end:
-        raise RangeError("The start date must be on or before the end date.", field="start")
-    if (end - start).days > MAX_RANGE_DAYS:
-        raise RangeError("Choose a period of at most ten years.", field="start")
-    return DateRange(start, end)
 
 
 # --- Month buckets on every database ---------------------------------------------------------
@@ -296,146 +236,3 @@ def totals_drift(workspace_id: str | None = None) -> list:
         return totals.drift(session, workspace_id)
     finally:
         session.rollback()
-
-
-# --- CSV export ---------------------------------------------------------------------------------
-
-CSV_COLUMNS = (
-    "number", "status", "counted_as", "client", "client_email", "description", "engagement",
-    "currency", "amount", "amount_minor", "amount_paid", "amount_paid_minor",
-    "amount_refunded", "amount_refunded_minor", "platform_fee", "platform_fee_minor", "fee_bps",
-    "created_at", "sent_at", "due_date", "paid_at",
-)
-
-#: What a spreadsheet takes as the start of a formula (OWASP, "CSV Injection",
-#: https://owasp.org/www-community/attacks/CSV_Injection: ``= + - @``, tab, carriage return;
-#: ASVS 5.0 V1.2.10 adds NUL). Compared after NFKC, so full-width ``＝ ＋ － ＠`` and the
-#: small/superscript forms count; U+2212 MINUS SIGN and other dashes count as ``-``.
-_FORMULA_CHARS = frozenset("=+-@\u2212")
-#: Blank letters that render as nothing but are not in a Z*/C* category.
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-
-
-def _invisible(char: str) -> bool:
-    """Whitespace, control, format (zero-width, bidi), unassigned and private-use characters,
-    combining marks without a base, and blank letters: what a reader or a trim step skips."""
-    category = unicodedata.category(char)
-    return category[0] in "ZC" or category in ("Mn", "Me") or char in _BLANK_LETTERS
-
-
-def _starts_formula(text: str) -> bool:
-    if text[:1] and unicodedata.category(text[0]) == "Cc":
-        return True  # tab, CR, LF, NUL...: OWASP and ASVS prefix these whatever follows
-    folded = unicodedata.normalize("NFKC", text)
-    for char in folded:
-        if not _invisible(char):
-            return char in _FORMULA_CHARS or unicodedata.category(char) == "Pd"
-    return False
-
-
-def csv_safe(text: str | None) -> str:
-    """Text from users or the host, made safe to open in a spreadsheet.
-
-    A cell whose first visible character -- after Unicode NFKC normalisation and after
-    skipping leading whitespace, control and invisible characters -- starts a formula
-    (``= + - @`` and their full-width or dash look-alikes), or that begins with a
-    control character (tab, CR, LF, NUL), gets a ``'`` in front, as OWASP recommends for
-    CSV injection. The text itself is kept: the result is ``text`` or ``"'" + text``.
-    Numbers the plugin writes (amounts, minor units, fee bps, dates) do not go through
-    here, so a spreadsheet still reads them as numbers.
-    """
-    text = text or ""
-    return "'" + text if _starts_formula(text) else text
-
-
-def csv_filename(period: DateRange) -> str:
-    return f"invoices-{period.start.isoformat()}-to-{period.end.isoformat()}.csv"
-
-
-def export_rows(repo: WorkspaceRepository, period: DateRange, today: date):
-    """The invoices behind the figures: paid in the period, outstanding now, or
-    created in the period. Streamed from the database in batches."""
-    paid_in_period = and_(
-        Invoice.status == _PAID, Invoice.paid_at >= period.start_at, Invoice.paid_at < period.end_before
-    )
-    created = and_(Invoice.created_at >= period.start_at, Invoice.created_at < period.end_before)
-    stmt = (
-        repo.select(Invoice)
-        .where(or_(paid_in_period, Invoice.status.in_(_OUTSTANDING), created))
-        .order_by(Invoice.created_at, Invoice.id)
-        .execution_options(yield_per=500)
-    )
-    return repo.session.scalars(stmt)
-
-
-def export_csv(repo: WorkspaceRepository, period: DateRange, today: date) -> Iterator[str]:
-    """The CSV as chunks of text (header first). Amounts appear twice: as a decimal
-    string with the currency's decimals ("1250.50", "1500") and as integer minor units."""
-    buffer = io.StringIO()
-    # Every field quoted: a spreadsheet that splits on ";" (its locale's list separator)
-    # or on tabs cannot cut a text cell in two and start a new cell with a formula
-    # (OWASP CSV Injection: mind the field separator, not only the first character).
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-
-    def flush() -> str:
-        chunk = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return chunk
-
-    writer.writerow(CSV_COLUMNS)
-    yield "\ufeff" + flush()  # BOM: spreadsheet apps then read UTF-8 names correctly
-    for count, invoice in enumerate(export_rows(repo, period, today), start=1):
-        writer.writerow(_csv_row(invoice, period, today))
-        if count % 200 == 0:
-            yield flush()
-    yield flush()
-
-
-def _csv_row(invoice: Invoice, period: DateRange, today: date) -> list[str]:
-    currency = invoice.currency
-
-    def money(minor: int | None) -> tuple[str, str]:
-        if minor is None:
-            return "", ""
-        return format_decimal_amount(Money(int(minor), currency)), str(int(minor))
-
-    status = display_status(invoice.status, invoice.due_date, today)
-    paid_in_period = (
-        invoice.status == _PAID and invoice.paid_at is not None
-        and period.start_at <= invoice.paid_at < period.end_before
-    )
-    if paid_in_period:
-        counted = "revenue"
-    elif status == "overdue":
-        counted = "overdue"
-    elif invoice.status in _OUTSTANDING:
-        counted = "outstanding"
-    else:
-        counted = ""
-    received = invoice.amount_paid_minor
-    if received is None and invoice.status == _PAID:
-        received = invoice.amount_minor
-    return [
-        csv_safe(invoice.number or ""),
-        status,
-        counted,
-        csv_safe(invoice.client_name),
-        csv_safe(invoice.client_email),
-        csv_safe(invoice.description),
-        csv_safe(invoice.subject_title),
-        currency,
-        *money(invoice.amount_minor),
-        *money(received),
-        *money(invoice.amount_refunded_minor or 0),
-        *money(invoice.application_fee_minor),
-        "" if invoice.fee_bps is None else str(invoice.fee_bps),
-        _iso(invoice.created_at),
-        _iso(invoice.sent_at),
-        invoice.due_date.isoformat() if invoice.due_date else "",
-        _iso(invoice.paid_at),
-    ]
-
-
-def _iso(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds") if value else ""

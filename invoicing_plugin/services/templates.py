@@ -18,7 +18,7 @@ from ..domain.money import Money, format_decimal_amount, get_currency, parse_amo
 from ..persistence.models import InvoiceTemplate
 from .errors import ValidationFailed
 from .text import check_text, has_nul, nul_message
-from .invoices import DESCRIPTION_MAX, SEND_METHODS, configured_currencies, repository, today, unit_of_work
+from .common import DESCRIPTION_MAX, SEND_METHODS, configured_currencies, repository, today, unit_of_work
 
 NAME_MAX = 120
 MAX_DUE_DAYS = 365

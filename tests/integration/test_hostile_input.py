@@ -253,14 +253,14 @@ def test_two_clicks_renewing_the_pay_link_at_once_make_one_session(
 ):
     """The pay link replaces a session it cannot use (here: none stored, as after a
     reconnect). Two clicks at once: one creates the session, both are sent to it."""
-    from invoicing_plugin.services import sending
+    from invoicing_plugin.services import paylink
 
     invoice = draft(app, world, send_method="stripe_link")
     send(app, world, invoice.id, "stripe_link")
     stored = load(app, invoice.id)
     update(app, invoice.id, checkout_session_id=None, checkout_url=None)
-    outcomes = _two_clicks_at_once(app, monkeypatch, db_backend, sending,
-                                   lambda: sending.open_pay_link(stored.public_token).redirect_url)
+    outcomes = _two_clicks_at_once(app, monkeypatch, db_backend, paylink,
+                                   lambda: paylink.open_pay_link(stored.public_token).redirect_url)
 
     renewed = load(app, invoice.id)
     assert outcomes == [renewed.checkout_url, renewed.checkout_url], outcomes

@@ -89,13 +89,13 @@ def _samples() -> dict[str, list[BaseException]]:
             errors.PaidMeanwhile("The client paid meanwhile; the invoice is now paid.", status="paid")
         ],
         "invoicing_plugin.services.fees.UnknownPlan": [fees.UnknownPlan("gold"), fees.UnknownPlan(None)],
-        "invoicing_plugin.services.analytics.RangeError": [
+        "invoicing_plugin.services.analytics_period.RangeError": [
             analytics.RangeError("The start date must be on or before the end date.", field="start")
         ],
-        "invoicing_plugin.services.connections.ConnectionRefused": [
+        "invoicing_plugin.services.connection_routes.ConnectionRefused": [
             connections.ConnectionRefused("Stripe is not connected to this workspace.")
         ],
-        "invoicing_plugin.services.connections.KeyUnavailable": [
+        "invoicing_plugin.services.connection_routes.KeyUnavailable": [
             connections.KeyUnavailable(connections.KEY_UNREADABLE_MESSAGE, kind=connections.KEY_UNREADABLE),
             connections.KeyUnavailable("This workspace's own Stripe key is no longer stored.", kind="auth"),
         ],

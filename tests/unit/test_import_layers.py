@@ -217,7 +217,7 @@ def test_the_graph_is_read(all_imports):
     modules = module_names()
     assert f"{PACKAGE}.extension" in modules and f"{PACKAGE}.services.invoices" in modules
     top = graph([i for i in all_imports if i.top])
-    assert f"{PACKAGE}.domain.invoice" in top[f"{PACKAGE}.services.invoices"]
+    assert f"{PACKAGE}.domain.invoice" in top[f"{PACKAGE}.services.closing"]
 
 
 def test_no_cycle_among_top_of_module_imports(all_imports):

@@ -1,0 +1,105 @@
+"""Connect Express: create the workspace's account, onboard it, keep it up to date.
+
+:func:`apply_account_update` is also a webhook entry point (``account.updated``):
+workspace-agnostic, it finds the workspace by the Stripe account id.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..state import get_state
+from ..gateways.stripe_gateway import AccountInfo
+from ..persistence.repository import find_connection_by_account
+from .common import commit_or_conflict
+from .connection_routes import CONFLICT_MESSAGE, CONNECT, LINKED, OWN_KEY, ConnectionRefused, get_connection
+from .connection_rows import (
+    apply_account,
+    ensure_connection_row,
+    link_account,
+    lock_connection,
+    on_active,
+    platform_gateway_for_connect,
+)
+from .connection_view import ConnectionView, connection_view
+from .uow import UnitOfWork
+
+log = logging.getLogger("invoicing_plugin.connections")
+
+
+def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_url: str) -> str:
+    """Create the workspace's Express account if it has none; return a fresh onboarding link.
+
+    The account is created at most once per connection attempt: the row is
+    locked while Stripe is asked (PostgreSQL), and the request carries the
+    idempotency key ``invoicing-connect-{workspace}-{attempt}`` so a retry, a
+    double click or a second admin gets the same account from Stripe even where
+    the database cannot lock (SQLite). Used by both "Connect Stripe" and
+    "Continue onboarding".
+    """
+    gateway = platform_gateway_for_connect()
+    session = get_state().session
+    ensure_connection_row(session, workspace_id)
+    with UnitOfWork(session) as uow:
+        connection = lock_connection(session, workspace_id)
+        if connection.mode == OWN_KEY and connection.status in LINKED:
+            raise ConnectionRefused(
+                "This workspace takes payments with its own Stripe key. "
+                "Disconnect it before connecting a Stripe Express account."
+            )
+        if connection.mode == CONNECT and connection.status in LINKED and connection.account_id:
+            account_id = connection.account_id
+            uow.rollback()  # nothing changed; release the row lock before calling Stripe again
+        else:
+            account = gateway.create_express_account(
+                workspace_id=str(workspace_id),
+                email=None,  # same parameters on every retry, or Stripe refuses the idempotency key
+                idempotency_key=f"invoicing-connect-{workspace_id}-{connection.attempt}",
+            )
+            link_account(connection, mode=CONNECT, account=account, actor=actor)
+            became_active = apply_account(connection, account)
+            if became_active:
+                on_active(uow, session, connection)
+            uow.commit()
+            account_id = account.id
+            log.info("workspace %s: created Stripe Express account %s", workspace_id, account_id)
+    return gateway.create_onboarding_link(account_id, refresh_url=refresh_url, return_url=return_url)
+
+
+def sync_account(workspace_id: str) -> ConnectionView:
+    """Re-read the workspace's Express account from Stripe (the onboarding return URL)."""
+    connection = get_connection(workspace_id)
+    if connection is not None and connection.mode == CONNECT and connection.status in LINKED:
+        account = platform_gateway_for_connect().retrieve_account(connection.account_id)
+        apply_account_update(account)
+    return connection_view(workspace_id)
+
+
+def dashboard_link(workspace_id: str) -> str:
+    """A single-use login link to the workspace's Express dashboard."""
+    connection = get_connection(workspace_id)
+    if connection is None or connection.mode != CONNECT or connection.status not in LINKED:
+        raise ConnectionRefused("This workspace has no Stripe Express account connected.")
+    if not connection.details_submitted:
+        raise ConnectionRefused("Finish Stripe onboarding first; the Stripe dashboard opens once it is complete.")
+    return platform_gateway_for_connect().create_login_link(connection.account_id)
+
+def apply_account_update(account: AccountInfo) -> None:
+    """Bring the connection of ``account.id`` up to date (``account.updated``, return URL).
+
+    Workspace-agnostic: the connection is found by account id. Unknown or
+    disconnected accounts are ignored. Sends ``stripe_connected`` when the
+    account becomes able to take payments; invoices flagged as unpayable online
+    become payable again then.
+    """
+    session = get_state().session
+    with UnitOfWork(session) as uow:
+        connection = find_connection_by_account(session, account.id, for_update=True)
+        if connection is None:
+            log.info("account update for %s ignored: not linked to any workspace", account.id)
+            return
+        became_active = apply_account(connection, account)
+        if became_active:
+            on_active(uow, session, connection)
+        commit_or_conflict(uow, error=ConnectionRefused, message=CONFLICT_MESSAGE)
+

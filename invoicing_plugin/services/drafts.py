@@ -1,0 +1,217 @@
+"""Draft invoices: validate, create, edit and delete.
+
+Every function takes an explicit ``workspace_id`` and ``actor`` (a short text
+such as ``"user:7 Ada Lovelace"`` that the audit trail records), so the same code
+serves the staff pages, :mod:`invoicing_plugin.api` and the CLI. Each runs in
+one :class:`~.uow.UnitOfWork`: it either commits everything or changes nothing.
+
+Errors: :class:`~invoicing_plugin.services.errors.ValidationFailed` (bad input,
+per field), :class:`~invoicing_plugin.services.errors.InvoicingError`,
+:class:`~invoicing_plugin.domain.InvalidTransition` (the state machine refused),
+:class:`~invoicing_plugin.persistence.repository.NotFound` (not in this workspace).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import current_app
+
+from .. import signals
+from ..domain.errors import AmountError, DomainError
+from ..domain.invoice import InvoiceStatus, is_editable
+from ..domain.money import Money, format_money, get_currency, parse_amount, validate_amount
+from ..state import get_state
+from ..host import HostSubject, parse_subject_ref
+from ..persistence.models import Invoice
+from .common import (
+    DEPOSIT_KIND,
+    DESCRIPTION_MAX,
+    SEND_METHODS,
+    commit_or_conflict,
+    configured_currencies,
+    get_workspace,
+    lock_invoice,
+    record_event,
+    repository,
+    today,
+    unit_of_work,
+)
+from .errors import InvoicingError, ValidationFailed
+from .text import check_text
+from .views import InvoiceSnapshot
+
+log = logging.getLogger("invoicing_plugin.invoices")
+
+
+@dataclass
+class DraftInput:
+    """What staff (or host code) fill in for a draft.
+
+    ``amount`` is either the text staff typed (``"1,250.50"``, read with the
+    currency's decimals) or an ``int`` of Stripe minor units.
+    """
+
+    client_id: str
+    amount: str | int
+    description: str
+    currency: str | None = None
+    due_date: date | None = None
+    subject_ref: str | None = None
+    send_method: str = "email"
+
+
+@dataclass
+class _Validated:
+    client: Any
+    money: Money
+    description: str
+    due_date: date | None
+    subject: HostSubject | None
+    send_method: str
+
+
+def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: bool = False) -> _Validated:
+    """Check every field; raise :class:`ValidationFailed` listing each problem."""
+    host = get_state().host
+    errors: dict[str, str] = {}
+    # Text that cannot be stored is refused before the host is asked about it.
+    check_text(errors, "client_id", data.client_id, "client")
+    check_text(errors, "subject_ref", data.subject_ref, "engagement, project or proposal reference")
+    check_text(errors, "description", data.description, "description")
+
+    client = None
+    if "client_id" in errors:
+        pass
+    elif not data.client_id:
+        errors["client_id"] = "Choose the client to invoice."
+    else:
+        client = host.get_client(str(workspace_id), str(data.client_id))
+        if client is None:
+            errors["client_id"] = "That client was not found in this workspace. Choose one of your clients."
+        elif not client.email:
+            errors["client_id"] = f"{client.name} has no email address; add one in the client's details first."
+
+    currency = (data.currency or current_app.config["INVOICING_DEFAULT_CURRENCY"] or "").strip().upper()
+    money = None
+    allowed = configured_currencies()
+    if not allow_any_currency and currency not in allowed:
+        errors["currency"] = f"Choose one of the currencies: {', '.join(allowed)}."
+    else:
+        try:
+            get_currency(currency)
+        except DomainError as exc:
+            errors["currency"] = exc.message
+    if "currency" not in errors:
+        try:
+            if isinstance(data.amount, bool):
+                raise TypeError("amount must be text or an int of minor units")
+            if isinstance(data.amount, int):
+                money = validate_amount(Money(data.amount, currency))
+            elif isinstance(data.amount, str):
+                money = parse_amount(data.amount, currency)
+            else:
+                raise TypeError(f"amount must be text or an int of minor units, not {type(data.amount).__name__}")
+        except AmountError as exc:
+            errors["amount"] = exc.message
+    elif not str(data.amount or "").strip():
+        errors["amount"] = "Enter an amount."
+
+    description = (data.description or "").strip()
+    if "description" in errors:
+        pass
+    elif not description:
+        errors["description"] = "Describe what the invoice is for; the client sees it."
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = f"Keep the description under {DESCRIPTION_MAX} characters (it has {len(description)})."
+
+    subject = None
+    if data.subject_ref and "subject_ref" not in errors:
+        parsed = parse_subject_ref(data.subject_ref)
+        if parsed is None:
+            errors["subject_ref"] = "That engagement, project or proposal reference is not valid."
+        else:
+            subject = host.get_subject(str(workspace_id), *parsed)
+            if subject is None:
+                errors["subject_ref"] = f"That {parsed[0]} was not found in this workspace."
+            elif client is not None and subject.client_id and str(subject.client_id) != str(client.id):
+                errors["client_id"] = f"The {subject.kind} “{subject.title}” is for another client; choose that client or remove the link."
+
+    if data.due_date is not None:
+        if not isinstance(data.due_date, date):
+            errors["due_date"] = "Enter the due date as a date, like 2030-01-31."
+        elif data.due_date < today():
+            errors["due_date"] = "The due date is in the past; choose today or a later date."
+
+    if data.send_method not in SEND_METHODS:
+        errors["send_method"] = "Choose how to send the invoice: email, Stripe link or manually."
+
+    if errors:
+        raise ValidationFailed(errors)
+    return _Validated(client, money, description, data.due_date, subject, data.send_method)
+
+
+def _apply(invoice: Invoice, valid: _Validated) -> None:
+    invoice.client_id = str(valid.client.id)
+    invoice.client_name = valid.client.name
+    invoice.client_email = valid.client.email
+    invoice.amount_minor = valid.money.minor
+    invoice.currency = valid.money.currency
+    invoice.description = valid.description
+    invoice.due_date = valid.due_date
+    invoice.send_method = valid.send_method
+    invoice.subject_ref = valid.subject.ref if valid.subject else None
+    invoice.subject_title = valid.subject.title if valid.subject else None
+
+
+def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str = "standard") -> InvoiceSnapshot:
+    """Save a new draft invoice; the client's name and email are copied onto it."""
+    get_workspace(workspace_id)
+    valid = validate_draft(workspace_id, data, allow_any_currency=kind == DEPOSIT_KIND)
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = repo.add(Invoice(kind=kind, status=InvoiceStatus.DRAFT.value, created_by=actor))
+        _apply(invoice, valid)
+        record_event(repo, invoice, actor, "created", to_status=invoice.status, detail=_summary(invoice))
+        repo.session.flush()
+        snapshot = InvoiceSnapshot.of(invoice)
+        uow.emit(signals.invoice_created, invoice=snapshot, actor=actor)
+        commit_or_conflict(uow)
+    return snapshot
+
+
+def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInput) -> InvoiceSnapshot:
+    """Change a draft. Sent invoices cannot be edited (the client has seen them)."""
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = lock_invoice(repo, invoice_id)
+        if not is_editable(invoice.status):
+            raise InvoicingError("Only draft invoices can be edited: this one has been sent.")
+        valid = validate_draft(workspace_id, data, allow_any_currency=invoice.kind == DEPOSIT_KIND)
+        _apply(invoice, valid)
+        record_event(repo, invoice, actor, "edited", from_status=invoice.status, to_status=invoice.status, detail=_summary(invoice))
+        repo.session.flush()
+        snapshot = InvoiceSnapshot.of(invoice)
+        commit_or_conflict(uow)
+    return snapshot
+
+
+def delete_draft(workspace_id: str, actor: str, invoice_id: int) -> None:
+    """Delete a draft (a draft is deleted, never voided: nobody could have paid it)."""
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = lock_invoice(repo, invoice_id)
+        if not is_editable(invoice.status):
+            raise InvoicingError("Only draft invoices can be deleted; void a sent invoice instead.")
+        repo.session.delete(invoice)
+        commit_or_conflict(uow)
+    log.info("draft invoice %s deleted by %s", invoice_id, actor)
+
+
+def _summary(invoice: Invoice) -> str:
+    due = f", due {invoice.due_date.isoformat()}" if invoice.due_date else ""
+    return f"{format_money(Money(invoice.amount_minor, invoice.currency))} to {invoice.client_name}{due}"
+

@@ -1,0 +1,167 @@
+"""The stable pay link ``/pay/<public_token>``: where the client's link leads now.
+
+:func:`open_pay_link` redirects to the open Checkout Session or makes a new one when
+the old one expired (Checkout Sessions live at most 24 hours); a session Stripe
+reports complete is applied through :mod:`.payment_sync` and the paid page is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..domain.invoice import InvoiceStatus, is_open_for_payment
+from ..domain.statuses import AWAITING_MONEY
+from ..state import get_state
+from ..gateways.stripe_gateway import GatewayError
+from ..persistence.models import Invoice, utcnow
+from ..persistence.repository import NotFound, WorkspaceRepository
+from .checkout import create_checkout, lock_fee
+from .common import commit_or_conflict, get_workspace, lock_invoice, record_event, repository, unit_of_work
+from .connection_routes import payment_route
+from .fees import UnknownPlan
+from .payment_sync import sync_invoice_from_stripe
+
+log = logging.getLogger("invoicing_plugin.sending")
+
+_TRY_AGAIN = "Online payment is temporarily unavailable. Please try again in a few minutes."
+
+#: A session this close to its expiry is replaced rather than handed to a client.
+EXPIRY_MARGIN = timedelta(minutes=5)
+
+
+
+@dataclass(frozen=True)
+class PayLinkOutcome:
+    """What the client's pay link leads to: a redirect to Checkout, or a page."""
+
+    invoice: Invoice
+    redirect_url: str | None = None
+    page: str | None = None  # paid | processing | voided | refunded | unavailable | error
+    message: str | None = None
+
+
+def find_by_token(token: str) -> Invoice:
+    """The invoice behind a pay link (any workspace: the token is the secret). Drafts are NotFound."""
+    if not token or len(token) > 64:
+        raise NotFound("pay link")
+    session = get_state().session
+    invoice = session.scalars(select(Invoice).where(Invoice.public_token == token)).one_or_none()
+    if invoice is None or invoice.status == InvoiceStatus.DRAFT.value:
+        raise NotFound("pay link")
+    return invoice
+
+
+def status_page(invoice: Invoice) -> PayLinkOutcome | None:
+    status = InvoiceStatus(invoice.status)
+    if status in (InvoiceStatus.PAID, InvoiceStatus.PAID_AFTER_VOID):
+        return PayLinkOutcome(invoice, page="paid")
+    if status is InvoiceStatus.PROCESSING:
+        return PayLinkOutcome(invoice, page="processing")
+    if status is InvoiceStatus.VOIDED:
+        return PayLinkOutcome(invoice, page="voided")
+    if status is InvoiceStatus.REFUNDED:
+        return PayLinkOutcome(invoice, page="refunded")
+    if not is_open_for_payment(status):  # pragma: no cover - every status is handled above
+        return PayLinkOutcome(invoice, page="unavailable")
+    if invoice.send_method == "manual" or invoice.stripe_mode is None or invoice.online_payment_unavailable:
+        return PayLinkOutcome(invoice, page="unavailable")
+    return None
+
+
+def open_pay_link(token: str) -> PayLinkOutcome:
+    """Where the client's pay link goes now.
+
+    An open session comfortably before its expiry: redirect to it. A session that
+    expired (by our clock or Stripe's), or is about to: replace it with a fresh one
+    (next attempt) and redirect. A session Stripe reports complete: the payment is
+    applied through the payments service and the paid page is shown.
+    """
+    invoice = find_by_token(token)
+    page = status_page(invoice)
+    if page is not None:
+        return page
+    route = payment_route(invoice.workspace_id)
+    if route is None:
+        return PayLinkOutcome(invoice, page="unavailable")
+    now = utcnow()
+    try:
+        if invoice.checkout_session_id and invoice.stripe_mode == route.mode and invoice.stripe_account_id == route.account_id:
+            fresh = invoice.checkout_expires_at is not None and invoice.checkout_expires_at > now + EXPIRY_MARGIN
+            if fresh:
+                session = route.gateway.retrieve_checkout_session(invoice.checkout_session_id)
+            else:
+                session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
+            if session.status == "complete":
+                return _after_payment(invoice)
+            if session.status == "open" and fresh and session.url:
+                return PayLinkOutcome(invoice, redirect_url=session.url)
+        return _renew_checkout(invoice.workspace_id, invoice.id, invoice.checkout_attempt, route)
+    except UnknownPlan as exc:  # reconnected through Connect under a plan with no configured fee
+        log.error("pay link for invoice %s: %s", invoice.id, exc.message)
+        return PayLinkOutcome(invoice, page="unavailable")
+    except GatewayError as exc:
+        log.warning("pay link for invoice %s: Stripe error %s", invoice.id, exc.kind)
+        return PayLinkOutcome(invoice, page="error", message=_TRY_AGAIN)
+
+
+def _after_payment(invoice: Invoice) -> PayLinkOutcome:
+    invoice_id, workspace_id = invoice.id, invoice.workspace_id
+    try:
+        sync_invoice_from_stripe(invoice_id)
+    except Exception:  # the webhook will apply it; the client must not see an error page
+        log.exception("sync_invoice_from_stripe failed for invoice %s", invoice_id)
+        get_state().session.rollback()
+    get_state().session.expire_all()
+    invoice = WorkspaceRepository(get_state().session, workspace_id).get(Invoice, invoice_id)
+    return status_page(invoice) or PayLinkOutcome(invoice, page="confirming")
+
+
+def _renew_checkout(workspace_id: str, invoice_id: int, seen_attempt: int, route) -> PayLinkOutcome:
+    """Replace an expired session with the next attempt's (once, even on a double click)."""
+    workspace = get_workspace(workspace_id)
+    with unit_of_work() as uow:
+        repo = repository(workspace_id)
+        invoice = lock_invoice(repo, invoice_id)
+        page = status_page(invoice)
+        if page is not None:
+            uow.rollback()
+            return page
+        if invoice.checkout_attempt != seen_attempt and invoice.checkout_url:
+            # Another request renewed it while we waited for the lock.
+            url = invoice.checkout_url
+            uow.rollback()
+            return PayLinkOutcome(invoice, redirect_url=url)
+        if invoice.stripe_mode != route.mode or invoice.stripe_account_id != route.account_id:
+            lock_fee(invoice, route, workspace)  # the workspace reconnected Stripe differently
+        previous = invoice.checkout_session_id
+        invoice.checkout_attempt += 1
+        try:  # claim the attempt before Stripe is asked: of two clicks, one creates the session
+            uow.session.flush()
+        except StaleDataError:
+            uow.rollback()
+            invoice = repository(workspace_id).get(Invoice, invoice_id)
+            page = status_page(invoice)
+            if page is None and invoice.checkout_url:
+                return PayLinkOutcome(invoice, redirect_url=invoice.checkout_url)
+            return page or PayLinkOutcome(invoice, page="error", message=_TRY_AGAIN)
+        session = create_checkout(invoice, route)
+        detail = f"New Checkout Session (attempt {invoice.checkout_attempt})" + (f"; {previous} had expired" if previous else "")
+        record_event(repo, invoice, "client", "checkout_renewed", from_status=invoice.status, to_status=invoice.status, detail=detail)
+        commit_or_conflict(uow)
+        return PayLinkOutcome(invoice, redirect_url=session.url)
+
+
+def return_from_checkout(token: str) -> PayLinkOutcome:
+    """The client came back from Checkout: re-read the session so the page is current."""
+    invoice = find_by_token(token)
+    if invoice.status in AWAITING_MONEY and invoice.checkout_session_id:
+        outcome = _after_payment(invoice)
+        if outcome.page != "confirming":
+            return outcome
+        return PayLinkOutcome(outcome.invoice, page="confirming")
+    return status_page(invoice) or PayLinkOutcome(invoice, page="confirming")

@@ -1,0 +1,195 @@
+"""Binding Stripe events to invoices: only through a Checkout Session the plugin recorded.
+
+An event may change an invoice only when its Checkout Session -- or the PaymentIntent
+Stripe reported for that session -- is one this plugin created for that invoice
+(a CheckoutSessionRecord), and it comes from where that session's money goes. The
+session's metadata is never enough on its own: anyone whose events reach an endpoint
+of ours (a connected account, another integration on the platform account) can write
+any metadata. It is still compared, as a consistency check.
+
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from sqlalchemy import select
+
+from ..state import get_state
+from ..gateways.stripe_gateway import CheckoutSession, GatewayError
+from ..persistence.models import CheckoutSessionRecord, Invoice, utcnow
+from .connection_routes import get_connection, own_key_gateway
+from .payment_outcome import PaymentOutcome
+
+
+def remember_checkout_session(invoice: Invoice, session_id: str, *, mode: str, account_id: str | None) -> None:
+    """Record that the plugin created Checkout Session ``session_id`` for ``invoice``.
+
+    Call in the transaction that stores the session on the invoice; rows are never
+    deleted, so every session an invoice ever had stays bound to it.
+    """
+    db = get_state().session
+    if db.scalars(select(CheckoutSessionRecord.id).where(CheckoutSessionRecord.session_id == session_id)).first():
+        return  # the same session again (an idempotent retry)
+    db.add(CheckoutSessionRecord(session_id=session_id, invoice_id=invoice.id, workspace_id=str(invoice.workspace_id),
+                                 stripe_mode=mode, account_id=account_id, created_at=utcnow()))
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The invoice an event may change, or why it may change none.
+
+    ``record`` is set when the event names a session of ours but is refused: its
+    workspace is the one the refusal is shown to (never the workspace the metadata names).
+    """
+
+    invoice: Invoice | None = None
+    record: CheckoutSessionRecord | None = None
+    reason: str = ""
+
+    def ignored(self) -> PaymentOutcome:
+        if self.record is None:
+            return PaymentOutcome.unmatched(self.reason)
+        return PaymentOutcome.unmatched(self.reason, workspace_id=self.record.workspace_id,
+                                        invoice_id=self.record.invoice_id)
+
+
+_UNSTATED = object()
+
+
+def _destination(obj: Mapping[str, Any]) -> Any:
+    """Where a charge's money went (``transfer_data.destination``), ``_UNSTATED`` when the
+    object does not say (a dispute, a Checkout Session)."""
+    if "transfer_data" not in obj:
+        return _UNSTATED
+    transfer = obj.get("transfer_data")
+    destination = transfer.get("destination") if isinstance(transfer, Mapping) else None
+    if isinstance(destination, Mapping):  # expanded
+        destination = destination.get("id")
+    return destination
+
+
+def _refusal(record: CheckoutSessionRecord, *, scope_workspace: str | None, own_endpoint: bool, event_account: Any,
+             metadata: Any, obj: Mapping[str, Any] | None) -> str | None:
+    """Why an event about ``record``'s session must not change its invoice (``None``: it may).
+
+    ``own_endpoint``: the event was verified with an own-key workspace's endpoint secret
+    (or read with its key), so it speaks for that workspace's own Stripe account only.
+    """
+    if scope_workspace is None:
+        if record.stripe_mode != "connect":
+            return ("the session is on a workspace's own Stripe account, but the event came through the "
+                    "platform's endpoint")
+    elif record.workspace_id != str(scope_workspace):
+        return "the event was verified with another workspace's webhook secret"
+    elif own_endpoint and record.stripe_mode != "own_key":
+        return ("the session was made through the platform (Connect), but the event came through the "
+                "workspace's own endpoint")
+    if event_account is not None and event_account != record.account_id:
+        return "the event comes from another Stripe account than the one the session pays"
+    if obj is not None:
+        destination = _destination(obj)
+        expected = record.account_id if record.stripe_mode == "connect" else None
+        if destination is not _UNSTATED and destination != expected:
+            return "the money went to another account than the one the session pays (transfer_data.destination)"
+    if isinstance(metadata, Mapping):
+        invoice_id, workspace_id = metadata.get("invoice_id"), metadata.get("workspace_id")
+        if (invoice_id is not None and str(invoice_id) != str(record.invoice_id)) or (
+            workspace_id is not None and str(workspace_id) != record.workspace_id
+        ):
+            return "its metadata names another invoice than the one the session was created for"
+    return None
+
+
+def _bound(column, value: str, *, lock: bool, checks: dict) -> Binding | None:
+    """The record whose ``column`` is ``value`` and its invoice (row-locked), checked against
+    the event; ``None`` when there is no such record. One statement."""
+    stmt = (select(CheckoutSessionRecord, Invoice)
+            .join(Invoice, (Invoice.id == CheckoutSessionRecord.invoice_id)
+                  & (Invoice.workspace_id == CheckoutSessionRecord.workspace_id))
+            .where(column == value).limit(1))
+    if lock:
+        stmt = stmt.with_for_update(of=Invoice).execution_options(populate_existing=True)
+    row = get_state().session.execute(stmt).first()
+    if row is None:
+        return None
+    record, invoice = row
+    reason = _refusal(record, **checks)
+    if reason is not None:
+        scope = checks.get("scope_workspace")
+        if scope is not None and str(scope) != record.workspace_id:
+            # The event belongs to the workspace whose secret verified it; it learns
+            # nothing about the other workspace's invoice.
+            return Binding(reason="the checkout session or payment is not one of this workspace's")
+        return Binding(record=record, reason=reason)
+    return Binding(invoice=invoice, record=record)
+
+
+def _own_endpoint(scope_workspace: str | None, source: str) -> bool:
+    """Whether the event speaks for an own-key workspace's account: verified with its
+    endpoint secret or read with its key. A replay re-runs a stored event inside its
+    workspace (``scope_workspace`` only limits it) whichever endpoint delivered it."""
+    return scope_workspace is not None and source != "replay"
+
+
+def bind_session(session: CheckoutSession, *, scope_workspace: str | None = None, event_account: Any = None,
+                 lock: bool = True, source: str = "webhook") -> Binding:
+    """The invoice a Checkout Session event is about: only through the session's own record."""
+    checks = dict(scope_workspace=scope_workspace, own_endpoint=_own_endpoint(scope_workspace, source),
+                  event_account=event_account, metadata=session.metadata, obj=None)
+    bound = _bound(CheckoutSessionRecord.session_id, session.id, lock=lock, checks=checks) \
+        if isinstance(session.id, str) else None
+    return bound or Binding(reason=f"checkout session {session.id} was not created by this plugin")
+
+
+def _session_of_intent(payment_intent: str, scope_workspace: str | None) -> str | None:
+    """Ask Stripe which Checkout Session created ``payment_intent`` (a charge event that
+    overtook its session's event). Raises :class:`GatewayError` when Stripe can't be asked."""
+    gateway = None
+    if scope_workspace is not None:
+        connection = get_connection(str(scope_workspace))
+        if connection is not None and connection.mode == "own_key" and connection.secret_key_encrypted:
+            gateway = own_key_gateway(connection)
+    if gateway is None:
+        gateway = get_state().platform_gateway()
+    return gateway.checkout_session_id_for_payment_intent(payment_intent)
+
+
+def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None = None, event_account: Any = None,
+                        lock: bool = True, source: str = "webhook") -> Binding:
+    """The invoice a charge or dispute is about: its PaymentIntent must be the one Stripe
+    reported for one of our sessions. A PaymentIntent we have not seen yet (its session's
+    event is late) is looked up at Stripe -- the session that created it -- never guessed
+    from metadata."""
+    intent = obj.get("payment_intent")
+    if isinstance(intent, Mapping):  # expanded
+        intent = intent.get("id")
+    what = f"{obj.get('object') or 'object'} {obj.get('id')}"
+    if not isinstance(intent, str) or not intent:
+        return Binding(reason=f"{what} names no payment intent")
+    checks = dict(scope_workspace=scope_workspace, own_endpoint=_own_endpoint(scope_workspace, source),
+                  event_account=event_account, metadata=obj.get("metadata"), obj=obj)
+    bound = _bound(CheckoutSessionRecord.payment_intent_id, intent, lock=lock, checks=checks)
+    if bound is not None:
+        return bound
+    unknown = Binding(reason=f"payment intent {intent} of {what} was not made through a checkout session "
+                             f"of this plugin")
+    if event_account is not None:
+        return unknown  # an object on a connected account itself: the plugin makes destination charges only
+    # First news of this PaymentIntent (charge events come before or without their session's
+    # in our records): Stripe says which session created it.
+    try:
+        session_id = _session_of_intent(intent, scope_workspace)
+    except GatewayError as exc:
+        if exc.retryable:
+            raise  # answered 5xx: Stripe delivers the event again later
+        return Binding(reason=f"Stripe could not say which checkout session made {intent} ({exc.message})")
+    bound = _bound(CheckoutSessionRecord.session_id, session_id, lock=lock, checks=checks) if session_id else None
+    if bound is None or (bound.record is not None and bound.record.payment_intent_id not in (None, intent)):
+        return unknown
+    if bound.invoice is not None:
+        bound.record.payment_intent_id = intent  # noted: the next event about it needs no lookup
+    return bound
+
+
