@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/venv.sh demo   # every version from requirements/lock.txt
+bash scripts/venv.sh demo   # every version from requirements/constraints.txt
 
 # Demo-only secrets, made once and kept in instance/ (git-ignored).
 mkdir -p instance

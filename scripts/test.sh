@@ -2,7 +2,7 @@
 # Run the whole test suite on a fresh Debian machine with Python 3.11.
 #  - installs Debian's postgresql and chromium when missing (as root),
 #  - creates .venv and installs the project with its test extras, every version
-#    from requirements/lock.txt (scripts/venv.sh),
+#    from requirements/constraints.txt (scripts/venv.sh),
 #  - runs pytest: unit, integration (SQLite and PostgreSQL), browser (Chromium).
 # With CI=true, a missing PostgreSQL or Chromium fails the run instead of skipping.
 set -euo pipefail

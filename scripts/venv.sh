@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Make .venv (when missing) and install the project with the given extras, every
 # package -- pip and the build backend included -- at the version in
-# requirements/lock.txt, so every machine runs the same versions.
+# requirements/constraints.txt, so every machine runs the same versions.
 # Usage: bash scripts/venv.sh EXTRA[,EXTRA...]     e.g. test, demo, bench
 # Refresh the lock after changing dependencies: bash scripts/lock.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:?usage: scripts/venv.sh EXTRA[,EXTRA...]}"
-lock=requirements/lock.txt
+lock=requirements/constraints.txt
 
 python3 -c 'import venv, ensurepip' 2>/dev/null || {
   if [ "$(id -u)" = 0 ]; then

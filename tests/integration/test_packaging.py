@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_wheel_contains_templates_static_files_and_migrations(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path),
-         "--build-constraint", str(ROOT / "requirements" / "lock.txt"), str(ROOT)],
+         "--build-constraint", str(ROOT / "requirements" / "constraints.txt"), str(ROOT)],
         capture_output=True,
         text=True,
     )

@@ -1,4 +1,4 @@
-"""The committed lock (requirements/lock.txt) keeps every machine on the same versions.
+"""The committed lock (requirements/constraints.txt) keeps every machine on the same versions.
 
 ``pyproject.toml`` states ranges, as a library's metadata should; the test suite,
 the demo and the benchmarks install exact versions from the lock
@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCK = ROOT / "requirements" / "lock.txt"
+LOCK = ROOT / "requirements" / "constraints.txt"
 
 
 def _lines(path: Path) -> list[str]:
@@ -53,17 +53,17 @@ def _declared() -> list[tuple[str, Requirement]]:
 
 
 def test_every_lock_line_is_an_exact_pin() -> None:
-    assert _locked(), "requirements/lock.txt is empty"
+    assert _locked(), "requirements/constraints.txt is empty"
 
 
 @pytest.mark.parametrize(("where", "requirement"), _declared(), ids=lambda value: str(value))
 def test_the_lock_satisfies_pyproject(where: str, requirement: Requirement) -> None:
     pins = _locked()
     name = canonicalize_name(requirement.name)
-    assert name in pins, f"{requirement} ({where}) is not in requirements/lock.txt: run bash scripts/lock.sh"
+    assert name in pins, f"{requirement} ({where}) is not in requirements/constraints.txt: run bash scripts/lock.sh"
     version = _pinned_version(pins[name])
     assert requirement.specifier.contains(version, prereleases=True), (
-        f"requirements/lock.txt pins {name}=={version}, outside {requirement} ({where}): run bash scripts/lock.sh"
+        f"requirements/constraints.txt pins {name}=={version}, outside {requirement} ({where}): run bash scripts/lock.sh"
     )
 
 
