@@ -235,7 +235,8 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
         with UnitOfWork(session) as uow:
             ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
             claimed = None
-            if handler is not None and event_type in stripe_events.own_transaction_types():
+            route = stripe_events.route(event_type)
+            if handler is not None and route is not None and route.own_transaction:
                 # The service commits (and may call Stripe) itself: claim the event first,
                 # so a duplicate never runs it again.
                 claimed = _upsert(session, event, status="processed", workspace_id=scope_workspace,

@@ -11,7 +11,7 @@ candidate secrets:
 
 The body is parsed before verification only to find which own-key workspace the event
 *claims* to concern (its ``account``, the object's ``metadata.workspace_id``, or the
-invoice holding its Checkout Session / PaymentIntent). Nothing is written or acted on
+recorded Checkout Session, or the invoice holding its PaymentIntent). Nothing is written or acted on
 until a signature matches. An event verified with a workspace's secret is *scoped* to
 that workspace: it can only ever touch that workspace's invoices.
 
@@ -46,7 +46,7 @@ from sqlalchemy import select
 from ..config import webhook_secrets
 from ..state import get_state
 from ..gateways.stripe_gateway import MAX_ACCOUNT_ID_CHARS, MalformedStripeObject, is_stripe_id
-from ..persistence.models import Invoice, StripeConnection
+from ..persistence.models import CheckoutSessionRecord, Invoice, StripeConnection
 from ..services.connections import stored_secrets
 from .handlers import check_event
 
@@ -108,7 +108,7 @@ def _hinted_workspaces(event: Mapping[str, Any]) -> list[str]:
             hints.append(workspace)
         if obj.get("object") == "checkout.session" and is_stripe_id(obj.get("id")):
             hints += session.scalars(
-                select(Invoice.workspace_id).where(Invoice.checkout_session_id == obj["id"]).limit(1)
+                select(CheckoutSessionRecord.workspace_id).where(CheckoutSessionRecord.session_id == obj["id"])
             ).all()
         intent = obj.get("payment_intent")
         if is_stripe_id(intent):
@@ -145,33 +145,21 @@ def own_key_candidates(event: Mapping[str, Any]) -> list[Candidate]:
     return candidates
 
 
-def _signature_matches(payload: str, signature: str, secret: str) -> bool:
-    """Whether ``signature`` holds a valid ``v1`` signature of ``payload`` by ``secret`` (any age)."""
+def _accepts(payload: str, signature: str, secret: str, tolerance: int | None) -> bool:
+    """Whether the SDK accepts ``signature`` for ``payload`` by ``secret``: signature *and*
+    age together, one parser reading the header. The SDK refuses a timestamp older than
+    ``tolerance`` seconds (``0`` or ``None``: no age check); it accepts a future one, and
+    so does the plugin: only Stripe's signer holds the secret, and it signs with its
+    current time."""
     try:
-        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance=None)
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError:
         return False
     return True
 
 
-def _first_match(payload: str, signature: str, candidates: list[Candidate]) -> Candidate | None:
-    return next((c for c in candidates if _signature_matches(payload, signature, c.secret)), None)
-
-
-def _check_age(payload: str, signature: str, secret: str, tolerance: int) -> None:
-    """Signature *and* age together, by the SDK: one parser reads the header.
-
-    The SDK refuses a timestamp older than ``tolerance`` seconds (``0``: no age check);
-    it accepts a future one, and so does the plugin: only Stripe's signer holds the
-    secret, and it signs with its current time.
-    """
-    try:
-        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
-    except stripe.SignatureVerificationError:
-        # The signature matched this secret (checked just before), so the SDK refused its age.
-        raise WebhookRejected(
-            f"The signature timestamp is older than the tolerance ({tolerance} s): a late or replayed delivery."
-        ) from None
+def _first_match(payload: str, signature: str, candidates: list[Candidate], tolerance: int | None):
+    return next((c for c in candidates if _accepts(payload, signature, c.secret, tolerance)), None)
 
 
 def _json(payload: bytes) -> tuple[str, Any]:
@@ -221,8 +209,10 @@ def verify_event(payload: bytes, signature: str | None) -> VerifiedEvent:
     # trying them needs no query. Own-key workspaces' secrets are looked up (reads
     # only) just when no platform secret matches -- the same order as before, with
     # the lookups skipped when they cannot change the outcome.
+    tolerance = int(config["INVOICING_STRIPE_WEBHOOK_TOLERANCE"])
     platform = platform_candidates(config)
-    matched = _first_match(text, signature, platform) if signature else None
+    own_key: list[Candidate] = []
+    matched = _first_match(text, signature, platform, tolerance) if signature else None
     if matched is None:
         own_key = own_key_candidates(claimed)
         # Lookups for hints are reads only; end that transaction before anything else happens.
@@ -233,11 +223,13 @@ def verify_event(payload: bytes, signature: str | None) -> VerifiedEvent:
             raise WebhookRejected("No webhook signing secret is configured, so no event can be verified.")
         if not signature:
             raise WebhookRejected("The Stripe-Signature header is missing.")
-        matched = _first_match(text, signature, own_key)
+        matched = _first_match(text, signature, own_key, tolerance)
     if matched is None:
+        # Refused either way; only say why. A signature that matches at any age is stale.
+        if _first_match(text, signature, platform + own_key, None) is not None:
+            raise WebhookRejected(f"The signature timestamp is older than the tolerance ({tolerance} s): "
+                                  "a late or replayed delivery.")
         raise WebhookRejected("The Stripe-Signature does not match any configured webhook secret.")
-
-    _check_age(text, signature, matched.secret, int(config["INVOICING_STRIPE_WEBHOOK_TOLERANCE"]))
 
     try:
         check_event(claimed)
