@@ -297,6 +297,18 @@ class FakeProvider:
             )
             return checkout.session
 
+    def settle(self, session_id: str, succeeded: bool = True) -> CheckoutSession:
+        """A delayed payment of the checkout settles (the emulator's ``settle_async``)."""
+        with self._world.lock:
+            checkout = self._checkout(session_id)
+            payment = self._payments.get(checkout.session.payment_intent or "")
+            if payment is None or payment.status != "pending":
+                raise GatewayError("The checkout has no pending payment.", kind="invalid_request")
+            payment.status = "succeeded" if succeeded else "failed"
+            if succeeded:
+                checkout.session = replace(checkout.session, payment_status="paid")
+            return checkout.session
+
     def complete_onboarding(self, account_id: str) -> AccountStatus:
         """The owner finished onboarding: the account can take payments."""
         with self._world.lock:

@@ -34,6 +34,7 @@ class Driver:
     providers: PaymentProviders
     pay: Callable[[str, str], Any]  # (checkout id, outcome: succeeded | declined | delayed)
     complete_onboarding: Callable[[str], Any]
+    settle: Callable[[str, bool], Any]  # (checkout id, succeeded): a delayed payment settles
 
     def platform(self) -> PaymentProvider:
         return self.providers.for_key("sk_test_" + secrets.token_hex(12))
@@ -48,11 +49,12 @@ def driver(request) -> Driver:
             return next(p for p in providers._providers.values() if session_id in p._checkouts)
 
         return Driver(providers, lambda sid, outcome: owner_of(sid).pay(sid, outcome),
-                      lambda account_id: next(iter(providers._providers.values())).complete_onboarding(account_id))
+                      lambda account_id: next(iter(providers._providers.values())).complete_onboarding(account_id),
+                      lambda sid, succeeded: owner_of(sid).settle(sid, succeeded))
     emulator = request.getfixturevalue("stripe_emulator")
     providers = GatewayRegistry(api_base=emulator.url, timeout=10, max_network_retries=0)
     return Driver(providers, lambda sid, outcome: emulator.control.pay_session(sid, outcome),
-                  emulator.control.complete_onboarding)
+                  emulator.control.complete_onboarding, emulator.control.settle_async)
 
 
 def _request(**changes) -> CheckoutRequest:
@@ -140,6 +142,18 @@ def test_a_paid_checkout_names_its_payment(driver, outcome, status, payment_stat
     state = provider.retrieve_payment(now.payment_id)
     assert (state.id, state.status, state.succeeded, state.failed) == (
         now.payment_id, payment, payment == "succeeded", False)
+
+
+@pytest.mark.parametrize("succeeded, payment_status, payment", [(True, "paid", "succeeded"),
+                                                                (False, "unpaid", "failed")])
+def test_a_delayed_payment_settles(driver, succeeded, payment_status, payment):
+    provider = driver.platform()
+    session = provider.create_checkout(_request(), idempotency_key="k-10")
+    driver.pay(session.id, "delayed")
+    driver.settle(session.id, succeeded)
+    now = provider.retrieve_checkout_session(session.id)
+    assert (now.status, now.payment_status) == ("complete", payment_status)
+    assert provider.retrieve_payment(now.payment_id).status == payment
 
 
 def test_a_declined_card_leaves_the_checkout_open(driver):
