@@ -17,7 +17,7 @@ from flask import Flask, current_app
 
 if TYPE_CHECKING:
     from .crypto import SecretBox
-    from .gateways.stripe_gateway import GatewayRegistry, StripeGateway
+    from .services.ports import PaymentProvider, PaymentProviders
     from .host import InvoicingHost
 
 __all__ = ["InvoicingState", "get_state"]
@@ -25,18 +25,22 @@ __all__ = ["InvoicingState", "get_state"]
 
 @dataclass
 class InvoicingState:
-    """Everything the plugin keeps per app. Reach it with :func:`get_state`."""
+    """Everything the plugin keeps per app. Reach it with :func:`get_state`.
+
+    ``gateways`` is the payment provider (:class:`~invoicing_plugin.services.ports.PaymentProviders`:
+    the Stripe gateway registry in production, a fake in fast tests).
+    """
 
     host: InvoicingHost
     db: Any  # the host's flask_sqlalchemy.SQLAlchemy
     secret_box: SecretBox
-    gateways: GatewayRegistry
+    gateways: PaymentProviders
 
     @property
     def session(self):
         return self.db.session
 
-    def platform_gateway(self) -> StripeGateway:
+    def platform_gateway(self) -> PaymentProvider:
         """The gateway for the platform key (Connect). Raises GatewayError when none is set."""
         return self.gateways.for_key(current_app.config["INVOICING_STRIPE_API_KEY"])
 

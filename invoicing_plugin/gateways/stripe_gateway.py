@@ -1,10 +1,16 @@
-"""All Stripe HTTP, in one module.
+"""All Stripe HTTP, in one module: the Stripe implementation of the payment-provider port.
 
-Services call :class:`StripeGateway` and get back small plain dataclasses; they
-never see ``stripe`` objects or exceptions. Every Stripe failure becomes a
-:class:`GatewayError` whose ``message`` can be shown to staff as-is and whose
-``kind`` lets a caller react (``auth``, ``permission``, ``rate_limit``,
-``network``, ``invalid_request``, ``idempotency``, ``api``).
+:class:`StripeGateway` implements :class:`~invoicing_plugin.services.ports.PaymentProvider`
+(one API key's view of Stripe) and :class:`GatewayRegistry` implements
+:class:`~invoicing_plugin.services.ports.PaymentProviders`. Services hand them the port's
+value types and get the port's value types back; they never see ``stripe`` objects,
+parameters, statuses or exceptions. Stripe's parameters, status mappings and labels live
+beside this module in :mod:`.stripe_const`; the secret-redacting log filter in
+:mod:`.stripe_redaction` (both re-exported here where they always were).
+
+Every Stripe failure becomes a :class:`GatewayError` whose ``message`` can be shown to
+staff as-is and whose ``kind`` lets a caller react (``auth``, ``permission``,
+``rate_limit``, ``network``, ``invalid_request``, ``idempotency``, ``api``).
 
 The client is ``stripe.StripeClient`` with the configured API base (the bundled
 emulator in tests and demos) and an explicitly pinned API version, so a Stripe
@@ -13,135 +19,40 @@ account's default version can never change the shapes we parse.
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import stripe
 
 from ..domain.errors import InvoicingError
+from ..services.ports import (
+    AccountStatus,
+    CheckoutRequest,
+    CheckoutSession,
+    PaymentState,
+    ProviderEvent,
+    Refund,
+    WebhookEndpoint,
+)
+from . import stripe_const
+from .stripe_redaction import (  # noqa: F401  (the gateway's names, kept importable here)
+    SecretRedactingFilter,
+    _console_debug,
+    install_log_redaction,
+    log,
+    redact_secrets,
+)
 
 #: The API version every request pins. It matches the installed SDK's own
 #: version so request and response types agree with its typed classes.
 STRIPE_API_VERSION = "2026-10-28.endive"
 
-
-# -- no secret in any log ------------------------------------------------------------------
-#
-# The SDK logs every request's form body and every response body at DEBUG on the
-# ``stripe`` logger (``stripe/_api_requestor.py``: "Post details", "API response body"),
-# already formatted (logfmt) into ``msg``. A webhook endpoint's creation answers with its
-# signing ``secret`` (https://docs.stripe.com/api/webhook_endpoints/create, "secret ...
-# only returned at creation"); PaymentIntents and embedded Checkout Sessions carry a
-# ``client_secret`` that Stripe says "should not be logged"
-# (https://docs.stripe.com/api/payment_intents/object#payment_intent_object-client_secret).
-# A filter on the ``stripe`` logger redacts those, by shape and by field name, in the
-# formatted text, before any handler sees the record.
-
-_REDACTED = "[redacted]"
-
-#: Values that are secret whatever field they sit in.
-_SECRET_SHAPES = re.compile(
-    r"\bwhsec_[A-Za-z0-9_]+"  # webhook signing secrets
-    r"|\b(?:sk|rk|ek)_[A-Za-z0-9_]{8,}"  # secret, restricted and ephemeral keys (live, test, any mode)
-    r"|\b(?:pi|seti|src|cs_live|cs_test)_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"  # client secrets
-    r"|\bgAAAAA[A-Za-z0-9_-]{20,}={0,2}"  # Fernet tokens (our encrypted secrets)
-)
-#: Account Links and Express login links are single-use bearer URLs into a connected
-#: account's onboarding or dashboard (https://docs.stripe.com/api/account_links,
-#: https://docs.stripe.com/api/accounts/login_link): the token goes, the account id stays.
-_BEARER_LINK = re.compile(r"(/(?:setup/[a-z]|express)/acct_[A-Za-z0-9]+/)[A-Za-z0-9_-]+")
-#: ``"secret": "…"`` / ``"client_secret": '…'`` in JSON (or its repr), any value shape.
-_SECRET_JSON_FIELD = re.compile(
-    r"""(?P<key>["'][A-Za-z0-9_]*(?:secret|password|api_key)[A-Za-z0-9_]*\\?["']\s*:\s*)"""
-    r"""(?P<quote>\\?["'])(?P<value>(?:(?!(?P=quote)).)*)(?P=quote)""",
-    re.IGNORECASE,
-)
-#: ``secret=…`` in a form-encoded body or logfmt line (also ``metadata[secret]=…``).
-_SECRET_FORM_FIELD = re.compile(
-    r"(?P<key>\b[A-Za-z0-9_\[\]%]*(?:secret|password|api_key)[A-Za-z0-9_\]%]*=)(?P<value>[^&\s'\"]+)",
-    re.IGNORECASE,
-)
-
-
-def redact_secrets(text: str) -> str:
-    """``text`` with every secret-shaped value (``whsec_``, ``sk_``/``rk_``/``ek_`` keys,
-    ``…_secret_…`` client secrets, Fernet tokens, onboarding/login link tokens) and every
-    ``*secret*``/``*password*``/``*api_key*`` field's value replaced by ``[redacted]``.
-    Ids, amounts and other fields are kept."""
-    text = _SECRET_JSON_FIELD.sub(
-        lambda m: m.group(0) if m.group("value") == _REDACTED
-        else f"{m.group('key')}{m.group('quote')}{_REDACTED}{m.group('quote')}",
-        text,
-    )
-    text = _SECRET_FORM_FIELD.sub(lambda m: f"{m.group('key')}{_REDACTED}", text)
-    text = _BEARER_LINK.sub(lambda m: f"{m.group(1)}{_REDACTED}", text)
-    return _SECRET_SHAPES.sub(_REDACTED, text)
-
-
-class SecretRedactingFilter(logging.Filter):
-    """Redacts secrets from a record's formatted message, traceback and stack.
-
-    The message is formatted here (``record.getMessage()``) and ``args`` cleared, so a
-    secret passed as an argument is caught as well as one already in ``msg``. The
-    record is never dropped.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record keeps its raw parts, redacted
-            message = f"{record.msg} {record.args!r}"
-        record.msg, record.args = redact_secrets(message), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            # Formatters print exc_text when it is set; the exception object goes, so no
-            # handler can format its unredacted text again.
-            record.exc_text = redact_secrets(record.exc_text)
-            record.exc_info = None
-        if record.stack_info:
-            record.stack_info = redact_secrets(record.stack_info)
-        return True
-
-
-_install_lock = threading.Lock()
-_console_warned = False
-log = logging.getLogger("invoicing_plugin.stripe")
-
-
-def install_log_redaction() -> None:
-    """Put one :class:`SecretRedactingFilter` on the ``stripe`` logger (idempotent).
-
-    Also keeps the SDK's *console* logging off DEBUG: ``stripe.log = "debug"`` (or the
-    ``STRIPE_LOG=debug`` environment variable) makes the SDK ``print`` every response
-    body to stderr, past any logging filter. It is lowered to ``"info"`` (request lines
-    and response codes only) with a warning; the bodies still reach the ``stripe``
-    logger at DEBUG, redacted.
-    """
-    global _console_warned
-    with _install_lock:
-        logger = logging.getLogger("stripe")
-        if not any(isinstance(f, SecretRedactingFilter) for f in logger.filters):
-            logger.addFilter(SecretRedactingFilter())
-        if _console_debug():
-            stripe.log = "info"
-            if not _console_warned:
-                _console_warned = True
-                log.warning(
-                    "stripe console logging at debug prints response bodies with secrets to stderr; "
-                    "lowered to info (the 'stripe' logger still gets the bodies at DEBUG, redacted)"
-                )
-
-
-def _console_debug() -> bool:
-    """Whether the SDK would print DEBUG lines to stderr (its ``stripe.log`` / ``STRIPE_LOG``)."""
-    if getattr(stripe, "log", None) in ("debug", "info"):
-        return stripe.log == "debug"
-    return os.environ.get("STRIPE_LOG") == "debug"
+#: The port's value types under the names this module always gave them.
+AccountInfo = AccountStatus
+StripeEventRef = ProviderEvent
+__all__ = ["AccountInfo", "CheckoutSession", "GatewayError", "GatewayRegistry", "MalformedStripeObject",
+           "StripeEventRef", "StripeGateway", "WebhookEndpoint"]
 
 
 class GatewayError(InvoicingError):
@@ -176,52 +87,6 @@ class MalformedStripeObject(GatewayError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, kind="malformed")
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    id: str
-    charges_enabled: bool
-    payouts_enabled: bool
-    details_submitted: bool
-    livemode: bool = False
-    currently_due: tuple[str, ...] = ()
-    past_due: tuple[str, ...] = ()
-    disabled_reason: str | None = None
-
-    @property
-    def requirements(self) -> dict:
-        return {"currently_due": list(self.currently_due), "past_due": list(self.past_due)}
-
-
-@dataclass(frozen=True)
-class CheckoutSession:
-    id: str
-    url: str | None
-    status: str  # open | complete | expired
-    payment_status: str  # paid | unpaid | no_payment_required
-    amount_total: int | None
-    currency: str | None
-    payment_intent: str | None
-    expires_at: int | None
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    livemode: bool = False
-
-
-@dataclass(frozen=True)
-class WebhookEndpoint:
-    id: str
-    secret: str | None
-    url: str
-
-
-@dataclass(frozen=True)
-class StripeEventRef:
-    id: str
-    type: str
-    created: int
-    account: str | None
-    payload: Mapping[str, Any]
 
 
 _ERROR_KINDS: tuple[tuple[type[Exception], str, str], ...] = (
@@ -391,23 +256,25 @@ def _requirements(account: Mapping[str, Any], where: str) -> tuple[tuple[str, ..
         _text(req, "disabled_reason", sub, required=True, max_chars=128)
 
 
-def account_info(account: Any, *, where: str = "") -> AccountInfo:
-    """Map a Stripe Account (object or event payload dict) to :class:`AccountInfo`.
+def account_info(account: Any, *, where: str = "") -> AccountStatus:
+    """Map a Stripe Account (object or event payload dict) to the port's :class:`AccountStatus`
+    (requirement names in words from :mod:`.stripe_const`).
 
     Raises :class:`MalformedStripeObject` when it is not shaped as Stripe's Account
     (https://docs.stripe.com/api/accounts/object).
     """
     account = _object(account, "account", where)
     currently_due, past_due, disabled_reason = _requirements(account, where)
-    return AccountInfo(
+    return AccountStatus(
         id=_id(account, "id", where, max_chars=MAX_ACCOUNT_ID_CHARS),
         charges_enabled=_boolean(account, "charges_enabled", where, required=True),
         payouts_enabled=_boolean(account, "payouts_enabled", where, required=True),
         details_submitted=_boolean(account, "details_submitted", where, required=True),
         livemode=_boolean(account, "livemode", where),
-        currently_due=currently_due,
-        past_due=past_due,
+        due=stripe_const.requirement_items(currently_due, past_due),
         disabled_reason=disabled_reason,
+        blocked_by_provider=stripe_const.blocked_by_provider(disabled_reason),
+        requirements=stripe_const.requirements_record(currently_due, past_due),
     )
 
 
@@ -506,10 +373,14 @@ def stripe_event(event: Any) -> Mapping[str, Any]:
 
 
 class StripeGateway:
-    """One Stripe API key's view of Stripe.
+    """One Stripe API key's view of Stripe: the Stripe
+    :class:`~invoicing_plugin.services.ports.PaymentProvider`.
 
     ``stripe_account`` arguments make a call on behalf of a connected account
-    (the ``Stripe-Account`` header).
+    (the ``Stripe-Account`` header). Besides the port's operations it keeps the
+    Stripe-shaped ones it always had (:meth:`create_checkout_session` with Stripe's
+    parameters, :meth:`retrieve_payment_intent`, :meth:`create_refund`), for tests and
+    tools that speak Stripe.
     """
 
     def __init__(self, api_key: str, *, api_base: str, timeout: float = 20, max_network_retries: int = 2) -> None:
@@ -544,30 +415,29 @@ class StripeGateway:
         return options
 
     # -- accounts (Connect Express) ------------------------------------------------
-    def create_express_account(self, *, workspace_id: str, email: str | None, idempotency_key: str) -> AccountInfo:
-        params: dict[str, Any] = {
-            "type": "express",
-            "metadata": {"workspace_id": workspace_id},
-            "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
-        }
-        if email:
-            params["email"] = email
+    def create_connected_account(self, *, workspace_id: str, email: str | None, idempotency_key: str) -> AccountStatus:
+        """A Connect **Express** account for the workspace (``POST /v1/accounts``)."""
         account = self._call(
-            self._client.v1.accounts.create, params, self._options(idempotency_key=idempotency_key)
+            self._client.v1.accounts.create,
+            stripe_const.express_account_params(workspace_id=workspace_id, email=email),
+            self._options(idempotency_key=idempotency_key),
         )
         return account_info(account)
 
-    def retrieve_account(self, account_id: str) -> AccountInfo:
+    #: The former name of :meth:`create_connected_account`.
+    create_express_account = create_connected_account
+
+    def retrieve_account(self, account_id: str) -> AccountStatus:
         return account_info(self._call(self._client.v1.accounts.retrieve, account_id))
 
-    def retrieve_own_account(self) -> AccountInfo:
+    def retrieve_own_account(self) -> AccountStatus:
         """The account the API key belongs to: a live call that proves the key works."""
         return account_info(self._call(self._client.v1.accounts.retrieve_current))
 
     def create_onboarding_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str:
         link = self._call(
             self._client.v1.account_links.create,
-            {"account": account_id, "type": "account_onboarding", "refresh_url": refresh_url, "return_url": return_url},
+            stripe_const.onboarding_link_params(account_id, refresh_url=refresh_url, return_url=return_url),
         )
         return link.url
 
@@ -591,7 +461,13 @@ class StripeGateway:
                 raise
 
     # -- Checkout ------------------------------------------------------------------
+    def create_checkout(self, request: CheckoutRequest, *, idempotency_key: str) -> CheckoutSession:
+        """A Checkout Session for the port's request (parameters: :func:`.stripe_const.checkout_session_params`)."""
+        return self.create_checkout_session(stripe_const.checkout_session_params(request),
+                                            idempotency_key=idempotency_key)
+
     def create_checkout_session(self, params: Mapping[str, Any], *, idempotency_key: str) -> CheckoutSession:
+        """A Checkout Session from Stripe's own parameters (``POST /v1/checkout/sessions``)."""
         session = self._call(
             self._client.v1.checkout.sessions.create, dict(params), self._options(idempotency_key=idempotency_key)
         )
@@ -621,24 +497,40 @@ class StripeGateway:
         return page.data[0].id if page.data else None
 
     # -- payments ------------------------------------------------------------------
+    def retrieve_payment(self, payment_id: str) -> PaymentState:
+        """The PaymentIntent's outcome in the port's words (:data:`.stripe_const.PAYMENT_INTENT_STATUS`)."""
+        intent = self.retrieve_payment_intent(payment_id)
+        return PaymentState(id=payment_id, status=stripe_const.payment_status(intent.get("status")))
+
     def retrieve_payment_intent(self, payment_intent_id: str) -> Mapping[str, Any]:
         return self._call(self._client.v1.payment_intents.retrieve, payment_intent_id).to_dict()
 
+    def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str) -> Refund:
+        """Refund ``amount_minor`` (``None``: what is left) of the PaymentIntent ``payment_id``."""
+        refund = self.create_refund(payment_intent=payment_id, amount=amount_minor, idempotency_key=idempotency_key)
+        where = "refund"
+        return Refund(
+            id=_id(refund, "id", where),
+            payment_id=payment_id,
+            amount_minor=_integer(refund, "amount", where, required=True, nullable=False),
+            currency=_currency(refund, where),
+            status=stripe_const.refund_status(refund.get("status")),
+        )
+
     def create_refund(self, *, payment_intent: str, amount: int | None, idempotency_key: str) -> Mapping[str, Any]:
-        params: dict[str, Any] = {"payment_intent": payment_intent}
-        if amount is not None:
-            params["amount"] = amount
-        refund = self._call(self._client.v1.refunds.create, params, self._options(idempotency_key=idempotency_key))
+        """A Refund from Stripe's own parameters (``POST /v1/refunds``), as Stripe's object."""
+        refund = self._call(self._client.v1.refunds.create, stripe_const.refund_params(payment_intent, amount),
+                            self._options(idempotency_key=idempotency_key))
         return refund.to_dict()
 
     # -- events --------------------------------------------------------------------
-    def list_undelivered_events(self, *, created_gte: int | None = None, limit: int = 100) -> list[StripeEventRef]:
+    def list_undelivered_events(self, *, created_gte: int | None = None, limit: int = 100) -> list[ProviderEvent]:
         params: dict[str, Any] = {"delivery_success": False, "limit": limit}
         if created_gte is not None:
             params["created"] = {"gte": created_gte}
         page = self._call(self._client.v1.events.list, params)
         return [
-            StripeEventRef(
+            ProviderEvent(
                 id=e.id, type=e.type, created=e.created, account=_plain(e).get("account"), payload=e.to_dict()
             )
             for e in page.data
@@ -646,7 +538,8 @@ class StripeGateway:
 
 
 class GatewayRegistry:
-    """Hands out one :class:`StripeGateway` per API key, built once and shared."""
+    """Hands out one :class:`StripeGateway` per API key, built once and shared: the Stripe
+    :class:`~invoicing_plugin.services.ports.PaymentProviders`."""
 
     def __init__(self, *, api_base: str, timeout: float, max_network_retries: int) -> None:
         self._settings = {"api_base": api_base, "timeout": timeout, "max_network_retries": max_network_retries}
@@ -660,3 +553,12 @@ class GatewayRegistry:
             if gateway is None:
                 gateway = self._gateways[api_key] = StripeGateway(api_key, **self._settings)
             return gateway
+
+    @staticmethod
+    def requirement_labels(requirements: Mapping[str, Any] | None) -> tuple[str, ...]:
+        """A stored ``requirements`` record in words (:func:`.stripe_const.stored_requirement_labels`)."""
+        return stripe_const.stored_requirement_labels(requirements)
+
+    @staticmethod
+    def disabled_reason_label(reason: str | None) -> str | None:
+        return stripe_const.disabled_reason_label(reason)

@@ -1,4 +1,7 @@
-"""Checkout Sessions for invoices: the stable pay link, the session's parameters, the fee.
+"""Checkout Sessions for invoices: the stable pay link, the session's request, the fee.
+
+The session is asked for in the payment-provider port's words (:class:`~.ports.CheckoutRequest`);
+the provider's gateway turns it into its own parameters.
 
 Used by sending (the first session) and the pay link (a fresh session when the old
 one expired). :func:`create_checkout` is the only place sessions are created, and it
@@ -16,12 +19,15 @@ from flask import current_app
 
 from ..domain.fees import application_fee
 from ..domain.money import Money
-from ..gateways.stripe_gateway import CheckoutSession, GatewayError
+from ..gateways import stripe_const
+from ..gateways.stripe_gateway import GatewayError
 from ..host import HostWorkspace
 from ..persistence.models import Invoice
+from .connection_routes import PaymentRoute
 from .fees import plan_fee_bps
 from .links import external_url
 from .payment_binding import remember_checkout_session
+from .ports import CheckoutReference, CheckoutRequest, CheckoutSession
 from .views import InvoiceSnapshot
 
 log = logging.getLogger("invoicing_plugin.sending")
@@ -36,43 +42,38 @@ def checkout_idempotency_key(invoice: Invoice) -> str:
     return f"invoicing-checkout-{invoice.id}-{invoice.checkout_attempt}"
 
 
-def checkout_params(invoice: Invoice, route) -> dict:
-    """The Checkout Session for ``invoice`` (which has its number and locked fee)."""
-    metadata = {
-        "invoice_id": str(invoice.id),
-        "workspace_id": str(invoice.workspace_id),
-        "invoice_number": invoice.number or "",
-    }
-    payment_intent_data: dict = {"metadata": dict(metadata), "description": f"Invoice {invoice.number}"}
-    if route.takes_application_fee:
-        payment_intent_data["application_fee_amount"] = int(invoice.application_fee_minor or 0)
-        payment_intent_data["transfer_data"] = {"destination": route.account_id}
+def checkout_request(invoice: Invoice, route: PaymentRoute) -> CheckoutRequest:
+    """The payment page for ``invoice`` (which has its number and locked fee), in the port's words.
+
+    Connect routes pay the workspace's account (``destination_account``) and keep the
+    invoice's locked platform fee; own-key routes keep the money on the key's account. The
+    page stops taking payments ``INVOICING_CHECKOUT_EXPIRES_SECONDS`` from now.
+    """
     seconds = int(current_app.config["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
-    link = pay_link(invoice)
-    return {
-        "mode": "payment",
-        "line_items": [
-            {
-                "price_data": {
-                    "currency": invoice.currency.lower(),
-                    "unit_amount": invoice.amount_minor,
-                    "product_data": {"name": f"Invoice {invoice.number}", "description": invoice.description[:1000]},
-                },
-                "quantity": 1,
-            }
-        ],
-        "metadata": metadata,
-        "payment_intent_data": payment_intent_data,
-        "client_reference_id": str(invoice.id),
-        "customer_email": invoice.client_email,
-        "success_url": external_url("invoicing_public.pay_success", token=invoice.public_token)
-        + "?session_id={CHECKOUT_SESSION_ID}",
-        "cancel_url": link + "?cancelled=1",
-        "expires_at": int(time.time()) + seconds,
-    }
+    fee = int(invoice.application_fee_minor or 0) if route.takes_application_fee else None
+    return CheckoutRequest(
+        amount_minor=invoice.amount_minor,
+        currency=invoice.currency,
+        title=f"Invoice {invoice.number}",
+        description=invoice.description,
+        customer_email=invoice.client_email,
+        success_url=external_url("invoicing_public.pay_success", token=invoice.public_token),
+        cancel_url=pay_link(invoice) + "?cancelled=1",
+        expires_at=int(time.time()) + seconds,
+        reference=CheckoutReference(invoice_id=invoice.id, workspace_id=str(invoice.workspace_id),
+                                    invoice_number=invoice.number or ""),
+        destination_account=route.account_id if route.takes_application_fee else None,
+        application_fee_minor=fee,
+    )
 
 
-def lock_fee(invoice: Invoice, route, workspace: HostWorkspace) -> None:
+def checkout_params(invoice: Invoice, route: PaymentRoute) -> dict:
+    """Stripe's parameters for :func:`checkout_request` (kept for one release; the gateway builds
+    them itself from the request: :func:`~..gateways.stripe_const.checkout_session_params`)."""
+    return stripe_const.checkout_session_params(checkout_request(invoice, route))
+
+
+def lock_fee(invoice: Invoice, route: PaymentRoute, workspace: HostWorkspace) -> None:
     """Fix the platform fee now: a later plan change never alters a sent invoice."""
     invoice.stripe_mode = route.mode
     invoice.stripe_account_id = route.account_id
@@ -85,7 +86,7 @@ def lock_fee(invoice: Invoice, route, workspace: HostWorkspace) -> None:
         invoice.application_fee_minor = 0
 
 
-def create_checkout(invoice: Invoice, route) -> CheckoutSession:
+def create_checkout(invoice: Invoice, route: PaymentRoute) -> CheckoutSession:
     """Create the session for the invoice's current attempt, store it on the invoice and
     record it (:func:`~.payment_binding.remember_checkout_session`) in the caller's transaction.
 
@@ -95,8 +96,8 @@ def create_checkout(invoice: Invoice, route) -> CheckoutSession:
     """
     for _ in range(2):
         try:
-            session = route.gateway.create_checkout_session(
-                checkout_params(invoice, route), idempotency_key=checkout_idempotency_key(invoice)
+            session = route.gateway.create_checkout(
+                checkout_request(invoice, route), idempotency_key=checkout_idempotency_key(invoice)
             )
             break
         except GatewayError as exc:
@@ -115,7 +116,7 @@ def create_checkout(invoice: Invoice, route) -> CheckoutSession:
     return session
 
 
-def expire_quietly(route, session_id: str) -> None:
+def expire_quietly(route: PaymentRoute, session_id: str) -> None:
     try:
         route.gateway.expire_checkout_session(session_id)
     except GatewayError:

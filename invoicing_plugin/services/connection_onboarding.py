@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 from ..state import get_state
-from ..gateways.stripe_gateway import AccountInfo
 from ..persistence.repository import find_connection_by_account
 from .common import commit_or_conflict
 from .connection_routes import CONFLICT_MESSAGE, CONNECT, LINKED, OWN_KEY, ConnectionRefused, get_connection
@@ -22,6 +21,7 @@ from .connection_rows import (
     platform_gateway_for_connect,
 )
 from .connection_view import ConnectionView, connection_view
+from .ports import AccountStatus as AccountInfo
 from .uow import UnitOfWork
 
 log = logging.getLogger("invoicing_plugin.connections")
@@ -51,7 +51,7 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
             account_id = connection.account_id
             uow.rollback()  # nothing changed; release the row lock before calling Stripe again
         else:
-            account = gateway.create_express_account(
+            account = gateway.create_connected_account(
                 workspace_id=str(workspace_id),
                 email=None,  # same parameters on every retry, or Stripe refuses the idempotency key
                 idempotency_key=f"invoicing-connect-{workspace_id}-{connection.attempt}",

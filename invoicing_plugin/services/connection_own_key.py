@@ -8,11 +8,12 @@ import re
 from ..crypto import mask_secret
 from ..state import get_state
 from ..gateways import stripe_events
-from ..gateways.stripe_gateway import GatewayError, StripeGateway
+from ..gateways.stripe_gateway import GatewayError
 from ..persistence.repository import find_connection_by_account
 from .connection_routes import LINKED, OWN_KEY, ConnectionRefused
 from .connection_rows import apply_account, ensure_connection_row, link_account, lock_connection, on_active
 from .connection_view import ConnectionView, connection_view
+from .ports import PaymentProvider
 from .uow import UnitOfWork
 
 log = logging.getLogger("invoicing_plugin.connections")
@@ -93,7 +94,7 @@ def check_secret_key_format(key: str) -> None:
         )
 
 
-def _delete_endpoint_quietly(gateway: StripeGateway, endpoint_id: str) -> None:
+def _delete_endpoint_quietly(gateway: PaymentProvider, endpoint_id: str) -> None:
     try:
         gateway.delete_webhook_endpoint(endpoint_id)
     except GatewayError as exc:

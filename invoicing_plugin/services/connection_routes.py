@@ -46,10 +46,11 @@ from ..crypto import SecretBoxError
 from ..domain.statuses import PAYABLE
 from ..state import get_state
 from ..gateways import stripe_events
-from ..gateways.stripe_gateway import GatewayError, StripeGateway
+from ..gateways.stripe_gateway import GatewayError
 from ..persistence.models import Invoice, StripeConnection
 from ..persistence.repository import WorkspaceRepository
 from .errors import InvoicingError
+from .ports import PaymentProvider
 
 log = logging.getLogger("invoicing_plugin.connections")
 
@@ -96,10 +97,11 @@ class PaymentRoute:
     ``mode == "connect"``: sessions are created on the platform with a destination
     charge to ``account_id`` (the workspace's Express account) and the plan's
     application fee. ``mode == "own_key"``: sessions are created with the
-    workspace's own secret key, on its own account, with no platform fee.
+    workspace's own secret key, on its own account, with no platform fee. ``gateway`` is
+    the payment provider (:class:`~.ports.PaymentProvider`) of the key that makes them.
     """
 
-    gateway: StripeGateway
+    gateway: PaymentProvider
     mode: str
     account_id: str
 
@@ -170,7 +172,7 @@ class KeyUnavailable(GatewayError):
     """
 
 
-def own_key_gateway(connection: StripeConnection) -> StripeGateway:
+def own_key_gateway(connection: StripeConnection) -> PaymentProvider:
     """The gateway for an own-key workspace's stored (encrypted) secret key.
 
     Raises :class:`KeyUnavailable` when the key is not stored or cannot be read.
@@ -220,7 +222,7 @@ def payment_route(workspace_id: str) -> PaymentRoute | None:
     return payment_availability(workspace_id).route
 
 
-def checkout_gateway(invoice: Invoice) -> StripeGateway:
+def checkout_gateway(invoice: Invoice) -> PaymentProvider:
     """The gateway that owns the invoice's Checkout Sessions (to re-read or expire them).
 
     Own-key invoices need the workspace's stored key of the same account; Connect

@@ -8,15 +8,15 @@ from sqlalchemy.orm import Session
 
 from .. import signals
 from ..state import get_state
-from ..gateways.stripe_gateway import AccountInfo, StripeGateway
 from ..persistence.models import Invoice, StripeConnection, utcnow
 from ..persistence.repository import WorkspaceRepository
 from .common import record_event
 from .connection_routes import ACTIVE, CONNECT, NOT_CONNECTED, ONBOARDING, RESTRICTED, ConnectionRefused, connect_available
+from .ports import AccountStatus as AccountInfo, PaymentProvider
 from .uow import UnitOfWork
 
 
-def platform_gateway_for_connect() -> StripeGateway:
+def platform_gateway_for_connect() -> PaymentProvider:
     if not connect_available():
         raise ConnectionRefused(
             "Stripe Connect is not set up on this platform (no platform Stripe key). "
@@ -73,8 +73,7 @@ def link_account(connection: StripeConnection, *, mode: str, account: AccountInf
 def account_status(account: AccountInfo) -> str:
     if account.charges_enabled:
         return ACTIVE
-    reason = account.disabled_reason or ""
-    if account.details_submitted or (reason and not reason.startswith("requirements.")):
+    if account.details_submitted or account.blocked_by_provider:
         return RESTRICTED
     return ONBOARDING
 

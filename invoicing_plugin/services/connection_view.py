@@ -1,4 +1,8 @@
-"""The connection as the Connected apps page shows it: plain data, no secrets."""
+"""The connection as the Connected apps page shows it: plain data, no secrets.
+
+What the provider still needs and why it disabled payments are stored in its own codes;
+the provider (:class:`~.ports.PaymentProviders`) puts them in words.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..actors import actor_name
+from ..gateways.stripe_const import (  # noqa: F401  (kept importable here for one release)
+    DISABLED_REASON_LABELS,
+    REQUIREMENT_LABELS,
+    disabled_reason_label,
+    requirement_labels,
+)
 from ..state import get_state
 from ..persistence.models import Invoice, StripeConnection
 from ..persistence.repository import WorkspaceRepository
@@ -21,53 +31,6 @@ from .connection_routes import (
     connection_status,
     open_invoice_clause,
 )
-
-#: What Stripe's requirement field names mean, for the Connected apps page.
-#: Unknown names are shown as Stripe spells them.
-REQUIREMENT_LABELS = {
-    "external_account": "Bank account for payouts",
-    "business_profile.mcc": "Business category",
-    "business_profile.url": "Business website",
-    "business_profile.product_description": "Description of what the business sells",
-    "business_type": "Business type",
-    "individual.first_name": "Legal first name",
-    "individual.last_name": "Legal last name",
-    "individual.dob.day": "Date of birth",
-    "individual.dob.month": "Date of birth",
-    "individual.dob.year": "Date of birth",
-    "individual.address.line1": "Home address",
-    "individual.address.city": "Home address",
-    "individual.address.postal_code": "Home address",
-    "individual.email": "Email address",
-    "individual.phone": "Phone number",
-    "individual.id_number": "Government ID number",
-    "individual.ssn_last_4": "Last 4 digits of SSN",
-    "individual.verification.document": "Identity document",
-    "individual.verification.additional_document": "Additional identity document",
-    "company.name": "Company name",
-    "company.tax_id": "Company tax ID",
-    "company.address.line1": "Company address",
-    "company.verification.document": "Company verification document",
-    "tos_acceptance.date": "Acceptance of Stripe's terms of service",
-    "tos_acceptance.ip": "Acceptance of Stripe's terms of service",
-}
-
-#: Why Stripe disabled charges (``requirements.disabled_reason``), in words.
-DISABLED_REASON_LABELS = {
-    "requirements.past_due": "Stripe needs more information before this account can take payments.",
-    "requirements.pending_verification": "Stripe is verifying the information provided.",
-    "under_review": "Stripe is reviewing this account.",
-    "listed": "Stripe is reviewing this account.",
-    "rejected.fraud": "Stripe rejected this account.",
-    "rejected.terms_of_service": "Stripe rejected this account.",
-    "rejected.listed": "Stripe rejected this account.",
-    "rejected.other": "Stripe rejected this account.",
-    "platform_paused": "Payments on this account are paused.",
-    "action_required.requested_capabilities": "The account must accept the requested payment capabilities.",
-    "other": "Stripe disabled payments on this account.",
-}
-
-
 
 @dataclass(frozen=True)
 class ConnectionView:
@@ -131,8 +94,7 @@ def connection_view(workspace_id: str) -> ConnectionView:
     connection = repo.find(StripeConnection)
     if connection is None:
         return ConnectionView(status=NOT_CONNECTED, invoices_unavailable=unavailable)
-    requirements = connection.requirements or {}
-    due = list(requirements.get("past_due") or []) + list(requirements.get("currently_due") or [])
+    providers = get_state().gateways  # the provider's stored codes, in its words
     return ConnectionView(
         status=connection_status(connection),
         mode=connection.mode,
@@ -141,8 +103,8 @@ def connection_view(workspace_id: str) -> ConnectionView:
         charges_enabled=connection.charges_enabled,
         payouts_enabled=connection.payouts_enabled,
         details_submitted=connection.details_submitted,
-        requirements=requirement_labels(due),
-        disabled_reason=disabled_reason_label(connection.disabled_reason),
+        requirements=providers.requirement_labels(connection.requirements),
+        disabled_reason=providers.disabled_reason_label(connection.disabled_reason),
         key_hint=connection.secret_key_hint if connection.mode == OWN_KEY else None,
         webhook_registered=bool(connection.webhook_endpoint_id),
         connected_by=connection.connected_by,
@@ -157,20 +119,3 @@ def open_invoice_count(workspace_id: str) -> int:
     """Unpaid sent invoices: the ones a disconnect makes unpayable online."""
     repo = WorkspaceRepository(get_state().session, workspace_id)
     return len(repo.list(Invoice, open_invoice_clause()))
-
-
-def requirement_labels(fields) -> tuple[str, ...]:
-    """Stripe requirement field names as words, deduplicated, in Stripe's order."""
-    labels: list[str] = []
-    for name in fields:
-        label = REQUIREMENT_LABELS.get(name, name)
-        if label not in labels:
-            labels.append(label)
-    return tuple(labels)
-
-
-def disabled_reason_label(reason: str | None) -> str | None:
-    if not reason:
-        return None
-    return DISABLED_REASON_LABELS.get(reason) or DISABLED_REASON_LABELS.get(reason.split(".")[0], reason)
-

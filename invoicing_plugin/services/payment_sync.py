@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..domain.invoice import Action
 from ..domain.statuses import AWAITING_MONEY
 from ..state import get_state
-from ..gateways.stripe_gateway import CheckoutSession, GatewayError, StripeGateway
+from ..gateways.stripe_gateway import GatewayError
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
 from .common import lock_invoice_by_id
@@ -20,6 +20,7 @@ from .connection_routes import checkout_gateway
 from .payment_confirmation import send_payment_confirmation
 from .payment_outcome import PaymentOutcome
 from .payment_recording import action_for_session, apply_checkout_session
+from .ports import CheckoutSession, PaymentProvider
 from .uow import UnitOfWork, retry_on_conflict
 
 log = logging.getLogger("invoicing_plugin.payments")
@@ -28,7 +29,7 @@ log = logging.getLogger("invoicing_plugin.payments")
 AWAITING_STRIPE = AWAITING_MONEY  # from the status table
 
 
-def gateway_for_invoice(invoice: Invoice) -> StripeGateway:
+def gateway_for_invoice(invoice: Invoice) -> PaymentProvider:
     """The Stripe key an invoice's Checkout Sessions were created with.
 
     See :func:`.connection_routes.checkout_gateway`: raises a non-retryable
@@ -37,14 +38,14 @@ def gateway_for_invoice(invoice: Invoice) -> StripeGateway:
     return checkout_gateway(invoice)
 
 
-def _action_from_stripe(gateway: StripeGateway, session: CheckoutSession) -> Action | None:
-    """The session's meaning, asking its PaymentIntent whether an unpaid complete session failed."""
+def _action_from_stripe(gateway: PaymentProvider, session: CheckoutSession) -> Action | None:
+    """The session's meaning, asking its payment whether an unpaid complete session failed."""
     action = action_for_session(session)
-    if action is Action.PAYMENT_STARTED and session.payment_intent:
-        intent = gateway.retrieve_payment_intent(session.payment_intent)
-        if intent.get("status") in ("requires_payment_method", "canceled"):
+    if action is Action.PAYMENT_STARTED and session.payment_id:
+        payment = gateway.retrieve_payment(session.payment_id)
+        if payment.failed:
             return Action.PAYMENT_FAILED
-        if intent.get("status") == "succeeded":
+        if payment.succeeded:
             return Action.PAYMENT_SUCCEEDED
     return action
 
