@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 
+from ..domain.email import stripe_email
 from ..domain.fees import application_fee
 from ..domain.money import Money
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
@@ -49,7 +50,7 @@ def checkout_params(invoice: Invoice, route) -> dict:
         payment_intent_data["transfer_data"] = {"destination": route.account_id}
     seconds = int(current_app.config["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
     link = pay_link(invoice)
-    return {
+    params = {
         "mode": "payment",
         "line_items": [
             {
@@ -64,12 +65,17 @@ def checkout_params(invoice: Invoice, route) -> dict:
         "metadata": metadata,
         "payment_intent_data": payment_intent_data,
         "client_reference_id": str(invoice.id),
-        "customer_email": invoice.client_email,
         "success_url": external_url("invoicing_public.pay_success", token=invoice.public_token)
         + "?session_id={CHECKOUT_SESSION_ID}",
         "cancel_url": link + "?cancelled=1",
         "expires_at": int(time.time()) + seconds,
     }
+    # customer_email only prefills Checkout's e-mail field; an address Stripe refuses
+    # (email_invalid) would fail the whole session, so it is left out and Checkout asks.
+    email = stripe_email(invoice.client_email)
+    if email:
+        params["customer_email"] = email
+    return params
 
 
 def lock_fee(invoice: Invoice, route, workspace: HostWorkspace) -> None:
