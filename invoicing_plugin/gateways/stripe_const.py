@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..domain.email import stripe_email
 from ..services.ports import CheckoutRequest, Requirement
 
 # -- Checkout Sessions -----------------------------------------------------------------------
@@ -42,7 +43,7 @@ def checkout_session_params(request: CheckoutRequest) -> dict[str, Any]:
     if request.destination_account is not None:
         payment_intent_data["application_fee_amount"] = int(request.application_fee_minor or 0)
         payment_intent_data["transfer_data"] = {"destination": request.destination_account}
-    return {
+    params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [
             {
@@ -60,11 +61,16 @@ def checkout_session_params(request: CheckoutRequest) -> dict[str, Any]:
         "metadata": metadata,
         "payment_intent_data": payment_intent_data,
         "client_reference_id": str(request.reference.invoice_id),
-        "customer_email": request.customer_email,
         "success_url": request.success_url + SUCCESS_URL_SESSION_SUFFIX,
         "cancel_url": request.cancel_url,
         "expires_at": request.expires_at,
     }
+    # customer_email only prefills Checkout's e-mail field; an address Stripe refuses
+    # (email_invalid) would fail the whole session, so it is left out and Checkout asks.
+    email = stripe_email(request.customer_email)
+    if email:
+        params["customer_email"] = email
+    return params
 
 
 # -- Connect Express accounts ----------------------------------------------------------------
@@ -77,6 +83,7 @@ def express_account_params(*, workspace_id: str, email: str | None) -> dict[str,
         "metadata": {"workspace_id": workspace_id},
         "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
     }
+    email = stripe_email(email)  # an address Stripe refuses (email_invalid) is left out
     if email:
         params["email"] = email
     return params

@@ -51,7 +51,7 @@ def test_required_parameters(client, missing):
 
 
 def test_embedded_sessions_need_no_success_url(client):
-    params = session_params(ui_mode="embedded", return_url="https://merchant.test/r")
+    params = session_params(ui_mode="embedded_page", return_url="https://merchant.test/r")
     del params["success_url"], params["cancel_url"]
     session = client.v1.checkout.sessions.create(params)
     assert session.url is None and session.client_secret

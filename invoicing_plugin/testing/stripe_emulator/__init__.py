@@ -101,7 +101,8 @@ Known differences from Stripe
 Only the endpoints above exist (others answer Stripe's "Unrecognized
 request URL" 404); ``mode`` must be ``payment`` and line items must use
 ``price_data``; parameters the SDK accepts but the emulator does not model
-are accepted and ignored; no balances, transfers or payouts are simulated;
+are accepted and ignored (their names, enum values, lengths and metadata
+limits are still checked, see ``params``); no balances, transfers or payouts are simulated;
 ``livemode`` follows the key prefix but nothing else differs; webhook
 signatures use real time (so receivers' tolerance checks pass) while
 ``created`` and expiry use the emulator clock; event payloads are not

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import resources
 from .errors import StripeError, mask_key, resource_missing
-from .params import decode_form, validate
+from .params import decode_form, schema_for, validate
 from .state import DEFAULT_API_VERSION, EmulatorState, Endpoint, public, random_token
 
 logger = logging.getLogger(__name__)
@@ -86,11 +86,13 @@ def expand(state: EmulatorState, obj: dict[str, Any], paths: list[str]) -> dict[
 
 
 def _expand_path(state: EmulatorState, obj: Any, parts: list[str], full: str) -> None:
-    if isinstance(obj, dict) and obj.get("object") == "list" and parts[0] == "data":
+    # https://docs.stripe.com/api/expanding_objects: a path may end on an
+    # expanded list (``line_items``) and may go through a list's ``data``.
+    if not parts or not isinstance(obj, dict):
+        return
+    if obj.get("object") == "list" and parts[0] == "data":
         for item in obj["data"]:
             _expand_path(state, item, parts[1:], full)
-        return
-    if not parts or not isinstance(obj, dict):
         return
     head = parts[0]
     if head == "line_items" and obj.get("object") == "checkout.session":
@@ -296,6 +298,30 @@ def delete_webhook_endpoint(ctx: Ctx, params: dict, endpoint_id: str) -> dict:
     return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
 
 
+_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2}(?:\.[a-z]+)?)((?:;\s*[a-z0-9_]+=v\d+)*)$")
+
+
+def known_api_versions() -> frozenset[str]:
+    """API versions Stripe's spec lists (the ``api_version`` enum of webhook endpoints)."""
+    enum = schema_for("WebhookEndpointCreateParams").fields["api_version"].enum or set()
+    return frozenset(enum | {DEFAULT_API_VERSION})
+
+
+def check_stripe_version(header: str | None) -> None:
+    """Refuse a ``Stripe-Version`` header that names no API version, as Stripe does.
+
+    https://docs.stripe.com/api/versioning: the header takes a version such as
+    ``2026-10-28.endive`` (optionally followed by ``; <beta>=v<n>`` flags);
+    anything else, or a version that does not exist, is answered 400
+    ``Invalid Stripe API version: <value>``.
+    """
+    if header is None:
+        return
+    match = _VERSION.match(header.strip())
+    if match is None or match.group(1) not in known_api_versions():
+        raise StripeError(400, f"Invalid Stripe API version: {header}")
+
+
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -362,6 +388,7 @@ class ApiApp:
         with self.state.lock:
             try:
                 ctx = self._context(request)
+                check_stripe_version(request.headers.get("Stripe-Version"))
                 (name, params_class), args = self._match(request)
                 params = self._params(request)
                 resources.expire_due_sessions(self.state)

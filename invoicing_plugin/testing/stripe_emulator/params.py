@@ -9,17 +9,36 @@ accepted names from the SDK instead of a hand-kept list means the emulator
 follows the SDK version the project pins: a parameter the SDK cannot send is
 a parameter the emulator rejects, with Stripe's own ``parameter_unknown``
 error.
+
+Beyond names, the values are held to what Stripe's API accepts:
+
+* enumerations: the SDK types an enum parameter as ``Literal[...]|str``; the
+  ``Literal`` members are the spec's ``enum`` for the pinned API version and
+  the ``|str`` is only the SDK's forward compatibility, so a value outside the
+  members is refused (``locale=xx`` -> "Invalid locale: must be one of ...");
+* lengths: ``maxLength`` & co. from Stripe's OpenAPI spec, extracted into
+  ``spec_constraints.json`` by ``scripts/stripe_spec_constraints.py``;
+* empty strings: Stripe reads ``""`` as "unset this parameter" and refuses it
+  (``parameter_invalid_empty``) where the spec offers no ``""`` choice -- the
+  SDK marks the unsettable ones with ``Literal['']``;
+* metadata (https://docs.stripe.com/metadata): at most 50 keys, keys of at
+  most 40 characters, string values of at most 500 characters -- the spec
+  states none of these for requests, so they are written here from that page;
+* e-mail parameters must be e-mail addresses (``email_invalid``,
+  https://docs.stripe.com/error-codes#email-invalid).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import json
 import re
 import sys
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ForwardRef, Iterable, Mapping
 
 from .errors import StripeError
@@ -147,6 +166,7 @@ class Node:
     required: frozenset[str] = frozenset()
     item: "Node | None" = None
     free: bool = False
+    metadata: bool = False  # a Stripe metadata map (https://docs.stripe.com/metadata)
 
 
 def _resolve(annotation: Any, module_globals: Mapping[str, Any]) -> Any:
@@ -173,6 +193,7 @@ def _merge(target: Node, other: Node) -> None:
             target.item = Node()
         _merge(target.item, other.item)
     target.free = target.free or other.free
+    target.metadata = target.metadata or other.metadata
 
 
 def _node_for(annotation: Any, module_globals: Mapping[str, Any], seen: tuple = ()) -> Node:
@@ -184,8 +205,10 @@ def _node_for(annotation: Any, module_globals: Mapping[str, Any], seen: tuple = 
         subs = [_node_for(arg, module_globals, seen) for arg in args]
         for sub in subs:
             _merge(node, sub)
-        if any("str" in sub.scalars and sub.enum is None for sub in subs):
-            node.enum = None  # a plain string is accepted too
+        # ``Literal['a', 'b']|str``: the SDK widens every enum with ``str`` for
+        # forward compatibility; the API itself accepts only the spec's enum
+        # members, which are the ``Literal`` ones.  A plain ``str`` without any
+        # ``Literal`` besides it stays free text.
         return node
     if origin in (typing.NotRequired, typing.Required):
         return _node_for(args[0], module_globals, seen)
@@ -227,7 +250,7 @@ def _typeddict_node(cls: type, seen: tuple = ()) -> Node:
         if name in _REQUEST_OPTION_KEYS:
             continue
         if name == "metadata":
-            fields[name] = Node(free=True, scalars={"empty"})
+            fields[name] = Node(free=True, scalars={"empty"}, metadata=True)
             continue
         fields[name] = _node_for(annotation, module_globals, seen + (cls,))
     required = frozenset(cls.__required_keys__) - _REQUEST_OPTION_KEYS
@@ -253,21 +276,65 @@ def schema_for(class_path: str) -> Node:
 # --------------------------------------------------------------------------
 
 
+_CONSTRAINTS_FILE = Path(__file__).with_name("spec_constraints.json")
+
+# Parameters Stripe checks as e-mail addresses, per params class (bracket names).
+# The spec types them as plain strings; the API reference describes them as
+# e-mail addresses and Stripe refuses others with ``email_invalid``.
+EMAIL_PARAMS: dict[str, frozenset[str]] = {
+    "checkout.SessionCreateParams": frozenset({"customer_email",
+                                               "payment_intent_data[receipt_email]"}),
+    "AccountCreateParams": frozenset({"email"}),
+    "AccountUpdateParams": frozenset({"email"}),
+}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+# https://docs.stripe.com/metadata ("Limits"): 50 keys, 40-character keys,
+# 500-character values.
+METADATA_MAX_KEYS = 50
+METADATA_MAX_KEY_LENGTH = 40
+METADATA_MAX_VALUE_LENGTH = 500
+
+
+@functools.lru_cache(maxsize=1)
+def spec_constraints() -> dict[str, dict[str, dict[str, int]]]:
+    """``{params class: {bracket name with [] for items: {"maxLength": n, ...}}}``."""
+    with _CONSTRAINTS_FILE.open(encoding="utf-8") as handle:
+        return json.load(handle)["constraints"]
+
+
+@dataclass(frozen=True)
+class _Rules:
+    limits: Mapping[str, Mapping[str, int]]
+    emails: frozenset[str]
+
+
 def validate(params: dict[str, Any], class_path: str) -> dict[str, Any]:
     """Check ``params`` against the SDK class and coerce ints/bools.
 
     Raises Stripe's ``parameter_unknown`` / ``parameter_missing`` /
-    ``parameter_invalid_integer`` errors with the full bracket name in
-    ``param``, exactly what a caller would see from the real API.
+    ``parameter_invalid_integer`` / ``parameter_invalid_empty`` /
+    ``email_invalid`` errors and its length, enum and metadata refusals with
+    the full bracket name in ``param``, what a caller would see from the real
+    API (all ``invalid_request_error``, HTTP 400).
     """
-    return _check(params, schema_for(class_path), "")
+    rules = _Rules(spec_constraints().get(class_path, {}),
+                   EMAIL_PARAMS.get(class_path, frozenset()))
+    return _check(params, schema_for(class_path), "", rules)
 
 
 def _name(prefix: str, key: str | int) -> str:
     return f"{prefix}[{key}]" if prefix else str(key)
 
 
-def _check(value: Any, node: Node, name: str) -> Any:
+def _spec_name(name: str) -> str:
+    """``line_items[0][price_data]`` -> ``line_items[][price_data]`` (the table's form)."""
+    return re.sub(r"\[\d+\]", "[]", name)
+
+
+def _check(value: Any, node: Node, name: str, rules: _Rules) -> Any:
+    if node.metadata:
+        return _check_metadata(value, name)
     if node.free:
         if isinstance(value, list):
             return {str(i): v for i, v in enumerate(value)}
@@ -277,17 +344,58 @@ def _check(value: Any, node: Node, name: str) -> Any:
             if node.item is not None and not value:
                 return []
             raise StripeError(400, f"Invalid {_kind(node)}", param=name)
-        return _check_object(value, node, name)
+        return _check_object(value, node, name, rules)
     if isinstance(value, list):
         if node.item is None:
             if node.fields is not None and not value:
                 return {}
             raise StripeError(400, f"Invalid {_kind(node)}", param=name)
-        return [_check(item, node.item, _name(name, i)) for i, item in enumerate(value)]
-    return _check_scalar(value, node, name)
+        _check_count(value, name, rules)
+        return [_check(item, node.item, _name(name, i), rules) for i, item in enumerate(value)]
+    return _check_scalar(value, node, name, rules)
 
 
-def _check_object(value: dict, node: Node, name: str) -> dict:
+def _check_metadata(value: Any, name: str) -> Any:
+    """Stripe's metadata limits (https://docs.stripe.com/metadata)."""
+    if value == "":
+        return ""  # unset all keys
+    if isinstance(value, list):
+        value = {str(i): v for i, v in enumerate(value)}
+    if not isinstance(value, dict):
+        raise StripeError(400, f"Invalid object: {name} must be a hash of keys to strings",
+                          param=name)
+    if len(value) > METADATA_MAX_KEYS:
+        raise StripeError(
+            400, f"Metadata can have up to {METADATA_MAX_KEYS} keys, but you've set "
+            f"{len(value)}.", param=name)
+    for key, item in value.items():
+        if not key or len(key) > METADATA_MAX_KEY_LENGTH:
+            raise StripeError(
+                400, f"Invalid key: {key!r} must be a string of 1 to "
+                f"{METADATA_MAX_KEY_LENGTH} characters", param=name)
+        if not isinstance(item, str) or len(item) > METADATA_MAX_VALUE_LENGTH:
+            shown = item if isinstance(item, str) else json.dumps(item)
+            raise StripeError(
+                400, f"Invalid val: {_shorten(shown)} must be a string under "
+                f"{METADATA_MAX_VALUE_LENGTH} characters", param=_name(name, key))
+    return value
+
+
+def _shorten(text: str, keep: int = 40) -> str:
+    return text if len(text) <= keep else text[:keep] + "..."
+
+
+def _check_count(value: list, name: str, rules: _Rules) -> None:
+    limits = rules.limits.get(_spec_name(name), {})
+    if "maxItems" in limits and len(value) > limits["maxItems"]:
+        raise StripeError(400, f"Invalid array: {name} must have at most {limits['maxItems']} "
+                          "items", param=name)
+    if "minItems" in limits and len(value) < limits["minItems"]:
+        raise StripeError(400, f"Invalid array: {name} must have at least "
+                          f"{limits['minItems']} items", param=name)
+
+
+def _check_object(value: dict, node: Node, name: str, rules: _Rules) -> dict:
     assert node.fields is not None
     result = {}
     for key, sub in value.items():
@@ -297,7 +405,7 @@ def _check_object(value: dict, node: Node, name: str) -> dict:
             raise StripeError(
                 400, f"Received unknown parameter: {full}", code="parameter_unknown", param=full
             )
-        result[key] = _check(sub, child, full)
+        result[key] = _check(sub, child, full, rules)
     for key in sorted(node.required):
         if key not in value:
             full = _name(name, key)
@@ -319,9 +427,17 @@ def _kind(node: Node) -> str:
     return "string"
 
 
-def _check_scalar(value: str, node: Node, name: str) -> Any:
+def _check_scalar(value: str, node: Node, name: str, rules: _Rules) -> Any:
     if value == "" and ("empty" in node.scalars or node.fields is not None or node.item is not None):
         return ""
+    if value == "":
+        # Stripe reads an empty string as "unset"; where the parameter cannot be
+        # unset it answers this (https://docs.stripe.com/error-codes#parameter-invalid-empty).
+        raise StripeError(
+            400, f"You passed an empty string for '{name}'. We assume empty values are an "
+            f"attempt to unset a parameter; however '{name}' cannot be unset. You should "
+            f"remove '{name}' from your request or supply a non-empty value.",
+            code="parameter_invalid_empty", param=name)
     if "str" in node.scalars or "any" in node.scalars:
         if node.enum is not None and not ({"int", "bool"} & node.scalars) and value not in node.enum:
             choices = ", ".join(sorted(node.enum))
@@ -329,6 +445,18 @@ def _check_scalar(value: str, node: Node, name: str) -> Any:
                 400, f"Invalid {name}: must be one of {choices}", code="parameter_invalid_string",
                 param=name,
             )
+        limits = rules.limits.get(_spec_name(name), {})
+        if "maxLength" in limits and len(value) > limits["maxLength"]:
+            raise StripeError(
+                400, f"Invalid string: {_shorten(value)}; must be at most {limits['maxLength']} "
+                "characters", param=name)
+        if "minLength" in limits and len(value) < limits["minLength"]:
+            raise StripeError(
+                400, f"Invalid string: {_shorten(value)}; must be at least "
+                f"{limits['minLength']} characters", param=name)
+        if name in rules.emails and not _EMAIL.match(value):
+            raise StripeError(400, f"Invalid email address: {value}", code="email_invalid",
+                              param=name)
         return value
     if "int" in node.scalars:
         if re.fullmatch(r"-?\d+", value):

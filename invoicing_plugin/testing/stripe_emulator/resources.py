@@ -279,8 +279,8 @@ def create_checkout_session(state: EmulatorState, actor: str, params: dict,
     if params["mode"] != "payment":
         raise StripeError(400, f"The emulator only supports mode=payment (got {params['mode']}).",
                           param="mode")
-    ui_mode = params.get("ui_mode") or "hosted"
-    if ui_mode == "hosted":
+    ui_mode = params.get("ui_mode") or "hosted_page"  # the default of the pinned API version
+    if ui_mode == "hosted_page":
         require(bool(params.get("success_url")), "Missing required param: success_url.",
                 code="parameter_missing", param="success_url")
     require(bool(params.get("line_items")), "Missing required param: line_items.",
@@ -305,7 +305,8 @@ def create_checkout_session(state: EmulatorState, actor: str, params: dict,
         "billing_address_collection": None,
         "cancel_url": params.get("cancel_url"),
         "client_reference_id": params.get("client_reference_id"),
-        "client_secret": (f"{session_id}_secret_{random_token(24)}" if ui_mode != "hosted" else None),
+        "client_secret": (f"{session_id}_secret_{random_token(24)}"
+                          if ui_mode != "hosted_page" else None),
         "consent": None,
         "consent_collection": None,
         "created": now,
@@ -343,7 +344,7 @@ def create_checkout_session(state: EmulatorState, actor: str, params: dict,
         "success_url": params.get("success_url"),
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         "ui_mode": ui_mode,
-        "url": f"{base_url}c/pay/{session_id}" if ui_mode == "hosted" else None,
+        "url": f"{base_url}c/pay/{session_id}" if ui_mode == "hosted_page" else None,
         "_line_items": line_items,
         "_payment_intent_data": pi_data,
     }
