@@ -39,12 +39,12 @@ from sqlalchemy.sql.expression import FunctionElement
 from ..domain.invoice import InvoiceStatus
 from ..domain.money import Money
 from ..domain.statuses import AWAITING_MONEY
-from ..state import get_state
 from ..persistence import totals
 from ..persistence.models import InvoiceTotal
 from ..persistence.repository import WorkspaceRepository
 from .analytics_export import CSV_COLUMNS, csv_filename, csv_safe, export_csv, export_rows  # noqa: F401
 from .analytics_period import EARLIEST, MAX_RANGE_DAYS, DateRange, RangeError, default_range, validate_range  # noqa: F401
+from .common import unit_of_work
 from .uow import UnitOfWork
 
 __all__ = [
@@ -216,22 +216,22 @@ def revenue_report(repo: WorkspaceRepository, period: DateRange, today: date) ->
 # --- Keeping the totals honest ------------------------------------------------------------------
 
 
-def rebuild_totals(workspace_id: str | None = None) -> int:
+def rebuild_totals(workspace_id: str | None = None, *, uow: UnitOfWork | None = None) -> int:
     """Recompute the kept totals (of one workspace, or all) from the invoices and commit.
 
     For invoices written around the plugin (a bulk ``COPY``, a fix made in ``psql``);
     returns how many total rows there are now.
     """
-    session = get_state().session
-    with UnitOfWork(session) as uow:
-        rows = totals.rebuild(session, workspace_id)
+    uow = uow or unit_of_work()
+    with uow:
+        rows = totals.rebuild(uow.session, workspace_id)
         uow.commit()
     return rows
 
 
-def totals_drift(workspace_id: str | None = None) -> list:
+def totals_drift(workspace_id: str | None = None, *, uow: UnitOfWork | None = None) -> list:
     """Where the kept totals differ from the invoices: ``[(key, kept, computed), ...]``."""
-    session = get_state().session
+    session = (uow or unit_of_work()).session
     try:
         return totals.drift(session, workspace_id)
     finally:

@@ -12,10 +12,7 @@ sessions bind Stripe's news to invoices.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timezone
-
-from flask import current_app
 
 from ..domain.fees import application_fee
 from ..domain.money import Money
@@ -28,6 +25,7 @@ from .fees import plan_fee_bps
 from .links import external_url
 from .payment_binding import remember_checkout_session
 from .ports import CheckoutReference, CheckoutRequest, CheckoutSession
+from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
 log = logging.getLogger("invoicing_plugin.sending")
@@ -42,14 +40,15 @@ def checkout_idempotency_key(invoice: Invoice) -> str:
     return f"invoicing-checkout-{invoice.id}-{invoice.checkout_attempt}"
 
 
-def checkout_request(invoice: Invoice, route: PaymentRoute) -> CheckoutRequest:
+def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None) -> CheckoutRequest:
     """The payment page for ``invoice`` (which has its number and locked fee), in the port's words.
 
     Connect routes pay the workspace's account (``destination_account``) and keep the
     invoice's locked platform fee; own-key routes keep the money on the key's account. The
     page stops taking payments ``INVOICING_CHECKOUT_EXPIRES_SECONDS`` from now.
     """
-    seconds = int(current_app.config["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
+    uow = uow or UnitOfWork.for_app()
+    seconds = int(uow.settings["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
     fee = int(invoice.application_fee_minor or 0) if route.takes_application_fee else None
     return CheckoutRequest(
         amount_minor=invoice.amount_minor,
@@ -59,7 +58,7 @@ def checkout_request(invoice: Invoice, route: PaymentRoute) -> CheckoutRequest:
         customer_email=invoice.client_email,
         success_url=external_url("invoicing_public.pay_success", token=invoice.public_token),
         cancel_url=pay_link(invoice) + "?cancelled=1",
-        expires_at=int(time.time()) + seconds,
+        expires_at=int(uow.clock().timestamp()) + seconds,
         reference=CheckoutReference(invoice_id=invoice.id, workspace_id=str(invoice.workspace_id),
                                     invoice_number=invoice.number or ""),
         destination_account=route.account_id if route.takes_application_fee else None,
@@ -86,7 +85,7 @@ def lock_fee(invoice: Invoice, route: PaymentRoute, workspace: HostWorkspace) ->
         invoice.application_fee_minor = 0
 
 
-def create_checkout(invoice: Invoice, route: PaymentRoute) -> CheckoutSession:
+def create_checkout(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None) -> CheckoutSession:
     """Create the session for the invoice's current attempt, store it on the invoice and
     record it (:func:`~.payment_binding.remember_checkout_session`) in the caller's transaction.
 
@@ -97,7 +96,7 @@ def create_checkout(invoice: Invoice, route: PaymentRoute) -> CheckoutSession:
     for _ in range(2):
         try:
             session = route.gateway.create_checkout(
-                checkout_request(invoice, route), idempotency_key=checkout_idempotency_key(invoice)
+                checkout_request(invoice, route, uow=uow), idempotency_key=checkout_idempotency_key(invoice)
             )
             break
         except GatewayError as exc:

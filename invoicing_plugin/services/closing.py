@@ -2,7 +2,8 @@
 
 Both expire the invoice's open Checkout Session first (with the key that created
 it); if Stripe says the client has just paid through it, the payment is applied
-instead and :class:`~.errors.PaidMeanwhile` is raised.
+instead and :class:`~.errors.PaidMeanwhile` is raised. Both take an optional
+``uow`` (:class:`~.uow.UnitOfWork`: session, clock, gateways) and default to the app's.
 
 Errors: :class:`~invoicing_plugin.services.errors.ValidationFailed` (bad input,
 per field), :class:`~invoicing_plugin.services.errors.InvoicingError`,
@@ -16,9 +17,8 @@ from datetime import date, datetime, time, timezone
 
 from .. import signals
 from ..domain.invoice import Action, InvoiceStatus, transition
-from ..state import get_state
 from ..gateways.stripe_gateway import GatewayError
-from ..persistence.models import Invoice, utcnow
+from ..persistence.models import Invoice
 from .common import (
     MANUAL_PAYMENT_METHODS,
     NOTE_MAX,
@@ -28,18 +28,17 @@ from .common import (
     lock_invoice,
     record_event,
     record_failure,
-    repository,
-    today,
     unit_of_work,
 )
 from .connection_routes import KeyUnavailable, checkout_gateway, failure_reason, open_session_risk
 from .errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from .payment_sync import sync_invoice_from_stripe
 from .text import check_text
+from .uow import UnitOfWork, system_clock
 from .views import InvoiceSnapshot
 
 
-def _close_checkout(invoice: Invoice) -> tuple[str, str | None]:
+def _close_checkout(uow: UnitOfWork, invoice: Invoice) -> tuple[str, str | None]:
     """Expire the invoice's open Checkout Session, returning ``(state, note)``.
 
     ``state`` is Stripe's answer: ``expired``, ``complete`` (the client paid) or
@@ -54,14 +53,15 @@ def _close_checkout(invoice: Invoice) -> tuple[str, str | None]:
     if not invoice.checkout_session_id:
         return "none", None
     try:
-        gateway = checkout_gateway(invoice)
+        gateway = checkout_gateway(invoice, uow=uow)
     except KeyUnavailable as exc:
         return "none", f"The Checkout Session could not be expired ({failure_reason(exc)}). {open_session_risk(invoice)}"
     session = gateway.expire_checkout_session(invoice.checkout_session_id)
     return session.status, None
 
 
-def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str | None = None) -> InvoiceSnapshot:
+def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str | None = None,
+                 uow: UnitOfWork | None = None) -> InvoiceSnapshot:
     """Void an unpaid sent invoice and expire its Checkout Session.
 
     If Stripe says the session is already complete, the client has paid: the
@@ -74,11 +74,12 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
     if errors:  # before Stripe is asked to expire anything
         raise ValidationFailed(errors)
     reason = (reason or "").strip()[:NOTE_MAX] or None
-    with unit_of_work() as uow:
-        repo = repository(workspace_id)
+    uow = uow or unit_of_work()
+    with uow:
+        repo = uow.repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
         before, after = apply_transition(invoice, Action.VOID)  # refuse before touching Stripe
-        invoice.voided_at = utcnow()
+        invoice.voided_at = uow.clock()
         invoice.checkout_url = None
         claim(uow, invoice, workspace_id, Action.VOID)
         state, note = _close_checkout_before(uow, invoice, workspace_id, actor, "void", "The invoice was not voided")
@@ -92,10 +93,10 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
             return snapshot
         invoice_pk = invoice.id
         uow.rollback()
-    raise _paid_meanwhile(workspace_id, invoice_pk, actor, "void", "voided")
+    raise _paid_meanwhile(uow, workspace_id, invoice_pk, actor, "void", "voided")
 
 
-def _close_checkout_before(uow, invoice: Invoice, workspace_id: str, actor: str, action: str, refusal: str):
+def _close_checkout_before(uow: UnitOfWork, invoice: Invoice, workspace_id: str, actor: str, action: str, refusal: str):
     """Expire the invoice's open Checkout Session before a staff action settles it.
 
     Returns what :func:`_close_checkout` found. If Stripe cannot be asked, nothing
@@ -103,11 +104,11 @@ def _close_checkout_before(uow, invoice: Invoice, workspace_id: str, actor: str,
     action refused with Stripe's reason.
     """
     try:
-        return _close_checkout(invoice)
+        return _close_checkout(uow, invoice)
     except GatewayError as exc:
         invoice_pk = invoice.id
         uow.rollback()
-        record_failure(workspace_id, invoice_pk, actor, action, exc.message)
+        record_failure(workspace_id, invoice_pk, actor, action, exc.message, uow=uow)
         raise InvoicingError(f"{refusal}: {exc.message}") from exc
 
 
@@ -122,25 +123,28 @@ def _record_left_open(repo, invoice: Invoice, actor: str, note: str | None) -> N
                      to_status=invoice.status, result="failed", detail=note)
 
 
-def checkout_left_open(invoice: Invoice, events) -> str | None:
-    """The warning to show staff while a Checkout Session left open may still be paid, else ``None``."""
+def checkout_left_open(invoice: Invoice, events, *, uow: UnitOfWork | None = None) -> str | None:
+    """The warning to show staff while a Checkout Session left open may still be paid, else ``None``.
+
+    "Now" is ``uow``'s clock when one is given, else the wall clock."""
     if not invoice.checkout_session_id or invoice.status not in (InvoiceStatus.VOIDED.value, InvoiceStatus.PAID.value):
         return None
-    if invoice.checkout_expires_at is not None and invoice.checkout_expires_at <= utcnow():
+    if invoice.checkout_expires_at is not None and invoice.checkout_expires_at <= (uow.clock() if uow is not None else system_clock()):
         return None
     return next((e.detail for e in reversed(events) if e.action == CHECKOUT_LEFT_OPEN), None)
 
 
-def _paid_meanwhile(workspace_id: str, invoice_id: int, actor: str, action: str, verb: str) -> PaidMeanwhile:
-    sync_invoice_from_stripe(invoice_id)
-    get_state().session.expire_all()
-    status = repository(workspace_id).get(Invoice, invoice_id).status
+def _paid_meanwhile(uow: UnitOfWork, workspace_id: str, invoice_id: int, actor: str, action: str,
+                    verb: str) -> PaidMeanwhile:
+    sync_invoice_from_stripe(invoice_id)  # payment_sync takes the app's unit of work (converted separately)
+    uow.session.expire_all()
+    status = uow.repository(workspace_id).get(Invoice, invoice_id).status
     message = (
         f"Stripe says the client has already paid this invoice, so it was not {verb}. "
         + ("It is now marked as paid." if status == InvoiceStatus.PAID.value
            else "The payment is being recorded from Stripe; reload in a moment.")
     )
-    record_failure(workspace_id, invoice_id, actor, action, message)
+    record_failure(workspace_id, invoice_id, actor, action, message, uow=uow)
     return PaidMeanwhile(message, status=status)
 
 
@@ -152,19 +156,21 @@ def mark_paid(
     method: str,
     paid_on: date | None = None,
     note: str | None = None,
+    uow: UnitOfWork | None = None,
 ) -> InvoiceSnapshot:
     """Record a payment received outside Stripe (bank transfer, cash, cheque, other).
 
     Any open Checkout Session is expired first, with the same rule as
     :func:`void_invoice` if the client has just paid through it.
     """
+    uow = uow or unit_of_work()
     errors = {}
     if method not in MANUAL_PAYMENT_METHODS:
         errors["method"] = "Choose how the invoice was paid: bank transfer, cash, cheque or other."
-    paid_on = paid_on or today()
+    paid_on = paid_on or uow.today()
     if not isinstance(paid_on, date):
         errors["paid_on"] = "Enter the payment date, like 2030-01-31."
-    elif paid_on > today():
+    elif paid_on > uow.today():
         errors["paid_on"] = "The payment date cannot be in the future."
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
@@ -172,14 +178,14 @@ def mark_paid(
     check_text(errors, "note", note, "note")
     if errors:
         raise ValidationFailed(errors)
-    with unit_of_work() as uow:
-        repo = repository(workspace_id)
+    with uow:
+        repo = uow.repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
         transition(invoice.status, Action.MARK_PAID)
         if invoice.sent_at and paid_on < invoice.sent_at.date():
             raise ValidationFailed({"paid_on": f"The payment date cannot be before the invoice was sent ({invoice.sent_at.date().isoformat()})."})
         before, after = apply_transition(invoice, Action.MARK_PAID)
-        now = utcnow()
+        now = uow.clock()
         invoice.paid_at = now if paid_on == now.date() else datetime.combine(paid_on, time(12), tzinfo=timezone.utc)
         invoice.payment_method = method
         invoice.payment_note = note or None
@@ -200,5 +206,5 @@ def mark_paid(
             return snapshot
         invoice_pk = invoice.id
         uow.rollback()
-    raise _paid_meanwhile(workspace_id, invoice_pk, actor, "mark_paid", "marked as paid by hand")
+    raise _paid_meanwhile(uow, workspace_id, invoice_pk, actor, "mark_paid", "marked as paid by hand")
 

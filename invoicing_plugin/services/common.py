@@ -1,7 +1,9 @@
 """The toolbox every invoice use case shares: one place for each.
 
-* where the session, repository and host come from (:func:`repository`,
-  :func:`unit_of_work`, :func:`get_workspace`);
+* where the session, repository, host, clock and settings come from:
+  :func:`unit_of_work` (the app's :class:`~.uow.UnitOfWork`, built by
+  :meth:`~.uow.UnitOfWork.for_app`), :func:`repository`, :func:`get_workspace`;
+  every helper here takes an optional ``uow`` and defaults to the app's;
 * the invoice row lock: :func:`lock_invoice` (in a workspace, for staff actions) and
   :func:`lock_invoice_by_id` (any workspace, for Stripe news), both ``SELECT ... FOR
   UPDATE`` re-reading the row;
@@ -16,21 +18,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.invoice import Action, InvoiceStatus, transition
-from ..state import get_state
 from ..host import HostWorkspace
 from ..persistence import appends
-from ..persistence.models import Invoice, InvoiceEvent, utcnow
+from ..persistence.models import Invoice, InvoiceEvent
 from ..persistence.repository import NotFound, WorkspaceRepository, as_id
 from .errors import InvoicingError
-from .uow import UnitOfWork
+from .uow import UnitOfWork, system_clock
 
 log = logging.getLogger("invoicing_plugin.invoices")
 
@@ -56,22 +56,23 @@ DEPOSIT_KIND = "deposit"
 
 
 
-def today() -> date:
-    """Today's date in UTC: the reference for due dates and overdue."""
-    return datetime.now(timezone.utc).date()
-
-
-def repository(workspace_id: str) -> WorkspaceRepository:
-    return WorkspaceRepository(get_state().session, str(workspace_id))
+def today(uow: UnitOfWork | None = None) -> date:
+    """Today's date in UTC (by ``uow``'s clock, else the wall clock): the reference for due dates and overdue."""
+    return uow.today() if uow is not None else system_clock().date()
 
 
 def unit_of_work() -> UnitOfWork:
-    return UnitOfWork(get_state().session)
+    """The current app's unit of work (session, host, gateways, mailer, clock, settings)."""
+    return UnitOfWork.for_app()
 
 
-def get_workspace(workspace_id: str) -> HostWorkspace:
+def repository(workspace_id: str, uow: UnitOfWork | None = None) -> WorkspaceRepository:
+    return (uow or unit_of_work()).repository(workspace_id)
+
+
+def get_workspace(workspace_id: str, uow: UnitOfWork | None = None) -> HostWorkspace:
     """The host's workspace, or NotFound (also for internal workspaces, which do not bill)."""
-    workspace = get_state().host.get_workspace(str(workspace_id))
+    workspace = (uow or unit_of_work()).host.get_workspace(str(workspace_id))
     if workspace is None or not workspace.bills_clients:
         raise NotFound(f"workspace {workspace_id!r}")
     return workspace
@@ -103,30 +104,34 @@ def record_event(
 
 
 def append_audit(invoice: Invoice, *, actor: str, action: str, from_status: str | None, to_status: str | None,
-                 detail: str, result: str = "ok") -> None:
+                 detail: str, result: str = "ok", uow: UnitOfWork | None = None) -> None:
     """Queue one audit-trail entry for ``invoice``, written with the transaction's last statement.
 
     Unlike :func:`record_event` the row is not an ORM object and cannot be read back in
     the same transaction; the webhook path uses it so the entry rides in the statement
     that records the event. It commits or rolls back with the caller.
     """
+    uow = uow or unit_of_work()
     appends.append(
-        get_state().session, InvoiceEvent.__table__,
-        {"invoice_id": invoice.id, "workspace_id": invoice.workspace_id, "created_at": utcnow(), "actor": actor,
+        uow.session, InvoiceEvent.__table__,
+        {"invoice_id": invoice.id, "workspace_id": invoice.workspace_id, "created_at": uow.clock(), "actor": actor,
          "action": action, "from_status": from_status, "to_status": to_status, "result": result,
          "detail": detail},
     )
 
 
-def record_failure(workspace_id: str, invoice_id: int, actor: str, action: str, detail: str, *, bump_attempt: bool = False) -> None:
+def record_failure(workspace_id: str, invoice_id: int, actor: str, action: str, detail: str, *,
+                   bump_attempt: bool = False, uow: UnitOfWork | None = None) -> None:
     """Record a failed attempt in its own transaction (the failed one was rolled back).
 
     ``bump_attempt`` moves the invoice to the next Checkout attempt, so the next try
     uses a fresh idempotency key (its first session was created, then expired).
+    With ``uow`` (possibly still open, rolled back), a :meth:`~.uow.UnitOfWork.fresh`
+    one with its collaborators is used.
     """
     try:
-        with unit_of_work() as uow:
-            repo = repository(workspace_id)
+        with (uow.fresh() if uow is not None else unit_of_work()) as uow:
+            repo = uow.repository(workspace_id)
             invoice = repo.get(Invoice, invoice_id)
             if bump_attempt:
                 invoice.checkout_attempt += 1
@@ -167,8 +172,8 @@ def apply_transition(invoice: Invoice, action: Action) -> tuple[str, str]:
     return before.value, after.value
 
 
-def configured_currencies() -> tuple[str, ...]:
-    return tuple(current_app.config["INVOICING_CURRENCIES"])
+def configured_currencies(uow: UnitOfWork | None = None) -> tuple[str, ...]:
+    return tuple((uow or unit_of_work()).settings["INVOICING_CURRENCIES"])
 
 
 #: What the loser of a race for the same invoice hears when the state machine has no better answer.
@@ -191,7 +196,7 @@ def claim(uow: UnitOfWork, invoice: Invoice, workspace_id: str, action: Action) 
         uow.session.flush()
     except StaleDataError:
         uow.rollback()
-        current = repository(workspace_id).get(Invoice, invoice_pk)
+        current = uow.repository(workspace_id).get(Invoice, invoice_pk)
         transition(current.status, action)  # InvalidTransition: the other request did it
         raise InvoicingError(CHANGED_MEANWHILE) from None
 
@@ -208,8 +213,8 @@ def commit_or_conflict(uow: UnitOfWork, *, error: type[InvoicingError] = Invoici
         raise error(message) from None
 
 
-def lock_invoice_by_id(invoice_id: int, *, skip_locked: bool = False) -> Invoice | None:
+def lock_invoice_by_id(invoice_id: int, *, skip_locked: bool = False, uow: UnitOfWork | None = None) -> Invoice | None:
     """The invoice with this id in any workspace, row-locked until the transaction ends
     (``None`` if missing or, with ``skip_locked``, if another transaction holds it)."""
     stmt = locked(select(Invoice).where(Invoice.id == int(invoice_id)), skip_locked=skip_locked)
-    return get_state().session.scalars(stmt.limit(1)).first()
+    return (uow or unit_of_work()).session.scalars(stmt.limit(1)).first()

@@ -1,7 +1,8 @@
 """Disconnecting a workspace from Stripe: by staff, or by the account owner (deauthorization).
 
 Open Checkout Sessions of unpaid invoices are expired, those invoices flagged
-``online_payment_unavailable``, and an own key's webhook endpoint deleted.
+``online_payment_unavailable``, and an own key's webhook endpoint deleted. Both
+use cases take an optional ``uow`` (:class:`~.uow.UnitOfWork`) and default to the app's.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from .. import signals
-from ..state import get_state
 from ..gateways.stripe_gateway import GatewayError
-from ..persistence.models import Invoice, StripeConnection, utcnow
-from ..persistence.repository import WorkspaceRepository, find_connection_by_account
-from .common import commit_or_conflict
+from ..persistence.models import Invoice, StripeConnection
+from ..persistence.repository import find_connection_by_account
+from .common import commit_or_conflict, unit_of_work
 from .connection_routes import (
     CONFLICT_MESSAGE,
     CONNECT,
@@ -48,7 +48,7 @@ class DisconnectResult:
 
 
 
-def disconnect(workspace_id: str, *, actor: str) -> DisconnectResult:
+def disconnect(workspace_id: str, *, actor: str, uow: UnitOfWork | None = None) -> DisconnectResult:
     """Remove the Stripe link of the workspace; the Stripe account itself is untouched.
 
     Open Checkout Sessions of unpaid invoices are expired, those invoices are
@@ -58,8 +58,9 @@ def disconnect(workspace_id: str, *, actor: str) -> DisconnectResult:
     database; a permanent one (revoked key, account gone) does not block the
     disconnect and is reported in :attr:`DisconnectResult.warnings`.
     """
-    session = get_state().session
-    with UnitOfWork(session) as uow:
+    uow = uow or unit_of_work()
+    session = uow.session
+    with uow:
         connection = lock_connection(session, workspace_id, create=False)
         if connection is None or connection.status not in LINKED:
             raise ConnectionRefused("Stripe is not connected to this workspace.")
@@ -69,7 +70,7 @@ def disconnect(workspace_id: str, *, actor: str) -> DisconnectResult:
     return result
 
 
-def apply_deauthorization(account_id: str) -> None:
+def apply_deauthorization(account_id: str, *, uow: UnitOfWork | None = None) -> None:
     """The account owner removed the platform (``account.application.deauthorized``).
 
     Marks the connection disconnected by ``"stripe"``, expires open Checkout
@@ -78,8 +79,9 @@ def apply_deauthorization(account_id: str) -> None:
     temporary Stripe failure raises :class:`GatewayError` so the event is
     retried; replays are harmless.
     """
-    session = get_state().session
-    with UnitOfWork(session) as uow:
+    uow = uow or unit_of_work()
+    session = uow.session
+    with uow:
         connection = find_connection_by_account(session, account_id, for_update=True)
         if connection is None or connection.mode != CONNECT:
             log.info("deauthorization of %s ignored: not a linked Connect account", account_id)
@@ -92,7 +94,7 @@ def apply_deauthorization(account_id: str) -> None:
 
 def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, actor: str) -> DisconnectResult:
     """Expire open sessions, flag unpaid invoices, drop the webhook endpoint, mark the row."""
-    repo = WorkspaceRepository(session, connection.workspace_id)
+    repo = uow.repository(connection.workspace_id)
     who = "Stripe (the account removed the platform)" if actor == "stripe" else actor
     warnings: list[str] = []
     expired = 0
@@ -105,7 +107,7 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
         result = "ok"
         if invoice.checkout_session_id:
             try:
-                checkout = checkout_gateway(invoice).expire_checkout_session(invoice.checkout_session_id)
+                checkout = checkout_gateway(invoice, uow=uow).expire_checkout_session(invoice.checkout_session_id)
             except GatewayError as exc:
                 if exc.retryable:
                     raise  # nothing is written; the caller tries again
@@ -135,7 +137,7 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
 
     if connection.mode == OWN_KEY and connection.webhook_endpoint_id:
         try:
-            own_key_gateway(connection).delete_webhook_endpoint(connection.webhook_endpoint_id)
+            own_key_gateway(connection, uow=uow).delete_webhook_endpoint(connection.webhook_endpoint_id)
         except GatewayError as exc:
             if exc.retryable:
                 raise
@@ -147,7 +149,7 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
     account_id = connection.account_id
     connection.status = DISCONNECTED
     connection.disconnected_by = actor
-    connection.disconnected_at = utcnow()
+    connection.disconnected_at = uow.clock()
     connection.attempt = (connection.attempt or 0) + 1  # a reconnect creates a new account
     connection.charges_enabled = False
     connection.payouts_enabled = False

@@ -1,16 +1,16 @@
 """Connect Express: create the workspace's account, onboard it, keep it up to date.
 
 :func:`apply_account_update` is also a webhook entry point (``account.updated``):
-workspace-agnostic, it finds the workspace by the Stripe account id.
+workspace-agnostic, it finds the workspace by the Stripe account id. Every use case
+takes an optional ``uow`` (:class:`~.uow.UnitOfWork`) and defaults to the app's.
 """
 
 from __future__ import annotations
 
 import logging
 
-from ..state import get_state
 from ..persistence.repository import find_connection_by_account
-from .common import commit_or_conflict
+from .common import commit_or_conflict, unit_of_work
 from .connection_routes import CONFLICT_MESSAGE, CONNECT, LINKED, OWN_KEY, ConnectionRefused, get_connection
 from .connection_rows import (
     apply_account,
@@ -27,7 +27,8 @@ from .uow import UnitOfWork
 log = logging.getLogger("invoicing_plugin.connections")
 
 
-def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_url: str) -> str:
+def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_url: str,
+                     uow: UnitOfWork | None = None) -> str:
     """Create the workspace's Express account if it has none; return a fresh onboarding link.
 
     The account is created at most once per connection attempt: the row is
@@ -37,10 +38,11 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
     the database cannot lock (SQLite). Used by both "Connect Stripe" and
     "Continue onboarding".
     """
-    gateway = platform_gateway_for_connect()
-    session = get_state().session
+    uow = uow or unit_of_work()
+    gateway = platform_gateway_for_connect(uow=uow)
+    session = uow.session
     ensure_connection_row(session, workspace_id)
-    with UnitOfWork(session) as uow:
+    with uow:
         connection = lock_connection(session, workspace_id)
         if connection.mode == OWN_KEY and connection.status in LINKED:
             raise ConnectionRefused(
@@ -56,7 +58,7 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
                 email=None,  # same parameters on every retry, or Stripe refuses the idempotency key
                 idempotency_key=f"invoicing-connect-{workspace_id}-{connection.attempt}",
             )
-            link_account(connection, mode=CONNECT, account=account, actor=actor)
+            link_account(connection, mode=CONNECT, account=account, actor=actor, uow=uow)
             became_active = apply_account(connection, account)
             if became_active:
                 on_active(uow, session, connection)
@@ -66,25 +68,27 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
     return gateway.create_onboarding_link(account_id, refresh_url=refresh_url, return_url=return_url)
 
 
-def sync_account(workspace_id: str) -> ConnectionView:
+def sync_account(workspace_id: str, *, uow: UnitOfWork | None = None) -> ConnectionView:
     """Re-read the workspace's Express account from Stripe (the onboarding return URL)."""
-    connection = get_connection(workspace_id)
+    uow = uow or unit_of_work()
+    connection = get_connection(workspace_id, uow=uow)
     if connection is not None and connection.mode == CONNECT and connection.status in LINKED:
-        account = platform_gateway_for_connect().retrieve_account(connection.account_id)
-        apply_account_update(account)
+        account = platform_gateway_for_connect(uow=uow).retrieve_account(connection.account_id)
+        apply_account_update(account, uow=uow)
     return connection_view(workspace_id)
 
 
-def dashboard_link(workspace_id: str) -> str:
+def dashboard_link(workspace_id: str, *, uow: UnitOfWork | None = None) -> str:
     """A single-use login link to the workspace's Express dashboard."""
-    connection = get_connection(workspace_id)
+    uow = uow or unit_of_work()
+    connection = get_connection(workspace_id, uow=uow)
     if connection is None or connection.mode != CONNECT or connection.status not in LINKED:
         raise ConnectionRefused("This workspace has no Stripe Express account connected.")
     if not connection.details_submitted:
         raise ConnectionRefused("Finish Stripe onboarding first; the Stripe dashboard opens once it is complete.")
-    return platform_gateway_for_connect().create_login_link(connection.account_id)
+    return platform_gateway_for_connect(uow=uow).create_login_link(connection.account_id)
 
-def apply_account_update(account: AccountInfo) -> None:
+def apply_account_update(account: AccountInfo, *, uow: UnitOfWork | None = None) -> None:
     """Bring the connection of ``account.id`` up to date (``account.updated``, return URL).
 
     Workspace-agnostic: the connection is found by account id. Unknown or
@@ -92,8 +96,9 @@ def apply_account_update(account: AccountInfo) -> None:
     account becomes able to take payments; invoices flagged as unpayable online
     become payable again then.
     """
-    session = get_state().session
-    with UnitOfWork(session) as uow:
+    uow = uow or unit_of_work()
+    session = uow.session
+    with uow:
         connection = find_connection_by_account(session, account.id, for_update=True)
         if connection is None:
             log.info("account update for %s ignored: not linked to any workspace", account.id)

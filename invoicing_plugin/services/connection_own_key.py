@@ -6,12 +6,12 @@ import logging
 import re
 
 from ..crypto import mask_secret
-from ..state import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import GatewayError
 from ..persistence.repository import find_connection_by_account
 from .connection_routes import LINKED, OWN_KEY, ConnectionRefused
 from .connection_rows import apply_account, ensure_connection_row, link_account, lock_connection, on_active
+from .common import unit_of_work
 from .connection_view import ConnectionView, connection_view
 from .ports import PaymentProvider
 from .uow import UnitOfWork
@@ -22,19 +22,21 @@ log = logging.getLogger("invoicing_plugin.connections")
 SECRET_KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,200}$")
 
 
-def connect_own_key(workspace_id: str, *, actor: str, secret_key: str, webhook_url: str) -> ConnectionView:
+def connect_own_key(workspace_id: str, *, actor: str, secret_key: str, webhook_url: str,
+                    uow: UnitOfWork | None = None) -> ConnectionView:
     """Link the Stripe account of ``secret_key`` to the workspace.
 
     Order matters: the key is proven with a live call, then a webhook endpoint
     is registered on the account, and only then is anything written (key and
     signing secret encrypted). If the database write fails, the endpoint is
     deleted again. Pasting a new key of the already linked account rotates it.
+    ``uow`` (default: the app's) gives the session, gateways and secret box.
     """
     key = (secret_key or "").strip()
     check_secret_key_format(key)
-    state = get_state()
-    session = state.session
-    gateway = state.gateways.for_key(key)
+    uow = uow or unit_of_work()
+    session = uow.session
+    gateway = uow.gateways.for_key(key)
     account = gateway.retrieve_own_account()
 
     elsewhere = find_connection_by_account(session, account.id)
@@ -45,7 +47,7 @@ def connect_own_key(workspace_id: str, *, actor: str, secret_key: str, webhook_u
         )
 
     ensure_connection_row(session, workspace_id)
-    with UnitOfWork(session) as uow:
+    with uow:
         connection = lock_connection(session, workspace_id)
         rotating = connection.mode == OWN_KEY and connection.status in LINKED
         if connection.status in LINKED and not (rotating and connection.account_id == account.id):
@@ -63,12 +65,12 @@ def connect_own_key(workspace_id: str, *, actor: str, secret_key: str, webhook_u
             if not endpoint.secret:
                 raise ConnectionRefused("Stripe did not return a signing secret for the webhook endpoint.")
             if not rotating:
-                link_account(connection, mode=OWN_KEY, account=account, actor=actor)
+                link_account(connection, mode=OWN_KEY, account=account, actor=actor, uow=uow)
             connection.livemode = gateway.livemode
-            connection.secret_key_encrypted = state.secret_box.encrypt(key)
+            connection.secret_key_encrypted = uow.secret_box.encrypt(key)
             connection.secret_key_hint = mask_secret(key)
             connection.webhook_endpoint_id = endpoint.id
-            connection.webhook_secret_encrypted = state.secret_box.encrypt(endpoint.secret)
+            connection.webhook_secret_encrypted = uow.secret_box.encrypt(endpoint.secret)
             became_active = apply_account(connection, account)
             if became_active:
                 on_active(uow, session, connection)

@@ -32,6 +32,9 @@ The use cases live by step: this module (reading, payment routes, stored secrets
 :mod:`.connection_view` (the Connected apps page), :mod:`.connection_onboarding`
 (Connect Express), :mod:`.connection_own_key`, :mod:`.connection_disconnect`, and
 :mod:`.connection_rows` (what they share). :mod:`.connections` re-exports them all.
+
+Every function takes an optional ``uow`` (:class:`~.uow.UnitOfWork`: session,
+gateways, secret box, settings) and defaults to the app's.
 """
 
 from __future__ import annotations
@@ -39,18 +42,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..crypto import SecretBoxError
 from ..domain.statuses import PAYABLE
-from ..state import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import GatewayError
 from ..persistence.models import Invoice, StripeConnection
-from ..persistence.repository import WorkspaceRepository
+from .common import unit_of_work
 from .errors import InvoicingError
 from .ports import PaymentProvider
+from .uow import UnitOfWork
 
 log = logging.getLogger("invoicing_plugin.connections")
 
@@ -114,8 +116,8 @@ class PaymentRoute:
 CONFLICT_MESSAGE = "An invoice changed at the same moment. Nothing was changed; please try again."
 
 
-def get_connection(workspace_id: str) -> StripeConnection | None:
-    return WorkspaceRepository(get_state().session, workspace_id).find(StripeConnection)
+def get_connection(workspace_id: str, *, uow: UnitOfWork | None = None) -> StripeConnection | None:
+    return (uow or unit_of_work()).repository(workspace_id).find(StripeConnection)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ class StoredSecrets:
     unreadable: bool = False
 
 
-def stored_secrets(connection: StripeConnection) -> StoredSecrets:
+def stored_secrets(connection: StripeConnection, *, uow: UnitOfWork | None = None) -> StoredSecrets:
     """Decrypt the connection's stored secret key and webhook secret.
 
     The one place that decrypts: a secret the configured keys cannot read (the
@@ -136,7 +138,7 @@ def stored_secrets(connection: StripeConnection) -> StoredSecrets:
     as ``unreadable=True``, never raised, so every caller sees one well-defined
     state (:data:`KEY_UNREADABLE`). Logged without the secrets, naming the workspace.
     """
-    box = get_state().secret_box
+    box = (uow or unit_of_work()).secret_box
     values: list[str | None] = []
     unreadable = False
     for token in (connection.secret_key_encrypted, connection.webhook_secret_encrypted):
@@ -155,11 +157,11 @@ def stored_secrets(connection: StripeConnection) -> StoredSecrets:
     return StoredSecrets(secret_key=values[0], webhook_secret=values[1], unreadable=unreadable)
 
 
-def connection_status(connection: StripeConnection | None) -> str:
+def connection_status(connection: StripeConnection | None, *, uow: UnitOfWork | None = None) -> str:
     """The connection's status as staff see it: the stored one, or :data:`KEY_UNREADABLE`."""
     if connection is None:
         return NOT_CONNECTED
-    if connection.mode == OWN_KEY and connection.status in LINKED and stored_secrets(connection).unreadable:
+    if connection.mode == OWN_KEY and connection.status in LINKED and stored_secrets(connection, uow=uow).unreadable:
         return KEY_UNREADABLE
     return connection.status
 
@@ -172,17 +174,18 @@ class KeyUnavailable(GatewayError):
     """
 
 
-def own_key_gateway(connection: StripeConnection) -> PaymentProvider:
+def own_key_gateway(connection: StripeConnection, *, uow: UnitOfWork | None = None) -> PaymentProvider:
     """The gateway for an own-key workspace's stored (encrypted) secret key.
 
     Raises :class:`KeyUnavailable` when the key is not stored or cannot be read.
     """
-    secrets = stored_secrets(connection)
+    uow = uow or unit_of_work()
+    secrets = stored_secrets(connection, uow=uow)
     if secrets.secret_key is None:
         if secrets.unreadable:
             raise KeyUnavailable(KEY_UNREADABLE_MESSAGE, kind=KEY_UNREADABLE)
         raise KeyUnavailable("This workspace's own Stripe key is no longer stored.", kind="auth")
-    return get_state().gateways.for_key(secrets.secret_key)
+    return uow.gateways.for_key(secrets.secret_key)
 
 
 @dataclass(frozen=True)
@@ -199,30 +202,31 @@ class PaymentAvailability:
     message: str | None = None
 
 
-def payment_availability(workspace_id: str) -> PaymentAvailability:
+def payment_availability(workspace_id: str, *, uow: UnitOfWork | None = None) -> PaymentAvailability:
     """The route for new payments, or why there is none. Never raises for an unreadable key."""
-    connection = get_connection(workspace_id)
+    uow = uow or unit_of_work()
+    connection = get_connection(workspace_id, uow=uow)
     status = connection.status if connection is not None else NOT_CONNECTED
     if connection is None or status != ACTIVE or not connection.account_id:
         return PaymentAvailability(None, status)
     if connection.mode == OWN_KEY:
-        secrets = stored_secrets(connection)
+        secrets = stored_secrets(connection, uow=uow)
         if secrets.unreadable:  # either secret: without the webhook secret no payment would be recorded
             return PaymentAvailability(None, KEY_UNREADABLE, KEY_UNREADABLE_MESSAGE)
         if secrets.secret_key is None:
             return PaymentAvailability(None, status)
-        gateway = get_state().gateways.for_key(secrets.secret_key)
+        gateway = uow.gateways.for_key(secrets.secret_key)
         return PaymentAvailability(PaymentRoute(gateway=gateway, mode=OWN_KEY, account_id=connection.account_id), status)
-    route = PaymentRoute(gateway=get_state().platform_gateway(), mode=CONNECT, account_id=connection.account_id)
+    route = PaymentRoute(gateway=uow.platform_gateway(), mode=CONNECT, account_id=connection.account_id)
     return PaymentAvailability(route, status)
 
 
-def payment_route(workspace_id: str) -> PaymentRoute | None:
+def payment_route(workspace_id: str, *, uow: UnitOfWork | None = None) -> PaymentRoute | None:
     """The route for new payments, or ``None`` when online payment is unavailable."""
-    return payment_availability(workspace_id).route
+    return payment_availability(workspace_id, uow=uow).route
 
 
-def checkout_gateway(invoice: Invoice) -> PaymentProvider:
+def checkout_gateway(invoice: Invoice, *, uow: UnitOfWork | None = None) -> PaymentProvider:
     """The gateway that owns the invoice's Checkout Sessions (to re-read or expire them).
 
     Own-key invoices need the workspace's stored key of the same account; Connect
@@ -230,20 +234,21 @@ def checkout_gateway(invoice: Invoice) -> PaymentProvider:
     :class:`GatewayError`) when no usable key is held: none stored, another account
     linked since, the stored key unreadable, or no platform key.
     """
+    uow = uow or unit_of_work()
     if invoice.stripe_mode == OWN_KEY:
-        connection = get_connection(invoice.workspace_id)
+        connection = get_connection(invoice.workspace_id, uow=uow)
         if connection is None or connection.mode != OWN_KEY or not connection.secret_key_encrypted:
             raise KeyUnavailable("This workspace's own Stripe key is no longer stored.", kind="auth")
         if invoice.stripe_account_id and invoice.stripe_account_id != connection.account_id:
             raise KeyUnavailable("The Stripe account of this invoice is no longer connected.", kind="auth")
-        return own_key_gateway(connection)
+        return own_key_gateway(connection, uow=uow)
     if invoice.stripe_mode is None:
-        route = payment_route(invoice.workspace_id)
+        route = payment_route(invoice.workspace_id, uow=uow)
         if route is not None:
             return route.gateway
-    if not connect_available():
+    if not connect_available(uow=uow):
         raise KeyUnavailable("No platform Stripe key is configured.", kind="auth")
-    return get_state().platform_gateway()
+    return uow.platform_gateway()
 
 
 def failure_reason(exc: GatewayError) -> str:
@@ -261,17 +266,18 @@ def open_session_risk(invoice: Invoice) -> str:
             "expire it in your Stripe dashboard.")
 
 
-def unreadable_connections() -> list[StripeConnection]:
+def unreadable_connections(*, uow: UnitOfWork | None = None) -> list[StripeConnection]:
     """Own-key connections (every workspace) whose stored secrets cannot be decrypted. For the CLI."""
-    rows = get_state().session.scalars(
+    uow = uow or unit_of_work()
+    rows = uow.session.scalars(
         select(StripeConnection).where(StripeConnection.mode == OWN_KEY).order_by(StripeConnection.workspace_id)
     ).all()
-    return [row for row in rows if connection_status(row) == KEY_UNREADABLE]
+    return [row for row in rows if connection_status(row, uow=uow) == KEY_UNREADABLE]
 
 
-def connect_available() -> bool:
+def connect_available(*, uow: UnitOfWork | None = None) -> bool:
     """Whether the platform can create Connect accounts (a platform key is configured)."""
-    return bool(current_app.config.get("INVOICING_STRIPE_API_KEY"))
+    return bool((uow or unit_of_work()).settings.get("INVOICING_STRIPE_API_KEY"))
 
 
 

@@ -7,22 +7,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import signals
-from ..state import get_state
-from ..persistence.models import Invoice, StripeConnection, utcnow
+from ..persistence.models import Invoice, StripeConnection
 from ..persistence.repository import WorkspaceRepository
-from .common import record_event
+from .common import record_event, unit_of_work
 from .connection_routes import ACTIVE, CONNECT, NOT_CONNECTED, ONBOARDING, RESTRICTED, ConnectionRefused, connect_available
 from .ports import AccountStatus as AccountInfo, PaymentProvider
 from .uow import UnitOfWork
 
 
-def platform_gateway_for_connect() -> PaymentProvider:
-    if not connect_available():
+def platform_gateway_for_connect(*, uow: UnitOfWork | None = None) -> PaymentProvider:
+    uow = uow or unit_of_work()
+    if not connect_available(uow=uow):
         raise ConnectionRefused(
             "Stripe Connect is not set up on this platform (no platform Stripe key). "
             "You can add your own Stripe secret key instead."
         )
-    return get_state().platform_gateway()
+    return uow.platform_gateway()
 
 
 def ensure_connection_row(session: Session, workspace_id: str) -> None:
@@ -55,8 +55,9 @@ def lock_connection(session: Session, workspace_id: str, *, create: bool = True)
     return connection
 
 
-def link_account(connection: StripeConnection, *, mode: str, account: AccountInfo, actor: str) -> None:
-    """Point the row at a new account, forgetting everything about the previous link."""
+def link_account(connection: StripeConnection, *, mode: str, account: AccountInfo, actor: str,
+                 uow: UnitOfWork | None = None) -> None:
+    """Point the row at a new account, forgetting everything about the previous link (``uow``: its clock)."""
     connection.mode = mode
     connection.account_id = account.id
     connection.status = ONBOARDING  # apply_account sets the real one
@@ -65,7 +66,7 @@ def link_account(connection: StripeConnection, *, mode: str, account: AccountInf
     connection.webhook_endpoint_id = None
     connection.webhook_secret_encrypted = None
     connection.connected_by = actor
-    connection.connected_at = utcnow()
+    connection.connected_at = (uow or unit_of_work()).clock()
     connection.disconnected_by = None
     connection.disconnected_at = None
 

@@ -16,9 +16,8 @@ from ..gateways.stripe_const import (  # noqa: F401  (kept importable here for o
     disabled_reason_label,
     requirement_labels,
 )
-from ..state import get_state
 from ..persistence.models import Invoice, StripeConnection
-from ..persistence.repository import WorkspaceRepository
+from .uow import UnitOfWork
 from .connection_routes import (
     CONNECT,
     KEY_UNREADABLE,
@@ -86,15 +85,15 @@ class ConnectionView:
 
 
 
-def connection_view(workspace_id: str) -> ConnectionView:
+def connection_view(workspace_id: str, *, uow: UnitOfWork | None = None) -> ConnectionView:
     """What the Connected apps page shows for ``workspace_id``."""
-    session = get_state().session
-    repo = WorkspaceRepository(session, workspace_id)
+    uow = uow or UnitOfWork.for_app()
+    repo = uow.repository(workspace_id)
     unavailable = len(repo.list(Invoice, Invoice.online_payment_unavailable.is_(True), open_invoice_clause()))
     connection = repo.find(StripeConnection)
     if connection is None:
         return ConnectionView(status=NOT_CONNECTED, invoices_unavailable=unavailable)
-    providers = get_state().gateways  # the provider's stored codes, in its words
+    providers = uow.gateways  # the provider's stored codes, in its words
     return ConnectionView(
         status=connection_status(connection),
         mode=connection.mode,
@@ -115,7 +114,7 @@ def connection_view(workspace_id: str) -> ConnectionView:
     )
 
 
-def open_invoice_count(workspace_id: str) -> int:
+def open_invoice_count(workspace_id: str, *, uow: UnitOfWork | None = None) -> int:
     """Unpaid sent invoices: the ones a disconnect makes unpayable online."""
-    repo = WorkspaceRepository(get_state().session, workspace_id)
+    repo = (uow or UnitOfWork.for_app()).repository(workspace_id)
     return len(repo.list(Invoice, open_invoice_clause()))

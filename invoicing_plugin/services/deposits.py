@@ -14,13 +14,13 @@ from decimal import Decimal, InvalidOperation
 from ..domain.errors import AmountError, DomainError
 from ..domain.invoice import InvoiceStatus, deposit_amount
 from ..domain.money import Money, parse_amount, validate_amount
-from ..state import get_state
 from ..host import HostSubject
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
-from .common import DEPOSIT_KIND, get_workspace, repository
+from .common import DEPOSIT_KIND, get_workspace, unit_of_work
 from .drafts import DraftInput, create_draft
 from .errors import InvoicingError, ValidationFailed
+from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
 
@@ -39,9 +39,9 @@ def deposit_refusal(subject: HostSubject | None) -> str | None:
     return None
 
 
-def existing_deposit(workspace_id: str, proposal_id: str) -> Invoice | None:
+def existing_deposit(workspace_id: str, proposal_id: str, *, uow: UnitOfWork | None = None) -> Invoice | None:
     """A deposit invoice already raised for the proposal (not voided), if any."""
-    repo = repository(workspace_id)
+    repo = (uow or unit_of_work()).repository(workspace_id)
     stmt = (
         repo.select(Invoice)
         .where(
@@ -83,6 +83,7 @@ def create_deposit_from_proposal(
     send_method: str = "email",
     description: str | None = None,
     allow_another: bool = False,
+    uow: UnitOfWork | None = None,
 ) -> InvoiceSnapshot:
     """Raise a ``deposit`` draft for an approved proposal the client accepted.
 
@@ -91,8 +92,9 @@ def create_deposit_from_proposal(
     deposit for the same proposal is refused unless ``allow_another`` (so a host
     that raises deposits automatically when a client accepts cannot raise two).
     """
-    host = get_state().host
-    get_workspace(workspace_id)
+    uow = uow or unit_of_work()
+    host = uow.host
+    get_workspace(workspace_id, uow)
     subject = host.get_subject(str(workspace_id), "proposal", str(proposal_id))
     if subject is None:
         raise NotFound(f"proposal {proposal_id!r}")
@@ -100,7 +102,7 @@ def create_deposit_from_proposal(
     if refusal:
         raise InvoicingError(refusal)
     if not allow_another:
-        existing = existing_deposit(workspace_id, subject.id)
+        existing = existing_deposit(workspace_id, subject.id, uow=uow)
         if existing is not None:
             label = existing.number or f"draft #{existing.id}"
             raise InvoicingError(f"A deposit invoice ({label}) already exists for this proposal.")
@@ -128,5 +130,5 @@ def create_deposit_from_proposal(
         subject_ref=subject.ref,
         send_method=send_method,
     )
-    return create_draft(workspace_id, actor, data, kind=DEPOSIT_KIND)
+    return create_draft(workspace_id, actor, data, kind=DEPOSIT_KIND, uow=uow)
 

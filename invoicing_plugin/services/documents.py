@@ -30,7 +30,7 @@ from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostWorkspace
-from ..persistence.models import utcnow
+from .uow import UnitOfWork, system_clock
 
 __all__ = ["InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
 
@@ -87,9 +87,11 @@ class InvoiceDocument:
 
 
 def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = None,
-                   today: date | None = None) -> InvoiceDocument:
-    """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid."""
-    today = today or utcnow().date()
+                   today: date | None = None, uow: UnitOfWork | None = None) -> InvoiceDocument:
+    """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid.
+
+    ``today`` (for "overdue") defaults to today by ``uow``'s clock, else the wall clock."""
+    today = today or (uow.today() if uow is not None else system_clock().date())
     status = InvoiceStatus(invoice.status)
     key = display_status(status, invoice.due_date, today)
     currency = invoice.currency

@@ -4,6 +4,8 @@ Every function takes an explicit ``workspace_id`` and ``actor`` (a short text
 such as ``"user:7 Ada Lovelace"`` that the audit trail records), so the same code
 serves the staff pages, :mod:`invoicing_plugin.api` and the CLI. Each runs in
 one :class:`~.uow.UnitOfWork`: it either commits everything or changes nothing.
+Each takes an optional ``uow`` (the host, clock and settings come from it) and
+defaults to the app's (:func:`~.common.unit_of_work`).
 
 Errors: :class:`~invoicing_plugin.services.errors.ValidationFailed` (bad input,
 per field), :class:`~invoicing_plugin.services.errors.InvoicingError`,
@@ -18,13 +20,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import current_app
-
 from .. import signals
 from ..domain.errors import AmountError, DomainError
 from ..domain.invoice import InvoiceStatus, is_editable
 from ..domain.money import Money, format_money, get_currency, parse_amount, validate_amount
-from ..state import get_state
 from ..host import HostSubject, parse_subject_ref
 from ..persistence.models import Invoice
 from .common import (
@@ -36,12 +35,11 @@ from .common import (
     get_workspace,
     lock_invoice,
     record_event,
-    repository,
-    today,
     unit_of_work,
 )
 from .errors import InvoicingError, ValidationFailed
 from .text import check_text
+from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
 log = logging.getLogger("invoicing_plugin.invoices")
@@ -74,9 +72,11 @@ class _Validated:
     send_method: str
 
 
-def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: bool = False) -> _Validated:
+def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: bool = False,
+                   uow: UnitOfWork | None = None) -> _Validated:
     """Check every field; raise :class:`ValidationFailed` listing each problem."""
-    host = get_state().host
+    uow = uow or unit_of_work()
+    host = uow.host
     errors: dict[str, str] = {}
     # Text that cannot be stored is refused before the host is asked about it.
     check_text(errors, "client_id", data.client_id, "client")
@@ -95,9 +95,9 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
         elif not client.email:
             errors["client_id"] = f"{client.name} has no email address; add one in the client's details first."
 
-    currency = (data.currency or current_app.config["INVOICING_DEFAULT_CURRENCY"] or "").strip().upper()
+    currency = (data.currency or uow.settings["INVOICING_DEFAULT_CURRENCY"] or "").strip().upper()
     money = None
-    allowed = configured_currencies()
+    allowed = configured_currencies(uow)
     if not allow_any_currency and currency not in allowed:
         errors["currency"] = f"Choose one of the currencies: {', '.join(allowed)}."
     else:
@@ -143,7 +143,7 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
     if data.due_date is not None:
         if not isinstance(data.due_date, date):
             errors["due_date"] = "Enter the due date as a date, like 2030-01-31."
-        elif data.due_date < today():
+        elif data.due_date < uow.today():
             errors["due_date"] = "The due date is in the past; choose today or a later date."
 
     if data.send_method not in SEND_METHODS:
@@ -167,12 +167,14 @@ def _apply(invoice: Invoice, valid: _Validated) -> None:
     invoice.subject_title = valid.subject.title if valid.subject else None
 
 
-def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str = "standard") -> InvoiceSnapshot:
+def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str = "standard",
+                 uow: UnitOfWork | None = None) -> InvoiceSnapshot:
     """Save a new draft invoice; the client's name and email are copied onto it."""
-    get_workspace(workspace_id)
-    valid = validate_draft(workspace_id, data, allow_any_currency=kind == DEPOSIT_KIND)
-    with unit_of_work() as uow:
-        repo = repository(workspace_id)
+    uow = uow or unit_of_work()
+    get_workspace(workspace_id, uow)
+    valid = validate_draft(workspace_id, data, allow_any_currency=kind == DEPOSIT_KIND, uow=uow)
+    with uow:
+        repo = uow.repository(workspace_id)
         invoice = repo.add(Invoice(kind=kind, status=InvoiceStatus.DRAFT.value, created_by=actor))
         _apply(invoice, valid)
         record_event(repo, invoice, actor, "created", to_status=invoice.status, detail=_summary(invoice))
@@ -183,14 +185,16 @@ def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str =
     return snapshot
 
 
-def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInput) -> InvoiceSnapshot:
+def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInput, *,
+                 uow: UnitOfWork | None = None) -> InvoiceSnapshot:
     """Change a draft. Sent invoices cannot be edited (the client has seen them)."""
-    with unit_of_work() as uow:
-        repo = repository(workspace_id)
+    uow = uow or unit_of_work()
+    with uow:
+        repo = uow.repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
         if not is_editable(invoice.status):
             raise InvoicingError("Only draft invoices can be edited: this one has been sent.")
-        valid = validate_draft(workspace_id, data, allow_any_currency=invoice.kind == DEPOSIT_KIND)
+        valid = validate_draft(workspace_id, data, allow_any_currency=invoice.kind == DEPOSIT_KIND, uow=uow)
         _apply(invoice, valid)
         record_event(repo, invoice, actor, "edited", from_status=invoice.status, to_status=invoice.status, detail=_summary(invoice))
         repo.session.flush()
@@ -199,10 +203,11 @@ def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInpu
     return snapshot
 
 
-def delete_draft(workspace_id: str, actor: str, invoice_id: int) -> None:
+def delete_draft(workspace_id: str, actor: str, invoice_id: int, *, uow: UnitOfWork | None = None) -> None:
     """Delete a draft (a draft is deleted, never voided: nobody could have paid it)."""
-    with unit_of_work() as uow:
-        repo = repository(workspace_id)
+    uow = uow or unit_of_work()
+    with uow:
+        repo = uow.repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
         if not is_editable(invoice.status):
             raise InvoicingError("Only draft invoices can be deleted; void a sent invoice instead.")

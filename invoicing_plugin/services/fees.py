@@ -9,7 +9,8 @@ key pays no platform fee. A later plan change does not alter sent invoices.
 A workspace whose plan has no rate in ``INVOICING_PLAN_FEES_BPS`` never gets a
 silent 0 %: :func:`plan_fee_bps` raises :class:`UnknownPlan`, so sending it
 through Stripe Connect is refused with a message naming the plan and the
-setting, while its pages still render (:attr:`FeeBreakdown.problem`).
+setting, while its pages still render (:attr:`FeeBreakdown.problem`). The rates are
+read from the ``uow``'s settings (:class:`~.uow.UnitOfWork`), by default the app's.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import current_app
-
 from ..domain.fees import BPS_PER_WHOLE, application_fee, net_payout
 from ..domain.money import Money
+from .common import unit_of_work
 from .errors import InvoicingError
+from .uow import UnitOfWork
 
 __all__ = ["FeeBreakdown", "UnknownPlan", "fee_breakdown", "plan_fee_bps"]
 
@@ -39,13 +40,13 @@ class UnknownPlan(InvoicingError, LookupError):
         self.plan = plan
 
 
-def plan_fee_bps(plan: str) -> int:
+def plan_fee_bps(plan: str, *, uow: UnitOfWork | None = None) -> int:
     """The fee rate of ``plan`` in basis points, from ``INVOICING_PLAN_FEES_BPS``.
 
     Raises :class:`UnknownPlan` (an :class:`InvoicingError` and a ``LookupError``)
     for a plan the setting does not list: never a silent 0 %.
     """
-    rates = current_app.config["INVOICING_PLAN_FEES_BPS"]
+    rates = (uow or unit_of_work()).settings["INVOICING_PLAN_FEES_BPS"]
     try:
         return int(rates[plan])
     except (KeyError, TypeError):  # TypeError: an unhashable plan value from the host
@@ -74,7 +75,7 @@ class FeeBreakdown:
         return f"{percent:f}%"
 
 
-def fee_breakdown(invoice, plan: str | None = None) -> FeeBreakdown:
+def fee_breakdown(invoice, plan: str | None = None, *, uow: UnitOfWork | None = None) -> FeeBreakdown:
     """The breakdown for ``invoice``: the locked fee once sent, else an estimate at ``plan``'s rate.
 
     A draft shows the fee it would get if sent now under ``plan`` (Connect mode);
@@ -88,7 +89,7 @@ def fee_breakdown(invoice, plan: str | None = None) -> FeeBreakdown:
         return FeeBreakdown(gross, fee, net_payout(gross, fee), invoice.fee_bps, locked=True, applies=applies)
     if invoice.status == "draft" and plan is not None and invoice.stripe_mode != "own_key":
         try:
-            rate = plan_fee_bps(plan)
+            rate = plan_fee_bps(plan, uow=uow)
         except UnknownPlan as exc:
             zero = Money.zero(invoice.currency)
             return FeeBreakdown(gross, zero, gross, 0, locked=False, applies=False, problem=exc.message)

@@ -1,4 +1,8 @@
-"""Reading invoices: one invoice, its audit trail, the filtered and sorted list, overdue ones."""
+"""Reading invoices: one invoice, its audit trail, the filtered and sorted list, overdue ones.
+
+Every function takes an optional ``uow`` (:class:`~.uow.UnitOfWork`: session, clock,
+settings, host) and defaults to the app's.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,28 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Mapping, Sequence
 
-from flask import current_app
 from sqlalchemy import and_, select, tuple_
 
 from ..domain.invoice import InvoiceStatus
 from ..domain.statuses import STAFF_LABELS
-from ..state import get_state
 from ..persistence.models import Invoice, InvoiceEvent
 from ..persistence.repository import MAX_ID, WorkspaceRepository, as_id
-from .common import record_event, repository, today, unit_of_work
+from .common import record_event, unit_of_work
+from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
 
-def get_invoice(workspace_id: str, invoice_id: Any) -> Invoice:
+def get_invoice(workspace_id: str, invoice_id: Any, *, uow: UnitOfWork | None = None) -> Invoice:
     """The invoice in this workspace, or NotFound (another workspace's id included)."""
-    return repository(workspace_id).get(Invoice, invoice_id)
+    return (uow or unit_of_work()).repository(workspace_id).get(Invoice, invoice_id)
 
 
-def get_snapshot(workspace_id: str, invoice_id: Any) -> InvoiceSnapshot:
-    return InvoiceSnapshot.of(get_invoice(workspace_id, invoice_id))
+def get_snapshot(workspace_id: str, invoice_id: Any, *, uow: UnitOfWork | None = None) -> InvoiceSnapshot:
+    return InvoiceSnapshot.of(get_invoice(workspace_id, invoice_id, uow=uow))
 
 
-def invoice_events(workspace_id: str, invoice_id: int) -> list[InvoiceEvent]:
-    repo = repository(workspace_id)
+def invoice_events(workspace_id: str, invoice_id: int, *, uow: UnitOfWork | None = None) -> list[InvoiceEvent]:
+    repo = (uow or unit_of_work()).repository(workspace_id)
     return repo.list(InvoiceEvent, InvoiceEvent.invoice_id == invoice_id, order_by=InvoiceEvent.id)
 
 
@@ -133,7 +136,8 @@ def _segment_of(segments, anchor) -> int:
     return next((i for i, s in enumerate(segments) if s.holds is None or s.holds(anchor)), 0)
 
 
-def list_invoices(workspace_id: str, query: InvoiceQuery | None = None, *, on: date | None = None) -> InvoicePage:
+def list_invoices(workspace_id: str, query: InvoiceQuery | None = None, *, on: date | None = None,
+                  uow: UnitOfWork | None = None) -> InvoicePage:
     """One page of the workspace's invoices, filtered and sorted.
 
     Fast at any depth in every sort: a page continues from a cursor (the id of
@@ -142,16 +146,17 @@ def list_invoices(workspace_id: str, query: InvoiceQuery | None = None, *, on: d
     counts the whole table (one extra row tells whether there is another page).
     A cursor that names no invoice of this workspace gives the first page.
     """
+    uow = uow or unit_of_work()
     query = query or InvoiceQuery()
     if query.sort not in SORTS:
         query.sort = "newest"
     if query.status and query.status not in STATUS_FILTERS:
         query.status = None
-    size = query.page_size or int(current_app.config["INVOICING_PAGE_SIZE"])
+    size = query.page_size or int(uow.settings["INVOICING_PAGE_SIZE"])
     size = max(1, min(size, 500))
-    repo = repository(workspace_id)
+    repo = uow.repository(workspace_id)
     stmt = repo.select(Invoice)
-    day = on or today()
+    day = on or uow.today()
     if query.status == "overdue":
         stmt = stmt.where(Invoice.status == "sent", Invoice.due_date < day)
     elif query.status == "sent":
@@ -224,12 +229,14 @@ def _offset_page(repo: WorkspaceRepository, stmt, segments, query: InvoiceQuery,
     return page
 
 
-def overdue_invoices(workspace_id: str | None = None, *, on: date | None = None, limit: int | None = None) -> list[Invoice]:
+def overdue_invoices(workspace_id: str | None = None, *, on: date | None = None, limit: int | None = None,
+                     uow: UnitOfWork | None = None) -> list[Invoice]:
     """Sent invoices past their due date, oldest due first (all workspaces unless one is given)."""
-    session = get_state().session
-    day = on or today()
+    uow = uow or unit_of_work()
+    session = uow.session
+    day = on or uow.today()
     if workspace_id is not None:
-        stmt = repository(workspace_id).select(Invoice)
+        stmt = uow.repository(workspace_id).select(Invoice)
     else:
         stmt = select(Invoice)
     stmt = stmt.where(Invoice.status == InvoiceStatus.SENT.value, Invoice.due_date < day).order_by(Invoice.due_date, Invoice.id)
@@ -238,19 +245,20 @@ def overdue_invoices(workspace_id: str | None = None, *, on: date | None = None,
     return list(session.scalars(stmt))
 
 
-def flag_overdue(invoice: Invoice, *, on: date | None = None) -> bool:
+def flag_overdue(invoice: Invoice, *, on: date | None = None, uow: UnitOfWork | None = None) -> bool:
     """Record an ``overdue`` audit event on ``invoice`` once; returns whether it was new."""
-    repo = repository(invoice.workspace_id)
+    uow = uow or unit_of_work()
+    repo = uow.repository(invoice.workspace_id)
     already = repo.find(InvoiceEvent, invoice_id=invoice.id, action="overdue")
     if already is not None:
         return False
-    with unit_of_work() as uow:
-        days = ((on or today()) - invoice.due_date).days
+    with uow:
+        days = ((on or uow.today()) - invoice.due_date).days
         record_event(repo, invoice, "system", "overdue", from_status=invoice.status, to_status=invoice.status,
                      detail=f"Overdue by {days} day{'s' if days != 1 else ''} (due {invoice.due_date.isoformat()}).")
         uow.commit()
     return True
 
 
-def clients_for(workspace_id: str) -> Sequence:
-    return get_state().host.list_clients(str(workspace_id))
+def clients_for(workspace_id: str, *, uow: UnitOfWork | None = None) -> Sequence:
+    return (uow or unit_of_work()).host.list_clients(str(workspace_id))

@@ -3,6 +3,8 @@
 :func:`open_pay_link` redirects to the open Checkout Session or makes a new one when
 the old one expired (Checkout Sessions live at most 24 hours); a session Stripe
 reports complete is applied through :mod:`.payment_sync` and the paid page is shown.
+The public functions take an optional ``uow`` (:class:`~.uow.UnitOfWork`) and
+default to the app's.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..domain.statuses import AWAITING_MONEY
-from ..state import get_state
 from ..gateways.stripe_gateway import GatewayError
-from ..persistence.models import Invoice, utcnow
-from ..persistence.repository import NotFound, WorkspaceRepository
+from ..persistence.models import Invoice
+from ..persistence.repository import NotFound
 from .checkout import create_checkout, lock_fee
-from .common import commit_or_conflict, get_workspace, lock_invoice, record_event, repository, unit_of_work
+from .common import commit_or_conflict, get_workspace, lock_invoice, record_event, unit_of_work
 from .connection_routes import payment_route
 from .fees import UnknownPlan
 from .payment_sync import sync_invoice_from_stripe
+from .uow import UnitOfWork
 
 log = logging.getLogger("invoicing_plugin.sending")
 
@@ -45,11 +47,11 @@ class PayLinkOutcome:
     message: str | None = None
 
 
-def find_by_token(token: str) -> Invoice:
+def find_by_token(token: str, *, uow: UnitOfWork | None = None) -> Invoice:
     """The invoice behind a pay link (any workspace: the token is the secret). Drafts are NotFound."""
     if not token or len(token) > 64:
         raise NotFound("pay link")
-    session = get_state().session
+    session = (uow or unit_of_work()).session
     invoice = session.scalars(select(Invoice).where(Invoice.public_token == token)).one_or_none()
     if invoice is None or invoice.status == InvoiceStatus.DRAFT.value:
         raise NotFound("pay link")
@@ -73,7 +75,7 @@ def status_page(invoice: Invoice) -> PayLinkOutcome | None:
     return None
 
 
-def open_pay_link(token: str) -> PayLinkOutcome:
+def open_pay_link(token: str, *, uow: UnitOfWork | None = None) -> PayLinkOutcome:
     """Where the client's pay link goes now.
 
     An open session comfortably before its expiry: redirect to it. A session that
@@ -81,14 +83,15 @@ def open_pay_link(token: str) -> PayLinkOutcome:
     (next attempt) and redirect. A session Stripe reports complete: the payment is
     applied through the payments service and the paid page is shown.
     """
-    invoice = find_by_token(token)
+    uow = uow or unit_of_work()
+    invoice = find_by_token(token, uow=uow)
     page = status_page(invoice)
     if page is not None:
         return page
-    route = payment_route(invoice.workspace_id)
+    route = payment_route(invoice.workspace_id, uow=uow)
     if route is None:
         return PayLinkOutcome(invoice, page="unavailable")
-    now = utcnow()
+    now = uow.clock()
     try:
         if invoice.checkout_session_id and invoice.stripe_mode == route.mode and invoice.stripe_account_id == route.account_id:
             fresh = invoice.checkout_expires_at is not None and invoice.checkout_expires_at > now + EXPIRY_MARGIN
@@ -97,10 +100,10 @@ def open_pay_link(token: str) -> PayLinkOutcome:
             else:
                 session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
             if session.status == "complete":
-                return _after_payment(invoice)
+                return _after_payment(uow, invoice)
             if session.status == "open" and fresh and session.url:
                 return PayLinkOutcome(invoice, redirect_url=session.url)
-        return _renew_checkout(invoice.workspace_id, invoice.id, invoice.checkout_attempt, route)
+        return _renew_checkout(uow, invoice.workspace_id, invoice.id, invoice.checkout_attempt, route)
     except UnknownPlan as exc:  # reconnected through Connect under a plan with no configured fee
         log.error("pay link for invoice %s: %s", invoice.id, exc.message)
         return PayLinkOutcome(invoice, page="unavailable")
@@ -109,23 +112,23 @@ def open_pay_link(token: str) -> PayLinkOutcome:
         return PayLinkOutcome(invoice, page="error", message=_TRY_AGAIN)
 
 
-def _after_payment(invoice: Invoice) -> PayLinkOutcome:
+def _after_payment(uow: UnitOfWork, invoice: Invoice) -> PayLinkOutcome:
     invoice_id, workspace_id = invoice.id, invoice.workspace_id
     try:
-        sync_invoice_from_stripe(invoice_id)
+        sync_invoice_from_stripe(invoice_id)  # payment_sync takes the app's unit of work (converted separately)
     except Exception:  # the webhook will apply it; the client must not see an error page
         log.exception("sync_invoice_from_stripe failed for invoice %s", invoice_id)
-        get_state().session.rollback()
-    get_state().session.expire_all()
-    invoice = WorkspaceRepository(get_state().session, workspace_id).get(Invoice, invoice_id)
+        uow.session.rollback()
+    uow.session.expire_all()
+    invoice = uow.repository(workspace_id).get(Invoice, invoice_id)
     return status_page(invoice) or PayLinkOutcome(invoice, page="confirming")
 
 
-def _renew_checkout(workspace_id: str, invoice_id: int, seen_attempt: int, route) -> PayLinkOutcome:
+def _renew_checkout(uow: UnitOfWork, workspace_id: str, invoice_id: int, seen_attempt: int, route) -> PayLinkOutcome:
     """Replace an expired session with the next attempt's (once, even on a double click)."""
-    workspace = get_workspace(workspace_id)
-    with unit_of_work() as uow:
-        repo = repository(workspace_id)
+    workspace = get_workspace(workspace_id, uow)
+    with uow:
+        repo = uow.repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
         page = status_page(invoice)
         if page is not None:
@@ -144,7 +147,7 @@ def _renew_checkout(workspace_id: str, invoice_id: int, seen_attempt: int, route
             uow.session.flush()
         except StaleDataError:
             uow.rollback()
-            invoice = repository(workspace_id).get(Invoice, invoice_id)
+            invoice = uow.repository(workspace_id).get(Invoice, invoice_id)
             page = status_page(invoice)
             if page is None and invoice.checkout_url:
                 return PayLinkOutcome(invoice, redirect_url=invoice.checkout_url)
@@ -156,11 +159,12 @@ def _renew_checkout(workspace_id: str, invoice_id: int, seen_attempt: int, route
         return PayLinkOutcome(invoice, redirect_url=session.url)
 
 
-def return_from_checkout(token: str) -> PayLinkOutcome:
+def return_from_checkout(token: str, *, uow: UnitOfWork | None = None) -> PayLinkOutcome:
     """The client came back from Checkout: re-read the session so the page is current."""
-    invoice = find_by_token(token)
+    uow = uow or unit_of_work()
+    invoice = find_by_token(token, uow=uow)
     if invoice.status in AWAITING_MONEY and invoice.checkout_session_id:
-        outcome = _after_payment(invoice)
+        outcome = _after_payment(uow, invoice)
         if outcome.page != "confirming":
             return outcome
         return PayLinkOutcome(outcome.invoice, page="confirming")

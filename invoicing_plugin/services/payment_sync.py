@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from ..domain.invoice import Action
 from ..domain.statuses import AWAITING_MONEY
-from ..state import get_state
 from ..gateways.stripe_gateway import GatewayError
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
@@ -29,13 +28,13 @@ log = logging.getLogger("invoicing_plugin.payments")
 AWAITING_STRIPE = AWAITING_MONEY  # from the status table
 
 
-def gateway_for_invoice(invoice: Invoice) -> PaymentProvider:
+def gateway_for_invoice(invoice: Invoice, *, uow: UnitOfWork | None = None) -> PaymentProvider:
     """The Stripe key an invoice's Checkout Sessions were created with.
 
     See :func:`.connection_routes.checkout_gateway`: raises a non-retryable
     :class:`GatewayError` when no usable key is held (e.g. the stored key cannot be read).
     """
-    return checkout_gateway(invoice)
+    return checkout_gateway(invoice, uow=uow)
 
 
 def _action_from_stripe(gateway: PaymentProvider, session: CheckoutSession) -> Action | None:
@@ -59,27 +58,28 @@ class SyncResult:
     error: str | None = None
 
 
-def sync_invoice(invoice_id: int, *, source: str = "return", skip_locked: bool = False) -> SyncResult:
+def sync_invoice(invoice_id: int, *, source: str = "return", skip_locked: bool = False,
+                 uow: UnitOfWork | None = None) -> SyncResult:
     """Re-read the invoice's current Checkout Session and apply it (own transaction).
 
     The invoice row stays locked while Stripe is asked, so a webhook or a second
     reconcile run for the same invoice waits (or, with ``skip_locked``, moves on)
     instead of recording the payment a second time.
     """
-    state = get_state()
+    uow = uow or UnitOfWork.for_app()
     confirm = False
-    with UnitOfWork(state.session) as uow:
-        invoice = lock_invoice_by_id(invoice_id, skip_locked=skip_locked)
+    with uow:
+        invoice = lock_invoice_by_id(invoice_id, skip_locked=skip_locked, uow=uow)
         if invoice is None:
-            state.session.rollback()
-            if skip_locked and state.session.get(Invoice, int(invoice_id)) is not None:
+            uow.session.rollback()
+            if skip_locked and uow.session.get(Invoice, int(invoice_id)) is not None:
                 return SyncResult(int(invoice_id), status="", skipped="locked by another process")
             raise NotFound(f"Invoice {invoice_id!r}")
         status = invoice.status
         if status not in AWAITING_STRIPE or not invoice.checkout_session_id:
             return SyncResult(invoice.id, status=status, skipped="not awaiting a Stripe payment")
         try:
-            gateway = gateway_for_invoice(invoice)
+            gateway = gateway_for_invoice(invoice, uow=uow)
             session = gateway.retrieve_checkout_session(invoice.checkout_session_id)
             action = _action_from_stripe(gateway, session)
         except GatewayError as exc:

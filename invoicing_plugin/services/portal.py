@@ -11,6 +11,9 @@ A client reaches the portal in one of two ways:
 Either way the portal resolves to a ``(workspace_id, client_id)`` pair and every
 query below is scoped by both: a client never sees another client's invoices,
 another workspace's, or a draft.
+
+Every function takes an optional ``uow`` (:class:`~.uow.UnitOfWork`: session, host,
+clock) and defaults to the app's; :func:`portal_url` also needs the Flask app (``url_for``).
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money
 from ..domain.statuses import CLIENT_LABELS, CLIENT_TONES, CLIENT_VISIBLE
-from ..state import get_state
 from ..host import HostClient, HostWorkspace, host_current_client, parse_subject_ref
-from ..persistence.models import ClientPortalAccess, Invoice, utcnow
-from ..persistence.repository import WorkspaceRepository
+from ..persistence.models import ClientPortalAccess, Invoice
+from .common import unit_of_work
 from .links import external_url
+from .uow import UnitOfWork
 
 __all__ = [
     "CLIENT_STATUS_LABELS",
@@ -62,15 +65,16 @@ _SEEN_EVERY = timedelta(hours=1)
 # --- Access rows and links ----------------------------------------------------------------
 
 
-def ensure_portal_access(workspace_id: str, client_id: str) -> ClientPortalAccess:
+def ensure_portal_access(workspace_id: str, client_id: str, *, uow: UnitOfWork | None = None) -> ClientPortalAccess:
     """The client's portal row, created on first use (once: the pair is unique).
 
     Runs in a savepoint inside the caller's transaction and only flushes: the
     row is committed by whoever commits next (normally the caller's unit of work).
     Two requests creating it at once both end up with the same row.
     """
-    session = get_state().session
-    repo = WorkspaceRepository(session, workspace_id)
+    uow = uow or unit_of_work()
+    session = uow.session
+    repo = uow.repository(workspace_id)
     access = repo.find(ClientPortalAccess, client_id=str(client_id))
     if access is not None:
         return access
@@ -84,7 +88,7 @@ def ensure_portal_access(workspace_id: str, client_id: str) -> ClientPortalAcces
     return access
 
 
-def portal_url(workspace_id: str, client_id: str) -> str:
+def portal_url(workspace_id: str, client_id: str, *, uow: UnitOfWork | None = None) -> str:
     """The absolute URL of the client's portal, creating the access row once.
 
     For the invoice email's "View all your invoices" link. Call it inside your
@@ -92,7 +96,7 @@ def portal_url(workspace_id: str, client_id: str) -> str:
     request the URL uses the request's host; outside one (CLI, workers) it uses
     ``INVOICING_EXTERNAL_URL``.
     """
-    access = ensure_portal_access(workspace_id, client_id)
+    access = ensure_portal_access(workspace_id, client_id, uow=uow)
     return external_url("invoicing_portal.portal", token=access.token)
 
 
@@ -109,55 +113,56 @@ class PortalOwner:
     token: str
 
 
-def portal_for_token(token: str) -> PortalOwner | None:
+def portal_for_token(token: str, *, uow: UnitOfWork | None = None) -> PortalOwner | None:
     """The portal behind a link, or ``None`` (malformed, unknown, or a workspace that
     no longer bills clients). Records when the link was last used (hourly)."""
     if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         return None
-    session = get_state().session
-    access = session.scalars(select(ClientPortalAccess).where(ClientPortalAccess.token == token)).first()
+    uow = uow or unit_of_work()
+    access = uow.session.scalars(select(ClientPortalAccess).where(ClientPortalAccess.token == token)).first()
     if access is None:
         return None
-    owner = _owner(access)
+    owner = _owner(uow, access)
     if owner is not None:
-        _touch(access)
+        _touch(uow, access)
     return owner
 
 
-def portal_for_host_client() -> PortalOwner | None:
+def portal_for_host_client(*, uow: UnitOfWork | None = None) -> PortalOwner | None:
     """The portal of the client signed in through the host, if the host has client logins."""
-    identity = host_current_client(get_state().host)
+    uow = uow or unit_of_work()
+    identity = host_current_client(uow.host)
     if identity is None:
         return None
-    access = ensure_portal_access(identity.workspace_id, identity.client_id)
-    owner = _owner(access)
+    access = ensure_portal_access(identity.workspace_id, identity.client_id, uow=uow)
+    owner = _owner(uow, access)
     if owner is not None:
-        _touch(access)
+        _touch(uow, access)
     return owner
 
 
-def _owner(access: ClientPortalAccess) -> PortalOwner | None:
-    host = get_state().host
+def _owner(uow: UnitOfWork, access: ClientPortalAccess) -> PortalOwner | None:
+    host = uow.host
     workspace = host.get_workspace(access.workspace_id)
     if workspace is None or not workspace.bills_clients:
         return None
     client: HostClient | None = host.get_client(access.workspace_id, access.client_id)
-    name = client.name if client else _last_known_name(access.workspace_id, access.client_id)
+    name = client.name if client else _last_known_name(uow, access.workspace_id, access.client_id)
     return PortalOwner(workspace=workspace, client_id=access.client_id, client_name=name, token=access.token)
 
 
-def _last_known_name(workspace_id: str, client_id: str) -> str:
-    repo = WorkspaceRepository(get_state().session, workspace_id)
+def _last_known_name(uow: UnitOfWork, workspace_id: str, client_id: str) -> str:
+    repo = uow.repository(workspace_id)
     stmt = repo.select(Invoice, Invoice.client_name).where(Invoice.client_id == client_id)
-    name = get_state().session.scalars(stmt.order_by(Invoice.id.desc()).limit(1)).first()
+    name = uow.session.scalars(stmt.order_by(Invoice.id.desc()).limit(1)).first()
     return name or "Client"
 
 
-def _touch(access: ClientPortalAccess) -> None:
-    now = utcnow()
+def _touch(uow: UnitOfWork, access: ClientPortalAccess) -> None:
+    now = uow.clock()
     if access.last_seen_at is not None and now - access.last_seen_at < _SEEN_EVERY:
         return
-    session = get_state().session
+    session = uow.session
     access.last_seen_at = now
     try:
         session.commit()
@@ -215,10 +220,11 @@ def client_visible(status: str) -> bool:
     return status in _VISIBLE
 
 
-def load_portal(owner: PortalOwner, today: date | None = None) -> Portal:
+def load_portal(owner: PortalOwner, today: date | None = None, *, uow: UnitOfWork | None = None) -> Portal:
     """The client's invoices grouped by engagement, newest first, drafts left out."""
-    today = today or utcnow().date()
-    repo = WorkspaceRepository(get_state().session, owner.workspace.id)
+    uow = uow or unit_of_work()
+    today = today or uow.today()
+    repo = uow.repository(owner.workspace.id)
     stmt = (
         repo.select(Invoice)
         .where(Invoice.client_id == owner.client_id, Invoice.status.in_(_VISIBLE))
@@ -227,7 +233,7 @@ def load_portal(owner: PortalOwner, today: date | None = None) -> Portal:
     groups: dict[str | None, PortalGroup] = {}
     due: dict[str, int] = {}
     overdue = 0
-    for invoice in get_state().session.scalars(stmt):
+    for invoice in uow.session.scalars(stmt):
         item = _portal_invoice(invoice, today)
         key = invoice.subject_ref if parse_subject_ref(invoice.subject_ref) else None
         group = groups.get(key)
@@ -266,15 +272,16 @@ def _portal_invoice(invoice: Invoice, today: date) -> PortalInvoice:
     )
 
 
-def find_portal_invoice(owner: PortalOwner, public_token: str) -> PortalInvoice | None:
+def find_portal_invoice(owner: PortalOwner, public_token: str, *, uow: UnitOfWork | None = None) -> PortalInvoice | None:
     """One of this client's sent invoices by its public token, or ``None``."""
     if not isinstance(public_token, str) or not _TOKEN.fullmatch(public_token):
         return None
-    repo = WorkspaceRepository(get_state().session, owner.workspace.id)
+    uow = uow or unit_of_work()
+    repo = uow.repository(owner.workspace.id)
     stmt = repo.select(Invoice).where(
         Invoice.public_token == public_token,
         Invoice.client_id == owner.client_id,
         Invoice.status.in_(_VISIBLE),
     )
-    invoice = get_state().session.scalars(stmt).first()
-    return _portal_invoice(invoice, utcnow().date()) if invoice is not None else None
+    invoice = uow.session.scalars(stmt).first()
+    return _portal_invoice(invoice, uow.today()) if invoice is not None else None

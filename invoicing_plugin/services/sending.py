@@ -21,21 +21,26 @@ parameters, and the new session has a new expiry time).
 The client only ever gets the plugin's own pay link, ``/pay/<public_token>``
 (:mod:`.paylink`); the Checkout Session itself is built in :mod:`.checkout`. Both are
 re-exported here under their former names.
+
+:func:`send_invoice` takes an optional ``uow`` (:class:`~.uow.UnitOfWork`: session,
+host, gateways, mailer, clock, settings) and defaults to the app's. Emailing still
+needs the Flask app: the email is rendered from Jinja templates and its links are
+built with ``url_for`` (a method of ``manual`` needs neither).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, render_template
+from flask import render_template
 
 from .. import signals
 from ..domain.invoice import Action, transition
 from ..domain.money import Money, format_money
-from ..gateways.mail import Mailer, MailError, OutgoingEmail
+from ..gateways.mail import MailError, OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
 from ..host import HostWorkspace
-from ..persistence.models import Invoice, utcnow
+from ..persistence.models import Invoice
 from .checkout import (  # noqa: F401  (also re-exported under their former names)
     checkout_idempotency_key,
     checkout_params,
@@ -54,8 +59,6 @@ from .common import (
     lock_invoice,
     record_event,
     record_failure,
-    repository,
-    today,
     unit_of_work,
 )
 from .connection_routes import payment_availability
@@ -71,6 +74,7 @@ from .paylink import (  # noqa: F401  (re-exported under their former names)
     status_page,
 )
 from .portal import portal_url
+from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
 SEND_MANUALLY = "Until then you can send the invoice manually (no payment link)."
@@ -81,11 +85,11 @@ ONLINE_UNAVAILABLE = (
 )
 
 
-def invoice_email(invoice: Invoice, workspace: HostWorkspace) -> OutgoingEmail:
+def invoice_email(invoice: Invoice, workspace: HostWorkspace, *, uow: UnitOfWork | None = None) -> OutgoingEmail:
     """The invoice email: details, a Pay Invoice button, and the client's portal link.
 
     Call inside the send's unit of work: the portal access row (created once per
-    client) joins that transaction.
+    client) joins that transaction. Needs the Flask app (templates, ``url_for``).
     """
     amount = format_money(Money(invoice.amount_minor, invoice.currency), workspace.locale)
     context = {
@@ -93,7 +97,7 @@ def invoice_email(invoice: Invoice, workspace: HostWorkspace) -> OutgoingEmail:
         "workspace": workspace,
         "amount": amount,
         "pay_url": pay_link(invoice),
-        "portal_url": portal_url(invoice.workspace_id, invoice.client_id),
+        "portal_url": portal_url(invoice.workspace_id, invoice.client_id, uow=uow),
         "due_date": invoice.due_date.strftime("%-d %B %Y") if invoice.due_date else None,
     }
     return OutgoingEmail(
@@ -114,7 +118,8 @@ class SendResult:
     pay_url: str | None
 
 
-def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str | None = None) -> SendResult:
+def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str | None = None,
+                 uow: UnitOfWork | None = None) -> SendResult:
     """Send a draft by ``method`` (default: the draft's own send method).
 
     ``email``: the client receives the invoice with a "Pay invoice" button;
@@ -123,36 +128,37 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
     the invoice stays a draft, the failed attempt is recorded, and
     :class:`InvoicingError` says why; trying again is safe.
     """
-    workspace = get_workspace(workspace_id)
+    uow = uow or unit_of_work()
+    workspace = get_workspace(workspace_id, uow)
     created: CheckoutSession | None = None
     route = None
     invoice_pk = None
-    with unit_of_work() as uow:
-        repo = repository(workspace_id)
+    with uow:
+        repo = uow.repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
         invoice_pk = invoice.id
         method = method or invoice.send_method
         if method not in SEND_METHODS:
             raise InvoicingError("Choose how to send the invoice: email, Stripe link or manually.", field="method")
         transition(invoice.status, Action.SEND)  # InvalidTransition before anything else
-        if invoice.due_date is not None and invoice.due_date < today():
+        if invoice.due_date is not None and invoice.due_date < uow.today():
             raise InvoicingError("The due date is in the past: edit the draft and choose a new due date first.", field="due_date")
         if method in ONLINE_METHODS:
-            availability = payment_availability(workspace_id)
+            availability = payment_availability(workspace_id, uow=uow)
             route = availability.route
             if route is None:
                 message = f"{availability.message} {SEND_MANUALLY}" if availability.message else ONLINE_UNAVAILABLE
                 raise InvoicingError(message, field="method")
             if route.takes_application_fee:
-                plan_fee_bps(workspace.plan)  # UnknownPlan before a number is taken or Stripe is called
+                plan_fee_bps(workspace.plan, uow=uow)  # UnknownPlan before a number is taken or Stripe is called
         # Claim the invoice before a number is taken, Stripe is asked or mail is sent: of two
         # concurrent sends, the second stops here (see common.claim) and creates nothing.
         before, after = apply_transition(invoice, Action.SEND)
-        invoice.sent_at = utcnow()
+        invoice.sent_at = uow.clock()
         invoice.send_method = method
         claim(uow, invoice, workspace_id, Action.SEND)
         try:
-            invoice.number = take_next_number(repo.session, str(workspace_id), current_app.config["INVOICING_NUMBER_PREFIX"])
+            invoice.number = take_next_number(repo.session, str(workspace_id), uow.settings["INVOICING_NUMBER_PREFIX"])
             if route is not None:
                 lock_fee(invoice, route, workspace)
                 created = create_checkout(invoice, route)
@@ -161,8 +167,8 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
                 invoice.fee_bps = invoice.application_fee_minor = None
             invoice.online_payment_unavailable = False
             if method == "email":
-                message = invoice_email(invoice, workspace)
-                Mailer(current_app.config).send(message)
+                message = invoice_email(invoice, workspace, uow=uow)
+                uow.mailer.send(message)
             detail = {
                 "email": f"Emailed to {invoice.client_email}",
                 "stripe_link": "Pay link ready to share",
@@ -178,7 +184,8 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
             if created is not None:
                 expire_quietly(route, created.id)
             what = "Stripe" if isinstance(exc, GatewayError) else "Email"
-            record_failure(workspace_id, invoice_pk, actor, "send", f"{what}: {exc.message}", bump_attempt=created is not None)
+            record_failure(workspace_id, invoice_pk, actor, "send", f"{what}: {exc.message}",
+                           bump_attempt=created is not None, uow=uow)
             raise InvoicingError(f"The invoice was not sent (it is still a draft): {exc.message}") from exc
     return SendResult(invoice=snapshot, pay_url=pay_link(snapshot) if route is not None else None)
 

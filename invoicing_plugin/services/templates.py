@@ -2,7 +2,8 @@
 
 A template holds a name, a description, an optional amount, a currency, an
 optional "due in N days" and a send method. Starting a draft from one fills the
-form; nothing links the draft to the template afterwards.
+form; nothing links the draft to the template afterwards. Every function takes an
+optional ``uow`` (:class:`~.uow.UnitOfWork`) and defaults to the app's.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.errors import AmountError, DomainError
@@ -18,7 +18,8 @@ from ..domain.money import Money, format_decimal_amount, get_currency, parse_amo
 from ..persistence.models import InvoiceTemplate
 from .errors import ValidationFailed
 from .text import check_text, has_nul, nul_message
-from .common import DESCRIPTION_MAX, SEND_METHODS, configured_currencies, repository, today, unit_of_work
+from .common import DESCRIPTION_MAX, SEND_METHODS, configured_currencies, unit_of_work
+from .uow import UnitOfWork, system_clock
 
 NAME_MAX = 120
 MAX_DUE_DAYS = 365
@@ -34,7 +35,7 @@ class TemplateInput:
     send_method: str = "email"
 
 
-def _validate(workspace_id: str, data: TemplateInput, *, exclude_id: int | None = None) -> dict:
+def _validate(uow: UnitOfWork, workspace_id: str, data: TemplateInput, *, exclude_id: int | None = None) -> dict:
     errors: dict[str, str] = {}
     name = (data.name or "").strip()
     if not name:
@@ -44,17 +45,17 @@ def _validate(workspace_id: str, data: TemplateInput, *, exclude_id: int | None 
     elif has_nul(name):  # before the name is looked up: PostgreSQL cannot compare it
         errors["name"] = nul_message("name")
     else:
-        clash = repository(workspace_id).find(InvoiceTemplate, name=name)
+        clash = uow.repository(workspace_id).find(InvoiceTemplate, name=name)
         if clash is not None and clash.id != exclude_id:
             errors["name"] = f"A template named “{name}” already exists."
     description = (data.description or "").strip()
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = f"Keep the description under {DESCRIPTION_MAX} characters."
     check_text(errors, "description", description, "description")
-    currency = (data.currency or current_app.config["INVOICING_DEFAULT_CURRENCY"]).strip().upper()
+    currency = (data.currency or uow.settings["INVOICING_DEFAULT_CURRENCY"]).strip().upper()
     amount_minor = None
-    if currency not in configured_currencies():
-        errors["currency"] = f"Choose one of the currencies: {', '.join(configured_currencies())}."
+    if currency not in configured_currencies(uow):
+        errors["currency"] = f"Choose one of the currencies: {', '.join(configured_currencies(uow))}."
     else:
         get_currency(currency)
         try:
@@ -81,16 +82,16 @@ def _validate(workspace_id: str, data: TemplateInput, *, exclude_id: int | None 
     }
 
 
-def list_templates(workspace_id: str) -> list[InvoiceTemplate]:
-    return repository(workspace_id).list(InvoiceTemplate, order_by=InvoiceTemplate.name)
+def list_templates(workspace_id: str, *, uow: UnitOfWork | None = None) -> list[InvoiceTemplate]:
+    return (uow or unit_of_work()).repository(workspace_id).list(InvoiceTemplate, order_by=InvoiceTemplate.name)
 
 
-def get_template(workspace_id: str, template_id) -> InvoiceTemplate:
-    return repository(workspace_id).get(InvoiceTemplate, template_id)
+def get_template(workspace_id: str, template_id, *, uow: UnitOfWork | None = None) -> InvoiceTemplate:
+    return (uow or unit_of_work()).repository(workspace_id).get(InvoiceTemplate, template_id)
 
 
-def _save(workspace_id: str, template: InvoiceTemplate, values: dict) -> InvoiceTemplate:
-    with unit_of_work() as uow:
+def _save(uow: UnitOfWork, template: InvoiceTemplate, values: dict) -> InvoiceTemplate:
+    with uow:
         for key, value in values.items():
             setattr(template, key, value)
         try:
@@ -101,31 +102,37 @@ def _save(workspace_id: str, template: InvoiceTemplate, values: dict) -> Invoice
     return template
 
 
-def create_template(workspace_id: str, actor: str, data: TemplateInput) -> InvoiceTemplate:
-    values = _validate(workspace_id, data)
-    repo = repository(workspace_id)
-    return _save(workspace_id, repo.add(InvoiceTemplate(**values)), {})
+def create_template(workspace_id: str, actor: str, data: TemplateInput, *,
+                    uow: UnitOfWork | None = None) -> InvoiceTemplate:
+    uow = uow or unit_of_work()
+    values = _validate(uow, workspace_id, data)
+    repo = uow.repository(workspace_id)
+    return _save(uow, repo.add(InvoiceTemplate(**values)), {})
 
 
-def update_template(workspace_id: str, actor: str, template_id, data: TemplateInput) -> InvoiceTemplate:
-    template = get_template(workspace_id, template_id)
-    values = _validate(workspace_id, data, exclude_id=template.id)
-    return _save(workspace_id, template, values)
+def update_template(workspace_id: str, actor: str, template_id, data: TemplateInput, *,
+                    uow: UnitOfWork | None = None) -> InvoiceTemplate:
+    uow = uow or unit_of_work()
+    template = get_template(workspace_id, template_id, uow=uow)
+    values = _validate(uow, workspace_id, data, exclude_id=template.id)
+    return _save(uow, template, values)
 
 
-def delete_template(workspace_id: str, actor: str, template_id) -> None:
-    template = get_template(workspace_id, template_id)
-    with unit_of_work() as uow:
+def delete_template(workspace_id: str, actor: str, template_id, *, uow: UnitOfWork | None = None) -> None:
+    uow = uow or unit_of_work()
+    template = get_template(workspace_id, template_id, uow=uow)
+    with uow:
         uow.session.delete(template)
         uow.commit()
 
 
-def draft_defaults(template: InvoiceTemplate, *, on: date | None = None) -> dict:
-    """Form values a template gives a new draft."""
+def draft_defaults(template: InvoiceTemplate, *, on: date | None = None, uow: UnitOfWork | None = None) -> dict:
+    """Form values a template gives a new draft (``on``: the day, default today by ``uow``'s clock or the wall clock)."""
+    on = on or (uow.today() if uow is not None else system_clock().date())
     return {
         "description": template.description,
         "amount": format_decimal_amount(Money(template.amount_minor, template.currency)) if template.amount_minor else "",
         "currency": template.currency,
-        "due_date": (on or today()) + timedelta(days=template.due_in_days) if template.due_in_days is not None else None,
+        "due_date": on + timedelta(days=template.due_in_days) if template.due_in_days is not None else None,
         "send_method": template.send_method,
     }

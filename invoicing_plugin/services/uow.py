@@ -1,32 +1,225 @@
-"""The unit of work: one transaction per use case, signals only after it commits.
+"""The unit of work: one transaction per use case, its collaborators, signals only after it commits.
 
-Use cases open a :class:`UnitOfWork`, change rows through the session, queue the
-signals they want to send with :meth:`UnitOfWork.emit`, and call
+Like cosmicpython's, the unit of work carries what a use case needs from outside
+itself, so a use case reaches for no global:
+
+* ``session``: the SQLAlchemy session (one transaction per ``with`` block);
+* ``host``: the host app's :class:`~invoicing_plugin.host.InvoicingHost`;
+* ``gateways``: the payment provider, one per API key (the port's
+  :class:`~invoicing_plugin.services.ports.PaymentProviders`; in production the Stripe
+  :class:`~invoicing_plugin.gateways.stripe_gateway.GatewayRegistry`);
+* ``secret_box``: decrypts and encrypts the stored Stripe secrets;
+* ``mailer``: anything with ``send(OutgoingEmail) -> message id`` that raises
+  :class:`~invoicing_plugin.gateways.mail.MailError` on failure;
+* ``clock``: a callable returning the current time as an aware UTC ``datetime``
+  (:meth:`UnitOfWork.today` is its date: the reference for due dates and overdue);
+* ``settings``: a read-only mapping of the ``INVOICING_*`` configuration;
+* ``sender``: what signals are sent with (the Flask app).
+
+:meth:`UnitOfWork.for_app` builds one from the Flask app and its plugin state; it is
+the one place in the services that reads :func:`~invoicing_plugin.state.get_state`
+or ``current_app.config``. Tests build one from plain parts (a session on an
+in-memory database, a fake host, :class:`~invoicing_plugin.testing.fake_mailer.FakeMailer`,
+a fixed clock). What still needs the Flask app whatever the unit of work holds:
+rendering email templates and building absolute links (``url_for``).
+
+Use cases open the unit of work (``with uow:``), change rows through the session,
+queue the signals they want to send with :meth:`UnitOfWork.emit`, and call
 :meth:`UnitOfWork.commit`. Leaving the block without committing (or with an
 exception) rolls everything back and drops the queued signals, so a host never
 hears about a change that did not happen.
+
+Reuse: each ``with`` block is one transaction. The same unit of work may be entered
+again after a block has ended (the next use case of a script or a test); each entry
+starts with no queued signals and "not committed". Entering it while a block is
+still open raises :class:`RuntimeError` (a nested block would commit or roll back
+its caller's transaction); for a separate transaction meanwhile (recording a failed
+attempt after rolling back) use :meth:`UnitOfWork.fresh`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Protocol, TypeVar
 
 from blinker import Signal
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..gateways.mail import Mailer, OutgoingEmail
+from ..persistence.repository import WorkspaceRepository
+from .ports import PaymentProvider, PaymentProviders
+from ..state import get_state
+
+__all__ = [
+    "AppSettings",
+    "MailerLike",
+    "UnitOfWork",
+    "retry_on_conflict",
+    "system_clock",
+]
+
+#: The prefix of every configuration key the plugin reads.
+SETTINGS_PREFIX = "INVOICING_"
+
+
+def system_clock() -> datetime:
+    """The wall clock: now, as an aware UTC ``datetime``."""
+    return datetime.now(timezone.utc)
+
+
+class MailerLike(Protocol):
+    """What the services need of a mailer (:class:`~invoicing_plugin.gateways.mail.Mailer`)."""
+
+    def send(self, email: OutgoingEmail) -> str: ...
+
+
+class AppSettings(Mapping):
+    """The ``INVOICING_*`` keys of a Flask config, read-only and live (no copy is made)."""
+
+    def __init__(self, config: Mapping) -> None:
+        self._config = config
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str) or not key.startswith(SETTINGS_PREFIX):
+            raise KeyError(key)
+        return self._config[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in list(self._config) if isinstance(key, str) and key.startswith(SETTINGS_PREFIX))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _ConfiguredMailer:
+    """The SMTP :class:`Mailer` of ``settings``, built when a message is sent.
+
+    As before the unit of work existed, the mail settings are read at send time.
+    """
+
+    def __init__(self, settings: Mapping) -> None:
+        self._settings = settings
+
+    def send(self, email: OutgoingEmail) -> str:
+        return Mailer(self._settings).send(email)
+
 
 class UnitOfWork:
-    def __init__(self, session: Session) -> None:
+    """One transaction at a time on ``session``, with the use case's collaborators.
+
+    Only ``session`` is required (the webhook path and older callers pass just it);
+    a collaborator that was not given raises :class:`RuntimeError` when asked for,
+    except ``clock`` (default: the wall clock), ``settings`` (default: empty) and
+    ``sender`` (default: the current Flask app, read at commit).
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        host: Any = None,
+        gateways: PaymentProviders | None = None,
+        secret_box: Any = None,
+        mailer: MailerLike | None = None,
+        clock: Callable[[], datetime] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        sender: Any = None,
+    ) -> None:
         self.session = session
+        self._host = host
+        self._gateways = gateways
+        self._secret_box = secret_box
+        self._mailer = mailer
+        self.clock: Callable[[], datetime] = clock or system_clock
+        self.settings: Mapping[str, Any] = settings if settings is not None else {}
+        self._sender = sender
         self._signals: list[tuple[Signal, dict[str, Any]]] = []
         self._committed = False
+        self._active = False
+
+    # -- building ---------------------------------------------------------------------
+
+    @classmethod
+    def for_app(cls, app: Flask | None = None) -> "UnitOfWork":
+        """The unit of work of ``app`` (default: the current app), with the app's collaborators.
+
+        The one place in the services that reads the plugin's state and the app's config.
+        """
+        app = app or current_app._get_current_object()
+        state = get_state(app)
+        settings = AppSettings(app.config)
+        return cls(
+            state.session,
+            host=state.host,
+            gateways=state.gateways,
+            secret_box=state.secret_box,
+            mailer=_ConfiguredMailer(settings),
+            settings=settings,
+            sender=app,
+        )
+
+    def fresh(self) -> "UnitOfWork":
+        """Another unit of work with the same collaborators (the same session too).
+
+        For a separate transaction while this one's block is open, after rolling it
+        back: e.g. recording a failed attempt that must survive the rollback.
+        """
+        return type(self)(
+            self.session, host=self._host, gateways=self._gateways, secret_box=self._secret_box,
+            mailer=self._mailer, clock=self.clock, settings=self.settings, sender=self._sender,
+        )
+
+    # -- collaborators ----------------------------------------------------------------
+
+    @property
+    def host(self) -> Any:
+        return self._required(self._host, "host")
+
+    @property
+    def gateways(self) -> PaymentProviders:
+        return self._required(self._gateways, "gateways")
+
+    @property
+    def secret_box(self) -> Any:
+        return self._required(self._secret_box, "secret_box")
+
+    @property
+    def mailer(self) -> MailerLike:
+        return self._required(self._mailer, "mailer")
+
+    @staticmethod
+    def _required(value: Any, name: str) -> Any:
+        if value is None:
+            raise RuntimeError(f"This unit of work was built without a {name}.")
+        return value
+
+    def repository(self, workspace_id: Any) -> WorkspaceRepository:
+        """A repository of ``workspace_id``'s rows on this unit of work's session."""
+        return WorkspaceRepository(self.session, str(workspace_id))
+
+    def today(self) -> date:
+        """Today's date in UTC by :attr:`clock`: the reference for due dates and overdue."""
+        return self.clock().astimezone(timezone.utc).date()
+
+    def platform_gateway(self) -> PaymentProvider:
+        """The gateway for the platform key (``INVOICING_STRIPE_API_KEY``, Connect)."""
+        return self.gateways.for_key(self.settings["INVOICING_STRIPE_API_KEY"])
+
+    # -- the transaction --------------------------------------------------------------
 
     def __enter__(self) -> "UnitOfWork":
+        if self._active:
+            raise RuntimeError("This unit of work is already open; use uow.fresh() for a separate transaction.")
+        self._active = True
+        self._committed = False
+        self._signals = []
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self._active = False
         if not self._committed:
             self.session.rollback()
             self._signals.clear()
@@ -38,7 +231,9 @@ class UnitOfWork:
         self.session.commit()
         self._committed = True
         signals, self._signals = self._signals, []
-        sender = current_app._get_current_object()
+        if not signals:
+            return
+        sender = self._sender if self._sender is not None else current_app._get_current_object()
         for signal, kwargs in signals:
             signal.send(sender, **kwargs)
 

@@ -282,6 +282,53 @@ def test_the_lazy_list_is_current(all_imports):
     assert set(DELIBERATELY_LAZY) <= hidden
 
 
+#: The one place in the services that reads the app's plugin state and config: the unit of
+#: work's factory (:meth:`invoicing_plugin.services.uow.UnitOfWork.for_app`).
+APP_STATE_READER = f"{SERVICES}.uow"
+
+#: Services still reading the app's state or config themselves (issue 12), with why. The
+#: webhook hot path's modules (payment_recording, payment_binding) are converted with it.
+READS_APP_STATE_FOR_NOW: dict[str, str] = {
+    f"{SERVICES}.payment_recording": "webhook hot path, converted separately",
+    f"{SERVICES}.payment_binding": "webhook hot path, converted separately",
+    # Absolute links are built with the app's URL map (url_for) and INVOICING_EXTERNAL_URL:
+    # they need the Flask app whatever the unit of work carries.
+    f"{SERVICES}.links": "builds URLs with the app's url_map",
+}
+
+
+def app_state_reads(path: Path) -> list[str]:
+    """Where a module calls or imports ``get_state`` or reads ``current_app.config`` (``line: what``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Name) and node.id == "get_state":
+            found.append(f"{node.lineno}: get_state")
+        elif isinstance(node, ast.Attribute) and node.attr == "get_state":
+            found.append(f"{node.lineno}: .get_state")
+        elif isinstance(node, ast.ImportFrom) and any(a.name == "get_state" for a in node.names):
+            found.append(f"{node.lineno}: imports get_state")
+        elif (isinstance(node, ast.Attribute) and node.attr == "config"
+              and isinstance(node.value, ast.Name) and node.value.id == "current_app"):
+            found.append(f"{node.lineno}: current_app.config")
+    return found
+
+
+def test_use_cases_get_state_and_settings_from_the_unit_of_work():
+    """Only the unit of work's factory reads get_state() / current_app.config in services."""
+    bad = {
+        module: reads
+        for module, path in module_names().items()
+        if _in(module, SERVICES) and module != APP_STATE_READER and module not in READS_APP_STATE_FOR_NOW
+        and (reads := app_state_reads(path))
+    }
+    assert bad == {}
+
+
+def test_the_app_state_reader_check_sees_reads():
+    """A guard against a check that passes because it sees nothing."""
+    assert app_state_reads(module_names()[APP_STATE_READER])
+
+
 def test_the_cycle_finder_finds_cycles():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
