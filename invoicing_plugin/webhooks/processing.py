@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy import insert as insert_core
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -121,9 +121,15 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
         session.flush()
         queue = appends.take(session)
         if queue:
-            stmt, params = appends.fold_into(stmt, queue)
-            values.update(params)
-    return session.execute(stmt, values).scalar()
+            params = {f"event_{name}": value for name, value in values.items()}
+            # A guarded update of the invoice (persistence.rows) rides along too; if it
+            # matched no row (its version moved on), StaleDataError: retried afresh.
+            stmt, folded = appends.fold_into(stmt, queue)
+            params.update(folded)
+            row = session.connection().execute(stmt, params).first()
+            appends.check_folded(queue, row)
+            return None if row is None else row[0]
+    return session.connection().execute(stmt, {f"event_{name}": value for name, value in values.items()}).scalar()
 
 
 def _taken_over(recorded_status, new_status, take_over_ignored: bool):
@@ -134,6 +140,11 @@ def _taken_over(recorded_status, new_status, take_over_ignored: bool):
     return failed | ((recorded_status == "ignored") & (new_status == "processed"))
 
 
+#: The columns of the event's row that :func:`_upsert` writes.
+_COLUMNS = ("event_id", "type", "account_id", "workspace_id", "invoice_id", "livemode", "status", "error", "note",
+            "attempts", "payload", "stripe_created", "received_at", "processed_at")
+
+
 @functools.cache
 def _upsert_statement(dialect: str, take_over_ignored: bool):
     """The upsert for ``dialect``, built once per shape (the values are bound per call)."""
@@ -141,7 +152,9 @@ def _upsert_statement(dialect: str, take_over_ignored: bool):
     if insert is None:  # pragma: no cover - other backends
         return None
     table = WebhookEvent.__table__
-    stmt = insert(table)
+    # Parameters are named event_<column>: a folded UPDATE (see appends.fold_into) would
+    # otherwise take a parameter named like one of its own columns into its SET clause.
+    stmt = insert(table).values({name: bindparam(f"event_{name}", type_=table.c[name].type) for name in _COLUMNS})
     return stmt.on_conflict_do_update(
         index_elements=[table.c.event_id],
         set_={
