@@ -145,7 +145,12 @@ def _bound_rows(column: str, value: str, *, lock: bool, checks: dict) -> Binding
     """:func:`_bound` without the ORM: the record and its invoice as
     :class:`~invoicing_plugin.persistence.rows.TrackedRow` (the invoice row-locked when
     ``lock``). One statement, on the session's connection (nothing enters the identity map)."""
-    row = get_state().session.connection().execute(_bound_rows_statement(column, lock), {"value": value}).first()
+    connection = get_state().session.connection()
+    if lock and connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        # No transaction to hold a lock in (the webhook's autocommit mode): the invoice's
+        # version guards its write instead (persistence.rows.save_invoice).
+        lock = False
+    row = connection.execute(_bound_rows_statement(column, lock), {"value": value}).first()
     if row is None:
         return None
     record = TrackedRow.of(row, _RECORD_COLUMNS, prefix="record_")
