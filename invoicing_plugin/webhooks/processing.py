@@ -10,6 +10,12 @@
   already recorded (a duplicate, or a concurrent twin that committed first): the
   handler's pending changes are rolled back and nothing changes. Concurrent twins queue
   on the invoice row lock, so the second one finds the invoice already paid.
+* Checkout-session events on PostgreSQL (:func:`_begin`) take a shorter road: the
+  invoice is read without a lock, and its version-guarded update, the audit entries and
+  the totals ride in the event's upsert as CTEs that write only when the event's row is
+  written; a stale version fails the whole statement (nothing written) and the event is
+  processed again from a fresh read. The statement is all or nothing by itself, so it
+  runs in autocommit mode: two round trips per paid event.
 * Handlers of the event types marked ``own_transaction`` in
   :data:`~invoicing_plugin.gateways.stripe_events.ROUTES` commit (and may call Stripe)
   themselves: for them the event is claimed *before* the handler with the same
