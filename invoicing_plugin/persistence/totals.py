@@ -15,7 +15,9 @@
   totals`` reports them).
 
 Changes made with Core ``UPDATE``/``INSERT`` statements on ``invoicing_invoices`` are
-not seen; the plugin makes none, and a host that does must run :func:`rebuild`.
+not seen. The plugin's one such path (the webhook's, ``persistence.rows``) queues its
+difference itself with :func:`queue_difference`; a host that writes invoices around the
+ORM must run :func:`rebuild`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..domain.totals import NO_DUE_DATE, OPEN_STATUSES, Figures, Key, difference
 from . import appends
 from .models import Invoice, InvoiceTotal
 
-__all__ = ["AMOUNTS", "TABLE", "drift", "install", "rebuild", "utc_date"]
+__all__ = ["AMOUNTS", "TABLE", "drift", "install", "queue_difference", "rebuild", "utc_date"]
 
 NO_VALUE = LoaderCallableStatus.NO_VALUE
 
@@ -86,6 +88,13 @@ def _queue(session: Session, delta: dict[Key, tuple[int, int, int]]) -> None:
              "currency": key.currency},
             {"invoices": invoices, "amount_minor": amount, "fee_minor": fee},
         )
+
+
+def queue_difference(session: Session, before: Figures | None, after: Figures | None) -> None:
+    """Queue the change of one invoice from ``before`` to ``after`` (``None``: no invoice),
+    for an invoice written without the ORM (``persistence.rows``), which the flush
+    listener does not see."""
+    _queue(session, difference(before, after))
 
 
 def install(session_target: Any) -> None:

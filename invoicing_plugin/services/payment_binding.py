@@ -7,18 +7,25 @@ session's metadata is never enough on its own: anyone whose events reach an endp
 of ours (a connected account, another integration on the platform account) can write
 any metadata. It is still compared, as a consistency check.
 
+:func:`bind_session` (the webhook's hot path) reads the record and its invoice with one
+Core ``SELECT ... FOR UPDATE OF invoicing_invoices`` into
+:class:`~invoicing_plugin.persistence.rows.TrackedRow` objects instead of ORM instances;
+:func:`~invoicing_plugin.services.payment_recording.apply_checkout_session` saves the
+invoice's changes with :func:`~invoicing_plugin.persistence.rows.save_invoice`.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..state import get_state
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
 from ..persistence.models import CheckoutSessionRecord, Invoice, utcnow
+from ..persistence.rows import INVOICE_COLUMNS, INVOICES, TrackedRow
 from .connection_routes import get_connection, own_key_gateway
 from .payment_outcome import PaymentOutcome
 
@@ -44,8 +51,8 @@ class Binding:
     workspace is the one the refusal is shown to (never the workspace the metadata names).
     """
 
-    invoice: Invoice | None = None
-    record: CheckoutSessionRecord | None = None
+    invoice: Invoice | TrackedRow | None = None
+    record: CheckoutSessionRecord | TrackedRow | None = None
     reason: str = ""
 
     def ignored(self) -> PaymentOutcome:
@@ -115,6 +122,43 @@ def _bound(column, value: str, *, lock: bool, checks: dict) -> Binding | None:
     if row is None:
         return None
     record, invoice = row
+    return _checked(record, invoice, checks)
+
+
+_RECORDS = CheckoutSessionRecord.__table__
+_RECORD_COLUMNS: tuple[str, ...] = tuple(column.key for column in _RECORDS.columns)
+
+
+@functools.cache
+def _bound_rows_statement(column: str, lock: bool):
+    """``SELECT`` the record whose ``column`` is ``:value`` and every column of its invoice
+    (``record_``-prefixed record columns), locking the invoice row when ``lock``."""
+    stmt = (select(*[_RECORDS.c[name].label(f"record_{name}") for name in _RECORD_COLUMNS],
+                   *[INVOICES.c[name] for name in INVOICE_COLUMNS])
+            .join_from(_RECORDS, INVOICES, (INVOICES.c.id == _RECORDS.c.invoice_id)
+                       & (INVOICES.c.workspace_id == _RECORDS.c.workspace_id))
+            .where(_RECORDS.c[column] == bindparam("value")).limit(1))
+    return stmt.with_for_update(of=INVOICES) if lock else stmt
+
+
+def _bound_rows(column: str, value: str, *, lock: bool, checks: dict) -> Binding | None:
+    """:func:`_bound` without the ORM: the record and its invoice as
+    :class:`~invoicing_plugin.persistence.rows.TrackedRow` (the invoice row-locked when
+    ``lock``). One statement, on the session's connection (nothing enters the identity map)."""
+    connection = get_state().session.connection()
+    if lock and connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        # No transaction to hold a lock in (the webhook's autocommit mode): the invoice's
+        # version guards its write instead (persistence.rows.save_invoice).
+        lock = False
+    row = connection.execute(_bound_rows_statement(column, lock), {"value": value}).first()
+    if row is None:
+        return None
+    record = TrackedRow.of(row, _RECORD_COLUMNS, prefix="record_")
+    return _checked(record, TrackedRow.of(row, INVOICE_COLUMNS), checks)
+
+
+def _checked(record, invoice, checks: dict) -> Binding:
+    """The binding of ``record`` and its ``invoice`` once the event is checked against it."""
     reason = _refusal(record, **checks)
     if reason is not None:
         scope = checks.get("scope_workspace")
@@ -135,10 +179,15 @@ def _own_endpoint(scope_workspace: str | None, source: str) -> bool:
 
 def bind_session(session: CheckoutSession, *, scope_workspace: str | None = None, event_account: Any = None,
                  lock: bool = True, source: str = "webhook") -> Binding:
-    """The invoice a Checkout Session event is about: only through the session's own record."""
+    """The invoice a Checkout Session event is about: only through the session's own record.
+
+    The record and the invoice are :class:`~invoicing_plugin.persistence.rows.TrackedRow`
+    objects, not ORM instances: save the invoice's changes with
+    :func:`~invoicing_plugin.persistence.rows.save_invoice`.
+    """
     checks = dict(scope_workspace=scope_workspace, own_endpoint=_own_endpoint(scope_workspace, source),
                   event_account=event_account, metadata=session.metadata, obj=None)
-    bound = _bound(CheckoutSessionRecord.session_id, session.id, lock=lock, checks=checks) \
+    bound = _bound_rows("session_id", session.id, lock=lock, checks=checks) \
         if isinstance(session.id, str) else None
     return bound or Binding(reason=f"checkout session {session.id} was not created by this plugin")
 

@@ -42,6 +42,7 @@ from ..domain.statuses import MONEY_RECEIVED
 from ..state import get_state
 from ..gateways.stripe_gateway import CheckoutSession
 from ..persistence.models import Invoice, WebhookEvent, utcnow
+from ..persistence.rows import TrackedRow, save_invoice
 from .common import append_audit
 from .payment_binding import bind_session
 from .payment_outcome import PaymentOutcome, actor_for, flag, money_text, outcome_of, set_status
@@ -101,12 +102,26 @@ def apply_checkout_session(
     ``event_account`` must fit it) and locked here, and an event that fits no invoice is
     ignored with the reason. ``source`` (``webhook``, ``reconcile``, ``return``,
     ``replay``) is written to the audit trail.
+
+    An invoice found here is read and written without the ORM (a
+    :class:`~invoicing_plugin.persistence.rows.TrackedRow`, saved as one version-guarded
+    ``UPDATE`` that goes out with the transaction's last statement); a given ``invoice``
+    is an ``Invoice``, written by the session's flush.
     """
-    if invoice is None:
-        binding = bind_session(session, scope_workspace=scope_workspace, event_account=event_account, source=source)
-        if binding.invoice is None:
-            return binding.ignored()
-        invoice = binding.invoice
+    if invoice is not None:
+        return _apply(invoice, session, source=source, action=action, uow=uow)
+    binding = bind_session(session, scope_workspace=scope_workspace, event_account=event_account, source=source)
+    if binding.invoice is None:
+        return binding.ignored()
+    row: TrackedRow = binding.invoice
+    outcome = _apply(row, session, source=source, action=action, uow=uow)
+    save_invoice(get_state().session, row)
+    return outcome
+
+
+def _apply(invoice: Invoice | TrackedRow, session: CheckoutSession, *, source: str, action: Action | None,
+           uow: UnitOfWork | None) -> PaymentOutcome:
+    """What :func:`apply_checkout_session` does once the invoice is found and locked."""
     if action is None:
         if session.status == "expired":
             return _apply_expired(invoice, session, source=source)

@@ -10,6 +10,12 @@
   already recorded (a duplicate, or a concurrent twin that committed first): the
   handler's pending changes are rolled back and nothing changes. Concurrent twins queue
   on the invoice row lock, so the second one finds the invoice already paid.
+* Checkout-session events on PostgreSQL (:func:`_begin`) take a shorter road: the
+  invoice is read without a lock, and its version-guarded update, the audit entries and
+  the totals ride in the event's upsert as CTEs that write only when the event's row is
+  written; a stale version fails the whole statement (nothing written) and the event is
+  processed again from a fresh read. The statement is all or nothing by itself, so it
+  runs in autocommit mode: two round trips per paid event.
 * Handlers of the event types marked ``own_transaction`` in
   :data:`~invoicing_plugin.gateways.stripe_events.ROUTES` commit (and may call Stripe)
   themselves: for them the event is claimed *before* the handler with the same
@@ -32,9 +38,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, literal_column, null, select, update
 from sqlalchemy import insert as insert_core
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..state import get_state
@@ -114,24 +121,95 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
     stmt = _upsert_statement(dialect.name, take_over_ignored) if dialect.insert_returning else None
     if stmt is None:  # lock-then-write, same outcome
         return _upsert_portable(session, values, take_over_ignored)
+    params = {f"e_{name}": values[name] for name in _BOUND}
     if dialect.name == "postgresql":
-        # What the handler queued (audit entries, changes to the revenue totals) travels
-        # in this statement, as CTEs: one round trip records the event and the rest of
-        # its effect. (For a duplicate the caller rolls the whole transaction back.)
+        # What the handler queued (the invoice's guarded update, audit entries, changes to
+        # the revenue totals) travels in this statement, as CTEs that write only when the
+        # event's row was written: one round trip records the event and its whole effect,
+        # all or nothing even outside a transaction (see _autocommit).
+        if _autocommit(session) and (session.new or session.dirty or session.deleted):
+            raise RuntimeError("ORM changes cannot be written atomically with an event processed in autocommit mode")
         session.flush()
         queue = appends.take(session)
         if queue:
-            stmt, params = appends.fold_into(stmt, queue)
-            values.update(params)
-    return session.execute(stmt, values).scalar()
+            stmt, folded = appends.fold_into(_carrier_statement(take_over_ignored), queue,
+                                             only_if=_carrier(take_over_ignored))
+            params.update(folded)
+            try:
+                row = session.connection().execute(stmt, params).first()
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) == appends.STALE_SQLSTATE:
+                    # A guarded update (the invoice's version moved on): nothing was written.
+                    raise StaleDataError("the invoice changed since it was read") from exc
+                raise
+            appends.check_folded(queue, row)
+            return None if row is None else row[0]
+    return session.connection().execute(stmt, params).scalar()
 
 
-def _taken_over(recorded_status, new_status, take_over_ignored: bool):
-    """Whether a recorded row of the same event id gives way to this delivery's outcome."""
-    failed = recorded_status == "failed"
+@functools.cache
+def _carrier(take_over_ignored: bool):
+    """The PostgreSQL upsert as a CTE, for the rest of an event's effect to ride along with."""
+    return _upsert_statement("postgresql", take_over_ignored).cte("event_row")
+
+
+@functools.cache
+def _carrier_statement(take_over_ignored: bool):
+    """``WITH event_row AS (<upsert> RETURNING id) SELECT id FROM event_row``."""
+    carrier = _carrier(take_over_ignored)
+    return select(carrier.c.id)
+
+
+#: Event types whose handler writes only through queued writes (``persistence.rows`` and
+#: ``persistence.appends``): on PostgreSQL they are processed in autocommit mode, where the
+#: one statement that records the event and its effect is its own transaction. Any other
+#: type runs in an ordinary transaction.
+_AUTOCOMMIT_TYPES = frozenset({
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+})
+
+
+def _autocommit(session) -> bool:
+    return session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+def _begin(session, event_type: str) -> None:
+    """Start the event's unit of work: in autocommit mode when it can be.
+
+    On PostgreSQL, for the types in :data:`_AUTOCOMMIT_TYPES` and when the session has no
+    transaction open, the connection is taken in autocommit mode: the reads that decide
+    the effect (without a row lock; the invoice's version guards the write) and the one
+    statement that writes the event and its effect are each their own transaction, so
+    no ``BEGIN``/``COMMIT`` round trips, and no lock (a revenue-totals row every payment
+    adds to) is held while the client waits. Two deliveries of one event, or two events
+    of one invoice, racing: the second one's statement finds the event recorded (a
+    duplicate, nothing written) or the invoice's version moved on (nothing written,
+    ``StaleDataError``: processed again from a fresh read).
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if (event_type in _AUTOCOMMIT_TYPES and not session.in_transaction()
+            and session.get_bind().dialect.name == "postgresql"):
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def _taken_over(recorded_status, new_status, take_over_ignored: bool, value=lambda text: text):
+    """Whether a recorded row of the same event id gives way to this delivery's outcome.
+
+    ``value`` turns each status name into what it is compared as (SQL: an inline literal)."""
+    failed = recorded_status == value("failed")
     if not take_over_ignored:
         return failed
-    return failed | ((recorded_status == "ignored") & (new_status == "processed"))
+    return failed | ((recorded_status == value("ignored")) & (new_status == value("processed")))
+
+
+#: The columns of the event's row that :func:`_upsert` binds (``error`` and ``attempts``
+#: start as ``NULL`` and 1).
+_BOUND = ("event_id", "type", "account_id", "workspace_id", "invoice_id", "livemode", "status", "note",
+          "payload", "stripe_created", "received_at", "processed_at")
 
 
 @functools.cache
@@ -141,19 +219,26 @@ def _upsert_statement(dialect: str, take_over_ignored: bool):
     if insert is None:  # pragma: no cover - other backends
         return None
     table = WebhookEvent.__table__
-    stmt = insert(table)
+    # Parameters are named e_<column>: a folded UPDATE (see appends.fold_into) would
+    # otherwise take a parameter named like one of its own columns into its SET clause.
+    # Constants are inline (short statement, few parameters: see appends.fold_into).
+    stmt = insert(table).values({
+        **{name: bindparam(f"e_{name}", type_=table.c[name].type) for name in _BOUND},
+        "error": null(), "attempts": literal_column("1"),
+    })
     return stmt.on_conflict_do_update(
         index_elements=[table.c.event_id],
         set_={
             "status": stmt.excluded.status,
-            "error": None,
+            "error": null(),
             "note": stmt.excluded.note,
-            "attempts": table.c.attempts + 1,
+            "attempts": table.c.attempts + literal_column("1"),
             "workspace_id": func.coalesce(stmt.excluded.workspace_id, table.c.workspace_id),
             "invoice_id": func.coalesce(stmt.excluded.invoice_id, table.c.invoice_id),
             "processed_at": stmt.excluded.processed_at,
         },
-        where=_taken_over(table.c.status, stmt.excluded.status, take_over_ignored),
+        where=_taken_over(table.c.status, stmt.excluded.status, take_over_ignored,
+                          value=lambda text: literal_column(f"'{text}'")),
     ).returning(table.c.id)
 
 
@@ -236,6 +321,8 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
             ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
             claimed = None
             route = stripe_events.route(event_type)
+            if handler is not None:
+                _begin(session, event_type)
             if handler is not None and route is not None and route.own_transaction:
                 # The service commits (and may call Stripe) itself: claim the event first,
                 # so a duplicate never runs it again.
