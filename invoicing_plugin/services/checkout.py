@@ -25,6 +25,7 @@ from ..host import HostWorkspace
 from ..persistence.models import Invoice
 from .connection_routes import PaymentRoute
 from .fees import plan_fee_bps
+from .idempotency import checkout_key
 from .links import external_url
 from .payment_binding import remember_checkout_session
 from .ports import CheckoutReference, CheckoutRequest, CheckoutSession
@@ -39,7 +40,8 @@ def pay_link(invoice: Invoice | InvoiceSnapshot) -> str:
 
 
 def checkout_idempotency_key(invoice: Invoice) -> str:
-    return f"invoicing-checkout-{invoice.id}-{invoice.checkout_attempt}"
+    """Unique to this installation, the invoice and its attempt (:func:`.idempotency.checkout_key`)."""
+    return checkout_key(invoice)
 
 
 def checkout_request(invoice: Invoice, route: PaymentRoute) -> CheckoutRequest:

@@ -21,6 +21,7 @@ from .connection_rows import (
     platform_gateway_for_connect,
 )
 from .connection_view import ConnectionView, connection_view
+from .idempotency import connect_key
 from .ports import AccountStatus as AccountInfo
 from .uow import UnitOfWork
 
@@ -32,7 +33,8 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
 
     The account is created at most once per connection attempt: the row is
     locked while Stripe is asked (PostgreSQL), and the request carries the
-    idempotency key ``invoicing-connect-{workspace}-{attempt}`` so a retry, a
+    idempotency key ``invoicing-connect-{workspace}-{nonce}-{attempt}`` (the row's
+    random nonce: :mod:`.idempotency`) so a retry, a
     double click or a second admin gets the same account from Stripe even where
     the database cannot lock (SQLite). Used by both "Connect Stripe" and
     "Continue onboarding".
@@ -54,7 +56,7 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
             account = gateway.create_connected_account(
                 workspace_id=str(workspace_id),
                 email=None,  # same parameters on every retry, or Stripe refuses the idempotency key
-                idempotency_key=f"invoicing-connect-{workspace_id}-{connection.attempt}",
+                idempotency_key=connect_key(connection),  # unique per installation and attempt
             )
             link_account(connection, mode=CONNECT, account=account, actor=actor)
             became_active = apply_account(connection, account)
