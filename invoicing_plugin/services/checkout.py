@@ -49,7 +49,8 @@ def checkout_request(invoice: Invoice, route: PaymentRoute) -> CheckoutRequest:
 
     Connect routes pay the workspace's account (``destination_account``) and keep the
     invoice's locked platform fee; own-key routes keep the money on the key's account. The
-    page stops taking payments ``INVOICING_CHECKOUT_EXPIRES_SECONDS`` from now.
+    page stops taking payments ``INVOICING_CHECKOUT_EXPIRES_SECONDS`` from now, kept inside
+    Stripe's bounds with a margin for clock skew (:func:`~..gateways.stripe_const.checkout_expires_at`).
     """
     seconds = int(current_app.config["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
     fee = int(invoice.application_fee_minor or 0) if route.takes_application_fee else None
@@ -61,7 +62,7 @@ def checkout_request(invoice: Invoice, route: PaymentRoute) -> CheckoutRequest:
         customer_email=invoice.client_email,
         success_url=external_url("invoicing_public.pay_success", token=invoice.public_token),
         cancel_url=pay_link(invoice) + "?cancelled=1",
-        expires_at=int(time.time()) + seconds,
+        expires_at=stripe_const.checkout_expires_at(seconds, int(time.time())),
         reference=CheckoutReference(invoice_id=invoice.id, workspace_id=str(invoice.workspace_id),
                                     invoice_number=invoice.number or ""),
         destination_account=route.account_id if route.takes_application_fee else None,

@@ -59,7 +59,7 @@ def _checkout_params(invoice, *, fee: int | None, destination: str | None, expir
         "customer_email": invoice.client_email,
         "success_url": f"{pay}/success?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": f"{pay}?cancelled=1",
-        "expires_at": expires_at,
+        **({} if expires_at is None else {"expires_at": expires_at}),
     }
 
 
@@ -67,9 +67,13 @@ def _only(calls, name):
     return [args for called, args in calls if called == name]
 
 
-def _expires_at(params: dict, app) -> int:
-    """The session's ``expires_at`` (now + the configured lifetime when it was built), checked loosely."""
+def _expires_at(params: dict, app) -> int | None:
+    """The session's ``expires_at`` (now + the configured lifetime when it was built), checked loosely;
+    ``None`` (left out: Stripe's 24-hour default) for the default lifetime (issue 13, fault 4)."""
     seconds = int(app.config["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
+    if seconds == 24 * 3600:
+        assert "expires_at" not in params
+        return None
     assert abs(params["expires_at"] - (int(time.time()) + seconds)) < 120
     return params["expires_at"]
 
