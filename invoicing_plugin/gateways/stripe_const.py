@@ -100,13 +100,21 @@ def checkout_session_params(request: CheckoutRequest) -> dict[str, Any]:
 # -- Connect Express accounts ----------------------------------------------------------------
 
 
-def express_account_params(*, workspace_id: str, email: str | None) -> dict[str, Any]:
-    """``POST /v1/accounts`` for a workspace's Express account (card payments and transfers)."""
+def express_account_params(*, workspace_id: str, email: str | None, country: str | None = None) -> dict[str, Any]:
+    """``POST /v1/accounts`` for a workspace's Express account (card payments and transfers).
+
+    ``country`` (ISO 3166-1 alpha-2) is where the business is established; without it Stripe
+    creates the account in the platform's country, which blocks a business elsewhere from
+    onboarding (https://docs.stripe.com/api/accounts/create#create_account-country). It cannot
+    be changed once the account exists.
+    """
     params: dict[str, Any] = {
         "type": "express",
         "metadata": {"workspace_id": workspace_id},
         "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
     }
+    if country is not None:
+        params["country"] = country
     email = stripe_email(email)  # an address Stripe refuses (email_invalid) is left out
     if email:
         params["email"] = email

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from ..domain.country import CountryError, country_code
 from ..state import get_state
 from ..persistence.repository import find_connection_by_account
 from .common import commit_or_conflict
@@ -38,8 +39,13 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
     double click or a second admin gets the same account from Stripe even where
     the database cannot lock (SQLite). Used by both "Connect Stripe" and
     "Continue onboarding".
+
+    The account is created in the workspace's country (``HostWorkspace.country``); a value
+    that is not an ISO 3166-1 alpha-2 code refuses (``ConnectionRefused``) before anything
+    is stored or Stripe is asked.
     """
     gateway = platform_gateway_for_connect()
+    country = _workspace_country(workspace_id)
     session = get_state().session
     ensure_connection_row(session, workspace_id)
     with UnitOfWork(session) as uow:
@@ -57,6 +63,7 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
                 workspace_id=str(workspace_id),
                 email=None,  # same parameters on every retry, or Stripe refuses the idempotency key
                 idempotency_key=connect_key(connection),  # unique per installation and attempt
+                country=country,
             )
             link_account(connection, mode=CONNECT, account=account, actor=actor)
             became_active = apply_account(connection, account)
@@ -66,6 +73,17 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
             account_id = account.id
             log.info("workspace %s: created Stripe Express account %s", workspace_id, account_id)
     return gateway.create_onboarding_link(account_id, refresh_url=refresh_url, return_url=return_url)
+
+
+def _workspace_country(workspace_id: str) -> str | None:
+    workspace = get_state().host.get_workspace(str(workspace_id))
+    try:
+        return country_code(getattr(workspace, "country", None))  # hosts built before it existed
+    except CountryError as exc:
+        raise ConnectionRefused(
+            f"This workspace's country is not valid, so no Stripe account was created: {exc.message} "
+            "Ask the site's administrator to correct it."
+        ) from None
 
 
 def sync_account(workspace_id: str) -> ConnectionView:

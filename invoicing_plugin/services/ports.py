@@ -305,8 +305,11 @@ class PaymentProvider(Protocol):
 
     # connected accounts (the platform key)
     def create_connected_account(self, *, workspace_id: str, email: str | None,
-                                 idempotency_key: str) -> AccountStatus:
-        """An account of the platform for a workspace, to be onboarded by its owner."""
+                                 idempotency_key: str, country: str | None = None) -> AccountStatus:
+        """An account of the platform for a workspace, to be onboarded by its owner.
+
+        ``country``: where the business is established (ISO 3166-1 alpha-2, upper case);
+        ``None`` lets the provider choose (Stripe: the platform's own country)."""
         ...
 
     def retrieve_account(self, account_id: str) -> AccountStatus: ...

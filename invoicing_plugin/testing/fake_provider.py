@@ -209,7 +209,8 @@ class FakeProvider:
             return self._idempotent("refund", idempotency_key, (payment_id, amount_minor), make)
 
     # -- connected accounts -----------------------------------------------------------------
-    def create_connected_account(self, *, workspace_id: str, email: str | None, idempotency_key: str) -> AccountStatus:
+    def create_connected_account(self, *, workspace_id: str, email: str | None, idempotency_key: str,
+                                 country: str | None = None) -> AccountStatus:
         self._log("create_connected_account", workspace_id, email, idempotency_key)
         with self._world.lock:
             def make() -> AccountStatus:
@@ -223,7 +224,7 @@ class FakeProvider:
                 self._world.accounts[account.id] = account
                 return account
 
-            made = self._idempotent("create_connected_account", idempotency_key, (workspace_id, email), make)
+            made = self._idempotent("create_connected_account", idempotency_key, (workspace_id, email, country), make)
             return self._world.accounts[made.id]
 
     create_express_account = create_connected_account

@@ -160,7 +160,8 @@ def test_connect_onboarding_requests_are_unchanged(app, world, stripe_emulator, 
     assert recorded == [
         ("AccountService.create", (
             {"type": "express", "metadata": {"workspace_id": world.acme},
-             "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}}},
+             "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
+             "country": "US"},  # host_demo's workspaces are in the US (issue 13, fault 10)
             {"idempotency_key": f"invoicing-connect-{world.acme}-{nonce}-0"},
         )),
         ("AccountLinkService.create", (
