@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from .models import db
+from .models import add_missing_columns, db
 from .seed import seed_demo
 
 
@@ -14,12 +14,14 @@ def register_commands(app: Flask) -> None:
     def init_db_command() -> None:
         """Create the demo's own tables (the plugin's: `flask invoicing init-db`)."""
         db.create_all()
+        add_missing_columns()
         click.echo("Host tables created. Create the plugin's with: flask --app host_demo invoicing init-db")
 
     @app.cli.command("seed")
     def seed_command() -> None:
         """Create the demo workspaces, users, clients, proposals and engagements (idempotent)."""
         db.create_all()
+        add_missing_columns()
         result = seed_demo()
         db.session.commit()
         click.echo("Demo data ready. Sign in at /login with:")

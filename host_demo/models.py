@@ -62,6 +62,8 @@ class Workspace(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     mode: Mapped[str] = mapped_column(String(20), default="consulting")
     plan: Mapped[str] = mapped_column(String(20), default="starter")
+    # ISO 3166-1 alpha-2: where the business is established (its Stripe account's country).
+    country: Mapped[str | None] = mapped_column(String(2), default="US")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="workspace")
 
@@ -133,3 +135,17 @@ class Engagement(db.Model):
     workspace: Mapped[Workspace] = relationship()
     client: Mapped[Client] = relationship()
     proposal: Mapped[Proposal | None] = relationship()
+
+
+def add_missing_columns() -> None:
+    """Bring a demo database made by an older version up to date (``create_all`` only adds tables).
+
+    The demo has no migrations of its own; ``demo_workspaces.country`` came later.
+    """
+    from sqlalchemy import inspect, text
+
+    columns = {c["name"] for c in inspect(db.engine).get_columns("demo_workspaces")}
+    if "country" not in columns:
+        with db.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE demo_workspaces ADD COLUMN country VARCHAR(2)"))
+            connection.execute(text("UPDATE demo_workspaces SET country = 'US'"))

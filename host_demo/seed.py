@@ -38,12 +38,14 @@ def _slugify(name: str) -> str:
     return slug
 
 
-def create_workspace(name: str, *, mode: str = "consulting", plan: str = "starter", slug: str | None = None) -> Workspace:
-    """A workspace. ``mode`` is consulting|internal, ``plan`` starter|pro|team.
+def create_workspace(name: str, *, mode: str = "consulting", plan: str = "starter", slug: str | None = None,
+                     country: str | None = "US") -> Workspace:
+    """A workspace. ``mode`` is consulting|internal, ``plan`` starter|pro|team, ``country`` an ISO
+    3166-1 alpha-2 code (the demo's Stripe platform -- the emulator's -- is in the US).
 
     ``slug`` defaults to a unique slug made from ``name`` ("Acme Security" → "acme-security").
     """
-    return _flushed(Workspace(name=name, slug=slug or _slugify(name), mode=mode, plan=plan))
+    return _flushed(Workspace(name=name, slug=slug or _slugify(name), mode=mode, plan=plan, country=country))
 
 
 def create_user(email: str, name: str, password: str = DEMO_PASSWORD) -> User:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
 
@@ -18,6 +18,19 @@ STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
 class Setting:
     default: Any
     doc: str
+    #: ``check(value)`` returns what is wrong with a configured value (``None``: fine);
+    #: :func:`invalid_values` runs it at ``init_app``.
+    check: Callable[[Any], str | None] | None = None
+
+
+def _checkout_lifetime_problem(value: Any) -> str | None:
+    """Stripe's bounds for a Checkout Session's life: 30 minutes to 24 hours
+    (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"must be a whole number of seconds, not {value!r}"
+    if not 30 * 60 <= value <= 24 * 3600:
+        return f"must be from 1800 (30 minutes) to 86400 (24 hours), Stripe's bounds; got {value}"
+    return None
 
 
 SETTINGS: Mapping[str, Setting] = {
@@ -62,7 +75,12 @@ SETTINGS: Mapping[str, Setting] = {
     ),
     "INVOICING_NUMBER_PREFIX": Setting("INV-", "Prefix of invoice numbers (INV-0001)."),
     "INVOICING_CHECKOUT_EXPIRES_SECONDS": Setting(
-        24 * 3600, "Lifetime of a Checkout Session (Stripe allows 30 minutes to 24 hours)."
+        24 * 3600,
+        "Lifetime of a Checkout Session in seconds, 1800 (30 minutes) to 86400 (24 hours), Stripe's bounds; "
+        "checked at start-up. Within 10 minutes of 24 hours the session gets Stripe's default (24 hours on "
+        "Stripe's clock); a shorter one lives at least 40 minutes, so a clock a few minutes off Stripe's "
+        "is never refused.",
+        check=_checkout_lifetime_problem,
     ),
     "INVOICING_PAGE_SIZE": Setting(25, "Invoices per page in lists."),
     "INVOICING_PAYMENT_CONFIRMATION_EMAIL": Setting(True, "Email the client a confirmation once an invoice is paid."),
@@ -105,6 +123,17 @@ def unknown_keys(config: Mapping[str, Any]) -> list[str]:
         close = difflib.get_close_matches(key, SETTINGS, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         messages.append(f"{key}{hint}")
+    return messages
+
+
+def invalid_values(config: Mapping[str, Any]) -> list[str]:
+    """Messages for configured values a setting's ``check`` refuses (``KEY must ...``)."""
+    messages = []
+    for key, setting in SETTINGS.items():
+        if setting.check is not None and key in config:
+            problem = setting.check(config[key])
+            if problem:
+                messages.append(f"{key} {problem}")
     return messages
 
 

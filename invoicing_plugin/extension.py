@@ -125,6 +125,9 @@ def _check_config(app: Flask) -> None:
     unknown = config_module.unknown_keys(app.config)
     if unknown:
         raise ValueError(f"Unknown invoicing settings: {'; '.join(unknown)}")
+    invalid = config_module.invalid_values(app.config)
+    if invalid:
+        raise ValueError(f"Invalid invoicing settings: {'; '.join(invalid)}")
     try:
         currencies = tuple(get_currency(code).code for code in app.config["INVOICING_CURRENCIES"])
         default = get_currency(app.config["INVOICING_DEFAULT_CURRENCY"]).code

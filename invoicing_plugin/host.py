@@ -74,6 +74,13 @@ class HostWorkspace:
     mode: WorkspaceMode = "consulting"
     plan: Plan = "starter"
     locale: str = "en_US"
+    country: str | None = None
+    """Where the workspace's business is established: an ISO 3166-1 alpha-2 code (``"GB"``).
+
+    Optional (``None``: the Stripe platform's own country). Used when the workspace's Stripe
+    Express account is created -- Stripe cannot change an account's country afterwards, and
+    a business outside the platform's country cannot onboard an account of the wrong one.
+    Connecting Stripe is refused with a clear message if it is not a valid code."""
 
     @property
     def bills_clients(self) -> bool:

@@ -28,6 +28,29 @@ SUCCESS_URL_SESSION_SUFFIX = "?session_id={CHECKOUT_SESSION_ID}"
 #: ``line_items[].price_data.product_data.description`` is cut to this many characters.
 PRODUCT_DESCRIPTION_MAX_CHARS = 1000
 
+#: A Checkout Session's ``expires_at`` must be 30 minutes to 24 hours after its creation, on
+#: Stripe's clock; without it the session expires 24 hours after creation
+#: (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at,
+#: https://docs.stripe.com/payments/checkout/managing-limited-inventory).
+CHECKOUT_MIN_LIFETIME = 30 * 60
+CHECKOUT_MAX_LIFETIME = 24 * 60 * 60
+#: How far our clock may be from Stripe's, either way, without a session being refused.
+CHECKOUT_CLOCK_MARGIN = 10 * 60
+
+
+def checkout_expires_at(lifetime_seconds: int, now: int) -> int | None:
+    """``expires_at`` for a session that should live ``lifetime_seconds`` from ``now`` (our clock).
+
+    Stripe checks the bounds on *its* clock, so a value right at a bound is refused whenever
+    the clocks differ by a second. A lifetime within :data:`CHECKOUT_CLOCK_MARGIN` of 24 hours
+    (or longer) sends nothing: Stripe's own default, 24 hours on its clock. A shorter one is
+    kept at least the margin above the 30-minute minimum (the session lives up to 10 minutes
+    longer than asked rather than being refused). ``None``: leave ``expires_at`` out.
+    """
+    if lifetime_seconds >= CHECKOUT_MAX_LIFETIME - CHECKOUT_CLOCK_MARGIN:
+        return None
+    return int(now) + max(int(lifetime_seconds), CHECKOUT_MIN_LIFETIME + CHECKOUT_CLOCK_MARGIN)
+
 
 def checkout_session_params(request: CheckoutRequest) -> dict[str, Any]:
     """The ``POST /v1/checkout/sessions`` parameters for ``request``.
@@ -63,8 +86,9 @@ def checkout_session_params(request: CheckoutRequest) -> dict[str, Any]:
         "client_reference_id": str(request.reference.invoice_id),
         "success_url": request.success_url + SUCCESS_URL_SESSION_SUFFIX,
         "cancel_url": request.cancel_url,
-        "expires_at": request.expires_at,
     }
+    if request.expires_at is not None:  # None: Stripe's default, 24 hours on its own clock
+        params["expires_at"] = request.expires_at
     # customer_email only prefills Checkout's e-mail field; an address Stripe refuses
     # (email_invalid) would fail the whole session, so it is left out and Checkout asks.
     email = stripe_email(request.customer_email)
@@ -76,13 +100,21 @@ def checkout_session_params(request: CheckoutRequest) -> dict[str, Any]:
 # -- Connect Express accounts ----------------------------------------------------------------
 
 
-def express_account_params(*, workspace_id: str, email: str | None) -> dict[str, Any]:
-    """``POST /v1/accounts`` for a workspace's Express account (card payments and transfers)."""
+def express_account_params(*, workspace_id: str, email: str | None, country: str | None = None) -> dict[str, Any]:
+    """``POST /v1/accounts`` for a workspace's Express account (card payments and transfers).
+
+    ``country`` (ISO 3166-1 alpha-2) is where the business is established; without it Stripe
+    creates the account in the platform's country, which blocks a business elsewhere from
+    onboarding (https://docs.stripe.com/api/accounts/create#create_account-country). It cannot
+    be changed once the account exists.
+    """
     params: dict[str, Any] = {
         "type": "express",
         "metadata": {"workspace_id": workspace_id},
         "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
     }
+    if country is not None:
+        params["country"] = country
     email = stripe_email(email)  # an address Stripe refuses (email_invalid) is left out
     if email:
         params["email"] = email

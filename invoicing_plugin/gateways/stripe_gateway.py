@@ -415,11 +415,13 @@ class StripeGateway:
         return options
 
     # -- accounts (Connect Express) ------------------------------------------------
-    def create_connected_account(self, *, workspace_id: str, email: str | None, idempotency_key: str) -> AccountStatus:
-        """A Connect **Express** account for the workspace (``POST /v1/accounts``)."""
+    def create_connected_account(self, *, workspace_id: str, email: str | None, idempotency_key: str,
+                                 country: str | None = None) -> AccountStatus:
+        """A Connect **Express** account for the workspace (``POST /v1/accounts``), in ``country``
+        (ISO 3166-1 alpha-2; ``None``: Stripe uses the platform's country)."""
         account = self._call(
             self._client.v1.accounts.create,
-            stripe_const.express_account_params(workspace_id=workspace_id, email=email),
+            stripe_const.express_account_params(workspace_id=workspace_id, email=email, country=country),
             self._options(idempotency_key=idempotency_key),
         )
         return account_info(account)

@@ -52,6 +52,16 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_nonce() -> str:
+    """A random id (128 bits, 32 hex characters) that makes a row's idempotency keys unique.
+
+    Stripe keeps idempotency keys per account for at least 24 hours
+    (https://docs.stripe.com/api/idempotent_requests); database ids alone repeat across
+    installations sharing a platform key, and after a database reset.
+    """
+    return secrets.token_hex(16)
+
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC timestamps on every backend.
 
@@ -85,6 +95,8 @@ class StripeConnection(Base):
     One row per workspace (unique), so two admins connecting at once cannot both
     create an account. Disconnecting keeps the row (with who and when) but clears
     the link; reconnecting bumps ``attempt`` so the idempotency key changes.
+    ``idempotency_nonce`` (random, fixed for the row, revision 0006) makes the key unique
+    to this installation: ``invoicing-connect-<workspace>-<nonce>-<attempt>``.
     """
 
     __tablename__ = "invoicing_stripe_connections"
@@ -95,6 +107,7 @@ class StripeConnection(Base):
     status: Mapped[str] = mapped_column(String(24), default="not_connected")
     account_id: Mapped[str | None] = mapped_column(String(64), index=True)
     attempt: Mapped[int] = mapped_column(default=0)
+    idempotency_nonce: Mapped[str] = mapped_column(String(32), default=new_nonce)
     charges_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     payouts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -187,6 +200,9 @@ class Invoice(Base):
     checkout_url: Mapped[str | None] = mapped_column(Text)
     checkout_expires_at: Mapped[datetime | None]
     checkout_attempt: Mapped[int] = mapped_column(default=0)
+    # Random, fixed for the invoice (revision 0006): with the attempt, the Checkout Session's
+    # idempotency key, unique to this installation (services/idempotency.py).
+    idempotency_nonce: Mapped[str] = mapped_column(String(32), default=new_nonce)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     amount_paid_minor: Mapped[int | None] = mapped_column(BigInteger, active_history=True)
     amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, active_history=True)

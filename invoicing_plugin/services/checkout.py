@@ -22,6 +22,7 @@ from ..host import HostWorkspace
 from ..persistence.models import Invoice
 from .connection_routes import PaymentRoute
 from .fees import plan_fee_bps
+from .idempotency import checkout_key
 from .links import external_url
 from .payment_binding import remember_checkout_session
 from .ports import CheckoutReference, CheckoutRequest, CheckoutSession
@@ -37,7 +38,8 @@ def pay_link(invoice: Invoice | InvoiceSnapshot) -> str:
 
 
 def checkout_idempotency_key(invoice: Invoice) -> str:
-    return f"invoicing-checkout-{invoice.id}-{invoice.checkout_attempt}"
+    """Unique to this installation, the invoice and its attempt (:func:`.idempotency.checkout_key`)."""
+    return checkout_key(invoice)
 
 
 def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None) -> CheckoutRequest:
@@ -45,7 +47,8 @@ def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork |
 
     Connect routes pay the workspace's account (``destination_account``) and keep the
     invoice's locked platform fee; own-key routes keep the money on the key's account. The
-    page stops taking payments ``INVOICING_CHECKOUT_EXPIRES_SECONDS`` from now.
+    page stops taking payments ``INVOICING_CHECKOUT_EXPIRES_SECONDS`` from now, kept inside
+    Stripe's bounds with a margin for clock skew (:func:`~..gateways.stripe_const.checkout_expires_at`).
     """
     uow = uow or UnitOfWork.for_app()
     seconds = int(uow.settings["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
@@ -58,7 +61,7 @@ def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork |
         customer_email=invoice.client_email,
         success_url=external_url("invoicing_public.pay_success", token=invoice.public_token),
         cancel_url=pay_link(invoice) + "?cancelled=1",
-        expires_at=int(uow.clock().timestamp()) + seconds,
+        expires_at=stripe_const.checkout_expires_at(seconds, int(uow.clock().timestamp())),
         reference=CheckoutReference(invoice_id=invoice.id, workspace_id=str(invoice.workspace_id),
                                     invoice_number=invoice.number or ""),
         destination_account=route.account_id if route.takes_application_fee else None,

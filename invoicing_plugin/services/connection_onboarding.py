@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from ..domain.country import CountryError, country_code
 from ..persistence.repository import find_connection_by_account
 from .common import commit_or_conflict, unit_of_work
 from .connection_routes import CONFLICT_MESSAGE, CONNECT, LINKED, OWN_KEY, ConnectionRefused, get_connection
@@ -21,6 +22,7 @@ from .connection_rows import (
     platform_gateway_for_connect,
 )
 from .connection_view import ConnectionView, connection_view
+from .idempotency import connect_key
 from .ports import AccountStatus as AccountInfo
 from .uow import UnitOfWork
 
@@ -33,13 +35,19 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
 
     The account is created at most once per connection attempt: the row is
     locked while Stripe is asked (PostgreSQL), and the request carries the
-    idempotency key ``invoicing-connect-{workspace}-{attempt}`` so a retry, a
+    idempotency key ``invoicing-connect-{workspace}-{nonce}-{attempt}`` (the row's
+    random nonce: :mod:`.idempotency`) so a retry, a
     double click or a second admin gets the same account from Stripe even where
     the database cannot lock (SQLite). Used by both "Connect Stripe" and
     "Continue onboarding".
+
+    The account is created in the workspace's country (``HostWorkspace.country``); a value
+    that is not an ISO 3166-1 alpha-2 code refuses (``ConnectionRefused``) before anything
+    is stored or Stripe is asked.
     """
     uow = uow or unit_of_work()
     gateway = platform_gateway_for_connect(uow=uow)
+    country = _workspace_country(workspace_id, uow=uow)
     session = uow.session
     ensure_connection_row(session, workspace_id)
     with uow:
@@ -56,7 +64,8 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
             account = gateway.create_connected_account(
                 workspace_id=str(workspace_id),
                 email=None,  # same parameters on every retry, or Stripe refuses the idempotency key
-                idempotency_key=f"invoicing-connect-{workspace_id}-{connection.attempt}",
+                idempotency_key=connect_key(connection),  # unique per installation and attempt
+                country=country,
             )
             link_account(connection, mode=CONNECT, account=account, actor=actor, uow=uow)
             became_active = apply_account(connection, account)
@@ -66,6 +75,17 @@ def start_onboarding(workspace_id: str, *, actor: str, refresh_url: str, return_
             account_id = account.id
             log.info("workspace %s: created Stripe Express account %s", workspace_id, account_id)
     return gateway.create_onboarding_link(account_id, refresh_url=refresh_url, return_url=return_url)
+
+
+def _workspace_country(workspace_id: str, *, uow: UnitOfWork) -> str | None:
+    workspace = uow.host.get_workspace(str(workspace_id))
+    try:
+        return country_code(getattr(workspace, "country", None))  # hosts built before it existed
+    except CountryError as exc:
+        raise ConnectionRefused(
+            f"This workspace's country is not valid, so no Stripe account was created: {exc.message} "
+            "Ask the site's administrator to correct it."
+        ) from None
 
 
 def sync_account(workspace_id: str, *, uow: UnitOfWork | None = None) -> ConnectionView:

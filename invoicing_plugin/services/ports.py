@@ -86,7 +86,8 @@ class CheckoutRequest:
     ``description`` the longer text (a provider may shorten it to its limit).
     ``success_url`` is where the client lands after paying (the provider may add its own
     reference to the checkout); ``cancel_url`` where "back" leads. ``expires_at``: the
-    page stops taking payments then (Unix seconds).
+    page stops taking payments then (Unix seconds); ``None`` for the provider's longest
+    lifetime (Stripe: 24 hours after creation, on its own clock).
 
     ``destination_account``: the money is for this connected account (the provider
     transfers it there) and ``application_fee_minor`` (0 to the amount) stays with the
@@ -103,7 +104,7 @@ class CheckoutRequest:
     customer_email: str | None
     success_url: str
     cancel_url: str
-    expires_at: int
+    expires_at: int | None
     reference: CheckoutReference
     destination_account: str | None = None
     application_fee_minor: int | None = None
@@ -113,8 +114,8 @@ class CheckoutRequest:
             raise ValueError(f"amount_minor must be a positive integer (minor units), not {self.amount_minor!r}")
         if not isinstance(self.currency, str) or len(self.currency) != 3 or not self.currency.isalpha():
             raise ValueError(f"currency must be a three-letter ISO code, not {self.currency!r}")
-        if not _is_int(self.expires_at):
-            raise TypeError("expires_at must be integer Unix seconds")
+        if self.expires_at is not None and not _is_int(self.expires_at):
+            raise TypeError("expires_at must be integer Unix seconds or None")
         if (self.destination_account is None) != (self.application_fee_minor is None):
             raise ValueError("destination_account and application_fee_minor go together")
         if self.application_fee_minor is not None and (
@@ -304,8 +305,11 @@ class PaymentProvider(Protocol):
 
     # connected accounts (the platform key)
     def create_connected_account(self, *, workspace_id: str, email: str | None,
-                                 idempotency_key: str) -> AccountStatus:
-        """An account of the platform for a workspace, to be onboarded by its owner."""
+                                 idempotency_key: str, country: str | None = None) -> AccountStatus:
+        """An account of the platform for a workspace, to be onboarded by its owner.
+
+        ``country``: where the business is established (ISO 3166-1 alpha-2, upper case);
+        ``None`` lets the provider choose (Stripe: the platform's own country)."""
         ...
 
     def retrieve_account(self, account_id: str) -> AccountStatus: ...

@@ -8,7 +8,7 @@ Send, in one transaction (so a failure changes nothing and gives the number back
 2. for email / Stripe link: find the workspace's payment route (refuse without one);
 3. take the next number (locks the workspace's sequence row);
 4. lock the fee: the plan's rate in Connect mode, none with the workspace's own key;
-5. create the Checkout Session (idempotency key ``invoicing-checkout-<id>-<attempt>``,
+5. create the Checkout Session (idempotency key ``invoicing-checkout-<id>-<nonce>-<attempt>``,
    so the SDK's retries after a timeout never create a second session);
 6. send the email (the last step that cannot be undone), then commit.
 

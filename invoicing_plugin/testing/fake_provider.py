@@ -135,7 +135,10 @@ class FakeProvider:
                 if account is None or not account.charges_enabled:
                     raise GatewayError("Stripe refused the request: the destination account cannot take payments.",
                                        kind="invalid_request", param="destination_account")
-            if request.expires_at <= self._world.now():
+            expires_at = request.expires_at
+            if expires_at is None:  # the provider's longest lifetime: 24 hours, as Stripe's default
+                expires_at = self._world.now() + 24 * 3600
+            if expires_at <= self._world.now():
                 raise GatewayError("Stripe refused the request: expires_at must be in the future.",
                                    kind="invalid_request", param="expires_at")
 
@@ -144,7 +147,7 @@ class FakeProvider:
                 session = CheckoutSession(
                     id=session_id, url=f"{self.url}/c/pay/{session_id}", status="open", payment_status="unpaid",
                     amount_total=request.amount_minor, currency=request.currency.upper(), payment_intent=None,
-                    expires_at=request.expires_at, metadata=request.reference.metadata(), livemode=self.livemode,
+                    expires_at=expires_at, metadata=request.reference.metadata(), livemode=self.livemode,
                 )
                 self._checkouts[session_id] = _Checkout(request, session)
                 return session
@@ -206,7 +209,8 @@ class FakeProvider:
             return self._idempotent("refund", idempotency_key, (payment_id, amount_minor), make)
 
     # -- connected accounts -----------------------------------------------------------------
-    def create_connected_account(self, *, workspace_id: str, email: str | None, idempotency_key: str) -> AccountStatus:
+    def create_connected_account(self, *, workspace_id: str, email: str | None, idempotency_key: str,
+                                 country: str | None = None) -> AccountStatus:
         self._log("create_connected_account", workspace_id, email, idempotency_key)
         with self._world.lock:
             def make() -> AccountStatus:
@@ -220,7 +224,7 @@ class FakeProvider:
                 self._world.accounts[account.id] = account
                 return account
 
-            made = self._idempotent("create_connected_account", idempotency_key, (workspace_id, email), make)
+            made = self._idempotent("create_connected_account", idempotency_key, (workspace_id, email, country), make)
             return self._world.accounts[made.id]
 
     create_express_account = create_connected_account

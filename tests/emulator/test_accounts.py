@@ -163,3 +163,20 @@ def test_onboarding_emits_connect_account_updated(client, stripe_emulator):
     assert event.data.previous_attributes.charges_enabled is False
     # the platform's own event list does not contain the connected account's events
     assert client.v1.events.list({"type": "account.updated"}).data == []
+
+
+def test_account_country_defaults_to_the_platforms_and_must_be_an_iso_code(client):
+    """``country``: ISO 3166-1 alpha-2; omitted, the platform's own country
+    (https://docs.stripe.com/api/accounts/create#create_account-country)."""
+    import stripe
+
+    transfers = {"transfers": {"requested": True}}
+    platform = client.v1.accounts.retrieve_current()
+    default = client.v1.accounts.create({"type": "express", "capabilities": transfers})
+    assert default.country == platform.country
+    british = client.v1.accounts.create({"type": "express", "country": "GB", "capabilities": transfers})
+    assert (british.country, british.default_currency) == ("GB", "gbp")
+    for bad in ("UK", "XX", "GBR"):
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            client.v1.accounts.create({"type": "express", "country": bad, "capabilities": transfers})
+        assert info.value.param == "country"

@@ -187,7 +187,7 @@ def test_connect_twice_reuses_the_account_and_sends_a_fresh_link(app, world, sta
     assert len(connected_accounts(stripe_emulator)) == 1
     creates = [r for r in stripe_emulator.control.requests() if r["method"] == "POST" and r["path"] == "/v1/accounts"]
     assert len(creates) == 1
-    assert creates[0]["idempotency_key"] == f"invoicing-connect-{world.acme}-0"
+    assert creates[0]["idempotency_key"] == f"invoicing-connect-{world.acme}-{connection_row(app, world.acme).idempotency_nonce}-0"
 
 
 def test_connect_when_link_creation_fails_keeps_the_account_and_continue_works(
@@ -420,9 +420,10 @@ def test_reconnecting_creates_a_new_account_and_restores_online_payment(app, wor
     second = make_active(staff_client, stripe_emulator)
     assert second != first
     creates = [r for r in stripe_emulator.control.requests() if r["method"] == "POST" and r["path"] == "/v1/accounts"]
+    nonce = connection_row(app, world.acme).idempotency_nonce
     assert [r["idempotency_key"] for r in creates] == [
-        f"invoicing-connect-{world.acme}-0",
-        f"invoicing-connect-{world.acme}-1",
+        f"invoicing-connect-{world.acme}-{nonce}-0",
+        f"invoicing-connect-{world.acme}-{nonce}-1",
     ]
     state, events = invoice_and_events(app, invoice)
     assert state["flag"] is False

@@ -71,7 +71,7 @@ def test_a_checkout_session_carries_the_invoice_and_the_locked_connect_fee(app, 
     assert session["success_url"].endswith(f"/invoicing/pay/{stored.public_token}/success?session_id={{CHECKOUT_SESSION_ID}}")
     assert f"/invoicing/pay/{stored.public_token}" in session["cancel_url"]
     [create] = _checkout_creates(stripe_emulator)
-    assert create["idempotency_key"] == f"invoicing-checkout-{invoice.id}-0"
+    assert create["idempotency_key"] == f"invoicing-checkout-{invoice.id}-{stored.idempotency_nonce}-0"
 
     paid = stripe_emulator.control.pay_session(stored.checkout_session_id)["session"]
     intent = stripe_emulator.control.get_object(paid["payment_intent"])
@@ -221,7 +221,7 @@ def test_an_smtp_failure_leaves_a_draft_expires_the_session_and_the_retry_uses_a
     stored = load(app, invoice.id)
     assert (stored.status, stored.number, stored.checkout_attempt) == ("draft", None, 1)
     [abandoned] = _checkout_creates(stripe_emulator)
-    assert abandoned["idempotency_key"] == f"invoicing-checkout-{invoice.id}-0"
+    assert abandoned["idempotency_key"] == f"invoicing-checkout-{invoice.id}-{stored.idempotency_nonce}-0"
     sessions = [r for r in stripe_emulator.control.requests() if r["path"].endswith("/expire")]
     assert len(sessions) == 1  # the session nobody received can never be paid
     assert events(app, invoice.id)[-1][:2] == ("send", "failed")
@@ -231,7 +231,7 @@ def test_an_smtp_failure_leaves_a_draft_expires_the_session_and_the_retry_uses_a
     assert "emailed" in page.text
     stored = load(app, invoice.id)
     assert stored.number == "INV-0001"
-    assert _checkout_creates(stripe_emulator)[-1]["idempotency_key"] == f"invoicing-checkout-{invoice.id}-1"
+    assert _checkout_creates(stripe_emulator)[-1]["idempotency_key"] == f"invoicing-checkout-{invoice.id}-{stored.idempotency_nonce}-1"
     assert stripe_emulator.control.get_object(stored.checkout_session_id)["status"] == "open"
     assert len(mailbox.wait_for(1)) == 1
 

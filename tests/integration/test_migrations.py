@@ -56,6 +56,14 @@ def test_upgrade_is_repeatable_and_downgrade_removes_only_plugin_tables(empty_en
     assert not (tables - {"host_orders", VERSION_TABLE})
 
 
+def _as_migrated(connection, model):
+    """``model``'s table as the database has it now: an older revision lacks newer columns, and
+    the model's Python-side defaults for them must not go into the INSERT (rows give every value)."""
+    from sqlalchemy import MetaData, Table
+
+    return Table(model.__tablename__, MetaData(), autoload_with=connection)
+
+
 def _is_version_table(diff) -> bool:
     return diff[0] == "remove_table" and diff[1].name == VERSION_TABLE
 
@@ -134,7 +142,7 @@ def test_0004_fills_the_totals_from_invoices_that_existed_before_it(empty_engine
     base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "description": "Audit",
             "currency": "GBP", "amount_refunded_minor": 0, "checkout_attempt": 0, "online_payment_unavailable": False,
             "version": 1, "created_at": at, "updated_at": at, "amount_paid_minor": None, "application_fee_minor": None,
-            "paid_at": None, "due_date": None}
+            "paid_at": None, "due_date": None, "kind": "standard", "send_method": "email"}
     rows = [
         {**base, "workspace_id": "1", "public_token": "t1", "status": "paid", "amount_minor": 1000,
          "amount_paid_minor": 1000, "amount_refunded_minor": 250, "application_fee_minor": 35, "paid_at": at},
@@ -145,7 +153,7 @@ def test_0004_fills_the_totals_from_invoices_that_existed_before_it(empty_engine
         {**base, "workspace_id": "2", "public_token": "t5", "status": "draft", "amount_minor": 10, "currency": "USD"},
     ]
     with empty_engine.begin() as connection:
-        connection.execute(insert(Invoice.__table__), rows)
+        connection.execute(insert(_as_migrated(connection, Invoice)), rows)
 
     upgrade(empty_engine)
 
@@ -178,7 +186,8 @@ def test_0005_records_the_current_checkout_session_of_existing_invoices(empty_en
     base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "description": "Audit",
             "currency": "GBP", "amount_minor": 1000, "amount_refunded_minor": 0, "checkout_attempt": 0,
             "online_payment_unavailable": False, "version": 1, "created_at": at, "updated_at": at, "sent_at": None,
-            "stripe_mode": None, "stripe_account_id": None, "checkout_session_id": None, "payment_intent_id": None}
+            "stripe_mode": None, "stripe_account_id": None, "checkout_session_id": None, "payment_intent_id": None,
+            "kind": "standard", "send_method": "email"}
     rows = [
         {**base, "id": 1, "workspace_id": "1", "public_token": "t1", "status": "paid", "stripe_mode": "connect",
          "stripe_account_id": "acct_1", "checkout_session_id": "cs_paid", "payment_intent_id": "pi_paid",
@@ -190,7 +199,7 @@ def test_0005_records_the_current_checkout_session_of_existing_invoices(empty_en
         {**base, "id": 4, "workspace_id": "2", "public_token": "t4", "status": "draft"},
     ]
     with empty_engine.begin() as connection:
-        connection.execute(insert(Invoice.__table__), rows)
+        connection.execute(insert(_as_migrated(connection, Invoice)), rows)
         connection.execute(text("INSERT INTO invoicing_webhook_events (event_id, type, livemode, status, attempts,"
                                 " payload, received_at) VALUES ('evt_old', 'charge.refunded', :false, 'processed',"
                                 " 1, '{}', :at)"), {"false": False, "at": at})
@@ -218,3 +227,35 @@ def test_0005_records_the_current_checkout_session_of_existing_invoices(empty_en
         with pytest.raises(Exception):
             connection.execute(insert(table).values(session_id="cs_paid", invoice_id=2, workspace_id="1",
                                                     stripe_mode="connect", created_at=at))
+
+
+def test_0006_gives_every_existing_connection_and_invoice_its_own_idempotency_nonce(empty_engine):
+    """Rows from before 0006 get a random nonce each, so their next Stripe keys are unique too."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, select
+
+    from invoicing_plugin.persistence.models import Invoice, StripeConnection
+
+    upgrade(empty_engine, "0005")
+    at = datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)
+    base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "description": "Audit",
+            "currency": "GBP", "amount_minor": 1000, "amount_refunded_minor": 0, "checkout_attempt": 0,
+            "online_payment_unavailable": False, "version": 1, "created_at": at, "updated_at": at,
+            "status": "sent", "kind": "standard", "send_method": "email"}
+    with empty_engine.begin() as connection:
+        connection.execute(insert(_as_migrated(connection, Invoice)),
+                           [{**base, "workspace_id": "1", "public_token": f"t{n}"} for n in range(3)])
+        connection.execute(insert(_as_migrated(connection, StripeConnection)),
+                           [{"workspace_id": str(n), "mode": "connect", "status": "active", "attempt": 0,
+                             "charges_enabled": True, "payouts_enabled": True, "details_submitted": True,
+                             "livemode": False, "created_at": at, "updated_at": at} for n in (1, 2)])
+
+    upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
+        invoices = connection.execute(select(Invoice.__table__.c.idempotency_nonce)).scalars().all()
+        connections = connection.execute(select(StripeConnection.__table__.c.idempotency_nonce)).scalars().all()
+    nonces = invoices + connections
+    assert len(nonces) == 5 and len(set(nonces)) == 5
+    assert all(isinstance(n, str) and len(n) == 32 for n in nonces)

@@ -47,7 +47,7 @@ def test_an_expired_session_is_replaced_by_a_fresh_one(app, client, sent_invoice
     assert session["status"] == "open" and session["amount_total"] == 48000
     assert session["metadata"]["invoice_number"] == "INV-0001"
     keys = [r["idempotency_key"] for r in stripe_emulator.control.requests() if r["path"] == "/v1/checkout/sessions"]
-    assert keys[-1] == f"invoicing-checkout-{sent_invoice.id}-1"
+    assert keys[-1] == f"invoicing-checkout-{sent_invoice.id}-{stored.idempotency_nonce}-1"
     assert events(app, sent_invoice.id)[-1][:2] == ("checkout_renewed", "ok")
 
     again = _pay(client, sent_invoice)  # the next click reuses the new session

@@ -59,7 +59,7 @@ def _checkout_params(invoice, *, fee: int | None, destination: str | None, expir
         "customer_email": invoice.client_email,
         "success_url": f"{pay}/success?session_id={{CHECKOUT_SESSION_ID}}",
         "cancel_url": f"{pay}?cancelled=1",
-        "expires_at": expires_at,
+        **({} if expires_at is None else {"expires_at": expires_at}),
     }
 
 
@@ -67,9 +67,13 @@ def _only(calls, name):
     return [args for called, args in calls if called == name]
 
 
-def _expires_at(params: dict, app) -> int:
-    """The session's ``expires_at`` (now + the configured lifetime when it was built), checked loosely."""
+def _expires_at(params: dict, app) -> int | None:
+    """The session's ``expires_at`` (now + the configured lifetime when it was built), checked loosely;
+    ``None`` (left out: Stripe's 24-hour default) for the default lifetime (issue 13, fault 4)."""
     seconds = int(app.config["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
+    if seconds == 24 * 3600:
+        assert "expires_at" not in params
+        return None
     assert abs(params["expires_at"] - (int(time.time()) + seconds)) < 120
     return params["expires_at"]
 
@@ -80,7 +84,7 @@ def test_connect_checkout_requests_are_unchanged(app, world, connected_workspace
     stored = load(app, invoice.id)
 
     [(params, options)] = _only(recorded, "SessionService.create")
-    assert options == {"idempotency_key": f"invoicing-checkout-{stored.id}-0"}
+    assert options == {"idempotency_key": f"invoicing-checkout-{stored.id}-{stored.idempotency_nonce}-0"}
     assert params == _checkout_params(stored, fee=stored.application_fee_minor, destination=connected_workspace,
                                       expires_at=_expires_at(params, app))
     assert stored.application_fee_minor > 0
@@ -94,7 +98,7 @@ def test_connect_checkout_requests_are_unchanged(app, world, connected_workspace
     assert recorded[0][1] == (stored.checkout_session_id,)
     params, options = recorded[1][1]
     renewed = load(app, stored.id)
-    assert options == {"idempotency_key": f"invoicing-checkout-{stored.id}-1"}
+    assert options == {"idempotency_key": f"invoicing-checkout-{stored.id}-{stored.idempotency_nonce}-1"}
     assert params == _checkout_params(renewed, fee=stored.application_fee_minor, destination=connected_workspace,
                                       expires_at=_expires_at(params, app))
 
@@ -135,7 +139,7 @@ def test_own_key_checkout_requests_are_unchanged(app, world, stripe_emulator, re
     send(app, world, invoice.id, "stripe_link")
     stored = load(app, invoice.id)
     [(params, options)] = _only(recorded, "SessionService.create")
-    assert options == {"idempotency_key": f"invoicing-checkout-{stored.id}-0"}
+    assert options == {"idempotency_key": f"invoicing-checkout-{stored.id}-{stored.idempotency_nonce}-0"}
     assert params == _checkout_params(stored, fee=None, destination=None, expires_at=_expires_at(params, app))
 
 
@@ -148,11 +152,17 @@ def test_connect_onboarding_requests_are_unchanged(app, world, stripe_emulator, 
         account_id = connections.get_connection(world.acme).account_id
         stripe_emulator.control.complete_onboarding(account_id)
         connections.sync_account(world.acme)
+    from invoicing_plugin.extension import get_state
+    from invoicing_plugin.persistence.models import StripeConnection
+
+    with app.app_context():
+        nonce = get_state().session.query(StripeConnection).one().idempotency_nonce
     assert recorded == [
         ("AccountService.create", (
             {"type": "express", "metadata": {"workspace_id": world.acme},
-             "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}}},
-            {"idempotency_key": f"invoicing-connect-{world.acme}-0"},
+             "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
+             "country": "US"},  # host_demo's workspaces are in the US (issue 13, fault 10)
+            {"idempotency_key": f"invoicing-connect-{world.acme}-{nonce}-0"},
         )),
         ("AccountLinkService.create", (
             {"account": account_id, "type": "account_onboarding", "refresh_url": "http://localhost/refresh",

@@ -33,6 +33,16 @@ REPO_DIR = PACKAGE_DIR.parent
 NOT_IMPORTED = ("invoicing_plugin.migrations",)
 
 #: Exception classes that are deliberately NOT refusals for staff, and why.
+def _country_error():
+    from invoicing_plugin.domain.country import CountryError, country_code
+
+    try:
+        country_code("UK")
+    except CountryError as exc:
+        return exc
+    raise AssertionError("'UK' is not an ISO 3166-1 code")
+
+
 EXEMPT = {
     "invoicing_plugin.webhooks.verification.WebhookRejected": (
         "the HTTP answer to Stripe (its ``status`` is the response code and its message the body Stripe's "
@@ -78,6 +88,7 @@ def _samples() -> dict[str, list[BaseException]]:
         "invoicing_plugin.domain.errors.AmountError": [domain.AmountError("The amount must be more than zero.")],
         "invoicing_plugin.domain.errors.CurrencyError": [domain.CurrencyError("Unknown currency 'XYZ'.")],
         "invoicing_plugin.domain.errors.CurrencyMismatch": [domain.CurrencyMismatch("Cannot add EUR to USD.")],
+        "invoicing_plugin.domain.country.CountryError": [_country_error()],
         "invoicing_plugin.domain.errors.InvalidTransition": [
             domain.InvalidTransition("A paid invoice cannot be voided.", status=InvoiceStatus.PAID, action=Action.VOID)
         ],

@@ -82,6 +82,7 @@ another process) talks to the ``/_emulator/`` control API::
     ctl.deauthorize(account.id)
     ctl.trigger("charge.dispute.created", charge=charge_id)
     ctl.advance_clock(25 * 3600)                      # expires open sessions
+    ctl.skew_clock(-300)                              # Stripe 5 min behind the app's clock
     ctl.add_webhook_endpoint(url, secret="whsec_...", connect=None)
     ctl.wait_for_deliveries(timeout=10)               # deterministic webhook tests
     ctl.deliveries()                                  # every attempt, with status

@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 API_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$")
 
+#: Stripe may prune an idempotency key once it is 24 hours old
+#: (https://docs.stripe.com/api/idempotent_requests); the emulator does, on its own clock.
+IDEMPOTENCY_KEY_LIFETIME = 24 * 60 * 60
+
 
 @dataclass
 class Ctx:
@@ -403,7 +407,8 @@ class ApiApp:
             status, body = self._run(ctx, name, params, args, request_id, idempotency_key)
             if idempotency_key and request.method in ("POST", "DELETE"):
                 fingerprint = (request.method, request.path, self._params(request))
-                self.state.idempotency[(ctx.actor, idempotency_key)] = (fingerprint, status, body)
+                self.state.idempotency[(ctx.actor, idempotency_key)] = (fingerprint, status, body,
+                                                                         self.state.now())
             self._log(request, ctx, status, idempotency_key)
             return status, body, headers
 
@@ -480,7 +485,12 @@ class ApiApp:
         cached = self.state.idempotency.get((ctx.actor, key))
         if cached is None:
             return None
-        fingerprint, status, body = cached
+        fingerprint, status, body, saved_at = cached
+        if self.state.now() - saved_at >= IDEMPOTENCY_KEY_LIFETIME:
+            # "keys ... at least 24 hours old" may be pruned; a reused key is then a new request
+            # (https://docs.stripe.com/api/idempotent_requests). The emulator prunes at 24 h.
+            del self.state.idempotency[(ctx.actor, key)]
+            return None
         if fingerprint != (ctx.method, ctx.path, params):
             raise StripeError(
                 400,

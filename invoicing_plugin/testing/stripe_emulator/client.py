@@ -61,6 +61,15 @@ class EmulatorControl:
         """Move the clock forward (expiring sessions and links); returns the new time."""
         return self._call("POST", "/clock/advance", {"seconds": seconds})["now"]
 
+    def skew_clock(self, seconds: int) -> int:
+        """Set the clock to wall clock + ``seconds``; negative puts Stripe *behind* the app.
+
+        For tests of clock skew between the application (wall clock) and Stripe:
+        ``skew_clock(-300)`` is an app five minutes ahead of Stripe, ``skew_clock(300)`` one
+        five minutes behind. It may move the clock back; call it before creating objects.
+        """
+        return self._call("POST", "/clock/skew", {"seconds": seconds})["now"]
+
     def get_object(self, object_id: str) -> dict[str, Any]:
         """Any stored object by id, regardless of account (debugging aid)."""
         return self._call("GET", f"/objects/{object_id}")

@@ -90,6 +90,17 @@ class ControlApp:
             resources.expire_due_sessions(self.state)
         return {"now": now}
 
+    @control("POST", "/_emulator/clock/skew")
+    def skew_clock(self, body: dict) -> dict:
+        """Put the clock ``seconds`` ahead of (or, negative, behind) the wall clock."""
+        seconds = body["seconds"]
+        if not isinstance(seconds, int) or isinstance(seconds, bool):
+            raise ValueError("seconds must be an integer")
+        with self.state.lock:
+            now = self.state.clock.skew(seconds)
+            resources.expire_due_sessions(self.state)
+        return {"now": now}
+
     @control("GET", "/_emulator/objects/<object_id>")
     def get_object(self, body: dict, object_id: str) -> dict:
         with self.state.lock:

@@ -121,7 +121,12 @@ def _set_enabled(account: dict[str, Any]) -> None:
 
 def create_account(state: EmulatorState, platform_id: str, params: dict[str, Any]) -> dict[str, Any]:
     account_type = params.get("type") or "standard"
-    country = (params.get("country") or "US").upper()
+    # ``country``: ISO 3166-1 alpha-2; without it, the platform's own country
+    # (https://docs.stripe.com/api/accounts/create#create_account-country).
+    country = (params.get("country") or state.objects[platform_id]["country"]).upper()
+    require(country in _iso_countries(),
+            f"Country '{params.get('country')}' is unknown. Try using a 2-character alphanumeric "
+            "country code instead, such as 'US', 'EG', or 'GB'.", param="country")
     requested = params.get("capabilities") or {}
     capabilities = {
         name: "inactive" for name, spec in requested.items()
@@ -142,6 +147,21 @@ def create_account(state: EmulatorState, platform_id: str, params: dict[str, Any
     state.put(account, platform_id)
     state.parent[account["id"]] = platform_id
     return account
+
+
+_COUNTRIES: frozenset[str] = frozenset()
+
+
+def _iso_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes (CLDR's territories minus groupings and reserved codes)."""
+    global _COUNTRIES
+    if not _COUNTRIES:
+        from babel import Locale
+
+        not_countries = {"EU", "EZ", "UN", "QO", "XA", "XB", "XK", "ZZ", "AC", "CP", "CQ", "DG", "EA", "IC", "TA"}
+        _COUNTRIES = frozenset(code for code in Locale("en").territories
+                               if len(code) == 2 and code.isalpha() and code not in not_countries)
+    return _COUNTRIES
 
 
 def get_account(state: EmulatorState, actor: str, account_id: str) -> dict[str, Any]:

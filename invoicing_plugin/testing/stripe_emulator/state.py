@@ -53,6 +53,16 @@ class Clock:
         self.offset += int(seconds)
         return self.now()
 
+    def skew(self, seconds: int) -> int:
+        """Set the clock to wall clock + ``seconds`` (negative: behind the wall clock).
+
+        Stands for a Stripe whose clock differs from the application's (which reads the
+        wall clock): ``skew(-300)`` is an app five minutes ahead of Stripe. Unlike
+        :meth:`advance` it may move the clock back, so use it before creating objects.
+        """
+        self.offset = int(seconds)
+        return self.now()
+
 
 @dataclass
 class Endpoint:
@@ -128,7 +138,8 @@ class EmulatorState:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     event_targets: dict[str, set[str]] = field(default_factory=dict)
     event_delivered: dict[str, set[str]] = field(default_factory=dict)
-    idempotency: dict[tuple[str, str], tuple[str, Any, int, Any]] = field(default_factory=dict)
+    # (account, key) -> (request fingerprint, status, body, saved at: emulator clock)
+    idempotency: dict[tuple[str, str], tuple[Any, int, Any, int]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     request_log: list[dict[str, Any]] = field(default_factory=list)
     request: RequestContext = field(default_factory=RequestContext)
