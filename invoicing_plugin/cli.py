@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .__manifest__ import MANIFEST
-from .config import SETTINGS
+from .config import SETTINGS, WEBHOOK_SECRET_SETTINGS, webhook_secrets
 from .crypto import generate_key
 from .domain.money import Money, format_money
 from .hooks import init_hook, uninstall_hook
@@ -16,6 +16,7 @@ from .services.connections import unreadable_connections
 from .services.invoices import flag_overdue, overdue_invoices, today
 from .state import get_state
 from .webhooks.reconcile import reconcile
+from .webhooks.refusals import arrivals, refusals, window
 
 #: The largest ``--limit``: far above any real run, far below SQL ``LIMIT``'s 64-bit bound.
 MAX_LIMIT = 1_000_000
@@ -56,9 +57,6 @@ def _report_webhooks() -> None:
     event have arrived (and which never did), and the deliveries refused in the last 7
     days by reason -- never a body (https://docs.stripe.com/connect/webhooks)."""
     from sqlalchemy.exc import SQLAlchemyError
-
-    from .config import WEBHOOK_SECRET_SETTINGS, webhook_secrets
-    from .webhooks.refusals import arrivals, refusals, window
 
     config = current_app.config
     click.echo("Webhook endpoints (Stripe gives each its own signing secret):")
