@@ -308,6 +308,3 @@ def test_info_lists_which_kinds_of_event_arrived(app, client, invoice, stripe_em
     assert "INVOICING_STRIPE_WEBHOOK_SECRET: 1 secret(s) configured" in output
     assert "Refused deliveries, last 7 days: 0" in output
 
-
-def test_platform_key_constant_is_a_test_key():
-    assert PLATFORM_KEY.startswith("sk_test_") and LIVE_KEY.startswith("sk_live_")
