@@ -92,16 +92,19 @@ def _refuse_nul() -> None:
 
 
 DEMO_STRIPE_KEY = "sk_test_hostdemo0platform"
-DEMO_WEBHOOK_SECRET = "whsec_hostdemo_local_emulator"
+DEMO_WEBHOOK_SECRET = "whsec_hostdemo_local_emulator"  # the emulator's account endpoint
+DEMO_CONNECT_WEBHOOK_SECRET = "whsec_hostdemo_local_emulator_connect"  # its Connect endpoint
 
 
 def _maybe_start_stripe_emulator(app: Flask) -> None:
     """Point the demo at the bundled Stripe emulator when no Stripe key is configured.
 
     Runs before the plugin is mounted, so the plugin simply sees a Stripe key, an
-    API base and a webhook secret, as it would with real Stripe. The emulator
+    API base and the two webhook secrets, as it would with real Stripe. The emulator
     listens on ``DEMO_STRIPE_EMULATOR_PORT`` (default 12111) and delivers signed
-    webhooks to ``DEMO_PUBLIC_URL`` (default http://127.0.0.1:5000). If that port
+    webhooks to ``DEMO_PUBLIC_URL`` (default http://127.0.0.1:5000) from two
+    endpoints, as docs/webhooks.md sets them up: an account endpoint and a Connect
+    endpoint on the same URL, each with its own secret. If that port
     is already taken (another demo process, e.g. ``flask seed`` next to ``flask
     run``), the running emulator is reused. Its state lives in memory: restarting
     the demo forgets Stripe-side objects.
@@ -123,6 +126,8 @@ def _maybe_start_stripe_emulator(app: Flask) -> None:
             port=port,
             webhook_url=f"{public_url}{prefix}/webhooks/stripe",
             webhook_secret=DEMO_WEBHOOK_SECRET,
+            connect_webhook_url=f"{public_url}{prefix}/webhooks/stripe",
+            connect_webhook_secret=DEMO_CONNECT_WEBHOOK_SECRET,
         )
         emulator.start()
         app.extensions["host_demo.stripe_emulator"] = emulator
@@ -131,4 +136,5 @@ def _maybe_start_stripe_emulator(app: Flask) -> None:
         INVOICING_STRIPE_API_KEY=DEMO_STRIPE_KEY,
         INVOICING_STRIPE_API_BASE=f"http://127.0.0.1:{port}",
         INVOICING_STRIPE_WEBHOOK_SECRET=DEMO_WEBHOOK_SECRET,
+        INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET=DEMO_CONNECT_WEBHOOK_SECRET,
     )

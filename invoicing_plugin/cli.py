@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from .__manifest__ import MANIFEST
-from .config import SETTINGS
+from .config import SETTINGS, WEBHOOK_SECRET_SETTINGS, webhook_secrets
 from .crypto import generate_key
 from .domain.money import Money, format_money
 from .hooks import init_hook, uninstall_hook
@@ -16,6 +16,7 @@ from .services.connections import unreadable_connections
 from .services.invoices import flag_overdue, overdue_invoices, today
 from .state import get_state
 from .webhooks.reconcile import reconcile
+from .webhooks.refusals import arrivals, refusals, window
 
 #: The largest ``--limit``: far above any real run, far below SQL ``LIMIT``'s 64-bit bound.
 MAX_LIMIT = 1_000_000
@@ -48,6 +49,45 @@ def info_command() -> None:
             value = "(set)"
         click.echo(f"{key} = {value!r}")
     _report_stored_secrets()
+    _report_webhooks()
+
+
+def _report_webhooks() -> None:
+    """The platform's two webhook endpoints: whose secret is configured, which kinds of
+    event have arrived (and which never did), and the deliveries refused in the last 7
+    days by reason -- never a body (https://docs.stripe.com/connect/webhooks)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    config = current_app.config
+    click.echo("Webhook endpoints (Stripe gives each its own signing secret):")
+    for kind, label in (("account", "account endpoint (Checkout Sessions, charges)"),
+                        ("connect", "Connect endpoint (connected accounts: account.*)")):
+        count = len(webhook_secrets(config, kind))
+        status = f"{count} secret(s) configured" if count else "NOT configured: these events are refused"
+        click.echo(f"  {label}: {WEBHOOK_SECRET_SETTINGS[kind]}: {status}")
+    try:
+        seen = arrivals()
+        refused = refusals(since=window(7))
+    except SQLAlchemyError:  # tables not created yet
+        get_state().session.rollback()
+        click.echo("Events received: none (the invoicing tables do not exist yet).")
+        return
+    click.echo("Events received, by the endpoint Stripe sends them to:")
+    for arrival in seen:
+        when = f"last {arrival.last_received_at:%Y-%m-%d %H:%M:%S} ({arrival.count} recorded)" \
+            if arrival.last_received_at else "NEVER received"
+        click.echo(f"  {arrival.endpoint:<8} {arrival.type:<42} {when}")
+    total = sum(item.count for item in refused)
+    click.echo(f"Refused deliveries, last 7 days: {total}")
+    for item in refused:
+        scope = f" workspace {item.scope}" if item.scope else ""
+        line = (f"  {item.endpoint:<8} {item.reason}{scope}: {item.count} ({item.meaning}); "
+                f"last {item.last_at:%Y-%m-%d %H:%M:%S}, answered {item.last_status}")
+        if item.signed and item.last_event_id:
+            line += f"; last event {item.last_event_id} ({item.last_event_type})"
+        click.echo(line)
+        if item.last_message:
+            click.echo(f"      {item.last_message}")
 
 
 def _report_stored_secrets() -> None:

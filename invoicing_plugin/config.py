@@ -46,8 +46,16 @@ SETTINGS: Mapping[str, Setting] = {
     ),
     "INVOICING_STRIPE_WEBHOOK_SECRET": Setting(
         None,
-        "Signing secret (whsec_...) of the platform's webhook endpoint, or a list of secrets while "
-        "rotating. With none configured, every platform webhook is refused.",
+        "Signing secret (whsec_...) of the platform's *account* webhook endpoint (Checkout Sessions, "
+        "charges, refunds, disputes), or a list of secrets while rotating. With none configured, every "
+        "platform account event is refused.",
+    ),
+    "INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET": Setting(
+        None,
+        "Signing secret (whsec_...) of the platform's *Connect* webhook endpoint (events of connected "
+        "accounts: account.updated, account.application.deauthorized), or a list while rotating. Stripe "
+        "gives each endpoint its own secret; with `stripe listen` both are the one secret it prints. "
+        "With none configured, every Connect event is refused.",
     ),
     "INVOICING_STRIPE_WEBHOOK_TOLERANCE": Setting(
         300, "Maximum age in seconds of a webhook signature; 0 turns the age check off."
@@ -137,11 +145,47 @@ def invalid_values(config: Mapping[str, Any]) -> list[str]:
     return messages
 
 
-def webhook_secrets(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The configured platform webhook secrets as a tuple (one or several during rotation)."""
-    value = config.get("INVOICING_STRIPE_WEBHOOK_SECRET")
+#: The setting that holds the signing secret(s) of each kind of platform endpoint.
+WEBHOOK_SECRET_SETTINGS: Mapping[str, str] = {
+    "account": "INVOICING_STRIPE_WEBHOOK_SECRET",
+    "connect": "INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET",
+}
+
+
+def webhook_secrets(config: Mapping[str, Any], kind: str = "account") -> tuple[str, ...]:
+    """The configured secrets of the platform's ``kind`` endpoint (``"account"`` or
+    ``"connect"``) as a tuple (one, or several during rotation)."""
+    value = config.get(WEBHOOK_SECRET_SETTINGS[kind])
     if not value:
         return ()
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",")]
     return tuple(secret for secret in value if secret)
+
+
+def check_webhook_secrets(config: Mapping[str, Any]) -> None:
+    """``ValueError`` naming the setting when a webhook secret setting is not ``None``, a
+    string (comma-separated while rotating) or a list/tuple of strings, or when a secret
+    is not shaped as Stripe's (``whsec_`` and more, ASCII, no spaces inside).
+
+    The Connect setting is checked strictly; the older ``INVOICING_STRIPE_WEBHOOK_SECRET``
+    only for its type (it has always accepted any text, and hosts may rely on that).
+    """
+    for kind, key in WEBHOOK_SECRET_SETTINGS.items():
+        value = config.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",")]
+        elif isinstance(value, (list, tuple)) and all(isinstance(part, str) for part in value):
+            parts = [part.strip() for part in value]
+        else:
+            raise ValueError(f"{key} must be a signing secret (whsec_...), a comma-separated string "
+                             "or a list of them while rotating")
+        if kind == "account":
+            continue
+        for part in parts:
+            if part and not (part.startswith("whsec_") and len(part) > len("whsec_") and part.isascii()
+                             and part.isprintable() and " " not in part):
+                raise ValueError(f"{key} must hold Stripe signing secrets, which start with 'whsec_' "
+                                 "(the Connect endpoint's secret, from the Dashboard or `stripe listen`)")

@@ -140,6 +140,7 @@ def _check_config(app: Flask) -> None:
     prefix = app.config["INVOICING_URL_PREFIX"]
     if not prefix.startswith("/") or prefix.endswith("/"):
         raise ValueError("INVOICING_URL_PREFIX must start with '/' and not end with one, e.g. '/invoicing'")
+    config_module.check_webhook_secrets(app.config)
     for plan, bps in app.config["INVOICING_PLAN_FEES_BPS"].items():
         if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 10_000:
             raise ValueError(f"INVOICING_PLAN_FEES_BPS[{plan!r}] must be whole basis points between 0 and 10000")

@@ -20,7 +20,8 @@ from tests.support.smtp import SMTPServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PLATFORM_KEY = "sk_test_platform0000000000000001"
-WEBHOOK_SECRET = "whsec_test_platform_secret_0001"
+WEBHOOK_SECRET = "whsec_test_platform_secret_0001"  # the platform's account endpoint
+CONNECT_WEBHOOK_SECRET = "whsec_test_connect_secret_0002"  # the platform's Connect endpoint
 ENCRYPTION_KEY = "mY0AV2Ev8VoNLy6MeYVb5T_Gy0r1m2PBJ7lTqP3d7lY="
 
 
@@ -100,6 +101,7 @@ def app_config(database_url, stripe_emulator, smtp_server, tmp_path):
         "INVOICING_STRIPE_API_KEY": PLATFORM_KEY,
         "INVOICING_STRIPE_API_BASE": stripe_emulator.url,
         "INVOICING_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET,
         "INVOICING_STRIPE_MAX_NETWORK_RETRIES": 0,
         "INVOICING_SECRET_ENCRYPTION_KEY": ENCRYPTION_KEY,
         "INVOICING_MAIL_SERVER": "127.0.0.1",

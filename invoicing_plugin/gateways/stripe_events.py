@@ -12,6 +12,10 @@ to know about it besides its handler:
   transaction.
 * ``own_key`` -- the type is enabled on the webhook endpoint the plugin creates on an
   own-key workspace's Stripe account (``services.connections``).
+* ``endpoint`` -- which of the platform's endpoints Stripe delivers it to
+  (https://docs.stripe.com/connect/webhooks): ``"account"`` (activity on the platform's
+  own account, which includes destination charges' Checkout Sessions and charges) or
+  ``"connect"`` (activity on a connected account; the event carries ``account``).
 
 The handlers themselves live in ``webhooks.handlers.HANDLERS`` (type -> function); a test
 checks that its keys are exactly this table's. Adding an event type is one row here plus
@@ -38,6 +42,7 @@ class EventRoute:
     reader: Callable[..., Any]
     own_transaction: bool = False
     own_key: bool = True
+    endpoint: str = "account"  # "account" | "connect": the platform endpoint Stripe sends it to
 
 
 #: Every event type we handle -> its route. Anything else is recorded as ``ignored``.
@@ -52,8 +57,9 @@ ROUTES: dict[str, EventRoute] = {
     "checkout.session.async_payment_failed": EventRoute(checkout_session),
     "charge.refunded": EventRoute(charge_object),
     "charge.dispute.created": EventRoute(dispute_object),
-    "account.updated": EventRoute(account_info, own_transaction=True, own_key=False),
-    "account.application.deauthorized": EventRoute(application_object, own_transaction=True, own_key=False),
+    "account.updated": EventRoute(account_info, own_transaction=True, own_key=False, endpoint="connect"),
+    "account.application.deauthorized": EventRoute(application_object, own_transaction=True, own_key=False,
+                                                   endpoint="connect"),
 }
 
 

@@ -328,6 +328,36 @@ class WebhookEvent(Base):
     processed_at: Mapped[datetime | None]
 
 
+class WebhookRefusal(Base):
+    """Deliveries the webhook endpoint refused (400/413), counted -- never their bodies.
+
+    One row per day, endpoint kind (``account`` / ``connect``: which secrets the delivery
+    was checked against), reason and scope (``""``: the platform's endpoints; otherwise
+    the own-key workspace whose secret verified it), so a flood of forged requests adds
+    to a count instead of adding rows. ``signed`` is true when a configured secret
+    verified the signature (a signed but unusable event, e.g. a shape Stripe does not
+    send); only then are the last event's id and type kept. A refusal of a body whose
+    signature did not verify keeps nothing of the body (revision 0007).
+    """
+
+    __tablename__ = "invoicing_webhook_refusals"
+    __table_args__ = (UniqueConstraint("day", "endpoint", "reason", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    endpoint: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(64), default="")
+    signed: Mapped[bool] = mapped_column(Boolean, default=False)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_status: Mapped[int] = mapped_column(Integer, default=400)
+    last_message: Mapped[str | None] = mapped_column(Text)
+    last_event_id: Mapped[str | None] = mapped_column(String(255))
+    last_event_type: Mapped[str | None] = mapped_column(String(96))
+
+
 class ClientPortalAccess(Base):
     """The unguessable per-client portal link."""
 

@@ -11,6 +11,15 @@ event is shown only to the workspace whose session it named (or whose own-key se
 verified it), never to a workspace its metadata merely names. Events that named no
 session of the plugin at all belong to no workspace: ``flask invoicing ignored-events``
 lists them for the platform's operators.
+
+It also shows, per event type the plugin handles, the endpoint Stripe delivers it to
+(the platform's *account* endpoint or its *Connect* endpoint,
+https://docs.stripe.com/connect/webhooks) and when one last arrived for this workspace
+-- "never" points at an endpoint that is missing or whose secret is not configured --
+and the deliveries the endpoints refused (400/413) in the last 7 days, counted by reason
+(:mod:`invoicing_plugin.webhooks.refusals`): the workspace's own endpoint's with the
+last signed event's id, the platform endpoints' as counts only (they are shared by every
+workspace). Nothing of a body whose signature failed is ever shown.
 """
 
 from __future__ import annotations
@@ -24,7 +33,9 @@ from wtforms import SubmitField
 from ..state import get_state
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import NotFound
+from ..services.connection_routes import get_connection
 from ..webhooks.processing import ReplayRefused, replay_event
+from ..webhooks.refusals import arrivals, refusals
 from .access import staff, staff_required
 from .forms import InvoicingForm
 
@@ -74,8 +85,16 @@ def index():
             .group_by(WebhookEvent.status)
         ).all()
     )
+    connection = get_connection(ctx.workspace.id)
+    own_key = connection is not None and connection.mode == "own_key"
+    refused = refusals(since=since, scope=str(ctx.workspace.id), platform=True)
     return render_template(
         TEMPLATE,
+        arrivals=arrivals(workspace_id=str(ctx.workspace.id), own_key=own_key),
+        own_key=own_key,
+        refused=refused,
+        refused_total=sum(r.count for r in refused),
+        connect_endpoint_url=url_for("invoicing_webhooks.stripe_connect_webhook", _external=True),
         workspace=ctx.workspace,
         last=last,
         failures=failures,

@@ -436,3 +436,26 @@ def replay_event(workspace_id: str, webhook_event_pk: int) -> ProcessResult:
     payload = dict(record.payload)
     session.rollback()
     return process_event(payload, scope_workspace=str(workspace_id), source="replay")
+
+
+def record_ignored(event: Mapping[str, Any], *, workspace_id: str | None, note: str) -> ProcessResult:
+    """Record a verified ``event`` as ``ignored`` with ``note`` and act on nothing.
+
+    For events the endpoint acknowledges without handling them (a test-mode event on
+    a live endpoint, https://docs.stripe.com/connect/webhooks: "check the livemode
+    value"). Same row and rules as :func:`process_event`: a failed row of the same id
+    is taken over, anything else recorded makes this a ``duplicate``.
+    """
+    session = get_state().session
+    event_id = str(event["id"])
+    try:
+        with UnitOfWork(session) as uow:
+            if _upsert(session, event, status="ignored", workspace_id=workspace_id, invoice_id=None,
+                       processed_at=utcnow(), note=note) is None:
+                uow.rollback()
+                return ProcessResult(event_id, "duplicate", note="already recorded")
+            uow.commit()
+    except IntegrityError:
+        session.rollback()
+        return ProcessResult(event_id, "duplicate", note="recorded concurrently by another delivery")
+    return ProcessResult(event_id, "ignored", note=note)

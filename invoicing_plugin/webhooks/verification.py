@@ -4,10 +4,18 @@ A webhook is trusted only if its ``Stripe-Signature`` header verifies (Stripe's
 ``v1`` HMAC-SHA256 scheme, checked by the ``stripe`` SDK) against one of the
 candidate secrets:
 
-* the platform endpoint's secret(s) from ``INVOICING_STRIPE_WEBHOOK_SECRET`` -- two at
-  once while rotating -- for Connect and platform events; and
-* for workspaces that use their own Stripe key, the secret of the endpoint created on
-  *their* account (``StripeConnection.webhook_secret_encrypted``).
+* for an event of a connected account (it carries ``account``): the platform's
+  **Connect** endpoint's secret(s), ``INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET``, and no
+  other -- Stripe delivers such events only to Connect endpoints
+  (https://docs.stripe.com/connect/webhooks);
+* for any other event: the platform's **account** endpoint's secret(s),
+  ``INVOICING_STRIPE_WEBHOOK_SECRET`` -- two at once while rotating -- and, for
+  workspaces that use their own Stripe key, the secret of the (account) endpoint
+  created on *their* account (``StripeConnection.webhook_secret_encrypted``).
+
+Each endpoint has its own signing secret (https://docs.stripe.com/webhooks), so a
+set-up with one secret verifies only one of the two kinds; the refusal names the
+missing setting.
 
 The body is parsed before verification only to find which own-key workspace the event
 *claims* to concern (its ``account``, the object's ``metadata.workspace_id``, or the
@@ -25,10 +33,18 @@ than ``INVOICING_STRIPE_WEBHOOK_TOLERANCE`` seconds is refused as too old; ``0``
 the age check off (as in the SDK). A timestamp in the future is accepted, as the SDK
 decides: only Stripe's signer holds the secret.
 
-Then ``livemode`` must match the key the secret belongs to (a live event never reaches a
-test set-up, and vice versa), and the body must be an event Stripe would send
-(:func:`.handlers.check_event`: the envelope and, for handled types, the object each
-handler reads); otherwise it is refused with 400 and nothing is recorded.
+Then the body must be an event Stripe would send (:func:`.handlers.check_event`: the
+envelope and, for handled types, the object each handler reads); otherwise it is
+refused with 400 and nothing is recorded. Every refusal carries a :class:`.Refusal`
+(reason, endpoint kind, and -- only when a secret verified the signature -- the event's
+id and type) for the count on the health page.
+
+Finally ``livemode`` is compared with the mode of the key the secret belongs to. Stripe
+sends connected accounts' *test* events to *live* Connect endpoints and asks receivers
+to check ``livemode`` (https://docs.stripe.com/connect/webhooks), so a mismatch is not
+refused (a run of 400s gets the endpoint disabled, live events with it): the event is
+returned with :attr:`VerifiedEvent.mode_mismatch` set, acknowledged, recorded as
+``ignored`` with that reason, and never acted on.
 """
 
 from __future__ import annotations
@@ -43,12 +59,13 @@ import stripe
 from flask import current_app
 from sqlalchemy import select
 
-from ..config import webhook_secrets
+from ..config import WEBHOOK_SECRET_SETTINGS, webhook_secrets
 from ..state import get_state
 from ..gateways.stripe_gateway import MAX_ACCOUNT_ID_CHARS, MalformedStripeObject, is_stripe_id
 from ..persistence.models import CheckoutSessionRecord, Invoice, StripeConnection
 from ..services.connections import stored_secrets
 from .handlers import check_event
+from .refusals import Refusal
 
 log = logging.getLogger("invoicing_plugin.webhooks")
 
@@ -56,10 +73,11 @@ log = logging.getLogger("invoicing_plugin.webhooks")
 class WebhookRejected(Exception):
     """The request is not a verified Stripe event; answer ``status`` and process nothing."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, refusal: Refusal | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.refusal = refusal or Refusal("not_event", status=status)
 
 
 @dataclass(frozen=True)
@@ -67,25 +85,39 @@ class Candidate:
     secret: str
     scope_workspace: str | None  # None: the platform's endpoint
     livemode: bool  # the mode of the key behind this endpoint
+    endpoint: str = "account"  # "account" | "connect": the platform endpoint kind (own-key: account)
 
 
 @dataclass(frozen=True)
 class VerifiedEvent:
     event: dict[str, Any]
     scope_workspace: str | None
+    endpoint: str = "account"
+    #: Why the event must not be acted on although it is verified (its ``livemode`` is
+    #: not the key's mode), or ``None``.
+    mode_mismatch: str | None = None
 
     @property
     def id(self) -> str:
         return self.event["id"]
 
 
+def event_endpoint(event: Mapping[str, Any]) -> str:
+    """The platform endpoint kind that receives ``event``: ``"connect"`` when it carries a
+    connected ``account`` (https://docs.stripe.com/api/events/object: "The connected
+    account that originates the event"), else ``"account"``."""
+    return "connect" if event.get("account") is not None else "account"
+
+
 def _is_live_key(key: str | None) -> bool:
     return bool(key) and "_live_" in key
 
 
-def platform_candidates(config: Mapping[str, Any]) -> list[Candidate]:
+def platform_candidates(config: Mapping[str, Any], endpoint: str = "account") -> list[Candidate]:
+    """The platform's ``endpoint`` (``"account"`` or ``"connect"``) secrets, in the mode of
+    the platform key."""
     live = _is_live_key(config.get("INVOICING_STRIPE_API_KEY"))
-    return [Candidate(secret, None, live) for secret in webhook_secrets(config)]
+    return [Candidate(secret, None, live, endpoint) for secret in webhook_secrets(config, endpoint)]
 
 
 def _hinted_workspaces(event: Mapping[str, Any]) -> list[str]:
@@ -190,54 +222,130 @@ def _finite(literal: str) -> float:
     return value
 
 
-def verify_event(payload: bytes, signature: str | None) -> VerifiedEvent:
-    """The verified event in ``payload``, or :class:`WebhookRejected` saying why not."""
+def verify_event(payload: bytes, signature: str | None, *, endpoint: str | None = None) -> VerifiedEvent:
+    """The verified event in ``payload``, or :class:`WebhookRejected` saying why not.
+
+    ``endpoint``: ``"connect"`` when the request came to the Connect-only URL (only
+    Connect events, verified with the Connect secrets); ``None`` for the shared URL,
+    where the event's ``account`` says which endpoint's secrets apply.
+    """
     config = current_app.config
     if signature is not None and not signature.isascii():
         # Stripe's header is ASCII (``t=<digits>,v1=<hex>``). The SDK compares ``v1`` values
         # with ``hmac.compare_digest``, which raises TypeError on non-ASCII text instead of
         # refusing it: such a header never reaches the SDK. (Not a second parser: the header
         # is not split, only refused whole.)
-        raise WebhookRejected("The Stripe-Signature header is not one Stripe sends (it is not ASCII).")
-    text, claimed = _json(payload)
+        raise WebhookRejected("The Stripe-Signature header is not one Stripe sends (it is not ASCII).",
+                              refusal=Refusal("header", endpoint=endpoint or "account"))
+    try:
+        text, claimed = _json(payload)
+    except WebhookRejected as rejected:
+        rejected.refusal = Refusal("not_json", endpoint=endpoint or "account")
+        raise
     if not isinstance(claimed, dict) or not isinstance(claimed.get("id"), str) or not isinstance(
         claimed.get("type"), str
     ):
-        raise WebhookRejected("The body is not a Stripe event.")
+        raise WebhookRejected("The body is not a Stripe event.", refusal=Refusal("not_event", endpoint=endpoint or "account"))
 
+    kind = event_endpoint(claimed)
+    if endpoint == "connect" and kind != "connect":
+        raise WebhookRejected("This URL receives the Connect endpoint's events, which carry the connected "
+                              "`account`; point the account endpoint at .../webhooks/stripe.",
+                              refusal=Refusal("wrong_endpoint", endpoint="connect"))
+    if kind == "connect":
+        matched = _verify_connect(config, text, claimed, signature)
+    else:
+        matched = _verify_account(config, text, claimed, signature)
+
+    try:
+        check_event(claimed)
+    except MalformedStripeObject as malformed:
+        raise WebhookRejected(
+            f"The body is not an event Stripe sends: {malformed.message}",
+            refusal=Refusal("malformed", endpoint=kind, signed=True, scope=matched.scope_workspace,
+                            event_id=claimed["id"], event_type=claimed["type"]),
+        ) from None
+
+    mismatch = None
+    if claimed["livemode"] != matched.livemode:
+        mode = "live" if claimed["livemode"] else "test"
+        key_mode = "live" if matched.livemode else "test"
+        whose = "the workspace's own Stripe key" if matched.scope_workspace else "the platform's Stripe key"
+        mismatch = (f"A {mode}-mode event on a {key_mode}-mode endpoint ({whose} is a {key_mode}-mode key): "
+                    "acknowledged and not acted on. Stripe sends connected accounts' test events to live "
+                    "Connect endpoints (https://docs.stripe.com/connect/webhooks).")
+    return VerifiedEvent(event=claimed, scope_workspace=matched.scope_workspace, endpoint=kind,
+                         mode_mismatch=mismatch)
+
+
+def _refuse_unmatched(text: str, signature: str, tried: list[Candidate], endpoint: str, tolerance: int,
+                      hint: str = "") -> None:
+    """Refuse a delivery no candidate accepted; only say why. A signature that matches at any
+    age is stale."""
+    if _first_match(text, signature, tried, None) is not None:
+        raise WebhookRejected(f"The signature timestamp is older than the tolerance ({tolerance} s): "
+                              "a late or replayed delivery.", refusal=Refusal("stale", endpoint=endpoint))
+    raise WebhookRejected(f"The Stripe-Signature does not match any configured webhook secret{hint}.",
+                          refusal=Refusal("signature", endpoint=endpoint))
+
+
+def _verify_connect(config, text: str, claimed: Mapping[str, Any], signature: str | None) -> Candidate:
+    """A Connect event: the Connect endpoint's secrets, and no other."""
+    setting = WEBHOOK_SECRET_SETTINGS["connect"]
+    tolerance = int(config["INVOICING_STRIPE_WEBHOOK_TOLERANCE"])
+    candidates = platform_candidates(config, "connect")
+    if not candidates:
+        log.error("Stripe webhook refused: a Connect event (%s) arrived but no Connect endpoint signing "
+                  "secret is configured (%s)", claimed.get("type") if isinstance(claimed.get("type"), str)
+                  and len(claimed["type"]) <= 96 else "?", setting)
+        raise WebhookRejected(f"No Connect endpoint signing secret is configured ({setting}), so events of "
+                              "connected accounts cannot be verified.",
+                              refusal=Refusal("no_secret", endpoint="connect"))
+    if not signature:
+        raise WebhookRejected("The Stripe-Signature header is missing.",
+                              refusal=Refusal("no_signature", endpoint="connect"))
+    matched = _first_match(text, signature, candidates, tolerance)
+    if matched is not None:
+        return matched
+    hint = ""
+    if _first_match(text, signature, platform_candidates(config, "account"), None) is not None:
+        # One secret for both kinds is what `stripe listen` uses; say which setting lacks it.
+        hint = (f" for Connect events ({setting}); it is signed with the account endpoint's secret, as "
+                f"`stripe listen` signs both kinds: put that secret in {setting} as well")
+    _refuse_unmatched(text, signature, candidates, "connect", tolerance, hint)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _verify_account(config, text: str, claimed: Mapping[str, Any], signature: str | None) -> Candidate:
+    """An event of an account itself: the platform's account endpoint, or an own-key
+    workspace's endpoint."""
     # The platform's secrets first: most events come from the platform endpoint, and
     # trying them needs no query. Own-key workspaces' secrets are looked up (reads
     # only) just when no platform secret matches -- the same order as before, with
     # the lookups skipped when they cannot change the outcome.
     tolerance = int(config["INVOICING_STRIPE_WEBHOOK_TOLERANCE"])
-    platform = platform_candidates(config)
+    platform = platform_candidates(config, "account")
     own_key: list[Candidate] = []
     matched = _first_match(text, signature, platform, tolerance) if signature else None
-    if matched is None:
-        own_key = own_key_candidates(claimed)
-        # Lookups for hints are reads only; end that transaction before anything else happens.
-        get_state().session.rollback()
-        if not platform and not own_key:
-            log.error("Stripe webhook refused: no webhook signing secret is configured "
-                      "(INVOICING_STRIPE_WEBHOOK_SECRET)")
-            raise WebhookRejected("No webhook signing secret is configured, so no event can be verified.")
-        if not signature:
-            raise WebhookRejected("The Stripe-Signature header is missing.")
-        matched = _first_match(text, signature, own_key, tolerance)
-    if matched is None:
-        # Refused either way; only say why. A signature that matches at any age is stale.
-        if _first_match(text, signature, platform + own_key, None) is not None:
-            raise WebhookRejected(f"The signature timestamp is older than the tolerance ({tolerance} s): "
-                                  "a late or replayed delivery.")
-        raise WebhookRejected("The Stripe-Signature does not match any configured webhook secret.")
-
-    try:
-        check_event(claimed)
-    except MalformedStripeObject as malformed:
-        raise WebhookRejected(f"The body is not an event Stripe sends: {malformed.message}") from None
-
-    if claimed["livemode"] != matched.livemode:
-        mode = "live" if claimed["livemode"] else "test"
-        key_mode = "live" if matched.livemode else "test"
-        raise WebhookRejected(f"A {mode}-mode event cannot be processed with a {key_mode}-mode Stripe key.")
-    return VerifiedEvent(event=claimed, scope_workspace=matched.scope_workspace)
+    if matched is not None:
+        return matched
+    own_key = own_key_candidates(claimed)
+    # Lookups for hints are reads only; end that transaction before anything else happens.
+    get_state().session.rollback()
+    if not platform and not own_key:
+        log.error("Stripe webhook refused: no webhook signing secret is configured "
+                  "(INVOICING_STRIPE_WEBHOOK_SECRET)")
+        raise WebhookRejected("No webhook signing secret is configured, so no event can be verified.",
+                              refusal=Refusal("no_secret", endpoint="account"))
+    if not signature:
+        raise WebhookRejected("The Stripe-Signature header is missing.",
+                              refusal=Refusal("no_signature", endpoint="account"))
+    matched = _first_match(text, signature, own_key, tolerance)
+    if matched is not None:
+        return matched
+    hint = ""
+    if _first_match(text, signature, platform_candidates(config, "connect"), None) is not None:
+        hint = (" for account events (INVOICING_STRIPE_WEBHOOK_SECRET); it is signed with the Connect "
+                "endpoint's secret: the two settings look swapped")
+    _refuse_unmatched(text, signature, platform + own_key, "account", tolerance, hint)
+    raise AssertionError("unreachable")  # pragma: no cover

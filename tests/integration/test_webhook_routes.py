@@ -34,9 +34,10 @@ from invoicing_plugin.gateways.stripe_gateway import (
 from invoicing_plugin.persistence.models import WebhookEvent
 from invoicing_plugin.services import connections
 from invoicing_plugin.webhooks import handlers
-from tests.conftest import PLATFORM_KEY, WEBHOOK_SECRET
+from tests.conftest import PLATFORM_KEY
 from tests.integration.webhook_helpers import (
     ENDPOINT,
+    add_platform_endpoints,
     events,
     intent_charge,
     invoice_state,
@@ -173,14 +174,19 @@ def _assert_delivered_and_processed(scene: Scene, event_type: str, endpoint_id: 
 def test_each_route_is_emitted_by_the_emulator_delivered_and_processed(
     app, live_server, world, account, stripe_emulator, event_type
 ):
-    """Connect: the platform endpoint (your account and connected accounts), every row."""
+    """Connect: the platform's two endpoints (an account endpoint and a Connect endpoint,
+    each with its own secret, https://docs.stripe.com/connect/webhooks), every row
+    delivered on the endpoint its ``endpoint`` column names."""
     invoice = sent_invoice(app, world.acme, account)
-    endpoint = stripe_emulator.control.add_webhook_endpoint(live_server.url + ENDPOINT, secret=WEBHOOK_SECRET)
+    endpoints = dict(zip(("account", "connect"), add_platform_endpoints(stripe_emulator.control,
+                                                                        live_server.url + ENDPOINT)))
     scene = Scene(app, stripe_emulator, invoice, account, PLATFORM_KEY)
 
     TRIGGERS[event_type](scene)
 
-    _assert_delivered_and_processed(scene, event_type, endpoint["id"])
+    _assert_delivered_and_processed(scene, event_type, endpoints[ROUTES[event_type].endpoint]["id"])
+    other = endpoints["account" if ROUTES[event_type].endpoint == "connect" else "connect"]["id"]
+    assert not [d for d in scene.control.deliveries() if d["event_type"] == event_type and d["endpoint_id"] == other]
 
 
 @pytest.mark.parametrize("event_type", [t for t, r in ROUTES.items() if r.own_key])

@@ -184,16 +184,21 @@ def test_a_body_over_the_limit_is_refused_with_413(app, client, invoice, stripe_
     assert webhook_rows(app) == []
 
 
-def test_a_live_event_with_a_test_key_is_refused(app, client, invoice, stripe_emulator):
+def test_a_live_event_with_a_test_key_is_acknowledged_ignored_and_not_acted_on(app, client, invoice,
+                                                                               stripe_emulator):
+    """A mode mismatch is answered 200 (a run of 400s gets the endpoint disabled), recorded
+    as ignored with the reason, and changes nothing (issue 13, fault 2; the test-event
+    case is in test_webhook_endpoints.py)."""
     event = paid_event(stripe_emulator, invoice)
     event["livemode"] = True
 
     response = post_event(client, event)
 
-    assert response.status_code == 400
-    assert "live-mode event" in response.get_json()["error"]
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ignored"
     assert invoice_state(app, invoice.id).status == "sent"
-    assert webhook_rows(app) == []
+    (row,) = webhook_rows(app)
+    assert row.status == "ignored" and "live-mode event on a test-mode endpoint" in row.note
 
 
 def test_a_body_that_is_not_an_event_is_refused(app, client):

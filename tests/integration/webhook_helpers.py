@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, StripeConnection, WebhookEvent, utcnow
 from invoicing_plugin.services import payments
-from tests.conftest import PLATFORM_KEY, WEBHOOK_SECRET
+from tests.conftest import CONNECT_WEBHOOK_SECRET, PLATFORM_KEY, WEBHOOK_SECRET
 from tests.integration.conftest import connect_workspace  # noqa: F401  (one way to connect, re-exported)
 
 ENDPOINT = "/invoicing/webhooks/stripe"
@@ -140,9 +140,27 @@ def sign(payload: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = Non
     return stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=timestamp)
 
 
-def post_event(client, event: dict | str, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None,
+def platform_secret_for(event: dict | str) -> str:
+    """The platform endpoint secret Stripe signs ``event`` with: the Connect endpoint's for an
+    event of a connected account (it carries ``account``), else the account endpoint's
+    (https://docs.stripe.com/connect/webhooks)."""
+    if isinstance(event, dict) and event.get("account") is not None:
+        return CONNECT_WEBHOOK_SECRET
+    return WEBHOOK_SECRET
+
+
+def add_platform_endpoints(control, url: str, **options) -> tuple[dict, dict]:
+    """Register the platform's two endpoints on the emulator, as docs/webhooks.md says:
+    an account endpoint and a Connect endpoint, each with its own secret. Returns both."""
+    account = control.add_webhook_endpoint(url, secret=WEBHOOK_SECRET, **options)
+    connect = control.add_webhook_endpoint(url, secret=CONNECT_WEBHOOK_SECRET, connect=True, **options)
+    return account, connect
+
+
+def post_event(client, event: dict | str, *, secret: str | None = None, timestamp: int | None = None,
                signature: str | None = None):
     payload = event if isinstance(event, str) else json.dumps(event)
+    secret = secret if secret is not None else platform_secret_for(event)
     header = signature if signature is not None else sign(payload, secret, timestamp)
     return client.post(ENDPOINT, data=payload, headers={"Stripe-Signature": header},
                        content_type="application/json")

@@ -24,11 +24,23 @@ From a shell (demo app, manual testing, another process)::
 
     python -m invoicing_plugin.testing.stripe_emulator --port 12111 \\
         --webhook-url http://127.0.0.1:5000/invoicing/webhooks/stripe \\
-        --webhook-secret whsec_demo_secret [--chaos --chaos-seed 7]
+        --webhook-secret whsec_demo_account_secret \\
+        --connect-webhook-url http://127.0.0.1:5000/invoicing/webhooks/stripe \\
+        --connect-webhook-secret whsec_demo_connect_secret [--chaos --chaos-seed 7]
 
 It binds to loopback by default and prints its URL.  Point the application's
 Stripe API base at that URL, use any key shaped like a Stripe secret key
-(``sk_test_`` + 8 or more letters/digits) and the given webhook secret.
+(``sk_test_`` + 8 or more letters/digits) and the given webhook secrets.
+As on Stripe, ``--webhook-url`` is an *account* endpoint (the accounts' own
+events: Checkout, charges, refunds, disputes of destination charges) and
+``--connect-webhook-url`` a *Connect* endpoint (connected accounts' events,
+which carry ``account``: ``account.updated``, ``account.application.deauthorized``),
+each with its own signing secret (https://docs.stripe.com/connect/webhooks).
+``--forward-to`` / ``--forward-connect-to`` are accepted as aliases, after
+``stripe listen``; unlike ``stripe listen`` (one secret for the session, Connect
+events forwarded to ``--forward-to`` when ``--forward-connect-to`` is absent),
+without ``--connect-webhook-url`` Connect events reach no one, as with a
+Dashboard set-up that has only an account endpoint.
 
 With pytest
 -----------
@@ -83,7 +95,9 @@ another process) talks to the ``/_emulator/`` control API::
     ctl.trigger("charge.dispute.created", charge=charge_id)
     ctl.advance_clock(25 * 3600)                      # expires open sessions
     ctl.skew_clock(-300)                              # Stripe 5 min behind the app's clock
-    ctl.add_webhook_endpoint(url, secret="whsec_...", connect=None)
+    ctl.add_webhook_endpoint(url, secret="whsec_...")                # account endpoint
+    ctl.add_webhook_endpoint(url, secret="whsec_...", connect=True)  # Connect endpoint
+    ctl.add_webhook_endpoint(url, connect=True, livemode=True)       # also gets test events
     ctl.wait_for_deliveries(timeout=10)               # deterministic webhook tests
     ctl.deliveries()                                  # every attempt, with status
     ctl.set_chaos(seed=7, duplicate_rate=1.0)

@@ -22,8 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=12111, help="port (0 = any free port)")
-    parser.add_argument("--webhook-url", help="deliver every event to this URL")
-    parser.add_argument("--webhook-secret", help="signing secret for --webhook-url (whsec_...)")
+    parser.add_argument("--webhook-url", "--forward-to", dest="webhook_url",
+                        help="account endpoint: deliver accounts' own events (Checkout, charges...) "
+                             "to this URL")
+    parser.add_argument("--webhook-secret", help="signing secret for --webhook-url (whsec_...; "
+                                                 "generated and printed if omitted)")
+    parser.add_argument("--connect-webhook-url", "--forward-connect-to", dest="connect_webhook_url",
+                        help="Connect endpoint: deliver connected accounts' events (account.updated, "
+                             "account.application.deauthorized...) to this URL; may be the same URL")
+    parser.add_argument("--connect-webhook-secret",
+                        help="signing secret for --connect-webhook-url (whsec_...; its own, "
+                             "generated and printed if omitted)")
     parser.add_argument("--retry-schedule", type=_floats,
                         default=DEFAULT_RETRY_SCHEDULE,
                         help="comma-separated waits in seconds between delivery attempts")
@@ -44,17 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.webhook_secret and not args.webhook_url:
         print("--webhook-secret needs --webhook-url", file=sys.stderr)
         return 2
+    if args.connect_webhook_secret and not args.connect_webhook_url:
+        print("--connect-webhook-secret needs --connect-webhook-url", file=sys.stderr)
+        return 2
     chaos = ChaosConfig(enabled=args.chaos, seed=args.chaos_seed,
                         duplicate_rate=args.chaos_duplicate_rate,
                         concurrent_rate=args.chaos_concurrent_rate,
                         delay_rate=args.chaos_delay_rate, max_delay=args.chaos_max_delay)
     emulator = StripeEmulator(args.host, args.port, webhook_url=args.webhook_url,
-                              webhook_secret=args.webhook_secret, chaos=chaos,
+                              webhook_secret=args.webhook_secret,
+                              connect_webhook_url=args.connect_webhook_url,
+                              connect_webhook_secret=args.connect_webhook_secret, chaos=chaos,
                               retry_schedule=args.retry_schedule,
                               max_attempts=args.max_attempts).start()
     print(f"Stripe emulator listening on {emulator.url}", flush=True)
     for endpoint in emulator.state.endpoints.values():
-        print(f"Delivering webhooks to {endpoint.url} (secret {endpoint.secret})", flush=True)
+        kind = "Connect" if endpoint.connect else "account"
+        print(f"Delivering {kind} webhooks to {endpoint.url} (secret {endpoint.secret})", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -257,6 +257,7 @@ def create_webhook_endpoint(ctx: Ctx, params: dict) -> dict:
         id=ctx.state.new_id("we"), url=params["url"], secret="whsec_" + random_token(32),
         enabled_events=list(params["enabled_events"]), owner=ctx.actor,
         connect=bool(params.get("connect", False)), api_version=params.get("api_version"),
+        livemode=bool(ctx.state.objects[ctx.actor].get("livemode", False)),
     )
     ctx.state.endpoints[endpoint.id] = endpoint
     obj = resources.webhook_endpoint_object(ctx.state, endpoint, params.get("description"),

@@ -131,20 +131,26 @@ class EmulatorControl:
 
     # ------------------------------------------------------------ webhooks
     def add_webhook_endpoint(self, url: str, secret: str | None = None,
-                             connect: bool | None = None, enabled_events: list[str] | None = None,
+                             connect: bool = False, enabled_events: list[str] | None = None,
                              account: str | None = None,
-                             api_version: str | None = None) -> dict[str, Any]:
+                             api_version: str | None = None,
+                             livemode: bool | None = None) -> dict[str, Any]:
         """Register a delivery target outside the API.
 
-        ``connect``: ``None`` receives every event, ``False`` only accounts'
-        own events, ``True`` only connected-account events.  ``account``
-        limits it to one platform account (default: all).  Returns
+        As on Stripe, an endpoint is one kind or the other: ``connect=False`` (the
+        default) is an *account* endpoint, receiving the events of accounts themselves
+        (no ``account`` field); ``connect=True`` is a *Connect* endpoint, receiving only
+        connected-account events (which carry ``account``). Register one of each, with
+        its own secret, to receive both (https://docs.stripe.com/connect/webhooks).
+        ``account`` limits it to one platform account (default: all). ``livemode``:
+        the endpoint's mode (default ``None``: any); a live Connect endpoint also
+        receives connected accounts' test events, as on Stripe. Returns
         ``{"id", "url", "secret", ...}``; a secret is generated if omitted.
         """
         return self._call("POST", "/webhook_endpoints", {
             "url": url, "secret": secret, "connect": connect,
             "enabled_events": enabled_events or ["*"], "account": account,
-            "api_version": api_version})
+            "api_version": api_version, "livemode": livemode})
 
     def remove_webhook_endpoint(self, endpoint_id: str) -> None:
         self._call("DELETE", f"/webhook_endpoints/{endpoint_id}")

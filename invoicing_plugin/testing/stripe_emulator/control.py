@@ -193,18 +193,31 @@ class ControlApp:
     # ------------------------------------------------------------ webhooks
     @control("POST", "/_emulator/webhook_endpoints")
     def add_webhook_endpoint(self, body: dict) -> dict:
-        connect = body.get("connect")
+        """Register an account endpoint (``connect`` false, the default, as in Stripe's API)
+        or a Connect endpoint (``connect`` true) -- never one for both kinds
+        (https://docs.stripe.com/connect/webhooks). ``livemode`` (optional): the endpoint's
+        mode; a live Connect endpoint also receives connected accounts' test events."""
+        connect = body.get("connect", False)
+        livemode = body.get("livemode")
+        if not isinstance(connect, bool):
+            raise StripeError(400, "connect must be true (a Connect endpoint: events of connected "
+                                   "accounts) or false (an account endpoint: the account's own events). "
+                                   "A Stripe endpoint is one or the other; register one of each.",
+                              param="connect")
+        if livemode is not None and not isinstance(livemode, bool):
+            raise StripeError(400, "livemode must be true, false or null.", param="livemode")
         endpoint = Endpoint(
             id="we_" + random_token(24), url=body["url"],
             secret=body.get("secret") or "whsec_" + random_token(32),
             enabled_events=list(body.get("enabled_events") or ["*"]),
-            owner=body.get("account"), connect=None if connect is None else bool(connect),
-            api_version=body.get("api_version"),
+            owner=body.get("account"), connect=connect,
+            api_version=body.get("api_version"), livemode=livemode,
         )
         with self.state.lock:
             self.state.endpoints[endpoint.id] = endpoint
         return {"id": endpoint.id, "url": endpoint.url, "secret": endpoint.secret,
-                "connect": endpoint.connect, "enabled_events": endpoint.enabled_events}
+                "connect": endpoint.connect, "livemode": endpoint.livemode,
+                "enabled_events": endpoint.enabled_events}
 
     @control("DELETE", "/_emulator/webhook_endpoints/<endpoint_id>")
     def remove_webhook_endpoint(self, body: dict, endpoint_id: str) -> dict:

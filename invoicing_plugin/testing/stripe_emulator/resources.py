@@ -872,7 +872,7 @@ def webhook_endpoint_object(state: EmulatorState, endpoint, description: str | N
         "created": state.now(),
         "description": description,
         "enabled_events": list(endpoint.enabled_events),
-        "livemode": False,
+        "livemode": bool(endpoint.livemode),
         "metadata": metadata,
         "status": "enabled" if endpoint.enabled else "disabled",
         "url": endpoint.url,

@@ -56,8 +56,14 @@ class StripeEmulator:
     >>> client = emu.stripe_client("sk_test_12345678")
     >>> emu.stop()
 
-    ``webhook_url``/``webhook_secret`` register a *configured* endpoint that
-    receives every event of every account (kept across ``reset()``).
+    ``webhook_url``/``webhook_secret`` register a *configured* account endpoint that
+    receives the events of every account itself (no ``account`` field), and
+    ``connect_webhook_url``/``connect_webhook_secret`` a configured *Connect* endpoint
+    that receives every connected account's events (they carry ``account``), each
+    with its own secret (generated when not given), as Stripe has them
+    (https://docs.stripe.com/connect/webhooks). Both are kept across ``reset()``.
+    With only ``webhook_url``, connected accounts' events (``account.updated``...)
+    reach no one, as on Stripe with one account endpoint.
     ``chaos`` is a :class:`ChaosConfig` or a dict of its fields.
     ``retry_schedule`` lists the waits (seconds) between delivery attempts;
     ``max_attempts`` defaults to one more than its length.
@@ -65,6 +71,7 @@ class StripeEmulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
+                 connect_webhook_url: str | None = None, connect_webhook_secret: str | None = None,
                  chaos: ChaosConfig | dict | None = None,
                  retry_schedule: Iterable[float] = DEFAULT_RETRY_SCHEDULE,
                  max_attempts: int | None = None, delivery_timeout: float = 5.0) -> None:
@@ -77,7 +84,9 @@ class StripeEmulator:
                                             max_attempts=max_attempts,
                                             timeout=delivery_timeout, chaos=chaos)
         if webhook_url:
-            self.add_static_endpoint(webhook_url, webhook_secret)
+            self.add_static_endpoint(webhook_url, webhook_secret, connect=False)
+        if connect_webhook_url:
+            self.add_static_endpoint(connect_webhook_url, connect_webhook_secret, connect=True)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._control: EmulatorControl | None = None
@@ -136,9 +145,12 @@ class StripeEmulator:
         return stripe.StripeClient(api_key, base_addresses=self.base_addresses(), **options)
 
     def add_static_endpoint(self, url: str, secret: str | None = None,
-                            connect: bool | None = None,
+                            connect: bool = False,
                             enabled_events: list[str] | None = None) -> Endpoint:
-        """Configured webhook endpoint for all accounts, surviving ``reset()``."""
+        """Configured webhook endpoint for all accounts, surviving ``reset()``: an account
+        endpoint (``connect=False``) or a Connect endpoint (``connect=True``)."""
+        if not isinstance(connect, bool):
+            raise TypeError("connect must be True (Connect endpoint) or False (account endpoint)")
         endpoint = Endpoint(id="we_" + random_token(24), url=url,
                             secret=secret or "whsec_" + random_token(32),
                             enabled_events=list(enabled_events or ["*"]), owner=None,

@@ -66,17 +66,32 @@ class Clock:
 
 @dataclass
 class Endpoint:
-    """A webhook destination, from the API (``owner`` set) or configuration."""
+    """A webhook destination, from the API (``owner`` set) or configuration.
+
+    As on Stripe, an endpoint is **either** an account endpoint (``connect=False``: events
+    of the account that owns it) **or** a Connect endpoint (``connect=True``: events of
+    its connected accounts, which carry ``account``), each with its own signing secret;
+    none receives both kinds (https://docs.stripe.com/connect/webhooks,
+    https://docs.stripe.com/api/webhook_endpoints/create, parameter ``connect``).
+
+    ``livemode`` is the endpoint's mode (``None``: configured endpoints, any mode). A
+    live endpoint receives live events, a test endpoint test events -- except that a
+    *live Connect* endpoint also receives connected accounts' **test** events, and the
+    receiver is expected to check ``livemode``
+    (https://docs.stripe.com/connect/webhooks: "both live and test webhooks are sent to
+    your production webhook URLs").
+    """
 
     id: str
     url: str
     secret: str
     enabled_events: list[str]
     owner: str | None = None  # platform account; None = configured, all accounts
-    connect: bool | None = False  # None (configured only): both kinds of events
+    connect: bool = False
     api_version: str | None = None
     enabled: bool = True
     static: bool = False  # from the emulator's configuration: survives reset()
+    livemode: bool | None = None
 
     def wants(self, event: dict[str, Any], platform_of: Callable[[str], str | None]) -> bool:
         if not self.enabled:
@@ -84,8 +99,11 @@ class Endpoint:
         if "*" not in self.enabled_events and event["type"] not in self.enabled_events:
             return False
         connected = "account" in event
-        if self.connect is not None and self.connect != connected:
+        if bool(self.connect) != connected:
             return False
+        if self.livemode is not None and bool(event.get("livemode")) != self.livemode:
+            if not (self.connect and self.livemode):  # test events also reach live Connect endpoints
+                return False
         if self.owner is None:
             return True
         if connected:
@@ -223,9 +241,9 @@ class EmulatorState:
              previous_attributes: dict[str, Any] | None = None) -> dict[str, Any]:
         """Record an event for ``account`` and hand it to the webhook worker.
 
-        Events of connected accounts carry ``account`` and go to the
-        platform's ``connect`` endpoints; everything else goes to the
-        account's own endpoints.
+        Events of connected accounts carry ``account`` and go only to the
+        platform's Connect endpoints (``connect=True``); everything else goes
+        only to the account's own (account) endpoints.
         """
         platform = self.objects.get(account, {})
         event: dict[str, Any] = {
