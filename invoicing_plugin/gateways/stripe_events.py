@@ -3,7 +3,7 @@
 Each row of :data:`ROUTES` says, for one event type, what the rest of the plugin needs
 to know about it besides its handler:
 
-* ``reader`` -- the gateway mapper (in :mod:`.stripe_gateway`) that reads and checks
+* ``reader`` -- the gateway mapper (in :mod:`.stripe_objects`) that reads and checks
   the event's ``data.object``; the webhook endpoint runs it before recording anything
   (``webhooks.handlers.check_event``), and the handler reads the object with it.
 * ``own_transaction`` -- the handler calls a service that commits on its own (and may
@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from .stripe_gateway import account_info, application_object, charge_object, checkout_session, dispute_object
+from .stripe_objects import account_info, application_object, charge_object, checkout_session, dispute_object
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def create_checkout(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | 
     invoice.checkout_session_id = session.id
     invoice.checkout_url = session.url
     # Every session is kept with its invoice: only these bind Stripe's news to invoices.
-    remember_checkout_session(invoice, session.id, mode=route.mode, account_id=route.account_id)
+    remember_checkout_session(invoice, session.id, mode=route.mode, account_id=route.account_id, uow=uow)
     invoice.checkout_expires_at = (
         datetime.fromtimestamp(session.expires_at, tz=timezone.utc) if session.expires_at else None
     )

@@ -21,22 +21,24 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
-from ..state import get_state
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
 from ..persistence.models import CheckoutSessionRecord, Invoice, utcnow
 from ..persistence.rows import INVOICE_COLUMNS, INVOICES, TrackedRow
 from .connection_routes import get_connection, own_key_gateway
 from .payment_outcome import PaymentOutcome
+from .uow import UnitOfWork
 
 
-def remember_checkout_session(invoice: Invoice, session_id: str, *, mode: str, account_id: str | None) -> None:
+def remember_checkout_session(invoice: Invoice, session_id: str, *, mode: str, account_id: str | None,
+                              uow: UnitOfWork | None = None) -> None:
     """Record that the plugin created Checkout Session ``session_id`` for ``invoice``.
 
-    Call in the transaction that stores the session on the invoice; rows are never
-    deleted, so every session an invoice ever had stays bound to it.
+    Call in the transaction (``uow``, default: the app's) that stores the session on the
+    invoice; rows are never deleted, so every session an invoice ever had stays bound to it.
     """
-    db = get_state().session
+    db = (uow or UnitOfWork.for_app()).session
     if db.scalars(select(CheckoutSessionRecord.id).where(CheckoutSessionRecord.session_id == session_id)).first():
         return  # the same session again (an idempotent retry)
     db.add(CheckoutSessionRecord(session_id=session_id, invoice_id=invoice.id, workspace_id=str(invoice.workspace_id),
@@ -109,16 +111,16 @@ def _refusal(record: CheckoutSessionRecord, *, scope_workspace: str | None, own_
     return None
 
 
-def _bound(column, value: str, *, lock: bool, checks: dict) -> Binding | None:
-    """The record whose ``column`` is ``value`` and its invoice (row-locked), checked against
-    the event; ``None`` when there is no such record. One statement."""
+def _bound(db: Session, column, value: str, *, lock: bool, checks: dict) -> Binding | None:
+    """The record whose ``column`` is ``value`` and its invoice (row-locked), read on ``db``
+    and checked against the event; ``None`` when there is no such record. One statement."""
     stmt = (select(CheckoutSessionRecord, Invoice)
             .join(Invoice, (Invoice.id == CheckoutSessionRecord.invoice_id)
                   & (Invoice.workspace_id == CheckoutSessionRecord.workspace_id))
             .where(column == value).limit(1))
     if lock:
         stmt = stmt.with_for_update(of=Invoice).execution_options(populate_existing=True)
-    row = get_state().session.execute(stmt).first()
+    row = db.execute(stmt).first()
     if row is None:
         return None
     record, invoice = row
@@ -141,11 +143,11 @@ def _bound_rows_statement(column: str, lock: bool):
     return stmt.with_for_update(of=INVOICES) if lock else stmt
 
 
-def _bound_rows(column: str, value: str, *, lock: bool, checks: dict) -> Binding | None:
+def _bound_rows(db: Session, column: str, value: str, *, lock: bool, checks: dict) -> Binding | None:
     """:func:`_bound` without the ORM: the record and its invoice as
     :class:`~invoicing_plugin.persistence.rows.TrackedRow` (the invoice row-locked when
-    ``lock``). One statement, on the session's connection (nothing enters the identity map)."""
-    connection = get_state().session.connection()
+    ``lock``). One statement, on ``db``'s connection (nothing enters the identity map)."""
+    connection = db.connection()
     if lock and connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         # No transaction to hold a lock in (the webhook's autocommit mode): the invoice's
         # version guards its write instead (persistence.rows.save_invoice).
@@ -178,39 +180,43 @@ def _own_endpoint(scope_workspace: str | None, source: str) -> bool:
 
 
 def bind_session(session: CheckoutSession, *, scope_workspace: str | None = None, event_account: Any = None,
-                 lock: bool = True, source: str = "webhook") -> Binding:
+                 lock: bool = True, source: str = "webhook", uow: UnitOfWork | None = None) -> Binding:
     """The invoice a Checkout Session event is about: only through the session's own record.
 
-    The record and the invoice are :class:`~invoicing_plugin.persistence.rows.TrackedRow`
-    objects, not ORM instances: save the invoice's changes with
+    Read on ``uow``'s session (default: the app's unit of work). The record and the
+    invoice are :class:`~invoicing_plugin.persistence.rows.TrackedRow` objects, not ORM
+    instances: save the invoice's changes with
     :func:`~invoicing_plugin.persistence.rows.save_invoice`.
     """
+    db = (uow or UnitOfWork.for_app()).session
     checks = dict(scope_workspace=scope_workspace, own_endpoint=_own_endpoint(scope_workspace, source),
                   event_account=event_account, metadata=session.metadata, obj=None)
-    bound = _bound_rows("session_id", session.id, lock=lock, checks=checks) \
+    bound = _bound_rows(db, "session_id", session.id, lock=lock, checks=checks) \
         if isinstance(session.id, str) else None
     return bound or Binding(reason=f"checkout session {session.id} was not created by this plugin")
 
 
-def _session_of_intent(payment_intent: str, scope_workspace: str | None) -> str | None:
+def _session_of_intent(payment_intent: str, scope_workspace: str | None, uow: UnitOfWork) -> str | None:
     """Ask Stripe which Checkout Session created ``payment_intent`` (a charge event that
     overtook its session's event). Raises :class:`GatewayError` when Stripe can't be asked."""
     gateway = None
     if scope_workspace is not None:
-        connection = get_connection(str(scope_workspace))
+        connection = get_connection(str(scope_workspace), uow=uow)
         if connection is not None and connection.mode == "own_key" and connection.secret_key_encrypted:
-            gateway = own_key_gateway(connection)
+            gateway = own_key_gateway(connection, uow=uow)
     if gateway is None:
-        gateway = get_state().platform_gateway()
+        gateway = uow.platform_gateway()
     return gateway.checkout_session_id_for_payment_intent(payment_intent)
 
 
 def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None = None, event_account: Any = None,
-                        lock: bool = True, source: str = "webhook") -> Binding:
+                        lock: bool = True, source: str = "webhook", uow: UnitOfWork | None = None) -> Binding:
     """The invoice a charge or dispute is about: its PaymentIntent must be the one Stripe
     reported for one of our sessions. A PaymentIntent we have not seen yet (its session's
     event is late) is looked up at Stripe -- the session that created it -- never guessed
-    from metadata."""
+    from metadata. Read on ``uow``'s session, asking Stripe through its gateways
+    (default: the app's unit of work)."""
+    uow = uow or UnitOfWork.for_app()
     intent = obj.get("payment_intent")
     if isinstance(intent, Mapping):  # expanded
         intent = intent.get("id")
@@ -219,7 +225,7 @@ def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None =
         return Binding(reason=f"{what} names no payment intent")
     checks = dict(scope_workspace=scope_workspace, own_endpoint=_own_endpoint(scope_workspace, source),
                   event_account=event_account, metadata=obj.get("metadata"), obj=obj)
-    bound = _bound(CheckoutSessionRecord.payment_intent_id, intent, lock=lock, checks=checks)
+    bound = _bound(uow.session, CheckoutSessionRecord.payment_intent_id, intent, lock=lock, checks=checks)
     if bound is not None:
         return bound
     unknown = Binding(reason=f"payment intent {intent} of {what} was not made through a checkout session "
@@ -229,12 +235,13 @@ def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None =
     # First news of this PaymentIntent (charge events come before or without their session's
     # in our records): Stripe says which session created it.
     try:
-        session_id = _session_of_intent(intent, scope_workspace)
+        session_id = _session_of_intent(intent, scope_workspace, uow)
     except GatewayError as exc:
         if exc.retryable:
             raise  # answered 5xx: Stripe delivers the event again later
         return Binding(reason=f"Stripe could not say which checkout session made {intent} ({exc.message})")
-    bound = _bound(CheckoutSessionRecord.session_id, session_id, lock=lock, checks=checks) if session_id else None
+    bound = (_bound(uow.session, CheckoutSessionRecord.session_id, session_id, lock=lock, checks=checks)
+             if session_id else None)
     if bound is None or (bound.record is not None and bound.record.payment_intent_id not in (None, intent)):
         return unknown
     if bound.invoice is not None:

@@ -39,7 +39,6 @@ from .. import signals
 from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.statuses import MONEY_RECEIVED
-from ..state import get_state
 from ..gateways.stripe_gateway import CheckoutSession
 from ..persistence.models import Invoice, WebhookEvent, utcnow
 from ..persistence.rows import TrackedRow, save_invoice
@@ -58,9 +57,9 @@ _SETTLING_EVENT_TYPES = (
 
 
 
-def _session_settled(invoice: Invoice, session_id: str) -> bool:
+def _session_settled(uow: UnitOfWork, invoice: Invoice, session_id: str) -> bool:
     """Whether an async success/failure of ``session_id`` was already applied to ``invoice``."""
-    rows = get_state().session.scalars(
+    rows = uow.session.scalars(
         select(WebhookEvent.payload).where(
             WebhookEvent.invoice_id == invoice.id,
             WebhookEvent.type.in_(_SETTLING_EVENT_TYPES),
@@ -103,24 +102,30 @@ def apply_checkout_session(
     ignored with the reason. ``source`` (``webhook``, ``reconcile``, ``return``,
     ``replay``) is written to the audit trail.
 
+    ``uow`` (default: the app's unit of work) is the caller's open unit of work: its
+    session reads and writes, and the ``invoice_paid`` signal is queued on it (sent when
+    the caller commits).
+
     An invoice found here is read and written without the ORM (a
     :class:`~invoicing_plugin.persistence.rows.TrackedRow`, saved as one version-guarded
     ``UPDATE`` that goes out with the transaction's last statement); a given ``invoice``
     is an ``Invoice``, written by the session's flush.
     """
+    uow = uow or UnitOfWork.for_app()
     if invoice is not None:
         return _apply(invoice, session, source=source, action=action, uow=uow)
-    binding = bind_session(session, scope_workspace=scope_workspace, event_account=event_account, source=source)
+    binding = bind_session(session, scope_workspace=scope_workspace, event_account=event_account, source=source,
+                           uow=uow)
     if binding.invoice is None:
         return binding.ignored()
     row: TrackedRow = binding.invoice
     outcome = _apply(row, session, source=source, action=action, uow=uow)
-    save_invoice(get_state().session, row)
+    save_invoice(uow.session, row)
     return outcome
 
 
 def _apply(invoice: Invoice | TrackedRow, session: CheckoutSession, *, source: str, action: Action | None,
-           uow: UnitOfWork | None) -> PaymentOutcome:
+           uow: UnitOfWork) -> PaymentOutcome:
     """What :func:`apply_checkout_session` does once the invoice is found and locked."""
     if action is None:
         if session.status == "expired":
@@ -131,15 +136,13 @@ def _apply(invoice: Invoice | TrackedRow, session: CheckoutSession, *, source: s
     if action is Action.PAYMENT_SUCCEEDED:
         return _apply_success(invoice, session, source=source, uow=uow)
     if action is Action.PAYMENT_STARTED:
-        return _apply_started(invoice, session, source=source)
+        return _apply_started(invoice, session, source=source, uow=uow)
     if action is Action.PAYMENT_FAILED:
         return _apply_failed(invoice, session, source=source)
     raise ValueError(f"apply_checkout_session cannot apply {action!r}")
 
 
-def _apply_success(
-    invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork | None
-) -> PaymentOutcome:
+def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork) -> PaymentOutcome:
     status = InvoiceStatus(invoice.status)
     paid = money_text(session.amount_total, session.currency)
     intent = session.payment_intent
@@ -200,17 +203,17 @@ def _apply_success(
     if invoice.amount_refunded_minor and invoice.amount_refunded_minor >= (invoice.amount_paid_minor or 0):
         refund_full(invoice, actor=actor, source=source)
 
-    if uow is not None and new is InvoiceStatus.PAID:
+    if new is InvoiceStatus.PAID:
         uow.emit(signals.invoice_paid, invoice=InvoiceSnapshot.of(invoice), actor=actor, source="stripe")
     return outcome_of(invoice, changed=True, note=f"{from_status} -> {new.value}",
                     confirm=new is InvoiceStatus.PAID and invoice.status == InvoiceStatus.PAID.value, flags=flags)
 
 
-def _apply_started(invoice: Invoice, session: CheckoutSession, *, source: str) -> PaymentOutcome:
+def _apply_started(invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork) -> PaymentOutcome:
     status = InvoiceStatus(invoice.status)
     if is_noop(status, Action.PAYMENT_STARTED):
         return outcome_of(invoice, note=f"already {invoice.status}")
-    if _session_settled(invoice, session.id):
+    if _session_settled(uow, invoice, session.id):
         return outcome_of(invoice, note=f"checkout session {session.id} has already settled; stale event")
     try:
         new = transition(status, Action.PAYMENT_STARTED)

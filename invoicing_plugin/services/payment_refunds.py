@@ -14,20 +14,23 @@ from .common import append_audit
 from .payment_binding import bind_payment_intent
 from .payment_outcome import PaymentOutcome, actor_for, flag, money_text, outcome_of
 from .payment_recording import refund_full
+from .uow import UnitOfWork
 
 
 def apply_charge_refunded(
-    charge: Mapping[str, Any], *, source: str, scope_workspace: str | None = None, event_account: Any = None
+    charge: Mapping[str, Any], *, source: str, scope_workspace: str | None = None, event_account: Any = None,
+    uow: UnitOfWork | None = None,
 ) -> PaymentOutcome:
     """Record a refund (``charge.refunded``): the refunded total, and REFUNDED once it is all back.
 
     The charge carries the cumulative ``amount_refunded``, so a late or repeated event
     never lowers what is recorded. A refund that arrives before its payment is kept and
     applied when the payment is recorded. The charge's PaymentIntent must be one of the
-    invoice's sessions' (:func:`bind_payment_intent`).
+    invoice's sessions' (:func:`bind_payment_intent`). ``uow``: the caller's unit of work
+    (default: the app's).
     """
     binding = bind_payment_intent(charge, scope_workspace=scope_workspace, event_account=event_account,
-                                  source=source)
+                                  source=source, uow=uow)
     if binding.invoice is None:
         return binding.ignored()
     invoice = binding.invoice
@@ -64,10 +67,12 @@ def _targets(status: InvoiceStatus, action: Action) -> tuple[InvoiceStatus, ...]
 
 
 def apply_dispute(dispute: Mapping[str, Any], *, source: str, scope_workspace: str | None = None,
-                  event_account: Any = None) -> PaymentOutcome:
-    """Flag an invoice whose payment the client disputed (``charge.dispute.created``)."""
+                  event_account: Any = None, uow: UnitOfWork | None = None) -> PaymentOutcome:
+    """Flag an invoice whose payment the client disputed (``charge.dispute.created``).
+
+    ``uow``: the caller's unit of work (default: the app's)."""
     binding = bind_payment_intent(dispute, scope_workspace=scope_workspace, event_account=event_account,
-                                  source=source)
+                                  source=source, uow=uow)
     if binding.invoice is None:
         return binding.ignored()
     invoice = binding.invoice

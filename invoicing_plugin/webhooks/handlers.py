@@ -26,7 +26,6 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import select
 
 from ..domain.invoice import Action
-from ..state import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import (
     account_info,
@@ -121,28 +120,28 @@ def session_expired(ctx: EventContext) -> str:
 def charge_refunded(ctx: EventContext) -> str:
     return ctx.record(
         payments.apply_charge_refunded(charge_object(ctx.object), source=ctx.source,
-                                       scope_workspace=ctx.scope_workspace, event_account=ctx.account)
+                                       scope_workspace=ctx.scope_workspace, event_account=ctx.account, uow=ctx.uow)
     )
 
 
 def dispute_created(ctx: EventContext) -> str:
     return ctx.record(
         payments.apply_dispute(dispute_object(ctx.object), source=ctx.source, scope_workspace=ctx.scope_workspace,
-                               event_account=ctx.account)
+                               event_account=ctx.account, uow=ctx.uow)
     )
 
 
-def _connection_workspace(account_id: str | None) -> str | None:
+def _connection_workspace(ctx: EventContext, account_id: str | None) -> str | None:
     if not account_id:
         return None
-    return get_state().session.scalars(
+    return ctx.uow.session.scalars(
         select(StripeConnection.workspace_id).where(StripeConnection.account_id == account_id).limit(1)
     ).first()
 
 
 def _connect_event_allowed(ctx: EventContext, account_id: str | None) -> str | None:
     """The workspace a Connect account event concerns, or ``None`` when it must be ignored."""
-    workspace_id = _connection_workspace(account_id)
+    workspace_id = _connection_workspace(ctx, account_id)
     if workspace_id is None:
         ctx.note = f"no workspace is connected to {account_id}"
         return None
@@ -158,7 +157,9 @@ def account_updated(ctx: EventContext) -> str:
     info = account_info(ctx.object)
     if _connect_event_allowed(ctx, info.id) is None:
         return "ignored"
-    connections.apply_account_update(info)
+    # Its service opens and commits its own transaction (the row is ``own_transaction``):
+    # a fresh unit of work with the same collaborators, on the same session.
+    connections.apply_account_update(info, uow=ctx.uow.fresh())
     ctx.note = "connection updated"
     return "processed"
 
@@ -170,7 +171,7 @@ def account_deauthorized(ctx: EventContext) -> str:
     account_id = ctx.event.get("account")
     if _connect_event_allowed(ctx, account_id) is None:
         return "ignored"
-    connections.apply_deauthorization(account_id)
+    connections.apply_deauthorization(account_id, uow=ctx.uow.fresh())
     ctx.note = "connection deauthorized"
     return "processed"
 

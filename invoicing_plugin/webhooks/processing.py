@@ -310,14 +310,16 @@ def process_event(
 
 
 def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, source: str) -> ProcessResult:
-    session = get_state().session
+    # The app's collaborators (session, gateways, settings, ...): building them reads no row.
+    uow = UnitOfWork.for_app()
+    session = uow.session
     event_id = str(event["id"])
     event_type = str(event.get("type"))[:96]
     handler = HANDLERS.get(event_type)
     ctx: EventContext | None = None
     status = "processed"
     try:
-        with UnitOfWork(session) as uow:
+        with uow:
             ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
             claimed = None
             route = stripe_events.route(event_type)

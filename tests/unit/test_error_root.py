@@ -113,10 +113,10 @@ def _samples() -> dict[str, list[BaseException]]:
         "invoicing_plugin.persistence.repository.NotFound": [
             NotFound("Invoice 42"), NotFound("pay link"), NotFound("workspace 'acme'"),
         ],
-        "invoicing_plugin.gateways.stripe_gateway.GatewayError": [
+        "invoicing_plugin.gateways.stripe_objects.GatewayError": [
             stripe_gateway.GatewayError("No Stripe API key is configured.", kind="auth"), *translated
         ],
-        "invoicing_plugin.gateways.stripe_gateway.MalformedStripeObject": [
+        "invoicing_plugin.gateways.stripe_objects.MalformedStripeObject": [
             stripe_gateway.MalformedStripeObject("data.object.amount_total must be an integer")
         ],
         "invoicing_plugin.gateways.mail.MailError": [

@@ -286,11 +286,8 @@ def test_the_lazy_list_is_current(all_imports):
 #: work's factory (:meth:`invoicing_plugin.services.uow.UnitOfWork.for_app`).
 APP_STATE_READER = f"{SERVICES}.uow"
 
-#: Services still reading the app's state or config themselves (issue 12), with why. The
-#: webhook hot path's modules (payment_recording, payment_binding) are converted with it.
+#: Services still reading the app's state or config themselves (issue 12), with why.
 READS_APP_STATE_FOR_NOW: dict[str, str] = {
-    f"{SERVICES}.payment_recording": "webhook hot path, converted separately",
-    f"{SERVICES}.payment_binding": "webhook hot path, converted separately",
     # Absolute links are built with the app's URL map (url_for) and INVOICING_EXTERNAL_URL:
     # they need the Flask app whatever the unit of work carries.
     f"{SERVICES}.links": "builds URLs with the app's url_map",
