@@ -154,12 +154,20 @@ def _connect_event_allowed(ctx: EventContext, account_id: str | None) -> str | N
 
 
 def account_updated(ctx: EventContext) -> str:
-    """Onboarding progress or restrictions of a connected account."""
+    """Onboarding progress or restrictions of a connected account.
+
+    The event's snapshot may be older than one already applied (events arrive in any
+    order: https://docs.stripe.com/webhooks#event-ordering), so only its account id is
+    used: the account is re-read from Stripe (:func:`~..services.connections.refresh_account`).
+    """
     info = account_info(ctx.object)
     if _connect_event_allowed(ctx, info.id) is None:
         return "ignored"
-    connections.apply_account_update(info)
-    ctx.note = "connection updated"
+    unchanged = connections.refresh_account(info.id)
+    if unchanged is not None:
+        ctx.note = unchanged
+        return "ignored"
+    ctx.note = "connection updated from the account as Stripe has it now"
     return "processed"
 
 
