@@ -265,16 +265,23 @@ class StripeGateway:
         return refund.to_dict()
 
     # -- events --------------------------------------------------------------------
-    def list_undelivered_events(self, *, created_gte: int | None = None, limit: int = 100) -> list[ProviderEvent]:
+    def list_undelivered_events(self, *, created_gte: int | None = None, limit: int = 100,
+                                account: str | None = None) -> list[ProviderEvent]:
+        """Every event Stripe has not delivered (``delivery_success=false``), newest first.
+
+        All pages, read with the SDK's auto-pagination (``limit`` is the page size):
+        https://docs.stripe.com/webhooks/process-undelivered-events. ``account``: a
+        connected account's events (``Stripe-Account``), those its Connect endpoint was sent.
+        """
         params: dict[str, Any] = {"delivery_success": False, "limit": limit}
         if created_gte is not None:
             params["created"] = {"gte": created_gte}
-        page = self._call(self._client.v1.events.list, params)
+        page = self._call(self._client.v1.events.list, params, self._options(stripe_account=account))
         return [
             ProviderEvent(
                 id=e.id, type=e.type, created=e.created, account=_plain(e).get("account"), payload=e.to_dict()
             )
-            for e in page.data
+            for e in self._call(lambda: list(page.auto_paging_iter()))
         ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from ..domain.country import CountryError, country_code
+from ..gateways.stripe_gateway import GatewayError
 from ..persistence.repository import find_connection_by_account
 from .common import commit_or_conflict, unit_of_work
 from .connection_routes import CONFLICT_MESSAGE, CONNECT, LINKED, OWN_KEY, ConnectionRefused, get_connection
@@ -96,6 +97,33 @@ def sync_account(workspace_id: str, *, uow: UnitOfWork | None = None) -> Connect
         account = platform_gateway_for_connect(uow=uow).retrieve_account(connection.account_id)
         apply_account_update(account, uow=uow)
     return connection_view(workspace_id)
+
+
+def refresh_account(account_id: str, *, uow: UnitOfWork | None = None) -> str | None:
+    """``account.updated``: bring the connection of ``account_id`` up to date from Stripe itself.
+
+    Stripe "doesn't guarantee delivery of events in the order in which they're generated"
+    (https://docs.stripe.com/webhooks#event-ordering), so the event's ``data.object`` -- the
+    account as it was when the event was made -- may be older than what is stored: the
+    account is re-read (``GET /v1/accounts/{id}``) and that is applied, whatever order the
+    events come in. Returns ``None`` when applied, else why nothing changed (no linked
+    Connect connection; Stripe refuses the platform access to the account, e.g. it removed
+    the platform). A temporary Stripe failure raises
+    :class:`~invoicing_plugin.gateways.stripe_gateway.GatewayError` (the event fails and
+    Stripe delivers it again); nothing is changed then.
+    """
+    uow = uow or unit_of_work()
+    connection = find_connection_by_account(uow.session, account_id)
+    if connection is None or connection.mode != CONNECT:
+        return f"{account_id} is not a linked Connect account; nothing changed"
+    try:
+        account = platform_gateway_for_connect(uow=uow).retrieve_account(account_id)
+    except GatewayError as exc:
+        if exc.retryable:
+            raise
+        return f"Stripe refused to show account {account_id} ({exc.message}); nothing changed"
+    apply_account_update(account, uow=uow)
+    return None
 
 
 def dashboard_link(workspace_id: str, *, uow: UnitOfWork | None = None) -> str:

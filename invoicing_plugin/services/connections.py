@@ -11,7 +11,13 @@ Webhook handlers call ``connections.apply_account_update`` and
 from __future__ import annotations
 
 from .connection_disconnect import DisconnectResult, apply_deauthorization, disconnect  # noqa: F401
-from .connection_onboarding import apply_account_update, dashboard_link, start_onboarding, sync_account  # noqa: F401
+from .connection_onboarding import (  # noqa: F401
+    apply_account_update,
+    dashboard_link,
+    refresh_account,
+    start_onboarding,
+    sync_account,
+)
 from .connection_own_key import SECRET_KEY_PATTERN, check_secret_key_format, connect_own_key  # noqa: F401
 from .connection_routes import (  # noqa: F401
     ACTIVE,

@@ -39,7 +39,7 @@ from .. import signals
 from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.statuses import MONEY_RECEIVED
-from ..gateways.stripe_gateway import CheckoutSession
+from ..gateways.stripe_gateway import CheckoutSession, MalformedStripeObject
 from ..persistence.models import Invoice, WebhookEvent, utcnow
 from ..persistence.rows import TrackedRow, save_invoice
 from .common import append_audit
@@ -162,7 +162,12 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
     if is_noop(status, Action.PAYMENT_SUCCEEDED):
         return outcome_of(invoice, note=f"already {invoice.status}")
 
-    if session.amount_total != invoice.amount_minor or (session.currency or "").upper() != invoice.currency.upper():
+    if session.amount_total is None or session.currency is None:
+        # Nullable in Stripe's API: unknown is not a mismatch. Webhook handlers re-read such a
+        # session from Stripe first (webhooks.handlers._event_session); this is what is left.
+        raise MalformedStripeObject(f"Stripe gives no amount or currency for checkout session {session.id}: "
+                                    "the payment cannot be checked against the invoice.")
+    if session.amount_total != invoice.amount_minor or session.currency.upper() != invoice.currency.upper():
         expected = money_text(invoice.amount_minor, invoice.currency)
         detail = f"Stripe reports {paid} paid ({intent or session.id}) but the invoice is for {expected}"
         if detail in (invoice.attention_detail or ""):

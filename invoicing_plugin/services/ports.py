@@ -334,8 +334,12 @@ class PaymentProvider(Protocol):
         """Delete the endpoint; one already gone is not an error."""
         ...
 
-    def list_undelivered_events(self, *, created_gte: int | None = None,
-                                limit: int = 100) -> list[ProviderEvent]: ...
+    def list_undelivered_events(self, *, created_gte: int | None = None, limit: int = 100,
+                                account: str | None = None) -> list[ProviderEvent]:
+        """Every event the provider failed to deliver (all pages; ``limit`` is the page size),
+        newest first, created at ``created_gte`` or later; ``account``: those of that connected
+        account instead of the key's own."""
+        ...
 
 
 @runtime_checkable

@@ -271,10 +271,12 @@ class FakeProvider:
         self._log("delete_webhook_endpoint", endpoint_id)
         self._endpoints.pop(endpoint_id, None)
 
-    def list_undelivered_events(self, *, created_gte: int | None = None, limit: int = 100) -> list[ProviderEvent]:
+    def list_undelivered_events(self, *, created_gte: int | None = None, limit: int = 100,
+                                account: str | None = None) -> list[ProviderEvent]:
         self._log("list_undelivered_events", created_gte, limit)
-        found = [e for e in self.events if created_gte is None or e.created >= created_gte]
-        return sorted(found, key=lambda e: e.created, reverse=True)[:limit]
+        found = [e for e in self.events
+                 if (created_gte is None or e.created >= created_gte) and e.account == account]
+        return sorted(found, key=lambda e: e.created, reverse=True)  # every page
 
     # -- what the client and the provider's back office do (test drivers) -------------------
     def pay(self, session_id: str, outcome: str = "succeeded") -> CheckoutSession:

@@ -38,6 +38,7 @@ from ..gateways.stripe_gateway import (
 from ..persistence.models import StripeConnection
 from ..services import connections, payments
 from ..services.payments import PaymentOutcome
+from ..services.ports import CheckoutSession
 from ..services.uow import UnitOfWork
 
 
@@ -82,9 +83,35 @@ class EventContext:
 Handler = Callable[[EventContext], str]
 
 
+def _event_session(ctx: EventContext) -> CheckoutSession:
+    """The event's Checkout Session; re-read from Stripe when its snapshot lacks the amount
+    or the currency of a completed session.
+
+    Both are nullable in Stripe's API (https://docs.stripe.com/api/checkout/sessions/object),
+    so a snapshot without them says nothing about what was paid: it is never compared with
+    the invoice (that would flag a false ``amount_mismatch``). The session is asked for with
+    the key of the endpoint that received the event -- the own-key workspace's, else the
+    platform's (where Connect destination-charge sessions live). A Stripe failure raises
+    :class:`~..gateways.stripe_gateway.GatewayError`: the event fails and Stripe retries it.
+    Events of a connected account's own sessions (``account`` set) are not ours to re-read;
+    binding ignores them.
+    """
+    session = checkout_session(ctx.object)
+    if session.status != "complete" or ctx.account is not None:
+        return session
+    if session.amount_total is not None and session.currency is not None:
+        return session
+    if ctx.scope_workspace is not None:
+        connection = connections.get_connection(ctx.scope_workspace, uow=ctx.uow)
+        gateway = connections.own_key_gateway(connection, uow=ctx.uow)
+    else:
+        gateway = ctx.uow.platform_gateway()
+    return gateway.retrieve_checkout_session(session.id)
+
+
 def _session_handler(action: Action | None) -> Handler:
     def handle(ctx: EventContext) -> str:
-        session = checkout_session(ctx.object)
+        session = _event_session(ctx)
         return ctx.record(
             payments.apply_checkout_session(
                 session, source=ctx.source, action=action, uow=ctx.uow, scope_workspace=ctx.scope_workspace,
@@ -97,7 +124,7 @@ def _session_handler(action: Action | None) -> Handler:
 
 def session_completed(ctx: EventContext) -> str:
     """Paid only when ``payment_status`` is ``paid``; otherwise a delayed payment is processing."""
-    session = checkout_session(ctx.object)
+    session = _event_session(ctx)
     action = Action.PAYMENT_SUCCEEDED if session.payment_status in ("paid", "no_payment_required") \
         else Action.PAYMENT_STARTED
     return ctx.record(
@@ -153,14 +180,22 @@ def _connect_event_allowed(ctx: EventContext, account_id: str | None) -> str | N
 
 
 def account_updated(ctx: EventContext) -> str:
-    """Onboarding progress or restrictions of a connected account."""
+    """Onboarding progress or restrictions of a connected account.
+
+    The event's snapshot may be older than one already applied (events arrive in any
+    order: https://docs.stripe.com/webhooks#event-ordering), so only its account id is
+    used: the account is re-read from Stripe (:func:`~..services.connections.refresh_account`).
+    """
     info = account_info(ctx.object)
     if _connect_event_allowed(ctx, info.id) is None:
         return "ignored"
     # Its service opens and commits its own transaction (the row is ``own_transaction``):
     # a fresh unit of work with the same collaborators, on the same session.
-    connections.apply_account_update(info, uow=ctx.uow.fresh())
-    ctx.note = "connection updated"
+    unchanged = connections.refresh_account(info.id, uow=ctx.uow.fresh())
+    if unchanged is not None:
+        ctx.note = unchanged
+        return "ignored"
+    ctx.note = "connection updated from the account as Stripe has it now"
     return "processed"
 
 

@@ -6,9 +6,13 @@
    Checkout Session) it re-reads the session from Stripe and applies the outcome through
    :func:`invoicing_plugin.services.payments.apply_checkout_session` -- the same code
    path as the webhook.
-2. It lists the events Stripe failed to deliver (``delivery_success=false``) on the
-   platform account and on each own-key workspace's account, and reports them; with
-   ``--apply`` it runs them through the webhook handler table (recorded once by event id).
+2. It lists the events Stripe failed to deliver (``delivery_success=false``), every page
+   of them (the SDK's auto-pagination: https://docs.stripe.com/webhooks/process-undelivered-events)
+   within the look-back: the platform account's (what its account endpoint was sent), each
+   linked Connect account's (what the Connect endpoint was sent: ``account.updated``...,
+   listed with the ``Stripe-Account`` header, https://docs.stripe.com/connect/webhooks) and
+   each own-key workspace's account's; it reports them, and with ``--apply`` runs them
+   through the webhook handler table (recorded once by event id).
 3. It retries payment confirmation emails whose sending failed (first, so a payment
    recorded in this run gets its own first attempt and is retried on the next run).
 
@@ -29,7 +33,7 @@ from ..state import get_state
 from ..gateways.stripe_gateway import GatewayError, StripeEventRef, StripeGateway
 from ..persistence.models import Invoice, StripeConnection, WebhookEvent
 from ..services import payments
-from ..services.connections import connect_available, own_key_gateway
+from ..services.connections import CONNECT, LINKED, connect_available, own_key_gateway
 from .processing import ProcessResult, process_event
 
 log = logging.getLogger("invoicing_plugin.reconcile")
@@ -60,12 +64,34 @@ class ReconcileReport:
         return not self.errors and not any(u.result is not None and not u.result.ok for u in self.undelivered)
 
 
-def _event_sources() -> list[tuple[StripeGateway, str | None, str]]:
-    """(gateway, scope workspace, label) for every Stripe account whose events we consume."""
+@dataclass(frozen=True)
+class EventSource:
+    """One Stripe account whose undelivered events reconcile reads."""
+
+    gateway: StripeGateway
+    scope: str | None  # the own-key workspace its events are confined to
+    label: str
+    account: str | None = None  # a connected account, read with the platform key
+
+
+def _event_sources() -> list[EventSource]:
+    """Every Stripe account whose events we consume: the platform, its linked Connect
+    accounts, and each active own-key workspace's account."""
     state = get_state()
-    sources: list[tuple[StripeGateway, str | None, str]] = []
+    sources: list[EventSource] = []
     if connect_available():
-        sources.append((state.platform_gateway(), None, "platform"))
+        platform = state.platform_gateway()
+        sources.append(EventSource(platform, None, "platform"))
+        linked = state.session.execute(
+            select(StripeConnection.workspace_id, StripeConnection.account_id).where(
+                StripeConnection.mode == CONNECT,
+                StripeConnection.status.in_(sorted(LINKED)),
+                StripeConnection.account_id.is_not(None),
+            ).order_by(StripeConnection.id)
+        ).all()
+        for workspace_id, account_id in linked:
+            sources.append(EventSource(platform, None, f"workspace {workspace_id}, Connect account {account_id}",
+                                       account=account_id))
     connections = state.session.scalars(
         select(StripeConnection).where(
             StripeConnection.mode == "own_key",
@@ -76,7 +102,7 @@ def _event_sources() -> list[tuple[StripeGateway, str | None, str]]:
     for connection in connections:
         try:
             label = f"workspace {connection.workspace_id}"
-            sources.append((own_key_gateway(connection), connection.workspace_id, label))
+            sources.append(EventSource(own_key_gateway(connection), connection.workspace_id, label))
         except Exception as exc:  # one broken workspace must not stop the others
             log.error("cannot read events of workspace %s: %s", connection.workspace_id, exc)
     return sources
@@ -116,13 +142,14 @@ def reconcile(*, apply_undelivered: bool = False, lookback_seconds: int = DEFAUL
     since = int(time.time()) - lookback_seconds
     sources = _event_sources()
     session.rollback()
-    for gateway, scope, label in sources:
+    for source in sources:
+        scope, label = source.scope, source.label
         try:
-            refs = gateway.list_undelivered_events(created_gte=since)
+            refs = source.gateway.list_undelivered_events(created_gte=since, account=source.account)
         except GatewayError as exc:
             report.errors.append(f"{label}: could not list undelivered events: {exc.message}")
             continue
-        for ref in refs:
+        for ref in reversed(refs):  # oldest first: in the order Stripe created them
             recorded = session.scalar(select(WebhookEvent.status).where(WebhookEvent.event_id == ref.id))
             session.rollback()
             item = UndeliveredEvent(ref=ref, source=label, recorded_status=recorded)

@@ -34,6 +34,10 @@ API_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$")
 #: (https://docs.stripe.com/api/idempotent_requests); the emulator does, on its own clock.
 IDEMPOTENCY_KEY_LIFETIME = 24 * 60 * 60
 
+#: ``GET /v1/events`` lists "events going back up to 30 days"
+#: (https://docs.stripe.com/api/events/list).
+EVENT_RETENTION = 30 * 24 * 60 * 60
+
 
 @dataclass
 class Ctx:
@@ -52,25 +56,50 @@ class Ctx:
 
 def paginate(ctx: Ctx, items: list[dict[str, Any]], params: dict[str, Any],
              transform: Callable[[dict], dict] | None = None) -> dict[str, Any]:
-    """Stripe's cursor pagination over ``items`` (already newest first)."""
+    """Stripe's cursor pagination over ``items`` (already newest first).
+
+    https://docs.stripe.com/api/pagination: ``limit`` 1 to 100 (default 10);
+    ``starting_after`` / ``ending_before`` are object ids that "define your place in
+    the list" -- the place of that object, also when a filter no longer selects it
+    (e.g. an event delivered between two pages of ``delivery_success=false``); an id
+    the caller cannot see is ``resource_missing``.
+    """
     limit = params.get("limit", 10)
     if not 1 <= limit <= 100:
         raise StripeError(400, "Invalid limit: must be between 1 and 100", param="limit")
-    ids = [item["id"] for item in items]
+    place = _places(ctx, items)
     if params.get("starting_after"):
-        cursor = params["starting_after"]
-        if cursor not in ids:
-            raise resource_missing("object", cursor, "starting_after")
-        items = items[ids.index(cursor) + 1:]
+        position = _cursor_position(ctx, items, place, params["starting_after"], "starting_after")
+        items = [item for item in items if place(item["id"]) < position]
     elif params.get("ending_before"):
-        cursor = params["ending_before"]
-        if cursor not in ids:
-            raise resource_missing("object", cursor, "ending_before")
-        items = items[:ids.index(cursor)][-limit:]
+        position = _cursor_position(ctx, items, place, params["ending_before"], "ending_before")
+        items = [item for item in items if place(item["id"]) > position][-limit:]
     page = items[:limit]
     transform = transform or public
     return {"object": "list", "data": [transform(item) for item in page],
             "has_more": len(items) > limit, "url": ctx.path}
+
+
+def _places(ctx: Ctx, items: list[dict[str, Any]]) -> Callable[[str], int]:
+    """Where an id stands in the list (larger: newer): stored objects by creation order;
+    a list kept inside another object (line items) by its own order."""
+    if all(item["id"] in ctx.state.order for item in items):
+        return lambda object_id: ctx.state.order[object_id]
+    count = len(items)
+    index = {item["id"]: count - i for i, item in enumerate(items)}
+    return lambda object_id: index[object_id]
+
+
+def _cursor_position(ctx: Ctx, items: list[dict[str, Any]], place: Callable[[str], int],
+                     cursor: str, param: str) -> int:
+    if any(item["id"] == cursor for item in items):
+        return place(cursor)
+    obj = ctx.state.objects.get(cursor)
+    kinds = {item.get("object") for item in items}
+    if (obj is not None and cursor in ctx.state.order and ctx.state.owners.get(cursor) == ctx.actor
+            and (not kinds or obj.get("object") in kinds)):
+        return ctx.state.order[cursor]  # an object the filters leave out: its place still counts
+    raise resource_missing("object", cursor, param)
 
 
 def created_filter(value: Any) -> Callable[[int], bool]:
@@ -230,8 +259,15 @@ def retrieve_dispute(ctx: Ctx, params: dict, dispute_id: str) -> dict:
 
 @route("GET", "/v1/events", "EventListParams")
 def list_events(ctx: Ctx, params: dict) -> dict:
+    """``GET /v1/events`` (https://docs.stripe.com/api/events/list): the caller's account's
+    events, newest first, "going back up to 30 days"; with ``Stripe-Account`` a connected
+    account's own events (those carry ``account``: https://docs.stripe.com/connect/webhooks),
+    which the platform's list never includes. ``delivery_success=false``: events still
+    pending or failed at one of the endpoints they were sent to
+    (https://docs.stripe.com/webhooks/process-undelivered-events)."""
     state = ctx.state
-    events = state.owned(ctx.actor, "event")
+    oldest = state.now() - EVENT_RETENTION
+    events = [e for e in state.owned(ctx.actor, "event") if e["created"] >= oldest]
     if "type" in params:
         pattern = re.compile("^" + re.escape(params["type"]).replace(r"\*", ".*") + "$")
         events = [e for e in events if pattern.match(e["type"])]
