@@ -335,7 +335,9 @@ def _verify_account(config, text: str, claimed: Mapping[str, Any], signature: st
     if not platform and not own_key:
         log.error("Stripe webhook refused: no webhook signing secret is configured "
                   "(INVOICING_STRIPE_WEBHOOK_SECRET)")
-        raise WebhookRejected("No webhook signing secret is configured, so no event can be verified.",
+        raise WebhookRejected("No signing secret of the account endpoint is configured "
+                              "(INVOICING_STRIPE_WEBHOOK_SECRET), so events of the platform's own "
+                              "account (payments, refunds, disputes) cannot be verified.",
                               refusal=Refusal("no_secret", endpoint="account"))
     if not signature:
         raise WebhookRejected("The Stripe-Signature header is missing.",
