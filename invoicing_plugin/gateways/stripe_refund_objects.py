@@ -35,7 +35,7 @@ def refund_object(refund: Any, *, where: str = "") -> Mapping[str, Any]:
     ``failure_reason`` and ``reason`` (text or null), ``metadata``."""
     refund = _object(refund, "refund", where)
     _id(refund, "id", where)
-    _id(refund, "payment_intent", where, required=False, nullable=True)
+    _id(refund, "payment_intent", where, required=True, nullable=True)
     _id(refund, "charge", where, required=False, nullable=True)
     _integer(refund, "amount", where, required=True, nullable=False)
     _currency(refund, where)

@@ -54,7 +54,7 @@ _UNDONE = ("failed", "canceled")
 _LEADING_ID = re.compile(r"^\S+ ([A-Za-z0-9_]+)")
 
 
-def _recorded_ids(invoice: Invoice, actions: tuple[str, ...], *, uow: UnitOfWork | None = None) -> set[str]:
+def recorded_ids(invoice: Invoice, actions: tuple[str, ...], *, uow: UnitOfWork | None = None) -> set[str]:
     """The Stripe ids named first in ``invoice``'s audit entries of ``actions`` (committed ones)."""
     session = (uow or unit_of_work()).session
     details = session.scalars(
@@ -105,7 +105,7 @@ def apply_charge_refunded(
                detail=f"{money_text(charge.get('amount_refunded'), charge.get('currency'))} refunded on another "
                       f"payment ({intent}) [{source}]")
         return outcome_of(invoice, changed=True, note="refund of another payment noted")
-    refunded, stale = _refunded_total(charge, _recorded_ids(invoice, (REFUND_FAILED,)))
+    refunded, stale = _refunded_total(charge, recorded_ids(invoice, (REFUND_FAILED,)))
     if refunded <= (invoice.amount_refunded_minor or 0):
         return outcome_of(invoice, note="refund already recorded")
     previous = invoice.amount_refunded_minor or 0
@@ -148,7 +148,7 @@ def apply_refund_update(refund: Mapping[str, Any], *, source: str, scope_workspa
     status, refund_id = refund.get("status"), refund.get("id")
     if status not in _UNDONE:
         return outcome_of(invoice, note=f"refund {refund_id} is {status}; nothing to record")
-    if refund_id in _recorded_ids(invoice, (REFUND_FAILED,), uow=uow):
+    if refund_id in recorded_ids(invoice, (REFUND_FAILED,), uow=uow):
         return outcome_of(invoice, note="refund failure already recorded")
     amount = _amount(refund.get("amount"))
     amount_text = money_text(amount, refund.get("currency") or invoice.currency)
@@ -180,7 +180,7 @@ def apply_dispute(dispute: Mapping[str, Any], *, source: str, scope_workspace: s
     if binding.invoice is None:
         return binding.ignored()
     invoice = binding.invoice
-    if dispute.get("id") in _recorded_ids(invoice, _CLOSED):
+    if dispute.get("id") in recorded_ids(invoice, _CLOSED):
         return outcome_of(invoice, note="dispute already closed")
     detail = (f"the client disputed {money_text(dispute.get('amount'), dispute.get('currency'))} "
               f"(reason: {dispute.get('reason') or 'unknown'}, dispute {dispute.get('id')}); respond in Stripe")
@@ -203,7 +203,7 @@ def apply_dispute_funds(dispute: Mapping[str, Any], *, withdrawn: bool, source: 
         return binding.ignored()
     invoice = binding.invoice
     action = DISPUTE_FUNDS_WITHDRAWN if withdrawn else DISPUTE_FUNDS_REINSTATED
-    if dispute.get("id") in _recorded_ids(invoice, (action,)):
+    if dispute.get("id") in recorded_ids(invoice, (action,)):
         return outcome_of(invoice, note="already recorded")
     amount = money_text(dispute.get("amount"), dispute.get("currency"))
     what = ("withdrawn from the Stripe balance while the dispute is open" if withdrawn
@@ -231,7 +231,7 @@ def apply_dispute_closed(dispute: Mapping[str, Any], *, source: str, scope_works
         status, DISPUTE_CLOSED if status in ("warning_closed", "prevented") else None)
     if action is None:
         return outcome_of(invoice, note=f"dispute {dispute_id} is {status}; not closed yet")
-    if dispute_id in _recorded_ids(invoice, _CLOSED, uow=uow):
+    if dispute_id in recorded_ids(invoice, _CLOSED, uow=uow):
         return outcome_of(invoice, note="dispute outcome already recorded")
     amount = _amount(dispute.get("amount"))
     amount_text = money_text(amount, dispute.get("currency") or invoice.currency)

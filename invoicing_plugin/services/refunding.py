@@ -44,6 +44,7 @@ from .common import commit_or_conflict, lock_invoice, record_event, record_failu
 from .connection_routes import KeyUnavailable, checkout_gateway, failure_reason
 from .errors import InvoicingError, ValidationFailed
 from .idempotency import refund_key
+from .payment_refunds import recorded_ids
 from .text import check_text
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
@@ -158,6 +159,10 @@ def refund_invoice(workspace_id: str, actor: str, invoice_id: int, *, amount: st
             record_failure(workspace_id, invoice_pk, actor, REFUND_REFUSED, message, uow=uow)
             raise InvoicingError(message) from exc
         why = REFUND_REASONS[reason].lower() if reason else "no reason given"
+        if refund.id in recorded_ids(invoice, (REFUND_REQUESTED,), uow=uow):  # the same form sent twice
+            snapshot = InvoiceSnapshot.of(invoice)
+            uow.rollback()
+            return RefundRequested(refund.id, money, refund.status, snapshot)
         record_event(repo, invoice, actor, REFUND_REQUESTED, from_status=invoice.status, to_status=invoice.status,
                      detail=f"refund {refund.id} of {format_money(money)} asked of Stripe ({why}"
                             f"{'; note: ' + note if note else ''}); status {refund.status}")
