@@ -29,6 +29,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 
 from .. import signals
+from ..gateways.stripe_const import refund_status
 from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, transition
 from ..persistence.models import Invoice, InvoiceEvent
@@ -48,8 +49,6 @@ DISPUTE_LOST = "dispute_lost"
 DISPUTE_CLOSED = "dispute_closed"  # an inquiry closed, or a dispute prevented
 _CLOSED = (DISPUTE_WON, DISPUTE_LOST, DISPUTE_CLOSED)
 
-#: Refund statuses that mean the client gets nothing (https://docs.stripe.com/api/refunds/object).
-_UNDONE = ("failed", "canceled")
 
 _LEADING_ID = re.compile(r"^\S+ ([A-Za-z0-9_]+)")
 
@@ -77,7 +76,7 @@ def _refunded_total(charge: Mapping[str, Any], failed: set[str]) -> tuple[int, b
     listed = refunds.get("data") if isinstance(refunds, Mapping) else None
     gone = 0
     for refund in listed if isinstance(listed, list) else ():
-        if isinstance(refund, Mapping) and refund.get("id") in failed and refund.get("status") not in _UNDONE:
+        if isinstance(refund, Mapping) and refund.get("id") in failed and refund_status(refund.get("status")) != "failed":
             gone += _amount(refund.get("amount"))
     return max(0, gross - gone), gone > 0
 
@@ -146,13 +145,13 @@ def apply_refund_update(refund: Mapping[str, Any], *, source: str, scope_workspa
         return binding.ignored()
     invoice = binding.invoice
     status, refund_id = refund.get("status"), refund.get("id")
-    if status not in _UNDONE:
+    if refund_status(status) != "failed":  # failed or canceled: the client gets nothing
         return outcome_of(invoice, note=f"refund {refund_id} is {status}; nothing to record")
     if refund_id in recorded_ids(invoice, (REFUND_FAILED,), uow=uow):
         return outcome_of(invoice, note="refund failure already recorded")
     amount = _amount(refund.get("amount"))
     amount_text = money_text(amount, refund.get("currency") or invoice.currency)
-    reason = refund.get("failure_reason") or ("canceled" if status == "canceled" else "unknown")
+    reason = refund.get("failure_reason") or status
     from_status = invoice.status
     invoice.amount_refunded_minor = max(0, (invoice.amount_refunded_minor or 0) - amount)
     if InvoiceStatus(invoice.status) is InvoiceStatus.REFUNDED and \
