@@ -26,6 +26,13 @@ invoice_sent = _signals.signal("invoicing.invoice-sent")
 invoice_paid = _signals.signal("invoicing.invoice-paid")
 #: An invoice was voided. kwargs: ``invoice``, ``actor``.
 invoice_voided = _signals.signal("invoicing.invoice-voided")
+#: A refund failed after all (the card network returned it): the client got nothing back, the
+#: money is in the Stripe balance again. kwargs: ``invoice``, ``refund_id``, ``amount_minor``,
+#: ``currency``, ``reason`` (Stripe's ``failure_reason``).
+refund_failed = _signals.signal("invoicing.refund-failed")
+#: A dispute on an invoice's payment closed. kwargs: ``invoice``, ``dispute_id``, ``status``
+#: (``won``, ``lost``, ``warning_closed`` or ``prevented``), ``amount_minor``, ``currency``.
+dispute_closed = _signals.signal("invoicing.dispute-closed")
 #: A workspace's Stripe account became usable. kwargs: ``workspace_id``, ``account_id``, ``mode``.
 stripe_connected = _signals.signal("invoicing.stripe-connected")
 #: A workspace's Stripe link was removed (by staff or deauthorized). kwargs: ``workspace_id``, ``account_id``, ``actor``.

@@ -20,6 +20,10 @@ Decisions worth knowing:
 * A payment that starts or fails on a voided invoice changes nothing (no money moved).
 * Only a payment in progress can fail back to ``SENT``; a failed card attempt on a
   ``SENT`` invoice is a no-op, the client may simply try again.
+* A partial refund changes no status: the invoice stays ``PAID`` (or ``PAID_AFTER_VOID``)
+  with the refunded amount beside it; only a full refund makes it ``REFUNDED``. A full
+  refund that later fails puts it back where it was (``PAID``, or ``PAID_AFTER_VOID`` when
+  the payment came after a void).
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ class Action(str, Enum):
     MARK_PAID = "mark_paid"  # staff recorded a payment made outside Stripe
     VOID = "void"
     REFUND_FULL = "refund_full"
+    REFUND_FAILED = "refund_failed"  # a refund came back (the card network returned it)
+    REFUND_FAILED_AFTER_VOID = "refund_failed_after_void"  # ... of a payment made after the void
 
 
 _S, _A = InvoiceStatus, Action
@@ -75,6 +81,9 @@ TRANSITIONS: Mapping[tuple[InvoiceStatus, Action], InvoiceStatus] = MappingProxy
         (_S.VOIDED, _A.PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,
         (_S.PAID, _A.REFUND_FULL): _S.REFUNDED,
         (_S.PAID_AFTER_VOID, _A.REFUND_FULL): _S.REFUNDED,
+        # A full refund that failed: the money is back with us, the client has nothing.
+        (_S.REFUNDED, _A.REFUND_FAILED): _S.PAID,
+        (_S.REFUNDED, _A.REFUND_FAILED_AFTER_VOID): _S.PAID_AFTER_VOID,
     }
 )
 """Every allowed ``(status, action) -> new status``; anything else is refused."""
@@ -112,6 +121,8 @@ _REQUIREMENT: Mapping[Action, str] = MappingProxyType(
         _A.MARK_PAID: "Only an invoice awaiting payment can be marked as paid.",
         _A.VOID: "Only an invoice awaiting payment can be voided.",
         _A.REFUND_FULL: "Only a paid invoice can be refunded.",
+        _A.REFUND_FAILED: "Only a refunded invoice can have its refund fail.",
+        _A.REFUND_FAILED_AFTER_VOID: "Only a refunded invoice can have its refund fail.",
     }
 )
 _IN_FLIGHT = "while a payment is processing: wait until it succeeds or fails."

@@ -60,6 +60,7 @@ __all__ = [
     "fraction_of",
     "get_currency",
     "parse_amount",
+    "parse_refund_amount",
     "percent_of",
     "validate_amount",
 ]
@@ -301,7 +302,11 @@ def parse_amount(text: str, currency: str) -> Money:
     do not count as decimals ("1500.00" is a valid JPY amount). The result has passed
     :func:`validate_amount`.
     """
-    spec = get_currency(currency)
+    return validate_amount(_typed_amount(text, get_currency(currency)))
+
+
+def _typed_amount(text: str, spec: CurrencySpec) -> Money:
+    """What staff typed, read exactly as a Decimal (never a float) into minor units."""
     cleaned = text.strip()
     if not cleaned:
         raise AmountError("Enter an amount.")
@@ -313,7 +318,24 @@ def parse_amount(text: str, currency: str) -> Money:
         raise AmountError(_too_precise(spec))
     whole = match["whole"].replace(",", "") or "0"
     amount = Decimal(f"{match['sign']}{whole}.{fraction or '0'}")
-    return validate_amount(Money.from_decimal(amount, spec.code))
+    return Money.from_decimal(amount, spec.code)
+
+
+def parse_refund_amount(text: str, currency: str) -> Money:
+    """What staff typed as an amount to give back, read as :func:`parse_amount` reads it.
+
+    A refund is not a charge: Stripe's minimum charge and amount step do not apply, only
+    that it is more than zero (https://docs.stripe.com/api/refunds/create#create_refund-amount:
+    a positive integer in the smallest currency unit). Whether it is no more than what is
+    left to refund is the caller's to check (and Stripe's).
+    """
+    spec = get_currency(currency)
+    money = _typed_amount(text, spec)
+    if money.minor <= 0:
+        raise AmountError("Amount must be greater than zero.")
+    if money.minor > spec.max_charge:
+        raise AmountError(_too_large(spec))
+    return money
 
 
 def validate_amount(money: Money) -> Money:

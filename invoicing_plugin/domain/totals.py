@@ -10,7 +10,8 @@ Three measures, each summed per day (UTC):
 
 * ``paid`` -- per currency, by the day of ``paid_at``: invoices whose status is
   ``paid``; the money received (``amount_paid_minor``, or the invoice amount when
-  staff marked it paid by hand) minus refunds, and the platform fee. Fully refunded
+  staff marked it paid by hand) minus refunds and minus what a lost dispute took back
+  (``amount_dispute_lost_minor``), and the platform fee. Fully refunded
   invoices (status ``refunded``) and payments after a void are not revenue.
 * ``created`` -- per status, by the day of ``created_at``: how many invoices.
 * ``open`` -- per status (``sent``, ``processing``) and currency, by ``due_date``
@@ -61,9 +62,10 @@ class Figures:
     created_at: datetime | None
     paid_at: datetime | None
     due_date: date | None
+    amount_dispute_lost_minor: int | None = 0
 
     FIELDS = ("workspace_id", "status", "currency", "amount_minor", "amount_paid_minor", "amount_refunded_minor",
-              "application_fee_minor", "created_at", "paid_at", "due_date")
+              "application_fee_minor", "created_at", "paid_at", "due_date", "amount_dispute_lost_minor")
 
 
 #: ``(invoices, amount_minor, fee_minor)`` to add to a row.
@@ -86,7 +88,7 @@ def contribution(f: Figures) -> dict[Key, TotalsDelta]:
         out[Key(f.workspace_id, "created", utc_day(f.created_at), status=f.status)] = (1, 0, 0)
     if f.status in REVENUE and f.paid_at is not None and f.currency:
         received = f.amount_paid_minor if f.amount_paid_minor is not None else (f.amount_minor or 0)
-        revenue = received - (f.amount_refunded_minor or 0)
+        revenue = received - (f.amount_refunded_minor or 0) - (f.amount_dispute_lost_minor or 0)
         key = Key(f.workspace_id, "paid", utc_day(f.paid_at), currency=f.currency)
         out[key] = (1, revenue, f.application_fee_minor or 0)
     if f.status in OPEN_STATUSES and f.currency:

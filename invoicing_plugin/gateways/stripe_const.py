@@ -157,11 +157,30 @@ def refund_status(status: Any) -> str:
     return REFUND_STATUS.get(status, "pending") if isinstance(status, str) else "pending"
 
 
-def refund_params(payment_intent: str, amount: int | None) -> dict[str, Any]:
-    """``POST /v1/refunds``: all that is left when ``amount`` is ``None``."""
+#: Refund ``reason`` values Stripe accepts (https://docs.stripe.com/api/refunds/create#create_refund-reason).
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def refund_params(payment_intent: str, amount: int | None, *, reason: str | None = None,
+                  metadata: Mapping[str, str] | None = None, destination_charge: bool = False) -> dict[str, Any]:
+    """``POST /v1/refunds``: all that is left when ``amount`` is ``None``.
+
+    A destination charge (Connect) is refunded by the platform with ``reverse_transfer`` and
+    ``refund_application_fee``, so the connected account gives back its share and the
+    platform its fee, in proportion
+    (https://docs.stripe.com/connect/destination-charges#issuing-refunds); an own-key
+    charge is a plain refund on the key's account.
+    """
     params: dict[str, Any] = {"payment_intent": payment_intent}
     if amount is not None:
         params["amount"] = amount
+    if reason is not None:  # Stripe refuses one outside REFUND_REASONS (invalid_request)
+        params["reason"] = reason
+    if metadata:
+        params["metadata"] = dict(metadata)
+    if destination_charge:
+        params["reverse_transfer"] = True
+        params["refund_application_fee"] = True
     return params
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from .stripe_objects import account_info, application_object, charge_object, checkout_session, dispute_object
+from .stripe_refund_objects import dispute_outcome, refund_object
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ ROUTES: dict[str, EventRoute] = {
     "checkout.session.async_payment_failed": EventRoute(checkout_session),
     "charge.refunded": EventRoute(charge_object),
     "charge.dispute.created": EventRoute(dispute_object),
+    # Outcomes (https://docs.stripe.com/api/events/types): a refund that failed after all
+    # (https://docs.stripe.com/refunds#failed-refunds), a dispute's funds and its decision
+    # (https://docs.stripe.com/disputes/how-disputes-work).
+    "charge.refund.updated": EventRoute(refund_object),
+    "refund.updated": EventRoute(refund_object),
+    "refund.failed": EventRoute(refund_object),
+    "charge.dispute.funds_withdrawn": EventRoute(dispute_outcome),
+    "charge.dispute.funds_reinstated": EventRoute(dispute_outcome),
+    "charge.dispute.closed": EventRoute(dispute_outcome),
     "account.updated": EventRoute(account_info, own_transaction=True, own_key=False, endpoint="connect"),
     "account.application.deauthorized": EventRoute(application_object, own_transaction=True, own_key=False,
                                                    endpoint="connect"),

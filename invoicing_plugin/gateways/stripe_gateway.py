@@ -246,9 +246,12 @@ class StripeGateway:
     def retrieve_payment_intent(self, payment_intent_id: str) -> Mapping[str, Any]:
         return self._call(self._client.v1.payment_intents.retrieve, payment_intent_id).to_dict()
 
-    def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str) -> Refund:
-        """Refund ``amount_minor`` (``None``: what is left) of the PaymentIntent ``payment_id``."""
-        refund = self.create_refund(payment_intent=payment_id, amount=amount_minor, idempotency_key=idempotency_key)
+    def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str, reason: str | None = None,
+               metadata: Mapping[str, str] | None = None, destination_charge: bool = False) -> Refund:
+        """Refund ``amount_minor`` (``None``: what is left) of the PaymentIntent ``payment_id``
+        (parameters: :func:`.stripe_const.refund_params`)."""
+        refund = self.create_refund(payment_intent=payment_id, amount=amount_minor, idempotency_key=idempotency_key,
+                                    reason=reason, metadata=metadata, destination_charge=destination_charge)
         where = "refund"
         return Refund(
             id=_id(refund, "id", where),
@@ -258,9 +261,11 @@ class StripeGateway:
             status=stripe_const.refund_status(refund.get("status")),
         )
 
-    def create_refund(self, *, payment_intent: str, amount: int | None, idempotency_key: str) -> Mapping[str, Any]:
+    def create_refund(self, *, payment_intent: str, amount: int | None, idempotency_key: str,
+                      **options: Any) -> Mapping[str, Any]:
         """A Refund from Stripe's own parameters (``POST /v1/refunds``), as Stripe's object."""
-        refund = self._call(self._client.v1.refunds.create, stripe_const.refund_params(payment_intent, amount),
+        refund = self._call(self._client.v1.refunds.create,
+                            stripe_const.refund_params(payment_intent, amount, **options),
                             self._options(idempotency_key=idempotency_key))
         return refund.to_dict()
 

@@ -206,6 +206,9 @@ class Invoice(Base):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     amount_paid_minor: Mapped[int | None] = mapped_column(BigInteger, active_history=True)
     amount_refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0, active_history=True)
+    # Taken back by the client's bank: a dispute closed as lost (revision 0008). Not revenue.
+    amount_dispute_lost_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0",
+                                                           active_history=True)
     stripe_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
     payment_method: Mapped[str | None] = mapped_column(String(32))  # stripe | bank_transfer | cash | ...
     payment_note: Mapped[str | None] = mapped_column(Text)

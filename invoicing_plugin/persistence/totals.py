@@ -131,7 +131,8 @@ def _contributions(workspace_id: str | None):
     """Every invoice's contribution, summed per row of the totals, as one SELECT."""
     i = Invoice.__table__.c
     scope = [i.workspace_id == workspace_id] if workspace_id is not None else []
-    received = func.coalesce(i.amount_paid_minor, i.amount_minor) - func.coalesce(i.amount_refunded_minor, 0)
+    received = (func.coalesce(i.amount_paid_minor, i.amount_minor) - func.coalesce(i.amount_refunded_minor, 0)
+                - func.coalesce(i.amount_dispute_lost_minor, 0))
     created = (
         select(i.workspace_id, literal("created").label("measure"), utc_date(i.created_at).label("day"),
                i.status.label("status"), literal("").label("currency"), func.count().label("invoices"),

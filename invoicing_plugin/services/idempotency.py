@@ -44,3 +44,18 @@ def connect_key(connection: StripeConnection) -> str:
 def checkout_key(invoice: Invoice) -> str:
     """The Checkout Session of the invoice's current attempt (``POST /v1/checkout/sessions``)."""
     return idempotency_key("checkout", invoice.id, invoice.idempotency_nonce, invoice.checkout_attempt)
+
+
+def refund_key(invoice: Invoice, request_token: str) -> str:
+    """A staff refund of the invoice (``POST /v1/refunds``): ``invoicing-refund-<id>-<nonce>-<token>``.
+
+    ``request_token`` is random, made when the refund form is shown (32 hex characters):
+    submitting the same form twice (a double click, a retry) is the same request, while a
+    second refund asked for from a fresh form is another one.
+    """
+    if not invoice.idempotency_nonce:
+        raise ValueError(f"no idempotency nonce for refund {invoice.id}: save the row before asking Stripe")
+    if not (isinstance(request_token, str) and len(request_token) == 32
+            and all(c in "0123456789abcdef" for c in request_token)):
+        raise ValueError("the refund request token must be 32 lower-case hex characters")
+    return f"invoicing-refund-{invoice.id}-{invoice.idempotency_nonce}-{request_token}"

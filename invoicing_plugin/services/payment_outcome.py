@@ -12,6 +12,8 @@ from ..persistence.models import Invoice
 #: ``Invoice.attention`` codes, most important first wins (a dispute outranks the rest).
 ATTENTION_RANK: Mapping[str, int] = {
     "disputed": 50,
+    "dispute_lost": 50,  # the client's bank took the money back
+    "refund_failed": 45,  # a refund came back: the client got nothing
     "refund_due": 40,  # paid after void: the money must go back
     "amount_mismatch": 30,
     "duplicate_payment": 30,
@@ -57,6 +59,14 @@ def flag(invoice: Invoice, code: str, detail: str) -> None:
     existing = invoice.attention_detail or ""
     if line not in existing.splitlines():
         invoice.attention_detail = f"{existing}\n{line}".strip()
+
+
+def unflag(invoice: Invoice, code: str) -> None:
+    """Drop ``code``'s details; the most important remaining reason (if any) is shown."""
+    lines = [line for line in (invoice.attention_detail or "").splitlines() if not line.startswith(f"{code}: ")]
+    invoice.attention_detail = "\n".join(lines) or None
+    codes = [line.split(": ", 1)[0] for line in lines]
+    invoice.attention = max(codes, key=lambda c: ATTENTION_RANK.get(c, 0), default=None) if codes else None
 
 
 def money_text(minor: int | None, currency: str | None) -> str:

@@ -15,7 +15,13 @@ from .payment_binding import Binding, bind_payment_intent, bind_session, remembe
 from .payment_confirmation import retry_unsent_confirmations, send_payment_confirmation  # noqa: F401
 from .payment_outcome import ATTENTION_RANK, PaymentOutcome, flag  # noqa: F401
 from .payment_recording import action_for_session, apply_checkout_session  # noqa: F401
-from .payment_refunds import apply_charge_refunded, apply_dispute  # noqa: F401
+from .payment_refunds import (  # noqa: F401
+    apply_charge_refunded,
+    apply_dispute,
+    apply_dispute_closed,
+    apply_dispute_funds,
+    apply_refund_update,
+)
 from .payment_sync import (  # noqa: F401
     AWAITING_STRIPE,
     SyncResult,

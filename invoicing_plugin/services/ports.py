@@ -299,8 +299,19 @@ class PaymentProvider(Protocol):
         """The payment's outcome so far."""
         ...
 
-    def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str) -> Refund:
-        """Give ``amount_minor`` (``None``: all that is left) of a payment back to the client."""
+    def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str,
+               reason: str | None = None, metadata: Mapping[str, str] | None = None,
+               destination_charge: bool = False) -> Refund:
+        """Give ``amount_minor`` (``None``: all that is left) of a payment back to the client.
+
+        ``reason``: ``duplicate``, ``fraudulent`` or ``requested_by_customer`` (``None``: not
+        said). ``metadata``: our notes, kept with the refund (string values, at most 500
+        characters each). ``destination_charge``: the payment was sent on to a connected
+        account (Connect): its share is taken back from that account and the platform's
+        fee is refunded too, both in proportion to the amount refunded; the refund itself
+        comes out of the platform's balance. Refused (:class:`GatewayError`) when the
+        provider refuses: more than is left, a charged-back payment, ...
+        """
         ...
 
     # connected accounts (the platform key)

@@ -184,8 +184,12 @@ class FakeProvider:
                 raise self._missing("payment_intent", payment_id)
             return PaymentState(id=payment.id, status=payment.status)
 
-    def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str) -> Refund:
+    def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str, reason: str | None = None,
+               metadata: Mapping[str, str] | None = None, destination_charge: bool = False) -> Refund:
         self._log("refund", payment_id, amount_minor, idempotency_key)
+        if reason is not None and reason not in ("duplicate", "fraudulent", "requested_by_customer"):
+            raise GatewayError(f"Stripe refused the request: Invalid reason: {reason}.", kind="invalid_request",
+                               param="reason")
         with self._world.lock:
             payment = self._payments.get(payment_id)
             if payment is None:
@@ -206,7 +210,9 @@ class FakeProvider:
                 self._refunds[refund.id] = refund
                 return refund
 
-            return self._idempotent("refund", idempotency_key, (payment_id, amount_minor), make)
+            return self._idempotent("refund", idempotency_key,
+                                    (payment_id, amount_minor, reason, tuple(sorted((metadata or {}).items())),
+                                     destination_charge), make)
 
     # -- connected accounts -----------------------------------------------------------------
     def create_connected_account(self, *, workspace_id: str, email: str | None, idempotency_key: str,

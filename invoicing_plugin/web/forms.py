@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from flask import has_request_context, request
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
+from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
+from ..services.refunding import REFUND_REASONS
 from ..services.text import has_nul, nul_message
 
 
@@ -111,6 +113,17 @@ class MarkPaidForm(InvoicingForm):
     method = SelectField("Paid by", choices=choices(MANUAL_PAYMENT_METHODS.items()), default="bank_transfer")
     paid_on = DateField("Payment date", validators=[InputRequired("Enter the payment date.")], format="%Y-%m-%d")
     note = TextAreaField("Note", filters=[_strip], validators=[Optional()], render_kw={"rows": 2, "maxlength": NOTE_MAX})
+
+
+class RefundForm(InvoicingForm):
+    """Refund a paid invoice through Stripe; the service checks amount, reason and token."""
+
+    amount = StringField("Amount to refund (empty: all that is left)", filters=[_strip], validators=[Optional()],
+                         render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    reason = SelectField("Reason", choices=choices([("", "No reason given"), *REFUND_REASONS.items()]), default="")
+    note = TextAreaField("Note (kept with the refund in Stripe)", filters=[_strip], validators=[Optional()],
+                         render_kw={"rows": 2, "maxlength": REFUND_NOTE_MAX})
+    request_token = HiddenField()
 
 
 class TemplateForm(InvoicingForm):

@@ -7,11 +7,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from ..state import get_state
 from ..domain.invoice import Action, allowed_actions, display_status, is_editable
-from ..domain.money import Money, format_decimal_amount
+from ..domain.money import Money, format_decimal_amount, format_money
 from ..host import parse_subject_ref
 from ..persistence.repository import NotFound
 from ..services import invoices as service
 from ..services import sending
+from ..services import refunding
 from ..services import templates as template_service
 from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
@@ -19,7 +20,9 @@ from ..services.numbering import peek_next_number
 from ..services.payments import AWAITING_STRIPE
 from .access import staff, staff_required
 from .input import id_arg
-from .forms import choices, ActionForm, DepositForm, InvoiceForm, MarkPaidForm, SendForm, TemplateForm, apply_errors
+from .forms import (
+    choices, ActionForm, DepositForm, InvoiceForm, MarkPaidForm, RefundForm, SendForm, TemplateForm, apply_errors,
+)
 
 bp = Blueprint(
     "invoicing",
@@ -298,7 +301,7 @@ def invoice_deposit(proposal_id: str):
 # --------------------------------------------------------------------- one invoice
 
 
-def _render_detail(invoice, *, mark_paid_form=None, status=200):
+def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200):
     ctx = staff()
     actions = allowed_actions(invoice.status)
     availability = payment_availability(ctx.workspace.id)
@@ -306,6 +309,11 @@ def _render_detail(invoice, *, mark_paid_form=None, status=200):
     events = service.invoice_events(ctx.workspace.id, invoice.id)
     send_form = SendForm(method=invoice.send_method)
     mark_paid_form = mark_paid_form or MarkPaidForm(paid_on=service.today())
+    refundable = refunding.refundable_amount(invoice)
+    if refund_form is None:
+        refund_form = RefundForm(formdata=None, request_token=refunding.new_request_token())
+    elif not refund_form.request_token.data:
+        refund_form.request_token.data = refunding.new_request_token()
     show_pay_link = invoice.status not in ("draft",) and invoice.send_method != "manual" and invoice.stripe_mode
     return render_template(
         "invoicing/invoice_detail.html",
@@ -329,6 +337,8 @@ def _render_detail(invoice, *, mark_paid_form=None, status=200):
         send_form=send_form,
         action_form=ActionForm(),
         mark_paid_form=mark_paid_form,
+        refundable=refundable,
+        refund_form=refund_form,
         subject_url=_subject_url(invoice),
     ), status
 
@@ -418,6 +428,35 @@ def invoice_mark_paid(invoice_id: int):
         _error(exc.message)
     else:
         _success(f"Invoice {result.number} marked as paid.")
+    return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<invoicing_id:invoice_id>/refund")
+@staff_required
+def invoice_refund(invoice_id: int):
+    """Refund a paid invoice (in full or in part) through Stripe. The invoice itself changes
+    when Stripe's refund events arrive (services/refunding.py)."""
+    ctx = staff()
+    invoice = service.get_invoice(ctx.workspace.id, invoice_id)  # 404 before anything else
+    form = RefundForm()
+    if not form.validate_on_submit():
+        return _render_detail(invoice, refund_form=form, status=422)
+    try:
+        result = refunding.refund_invoice(
+            ctx.workspace.id, ctx.actor, invoice_id, amount=form.amount.data, reason=form.reason.data,
+            note=form.note.data, request_token=form.request_token.data or "",
+        )
+    except ValidationFailed as exc:
+        for message in apply_errors(form, exc.errors):
+            _error(message)
+        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), refund_form=form, status=422)
+    except NotFound:
+        raise  # the host's 404 page (see _not_found), never a message
+    except InvoicingError as exc:
+        _error(exc.message)
+    else:
+        _success(f"Stripe accepted the refund of {format_money(result.amount)} ({result.refund_id}). The invoice "
+                 "shows it as soon as Stripe confirms it.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
 
 

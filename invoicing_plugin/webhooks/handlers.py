@@ -35,6 +35,7 @@ from ..gateways.stripe_gateway import (
     dispute_object,
     stripe_event,
 )
+from ..gateways.stripe_refund_objects import dispute_outcome, refund_object
 from ..persistence.models import StripeConnection
 from ..services import connections, payments
 from ..services.payments import PaymentOutcome
@@ -158,6 +159,33 @@ def dispute_created(ctx: EventContext) -> str:
     )
 
 
+def refund_updated(ctx: EventContext) -> str:
+    """A refund changed; only a failed (or canceled) one changes the invoice."""
+    return ctx.record(
+        payments.apply_refund_update(refund_object(ctx.object), source=ctx.source, scope_workspace=ctx.scope_workspace,
+                                     event_account=ctx.account, uow=ctx.uow)
+    )
+
+
+def _dispute_funds(withdrawn: bool) -> Handler:
+    def handle(ctx: EventContext) -> str:
+        return ctx.record(
+            payments.apply_dispute_funds(dispute_outcome(ctx.object), withdrawn=withdrawn, source=ctx.source,
+                                         scope_workspace=ctx.scope_workspace, event_account=ctx.account,
+                                         uow=ctx.uow)
+        )
+
+    return handle
+
+
+def dispute_closed(ctx: EventContext) -> str:
+    """The dispute's outcome: won clears the flag, lost takes the amount out of revenue."""
+    return ctx.record(
+        payments.apply_dispute_closed(dispute_outcome(ctx.object), source=ctx.source,
+                                      scope_workspace=ctx.scope_workspace, event_account=ctx.account, uow=ctx.uow)
+    )
+
+
 def _connection_workspace(ctx: EventContext, account_id: str | None) -> str | None:
     if not account_id:
         return None
@@ -220,6 +248,12 @@ HANDLERS: Mapping[str, Handler] = {
     "checkout.session.expired": session_expired,
     "charge.refunded": charge_refunded,
     "charge.dispute.created": dispute_created,
+    "charge.refund.updated": refund_updated,
+    "refund.updated": refund_updated,
+    "refund.failed": refund_updated,
+    "charge.dispute.funds_withdrawn": _dispute_funds(True),
+    "charge.dispute.funds_reinstated": _dispute_funds(False),
+    "charge.dispute.closed": dispute_closed,
     "account.updated": account_updated,
     "account.application.deauthorized": account_deauthorized,
 }

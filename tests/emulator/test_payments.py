@@ -122,8 +122,10 @@ def test_dispute_trigger(client, stripe_emulator):
     dispute = stripe_emulator.control.trigger("charge.dispute.created", charge=charge_id)
     assert dispute["id"].startswith("du_") and dispute["charge"] == charge_id
     assert client.v1.charges.retrieve(charge_id).disputed is True
-    (event,) = client.v1.events.list({"type": "charge.dispute.*"}).data
-    assert event.type == "charge.dispute.created" and event.data.object.id == dispute["id"]
+    # Stripe withdraws the disputed funds at once (https://docs.stripe.com/disputes/how-disputes-work).
+    withdrawn, created = client.v1.events.list({"type": "charge.dispute.*"}).data
+    assert created.type == "charge.dispute.created" and created.data.object.id == dispute["id"]
+    assert withdrawn.type == "charge.dispute.funds_withdrawn" and withdrawn.data.object.id == dispute["id"]
 
 
 def test_payment_events_in_order_and_shape(client, stripe_emulator):

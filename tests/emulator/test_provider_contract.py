@@ -181,6 +181,24 @@ def test_refunds_give_back_part_then_the_rest_and_never_more(driver):
     assert (rest.amount_minor, rest.status) == (7_500, "succeeded") and rest.id != part.id
 
 
+def test_a_refund_carries_stripes_reason_and_our_metadata_and_refuses_other_reasons(driver):
+    """https://docs.stripe.com/api/refunds/create: ``reason`` is one of duplicate, fraudulent,
+    requested_by_customer; the same key with other parameters is not the same request."""
+    provider = driver.platform()
+    session = provider.create_checkout(_request(amount_minor=10_000), idempotency_key="k-9")
+    driver.pay(session.id, "succeeded")
+    payment = provider.retrieve_checkout_session(session.id).payment_id
+    with pytest.raises(GatewayError) as refused:
+        provider.refund(payment, amount_minor=1_000, idempotency_key="r-9", reason="changed_mind")
+    assert refused.value.kind == "invalid_request"
+    refund = provider.refund(payment, amount_minor=1_000, idempotency_key="r-10", reason="requested_by_customer",
+                             metadata={"invoice_id": "7", "note": "scope cancelled"})
+    assert (refund.amount_minor, refund.status) == (1_000, "succeeded")
+    again = provider.refund(payment, amount_minor=1_000, idempotency_key="r-10", reason="requested_by_customer",
+                            metadata={"invoice_id": "7", "note": "scope cancelled"})
+    assert again.id == refund.id
+
+
 def test_a_connected_account_is_onboarded_and_described_in_words(driver):
     platform = driver.platform()
     account = platform.create_connected_account(workspace_id="42", email=None, idempotency_key="a-1")

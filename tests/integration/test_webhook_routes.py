@@ -31,6 +31,7 @@ from invoicing_plugin.gateways.stripe_gateway import (
     checkout_session,
     dispute_object,
 )
+from invoicing_plugin.gateways.stripe_refund_objects import dispute_outcome, refund_object
 from invoicing_plugin.persistence.models import WebhookEvent
 from invoicing_plugin.services import connections
 from invoicing_plugin.webhooks import handlers
@@ -64,6 +65,13 @@ def test_the_derived_lists_keep_their_values():
         "checkout.session.async_payment_failed",
         "charge.refunded",
         "charge.dispute.created",
+        # issue 13 fault 6: refund and dispute outcomes
+        "charge.refund.updated",
+        "refund.updated",
+        "refund.failed",
+        "charge.dispute.funds_withdrawn",
+        "charge.dispute.funds_reinstated",
+        "charge.dispute.closed",
     )
     assert handlers.OWN_TRANSACTION == stripe_events.own_transaction_types() == frozenset(
         {"account.updated", "account.application.deauthorized"}
@@ -75,6 +83,12 @@ def test_the_derived_lists_keep_their_values():
         "checkout.session.expired",
         "charge.refunded",
         "charge.dispute.created",
+        "charge.refund.updated",
+        "refund.updated",
+        "refund.failed",
+        "charge.dispute.funds_withdrawn",
+        "charge.dispute.funds_reinstated",
+        "charge.dispute.closed",
         "account.updated",
         "account.application.deauthorized",
     }
@@ -85,6 +99,12 @@ def test_the_derived_lists_keep_their_values():
         "checkout.session.expired": checkout_session,
         "charge.refunded": charge_object,
         "charge.dispute.created": dispute_object,
+        "charge.refund.updated": refund_object,
+        "refund.updated": refund_object,
+        "refund.failed": refund_object,
+        "charge.dispute.funds_withdrawn": dispute_outcome,
+        "charge.dispute.funds_reinstated": dispute_outcome,
+        "charge.dispute.closed": dispute_outcome,
         "account.updated": account_info,
         "account.application.deauthorized": application_object,
     }
@@ -126,17 +146,28 @@ def _async(succeeded: bool) -> Callable[[Scene], None]:
     return trigger
 
 
-def _refund(scene: Scene) -> None:
+def _refund(scene: Scene) -> str:
     scene.pay()
     with scene.app.app_context():
-        get_state().gateways.for_key(scene.key).create_refund(
+        return get_state().gateways.for_key(scene.key).create_refund(
             payment_intent=scene.payment_intent(), amount=None, idempotency_key=f"refund-{secrets.token_hex(4)}"
-        )
+        )["id"]
 
 
-def _dispute(scene: Scene) -> None:
+def _failed_refund(scene: Scene) -> None:
+    """https://docs.stripe.com/refunds#failed-refunds: the card network returns the refund."""
+    scene.control.trigger("refund.failed", refund=_refund(scene))
+
+
+def _dispute(scene: Scene) -> str:
     scene.pay()
-    scene.control.trigger("charge.dispute.created", charge=intent_charge(scene.emulator, scene.payment_intent()))
+    return scene.control.trigger("charge.dispute.created",
+                                 charge=intent_charge(scene.emulator, scene.payment_intent()))["id"]
+
+
+def _closed_dispute(scene: Scene) -> None:
+    """https://docs.stripe.com/disputes/how-disputes-work: won, so the funds come back too."""
+    scene.control.trigger("charge.dispute.closed", dispute=_dispute(scene), status="won")
 
 
 #: How the emulator is made to emit each routed event type (as Stripe would: no hand-built events).
@@ -148,6 +179,12 @@ TRIGGERS: dict[str, Callable[[Scene], None]] = {
     "checkout.session.async_payment_failed": _async(False),
     "charge.refunded": _refund,
     "charge.dispute.created": _dispute,
+    "charge.refund.updated": _failed_refund,
+    "refund.updated": _failed_refund,
+    "refund.failed": _failed_refund,
+    "charge.dispute.funds_withdrawn": _dispute,
+    "charge.dispute.funds_reinstated": _closed_dispute,
+    "charge.dispute.closed": _closed_dispute,
     "account.updated": lambda scene: scene.control.trigger("account.updated", account=scene.account_id,
                                                            restricted=True),
     "account.application.deauthorized": lambda scene: scene.control.trigger(

@@ -289,6 +289,9 @@ DISPUTE = {"id": ID, "object": KIND, "payment_intent": ID_OR_NULL, "metadata": M
 ACCOUNT = {"id": ID, "object": KIND, "charges_enabled": BOOL, "payouts_enabled": BOOL, "details_submitted": BOOL,
            "requirements": {"currently_due": STRINGS, "past_due": STRINGS, "disabled_reason": TEXT_OR_NULL}}
 APPLICATION = {"id": ID, "object": KIND, "name": TEXT_OR_NULL}
+REFUND = {"id": ID, "object": KIND, "payment_intent": ID_OR_NULL, "amount": AMOUNT, "currency": CURRENCY,
+          "status": TEXT}
+DISPUTE_OUTCOME = {**DISPUTE, "status": TEXT}
 OBJECT_FIELDS = {
     "checkout.session.completed": SESSION,
     "checkout.session.async_payment_succeeded": SESSION,
@@ -296,6 +299,12 @@ OBJECT_FIELDS = {
     "checkout.session.expired": SESSION,
     "charge.refunded": CHARGE,
     "charge.dispute.created": DISPUTE,
+    "charge.refund.updated": REFUND,
+    "refund.updated": REFUND,
+    "refund.failed": REFUND,
+    "charge.dispute.funds_withdrawn": DISPUTE_OUTCOME,
+    "charge.dispute.funds_reinstated": DISPUTE_OUTCOME,
+    "charge.dispute.closed": DISPUTE_OUTCOME,
     "account.updated": ACCOUNT,
     "account.application.deauthorized": APPLICATION,
 }
@@ -354,9 +363,14 @@ def well_formed_event(event_type: str, invoice, account: str) -> dict:
     elif event_type == "charge.refunded":
         obj = {"id": "ch_test_base", "object": "charge", "payment_intent": "pi_test_base", "metadata": metadata,
                "amount": 50_000, "amount_refunded": 50_000, "refunded": True, "currency": "gbp", "livemode": False}
-    elif event_type == "charge.dispute.created":
+    elif event_type.startswith("charge.dispute."):
         obj = {"id": "dp_test_base", "object": "dispute", "charge": "ch_test_base", "payment_intent": "pi_test_base",
-               "metadata": metadata, "amount": 50_000, "currency": "gbp", "reason": "fraudulent", "livemode": False}
+               "metadata": metadata, "amount": 50_000, "currency": "gbp", "reason": "fraudulent", "livemode": False,
+               "status": "lost" if event_type == "charge.dispute.closed" else "needs_response"}
+    elif event_type in ("charge.refund.updated", "refund.updated", "refund.failed"):
+        obj = {"id": "re_test_base", "object": "refund", "charge": "ch_test_base", "payment_intent": "pi_test_base",
+               "metadata": {}, "amount": 50_000, "currency": "gbp", "status": "failed",
+               "failure_reason": "lost_or_stolen_card", "reason": None}
     elif event_type == "account.updated":
         obj = {"id": account, "object": "account", "charges_enabled": False, "payouts_enabled": False,
                "details_submitted": True,

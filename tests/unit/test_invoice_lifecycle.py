@@ -28,6 +28,9 @@ EXPECTED_TRANSITIONS = {
     (S.VOIDED, A.PAYMENT_SUCCEEDED): S.PAID_AFTER_VOID,
     (S.PAID, A.REFUND_FULL): S.REFUNDED,
     (S.PAID_AFTER_VOID, A.REFUND_FULL): S.REFUNDED,
+    # issue 13 fault 6: a full refund that failed puts the invoice back where it was.
+    (S.REFUNDED, A.REFUND_FAILED): S.PAID,
+    (S.REFUNDED, A.REFUND_FAILED_AFTER_VOID): S.PAID_AFTER_VOID,
 }
 FORBIDDEN = [pair for pair in product(InvoiceStatus, Action) if pair not in TRANSITIONS]
 
@@ -177,7 +180,7 @@ def test_unknown_status_is_a_programming_error() -> None:
         (S.PAID, {A.REFUND_FULL}),
         (S.VOIDED, {A.PAYMENT_SUCCEEDED}),
         (S.PAID_AFTER_VOID, {A.REFUND_FULL}),
-        (S.REFUNDED, set()),
+        (S.REFUNDED, {A.REFUND_FAILED, A.REFUND_FAILED_AFTER_VOID}),
     ],
     ids=enum_id,
 )
@@ -191,5 +194,5 @@ def test_status_and_action_values_are_stable_for_the_database() -> None:
     ]
     assert [action.value for action in Action] == [
         "send", "payment_started", "payment_succeeded", "payment_failed",
-        "mark_paid", "void", "refund_full",
+        "mark_paid", "void", "refund_full", "refund_failed", "refund_failed_after_void",
     ]  # fmt: skip

@@ -252,6 +252,12 @@ def retrieve_refund(ctx: Ctx, params: dict, refund_id: str) -> dict:
     return public(ctx.state.get(refund_id, ctx.actor, "refund"))
 
 
+@route("GET", "/v1/application_fees/<fee_id>", "ApplicationFeeRetrieveParams")
+def retrieve_application_fee(ctx: Ctx, params: dict, fee_id: str) -> dict:
+    """An application fee, once a refund touched it (https://docs.stripe.com/api/application_fees/object)."""
+    return public(ctx.state.get(fee_id, ctx.actor, "application_fee"))
+
+
 @route("GET", "/v1/disputes/<dispute_id>", "DisputeRetrieveParams")
 def retrieve_dispute(ctx: Ctx, params: dict, dispute_id: str) -> dict:
     return public(ctx.state.get(dispute_id, ctx.actor, "dispute"))

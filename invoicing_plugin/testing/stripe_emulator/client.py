@@ -105,7 +105,12 @@ class EmulatorControl:
         return self._call("POST", f"/accounts/{account_id}/deauthorize")
 
     def trigger(self, event_type: str, **fields: Any) -> dict[str, Any]:
-        """Cause an event without its own API, e.g. ``trigger("charge.dispute.created", charge=...)``."""
+        """Cause an event without its own API, e.g. ``trigger("charge.dispute.created", charge=...)``.
+
+        ``trigger("charge.dispute.closed", dispute=..., status="won" | "lost")`` closes a
+        dispute; ``trigger("refund.failed", refund=..., failure_reason=...)`` makes a refund
+        fail (the card network returned it).
+        """
         return self._call("POST", "/trigger", {"type": event_type, **fields})
 
     # ------------------------------------------------------------ keys & failures

@@ -158,6 +158,13 @@ class ControlApp:
                 dispute = resources.create_dispute(self.state, body["charge"],
                                                    body.get("reason", "fraudulent"))
                 return public(dispute)
+            if event_type == "charge.dispute.closed":
+                return public(resources.close_dispute(self.state, body["dispute"],
+                                                      body.get("status", "won")))
+            if event_type == "refund.failed":
+                return public(resources.fail_refund(
+                    self.state, body["refund"],
+                    body.get("failure_reason", "expired_or_canceled_card")))
             if event_type == "account.application.deauthorized":
                 return public(resources.deauthorize(self.state, body["account"]))
             if event_type == "account.updated":
@@ -167,7 +174,8 @@ class ControlApp:
                 return public(resources.expire_session(self.state,
                                                        self._session(body["session"])))
         raise StripeError(400, f"Cannot trigger {event_type!r}: supported are "
-                               "charge.dispute.created, account.updated, "
+                               "charge.dispute.created, charge.dispute.closed (status won or "
+                               "lost), refund.failed, account.updated, "
                                "account.application.deauthorized, checkout.session.expired.",
                           param="type")
 

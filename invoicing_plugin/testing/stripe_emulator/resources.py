@@ -766,11 +766,28 @@ def _charge(state: EmulatorState, intent: dict, last4: str | None) -> dict[str, 
 
 
 def create_refund(state: EmulatorState, actor: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``POST /v1/refunds`` (https://docs.stripe.com/api/refunds/create).
+
+    Refused as Stripe refuses: nothing left to refund (``charge_already_refunded``), an
+    amount above what is left (``amount_too_large``), a charge disputed as a chargeback
+    (``charge_disputed``, https://docs.stripe.com/error-codes#charge-disputed).
+
+    Destination charges (https://docs.stripe.com/connect/destination-charges#issuing-refunds):
+    the refund always comes out of the platform's balance; with ``reverse_transfer`` the
+    transfer to the connected account is reversed in proportion to the amount refunded
+    (a ``transfer_reversal``), with ``refund_application_fee`` the application fee is
+    refunded in the same proportion (a ``fee_refund`` on the ``application_fee``). Without
+    them the connected account keeps the money and the platform its fee.
+    """
     charge = _refundable_charge(state, actor, params)
     remaining = charge["amount"] - charge["amount_refunded"]
     if remaining <= 0:
         raise StripeError(400, f"Charge {charge['id']} has already been refunded.",
                           code="charge_already_refunded", param="charge")
+    dispute = state.objects.get(charge.get("_dispute") or "")
+    if dispute is not None and not dispute["is_charge_refundable"]:
+        raise StripeError(400, f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+                          code="charge_disputed", param="charge")
     amount = params.get("amount", remaining)
     if amount < 1:
         raise StripeError(400, "Invalid positive integer", code="parameter_invalid_integer",
@@ -782,8 +799,13 @@ def create_refund(state: EmulatorState, actor: str, params: dict[str, Any]) -> d
             f"Refund amount ({currencies.format_amount(amount, currency)}) is greater than "
             f"unrefunded amount on charge ({currencies.format_amount(remaining, currency)})",
             code="amount_too_large", param="amount")
+    refund_id = state.new_id("re")
+    reversal = _reverse_transfer(state, actor, charge, amount, refund_id) \
+        if params.get("reverse_transfer") else None
+    if params.get("refund_application_fee"):
+        _refund_application_fee(state, actor, charge, amount)
     refund = {
-        "id": state.new_id("re"),
+        "id": refund_id,
         "object": "refund",
         "amount": amount,
         "balance_transaction": state.new_id("txn"),
@@ -792,13 +814,15 @@ def create_refund(state: EmulatorState, actor: str, params: dict[str, Any]) -> d
         "currency": charge["currency"],
         "destination_details": {"card": {"reference_status": "pending", "type": "refund"},
                                 "type": "card"},
+        "failure_balance_transaction": None,
+        "failure_reason": None,
         "metadata": _merge_metadata({}, params.get("metadata")),
         "payment_intent": charge["payment_intent"],
         "reason": params.get("reason"),
         "receipt_number": None,
         "source_transfer_reversal": None,
         "status": "succeeded",
-        "transfer_reversal": state.new_id("trr") if params.get("reverse_transfer") else None,
+        "transfer_reversal": reversal,
     }
     state.put(refund, actor)
     previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
@@ -808,6 +832,101 @@ def create_refund(state: EmulatorState, actor: str, params: dict[str, Any]) -> d
     charge["refunds"]["total_count"] = len(charge["refunds"]["data"])
     state.emit("refund.created", refund, actor)
     state.emit("charge.refunded", charge, actor, previous_attributes=previous)
+    return refund
+
+
+def _proportion(part: int, amount: int, whole: int) -> int:
+    """``part * amount / whole`` rounded half up, in integer minor units."""
+    return (2 * part * amount + whole) // (2 * whole) if whole else 0
+
+
+def _reverse_transfer(state: EmulatorState, actor: str, charge: dict, amount: int,
+                      refund_id: str) -> str:
+    """A transfer reversal of ``amount / charge amount`` of the charge's transfer.
+
+    "A transfer can be reversed only by the application that created the charge"
+    (https://docs.stripe.com/api/refunds/create#create_refund-reverse_transfer): the
+    charge was found among ``actor``'s own, so that holds. A charge without a transfer
+    has nothing to reverse.
+    """
+    if not charge.get("transfer"):
+        raise StripeError(400, f"Charge {charge['id']} has no transfer to reverse.",
+                          param="reverse_transfer")
+    transfer_amount = charge["amount"] - (charge.get("application_fee_amount") or 0)
+    if (charge.get("transfer_data") or {}).get("amount") is not None:
+        transfer_amount = charge["transfer_data"]["amount"]
+    reversed_so_far = charge.get("_transfer_reversed", 0)
+    share = min(_proportion(transfer_amount, amount, charge["amount"]),
+                transfer_amount - reversed_so_far)
+    charge["_transfer_reversed"] = reversed_so_far + share
+    reversal = {
+        "id": state.new_id("trr"), "object": "transfer_reversal", "amount": share,
+        "balance_transaction": state.new_id("txn"), "created": state.now(),
+        "currency": charge["currency"], "destination_payment_refund": state.new_id("pyr"),
+        "metadata": {}, "source_refund": refund_id, "transfer": charge["transfer"],
+    }
+    state.put(reversal, actor)
+    return reversal["id"]
+
+
+def _refund_application_fee(state: EmulatorState, actor: str, charge: dict, amount: int) -> None:
+    """Refund the application fee in proportion to ``amount`` (a ``fee_refund``)."""
+    fee_id, fee_amount = charge.get("application_fee"), charge.get("application_fee_amount") or 0
+    if not fee_id:
+        raise StripeError(400, f"Charge {charge['id']} has no application fee to refund.",
+                          param="refund_application_fee")
+    fee = state.objects.get(fee_id) or state.put({
+        "id": fee_id, "object": "application_fee", "account": (charge.get("transfer_data") or {})
+        .get("destination"), "amount": fee_amount, "amount_refunded": 0, "charge": charge["id"],
+        "created": charge["created"], "currency": charge["currency"], "livemode": charge["livemode"],
+        "refunded": False, "refunds": _list_object(f"/v1/application_fees/{fee_id}/refunds"),
+    }, actor)
+    share = min(_proportion(fee_amount, amount, charge["amount"]), fee["amount"] - fee["amount_refunded"])
+    fee_refund = {"id": state.new_id("fr"), "object": "fee_refund", "amount": share,
+                  "balance_transaction": state.new_id("txn"), "created": state.now(),
+                  "currency": charge["currency"], "fee": fee_id, "metadata": {}}
+    fee["amount_refunded"] += share
+    fee["refunded"] = fee["amount_refunded"] >= fee["amount"]
+    fee["refunds"]["data"].insert(0, fee_refund)
+    fee["refunds"]["total_count"] = len(fee["refunds"]["data"])
+
+
+#: Why a card refund can fail (https://docs.stripe.com/api/refunds/object#refund_object-failure_reason).
+REFUND_FAILURE_REASONS = ("lost_or_stolen_card", "expired_or_canceled_card",
+                          "charge_for_pending_refund_disputed", "insufficient_funds", "declined",
+                          "merchant_request", "unknown")
+
+
+def fail_refund(state: EmulatorState, refund_id: str,
+                failure_reason: str = "expired_or_canceled_card") -> dict[str, Any]:
+    """A refund the card network returns (https://docs.stripe.com/refunds#failed-refunds).
+
+    The refund's ``status`` becomes ``failed`` with its ``failure_reason`` and a
+    ``failure_balance_transaction`` (the money goes back to the balance it came from), the
+    charge's ``amount_refunded`` drops by the refund (the amount can be refunded again),
+    and Stripe sends ``charge.refund.updated``, ``refund.updated`` and ``refund.failed``
+    (https://docs.stripe.com/api/events/types).
+    """
+    refund = state.objects.get(refund_id)
+    if refund is None or refund.get("object") != "refund":
+        raise resource_missing("refund", refund_id, "refund")
+    if refund["status"] not in ("succeeded", "pending"):
+        raise StripeError(400, f"Refund {refund_id} is {refund['status']}; only a succeeded or "
+                               "pending refund can fail.", param="refund")
+    if failure_reason not in REFUND_FAILURE_REASONS:
+        raise StripeError(400, f"Unknown failure_reason {failure_reason!r}.", param="failure_reason")
+    owner = state.owners[refund_id]
+    previous = {"status": refund["status"], "failure_reason": None, "failure_balance_transaction": None}
+    refund.update(status="failed", failure_reason=failure_reason,
+                  failure_balance_transaction=state.new_id("txn"))
+    charge = state.objects[refund["charge"]]
+    charge["amount_refunded"] -= refund["amount"]
+    charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+    charge["refunds"]["data"] = [dict(refund) if r["id"] == refund_id else r
+                                 for r in charge["refunds"]["data"]]
+    state.emit("charge.refund.updated", refund, owner, previous_attributes=previous)
+    state.emit("refund.updated", refund, owner, previous_attributes=previous)
+    state.emit("refund.failed", refund, owner)
     return refund
 
 
@@ -828,14 +947,23 @@ def _refundable_charge(state: EmulatorState, actor: str, params: dict) -> dict[s
 
 
 def create_dispute(state: EmulatorState, charge_id: str, reason: str = "fraudulent") -> dict:
+    """The cardholder disputes the charge (https://docs.stripe.com/disputes/how-disputes-work).
+
+    The dispute opens as ``needs_response`` and Stripe withdraws the disputed amount (and
+    the dispute fee) from the balance at once: ``charge.dispute.created`` then
+    ``charge.dispute.funds_withdrawn`` (https://docs.stripe.com/api/events/types).
+    """
     charge = state.objects.get(charge_id)
     if charge is None or charge.get("object") != "charge":
         raise resource_missing("charge", charge_id, "charge")
+    if charge.get("_dispute"):
+        raise StripeError(400, f"Charge {charge_id} already has a dispute.", param="charge")
     owner = state.owners[charge_id]
+    amount = charge["amount"] - charge["amount_refunded"]
     dispute = {
         "id": state.new_id("du"),
         "object": "dispute",
-        "amount": charge["amount"] - charge["amount_refunded"],
+        "amount": amount,
         "balance_transactions": [],
         "charge": charge_id,
         "created": state.now(),
@@ -853,7 +981,50 @@ def create_dispute(state: EmulatorState, charge_id: str, reason: str = "fraudule
     }
     state.put(dispute, owner)
     charge["disputed"] = True
+    charge["_dispute"] = dispute["id"]
     state.emit("charge.dispute.created", dispute, owner)
+    dispute["balance_transactions"].append(_dispute_transaction(state, dispute, -amount, "withdrawal"))
+    state.emit("charge.dispute.funds_withdrawn", dispute, owner)
+    return dispute
+
+
+#: A dispute's fee, in minor units (Stripe's is 15.00 in the US; the emulator uses one for all).
+DISPUTE_FEE = 1500
+
+
+def _dispute_transaction(state: EmulatorState, dispute: dict, amount: int, kind: str) -> dict:
+    """One of the dispute's ``balance_transactions``: the withdrawal (amount and fee) or the
+    reinstatement (https://docs.stripe.com/api/disputes/object#dispute_object-balance_transactions)."""
+    fee = DISPUTE_FEE if kind == "withdrawal" else -DISPUTE_FEE
+    return {"id": state.new_id("txn"), "object": "balance_transaction", "amount": amount,
+            "created": state.now(), "currency": dispute["currency"], "fee": fee,
+            "net": amount - fee, "reporting_category": "dispute" if amount < 0 else "dispute_reversal",
+            "source": dispute["id"], "status": "available", "type": "adjustment"}
+
+
+def close_dispute(state: EmulatorState, dispute_id: str, status: str) -> dict:
+    """The card network decides (https://docs.stripe.com/disputes/how-disputes-work).
+
+    ``won``: the funds (and fee) are returned -- ``charge.dispute.closed`` and
+    ``charge.dispute.funds_reinstated``. ``lost``: the withdrawal stands --
+    ``charge.dispute.closed`` only. Closing a closed dispute is refused.
+    """
+    dispute = state.objects.get(dispute_id)
+    if dispute is None or dispute.get("object") != "dispute":
+        raise resource_missing("dispute", dispute_id, "dispute")
+    if status not in ("won", "lost"):
+        raise StripeError(400, f"A dispute closes as won or lost, not {status!r}.", param="status")
+    if dispute["status"] in ("won", "lost", "warning_closed", "prevented"):
+        raise StripeError(400, f"Dispute {dispute_id} is already closed ({dispute['status']}).",
+                          param="dispute")
+    owner = state.owners[dispute_id]
+    previous = {"status": dispute["status"]}
+    dispute["status"] = status
+    state.emit("charge.dispute.closed", dispute, owner, previous_attributes=previous)
+    if status == "won":
+        dispute["balance_transactions"].append(
+            _dispute_transaction(state, dispute, dispute["amount"], "reinstatement"))
+        state.emit("charge.dispute.funds_reinstated", dispute, owner)
     return dispute
 
 
