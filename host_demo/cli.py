@@ -15,7 +15,7 @@ def register_commands(app: Flask) -> None:
         """Create the demo's own tables (the plugin's: `flask invoicing init-db`)."""
         db.create_all()
         add_missing_columns()
-        click.echo("Host tables created. Create the plugin's with: flask --app host_demo invoicing init-db")
+        click.echo("Host tables created. The plugin's come from its migrations: flask --app host_demo invoicing db-upgrade")
 
     @app.cli.command("seed")
     def seed_command() -> None:

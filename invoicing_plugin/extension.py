@@ -141,9 +141,24 @@ def _check_config(app: Flask) -> None:
     if not prefix.startswith("/") or prefix.endswith("/"):
         raise ValueError("INVOICING_URL_PREFIX must start with '/' and not end with one, e.g. '/invoicing'")
     config_module.check_webhook_secrets(app.config)
+    _warn_missing_webhook_secrets(app.config)
     for plan, bps in app.config["INVOICING_PLAN_FEES_BPS"].items():
         if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 10_000:
             raise ValueError(f"INVOICING_PLAN_FEES_BPS[{plan!r}] must be whole basis points between 0 and 10000")
+
+
+def _warn_missing_webhook_secrets(config) -> None:
+    """With a platform key, both platform endpoints are needed (docs/webhooks.md, Set-up):
+    say at start-up which kind of event would be refused, before Stripe disables the endpoint."""
+    if not config.get("INVOICING_STRIPE_API_KEY"):
+        return  # own-key workspaces only: their endpoints carry their own secrets
+    for kind, setting, events in (
+        ("account", "INVOICING_STRIPE_WEBHOOK_SECRET", "payments, refunds and disputes"),
+        ("connect", "INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET", "connected accounts' updates and deauthorizations"),
+    ):
+        if not config_module.webhook_secrets(config, kind):
+            log.warning("%s is not set: Stripe's events of the %s endpoint (%s) will be refused until it is "
+                        "(see docs/webhooks.md, Set-up)", setting, kind, events)
 
 
 def _secret_box(app: Flask) -> SecretBox:

@@ -210,6 +210,37 @@ def test_the_connect_secret_setting_takes_a_list_or_comma_separated_secrets(tmp_
         Invoicing(app, host=TinyHost())
 
 
+@pytest.mark.parametrize("missing", ["INVOICING_STRIPE_WEBHOOK_SECRET", "INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET"])
+def test_a_platform_key_without_one_endpoint_secret_is_said_at_start_up(tmp_path, caplog, missing):
+    """Found by a first-use trial: with only one secret the app started silently and the other
+    kind of event was refused until Stripe disabled the endpoint."""
+    from tests.integration.test_extension import TinyHost
+
+    secrets = {"INVOICING_STRIPE_WEBHOOK_SECRET": "whsec_account111",
+               "INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_connect222", missing: None}
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'c.db'}",
+                      INVOICING_STRIPE_API_KEY="sk_test_platform123", **secrets)
+    SQLAlchemy(app)
+    with caplog.at_level("WARNING", logger="invoicing_plugin"):
+        Invoicing(app, host=TinyHost())
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert [w for w in warnings if missing in w], warnings
+    other = next(key for key in secrets if key != missing)
+    assert not [w for w in warnings if w.startswith(other)]
+
+
+def test_without_a_platform_key_no_endpoint_secret_is_asked_for(tmp_path, caplog):
+    from tests.integration.test_extension import TinyHost
+
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'd.db'}")
+    SQLAlchemy(app)
+    with caplog.at_level("WARNING", logger="invoicing_plugin"):
+        Invoicing(app, host=TinyHost())
+    assert not [r for r in caplog.records if "WEBHOOK_SECRET" in r.getMessage()]
+
+
 # -- fault 2: test events on a live endpoint ---------------------------------------------------
 
 
