@@ -113,15 +113,42 @@ and assert the app processed ``checkout.session.completed``.
 Known differences from Stripe
 -----------------------------
 
-Only the endpoints above exist (others answer Stripe's "Unrecognized
-request URL" 404); ``mode`` must be ``payment`` and line items must use
-``price_data``; parameters the SDK accepts but the emulator does not model
-are accepted and ignored (their names, enum values, lengths and metadata
-limits are still checked, see ``params``); no balances, transfers or payouts are simulated;
-``livemode`` follows the key prefix but nothing else differs; webhook
-signatures use real time (so receivers' tolerance checks pass) while
-``created`` and expiry use the emulator clock; event payloads are not
-reshaped for older ``api_version`` values.
+Where the emulator knowingly differs from Stripe (each is a place a test could agree
+with the plugin where Stripe would not):
+
+* Only the endpoints above exist (others answer Stripe's "Unrecognized request URL"
+  404); ``mode`` must be ``payment`` and line items must use ``price_data``.
+* Parameters the SDK accepts but the emulator does not model are accepted and ignored
+  (their names, enum values, lengths and metadata limits are still checked, see
+  ``params``); rules that tie parameters together (e.g. ``success_url`` with
+  ``ui_mode=embedded_page``) are not checked; ``expand`` depth (Stripe: four levels) and
+  which fields are expandable beyond "the field exists" are not checked.
+* String lengths come from Stripe's OpenAPI spec as published for API version
+  2023-08-16 (the newest copy within reach; ``spec_constraints.json`` names it), so a
+  limit Stripe changed since, or a parameter added since, is not held; enums come from
+  the installed SDK's types for the pinned version and are enforced even where the spec
+  marks a parameter ``x-stripeBypassValidation`` (``locale``, ``payment_method_types``).
+* The e-mail address rule (one ``@``, a dotted domain, no spaces) and the messages for
+  over-long strings and an unknown ``country`` are the emulator's; Stripe's exact rule
+  and wording are not documented. Whitespace-only strings are accepted.
+* Balances, payouts and Stripe's cross-border rules are not simulated: a destination
+  charge to an account in another region is accepted (Stripe needs ``on_behalf_of`` or
+  refuses it); transfers exist only as far as refunds reverse them.
+* Where Stripe's documentation is silent about refunds and disputes the emulator makes a
+  choice: a failed refund lowers the charge's ``amount_refunded``; ``charge.refunded``
+  events carry the charge's ``refunds`` list; ``reverse_transfer`` /
+  ``refund_application_fee`` on a charge without a transfer or fee are refused; the
+  dispute fee is 15.00 in every currency.
+* The endpoints configured at start (``--webhook-url``, ``--connect-webhook-url``)
+  receive the events of *every* account (Connect: every connected account) in the
+  emulator, own-key workspaces' accounts included; on Stripe a platform endpoint gets
+  only its own account's events.
+* Idempotent replays and refused requests are not written to the request log.
+* ``livemode`` follows the key prefix but nothing else differs between modes.
+* Webhook signatures use real time (so receivers' tolerance checks pass) while
+  ``created`` and expiry use the emulator clock; response objects carry the emulator's
+  field set, not every field of the pinned version; event payloads are not reshaped for
+  older ``api_version`` values.
 """
 
 from __future__ import annotations
