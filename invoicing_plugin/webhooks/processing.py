@@ -47,7 +47,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..state import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import redact_secrets
-from ..persistence import appends, precompiled
+from ..persistence import appends
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import WorkspaceRepository, insert_on_conflict
 from ..services import payments
@@ -136,7 +136,7 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
                                              only_if=_carrier(take_over_ignored))
             params.update(folded)
             try:
-                row = precompiled.execute(session.connection(), stmt, params).first()
+                row = session.connection().execute(stmt, params).first()
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) == appends.STALE_SQLSTATE:
                     # A guarded update (the invoice's version moved on): nothing was written.
