@@ -1,7 +1,7 @@
 """The app under test: host_demo with the plugin, plus two benchmark-only routes.
 
 * ``POST /bench/floor`` -- the webhook floor: a bare route that verifies the same
-  Stripe signature (the ``stripe`` SDK, same secret), parses the JSON, inserts one
+  Stripe signature (the ``stripe`` SDK, the same Connect endpoint secret), parses the JSON, inserts one
   row and commits. Everything the plugin's webhook does beyond that is its cost.
 * ``GET /bench/host-page`` -- a bare host page: signed-in, rendering a template of
   the same inheritance depth as a plugin page (page -> layout -> host ``base.html``)
@@ -24,6 +24,9 @@ from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table,
 
 PLATFORM_KEY = "sk_test_benchmark_platform_0001"
 WEBHOOK_SECRET = "whsec_benchmark_platform_secret_0001"
+#: The platform's Connect endpoint secret: the benchmark's events happen on connected
+#: accounts (they carry ``account``), which Stripe sends to the Connect endpoint only.
+CONNECT_WEBHOOK_SECRET = "whsec_benchmark_connect_secret_0001"
 ENCRYPTION_KEY = "mY0AV2Ev8VoNLy6MeYVb5T_Gy0r1m2PBJ7lTqP3d7lY="
 
 floor_metadata = MetaData()
@@ -45,7 +48,7 @@ def floor():
     payload = request.get_data()
     try:
         stripe.WebhookSignature.verify_header(
-            payload, request.headers.get("Stripe-Signature", ""), current_app.config["INVOICING_STRIPE_WEBHOOK_SECRET"],
+            payload, request.headers.get("Stripe-Signature", ""), current_app.config["INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET"],
             tolerance=300,
         )
     except stripe.SignatureVerificationError:
@@ -86,6 +89,7 @@ def config(database_url: str, **overrides) -> dict:
         # Nothing here calls Stripe; a closed port makes an accidental call fail fast.
         "INVOICING_STRIPE_API_BASE": "http://127.0.0.1:9",
         "INVOICING_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET,
         "INVOICING_STRIPE_MAX_NETWORK_RETRIES": 0,
         "INVOICING_SECRET_ENCRYPTION_KEY": ENCRYPTION_KEY,
         # The confirmation email is sent after the commit, over SMTP: not part of

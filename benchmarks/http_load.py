@@ -18,7 +18,7 @@ import time
 from itertools import count
 from pathlib import Path
 
-from .app import WEBHOOK_SECRET
+from .app import CONNECT_WEBHOOK_SECRET as WEBHOOK_SECRET
 from .data import HookInvoice
 from .events import checkout_completed, event_id_for, sign
 from .inprocess import FLOOR_PATH, WEBHOOK_PATH, _paid_transitions

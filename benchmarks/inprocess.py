@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from itertools import count
 
-from .app import WEBHOOK_SECRET
+from .app import CONNECT_WEBHOOK_SECRET as WEBHOOK_SECRET
 from .data import BenchWorkspace, HookInvoice
 from .events import checkout_completed, event_id_for, sign
 from .report import Report, Row, ms, progress

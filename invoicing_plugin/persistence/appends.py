@@ -32,6 +32,7 @@ the savepoint is released. Only the outermost commit writes.
 from __future__ import annotations
 
 import functools
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,7 +147,7 @@ def write(session: Session | scoped_session, queue: Queue) -> None:
     for table, values in queue.increment_rows().items():
         names = tuple(values[0])
         if dialect == "postgresql":
-            session.execute(_increments_from_arrays(table, names, "increment"), _as_arrays("increment", values))
+            session.execute(_increments_from_json(table, names, "increment"), _as_json_rows("increment", values))
         else:  # executemany, in order
             session.execute(_upsert(dialect, table, names), values)
 
@@ -168,19 +169,22 @@ def _upsert(dialect: str, table: Table, columns: tuple[str, ...], source: Any = 
 
 
 @functools.lru_cache(maxsize=64)
-def _increments_from_arrays(table: Table, names: tuple[str, ...], prefix: str, only_if: Any = None) -> Any:
-    """The PostgreSQL upsert of any number of rows, sent as one array per column.
+def _increments_from_json(table: Table, names: tuple[str, ...], prefix: str, only_if: Any = None) -> Any:
+    """The PostgreSQL upsert of any number of rows, sent as one JSON array of objects.
 
-    ``INSERT ... SELECT ... FROM unnest(:col1[], :col2[], ...) ORDER BY <key>``: the
-    statement is the same whatever the number of rows (compiled, converted and prepared
-    once), and the rows are written -- and their locks taken -- in key order.
+    ``INSERT ... SELECT ... FROM json_to_recordset(:rows) AS r(<column> <type>, ...) ORDER
+    BY <key>``: the statement is the same whatever the number of rows (compiled, converted
+    and prepared once), the rows are written -- and their locks taken -- in key order, and
+    the driver adapts one JSON text (``json.dumps``, in C) instead of an array per column
+    (which psycopg dumps element by element in Python). Numbers stay exact: JSON numbers
+    are read as the columns' integer types.
     """
-    from sqlalchemy.dialects.postgresql import ARRAY
+    from sqlalchemy import JSON, column
 
-    rows = func.unnest(
-        *[bindparam(f"{prefix}_{name}", type_=ARRAY(table.c[name].type)) for name in names]
-    ).table_valued(*names).render_derived()
-    keys = [column.name for column in table.primary_key.columns]
+    rows = func.json_to_recordset(bindparam(f"{prefix}_rows", type_=JSON)).table_valued(
+        *[column(name, table.c[name].type) for name in names]
+    ).render_derived(with_types=True)
+    keys = [c.name for c in table.primary_key.columns]
     source = select(*[rows.c[name] for name in names]).order_by(*[rows.c[name] for name in keys])
     if only_if is not None:
         source = source.where(_exists(only_if))
@@ -210,8 +214,10 @@ def _update_params(prefix: str, key: dict, expect: dict, values: dict) -> dict[s
     return params
 
 
-def _as_arrays(prefix: str, rows: list[dict[str, Any]]) -> dict[str, list]:
-    return {f"{prefix}_{name}": [row[name] for row in rows] for name in rows[0]}
+def _as_json_rows(prefix: str, rows: list[dict[str, Any]]) -> dict[str, list]:
+    """``rows`` as the one parameter of :func:`_increments_from_json` (dates as ISO text)."""
+    return {f"{prefix}_rows": [{name: value.isoformat() if isinstance(value, date) else value
+                                for name, value in row.items()} for row in rows]}
 
 
 #: The SQLSTATE a statement folded with ``only_if`` fails with when a guarded update
@@ -252,7 +258,7 @@ def fold_into(statement: Any, queue: Queue, *, only_if: Any = None) -> tuple[Any
     increment_shape = []
     for j, (table, rows) in enumerate(queue.increment_rows().items()):
         increment_shape.append((table, tuple(rows[0])))
-        params.update(_as_arrays(f"i{j}", rows))
+        params.update(_as_json_rows(f"i{j}", rows))
     return _folded(statement, tuple(row_shape), tuple(increment_shape), tuple(update_shape), only_if), params
 
 
@@ -281,7 +287,7 @@ def _folded(statement: Any, row_shape: tuple, increment_shape: tuple, update_sha
             row = insert(table).from_select(list(names), select(*values.values()).where(*condition))
         ctes.append(row.cte(f"append_{i}"))
     ctes += [
-        _increments_from_arrays(table, names, f"i{j}", only_if).cte(f"increment_{j}")
+        _increments_from_json(table, names, f"i{j}", only_if).cte(f"increment_{j}")
         for j, (table, names) in enumerate(increment_shape)
     ]
     statement = statement.add_cte(*ctes)
