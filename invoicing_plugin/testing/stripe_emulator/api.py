@@ -9,6 +9,8 @@ idempotency check race-free.
 
 from __future__ import annotations
 
+import copy
+
 import json
 import logging
 import re
@@ -131,6 +133,9 @@ def _expand_path(state: EmulatorState, obj: Any, parts: list[str], full: str) ->
     if head == "line_items" and obj.get("object") == "checkout.session":
         source = state.objects[obj["id"]]
         obj["line_items"] = _line_item_list(source, f"/v1/checkout/sessions/{obj['id']}/line_items")
+    elif head == "refunds" and obj.get("object") == "charge":
+        # https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand
+        obj["refunds"] = copy.deepcopy(state.objects[obj["id"]]["_refunds"])
     elif head not in obj:
         raise StripeError(400, f"This property cannot be expanded ({full}).", param="expand")
     value = obj[head]
