@@ -246,6 +246,19 @@ class StripeGateway:
     def retrieve_payment_intent(self, payment_intent_id: str) -> Mapping[str, Any]:
         return self._call(self._client.v1.payment_intents.retrieve, payment_intent_id).to_dict()
 
+    def refunded_amount(self, payment_id: str) -> int:
+        """The PaymentIntent's charge's ``amount_refunded`` now: Stripe lowers it when a refund
+        fails (https://docs.stripe.com/refunds#failed-refunds). One request (the charge
+        expanded, https://docs.stripe.com/api/expanding_objects)."""
+        intent = self._call(self._client.v1.payment_intents.retrieve, payment_id,
+                            {"expand": ["latest_charge"]}).to_dict()
+        charge = intent.get("latest_charge")
+        if charge is None:
+            return 0
+        if not isinstance(charge, Mapping):
+            raise MalformedStripeObject(f"payment intent {payment_id}: latest_charge was not expanded")
+        return _integer(charge, "amount_refunded", "payment_intent.latest_charge", required=True, nullable=False)
+
     def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str, reason: str | None = None,
                metadata: Mapping[str, str] | None = None, destination_charge: bool = False) -> Refund:
         """Refund ``amount_minor`` (``None``: what is left) of the PaymentIntent ``payment_id``

@@ -106,3 +106,25 @@ def test_a_dispute_in_any_order(app, client, invoice, stripe_emulator, outcome, 
     expected = ("paid", None) if outcome == "won" else ("paid", "dispute_lost")
     assert (state.status, state.attention) == expected
     assert revenue_matches_a_rebuild(app, invoice.workspace_id) == (50_000 if outcome == "won" else 0)
+
+
+def test_a_stale_charge_refunded_while_stripe_cannot_be_asked_is_retried(app, client, invoice, stripe_emulator):
+    """The failure is recorded, then a ``charge.refunded`` whose snapshot cannot say whether it
+    counts the failed refund: Stripe is asked what is refunded now. Stripe down: the event
+    fails (500) and changes nothing; Stripe's retry records it."""
+    intent, charge = pay(app, client, stripe_emulator, invoice)
+    first = refund(app, intent, 10_000, f"a-{intent}")
+    stripe_emulator.control.trigger("refund.failed", refund=first)
+    refund(app, intent, 5_000, f"b-{intent}")
+    deliver_twice(client, events(stripe_emulator, "refund.failed"))
+    second, first_refunded = events(stripe_emulator, "charge.refunded")[::-1]
+    before = invoice_state(app, invoice.id)
+    stripe_emulator.control.fail_next_requests(10, error="api_error")
+    assert post_event(client, first_refunded).status_code == 500
+    assert invoice_state(app, invoice.id) == before
+    with stripe_emulator.state.lock:
+        stripe_emulator.state.failures.clear()
+    deliver_twice(client, [first_refunded, second])
+    state = invoice_state(app, invoice.id)
+    assert (state.status, state.amount_refunded_minor) == ("paid", 5_000)
+    assert revenue_matches_a_rebuild(app, invoice.workspace_id) == 45_000
