@@ -238,3 +238,33 @@ def test_without_the_csrf_token_nothing_is_refunded(app, client, invoice, stripe
     assert response.status_code in (400, 422)  # the host's CSRF protection, or the form's
     assert re.search(r"CSRF", response.get_data(as_text=True), re.IGNORECASE)
     assert refund_requests(stripe_emulator) == []
+
+
+def _form_token(html: str) -> str:
+    (token,) = re.findall(r'name="request_token"[^>]*value="([0-9a-f]{32})"|value="([0-9a-f]{32})"[^>]*name="request_token"',
+                          html)[:1] or [("", "")]
+    return token[0] or token[1]
+
+
+def test_stripe_not_answering_is_not_a_refusal_and_sending_again_is_the_same_refund(
+        app, client, invoice, stripe_emulator, staff_client):
+    """Stripe carried the refund out but its answer was lost (every try of the SDK): "the
+    request may have succeeded", retry with the same idempotency key
+    (https://docs.stripe.com/error-low-level#idempotency). Staff are not told Stripe refused,
+    and sending the form again -- as the page now offers it -- is the same request: one
+    refund at Stripe, never two."""
+    intent, charge = paid(app, client, stripe_emulator, invoice)
+    stripe_emulator.control.fail_next_requests(5, error="connection_drop_after", path_prefix="/v1/refunds")
+    response = ask(staff_client, invoice.id, amount="100")
+    page = (staff_client.get(response.headers["Location"]) if response.status_code == 302 else response)
+    html = page.get_data(as_text=True)
+    assert len(charge_refunds(stripe_emulator, charge)) == 1  # Stripe did make it
+    with stripe_emulator.state.lock:
+        stripe_emulator.state.failures.clear()
+    # Staff send the form the page now shows, with what they typed.
+    again = ask(staff_client, invoice.id, amount="100", token=_form_token(html))
+    assert again.status_code == 302
+    assert [r["amount"] for r in charge_refunds(stripe_emulator, charge)] == [10_000]
+    assert "Stripe refused" not in html and "did not answer" in html
+    (entry,) = audit(app, invoice.id, "refund_requested")
+    assert charge_refunds(stripe_emulator, charge)[0]["id"] in entry.detail

@@ -402,6 +402,9 @@ class ApiApp:
         request_id = "req_" + random_token(14)
         with self.state.lock:
             failure = self.state.take_failure(request.path)
+        if failure is not None and failure.kind == "connection_drop_after":
+            self._process(request, request_id)  # done (and kept for an idempotent retry); the answer is lost
+            return self._injected(request, failure, request_id)
         if failure is not None:
             return self._injected(request, failure, request_id)
         status, body, headers = self._process(request, request_id)
@@ -415,7 +418,7 @@ class ApiApp:
         return response
 
     def _injected(self, request: Request, failure, request_id: str) -> Response:
-        if failure.kind == "connection_drop":
+        if failure.kind in ("connection_drop", "connection_drop_after"):
             sock = request.environ.get("werkzeug.socket")
             if sock is not None:
                 try:
