@@ -104,11 +104,19 @@ def _translate(exc: stripe.StripeError) -> GatewayError:
     else:
         kind, fallback = "api", "Stripe had a problem processing the request. Please try again."
     detail = getattr(exc, "user_message", None) or ""
-    if kind == "invalid_request" and detail:
+    # The SDK leaves ``code`` unset on some classes (PermissionError); the error object has it.
+    code = getattr(exc, "code", None) or getattr(getattr(exc, "error", None), "code", None)
+    if code == "account_invalid":
+        # https://docs.stripe.com/error-codes#account-invalid: the Stripe-Account is not one the
+        # platform may act for (any more) -- not a key short of permissions.
+        message = ("Stripe refuses the platform access to the connected account: it may have disconnected the "
+                   "platform (a deauthorization whose event has not arrived). Check the account in the Stripe "
+                   "Dashboard (Connect, Accounts).")
+    elif kind == "invalid_request" and detail:
         message = f"Stripe refused the request: {detail}"
     else:
         message = fallback
-    return GatewayError(message, kind=kind, code=getattr(exc, "code", None), param=getattr(exc, "param", None))
+    return GatewayError(message, kind=kind, code=code, param=getattr(exc, "param", None))
 
 
 class StripeGateway:
