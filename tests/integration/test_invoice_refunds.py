@@ -268,3 +268,54 @@ def test_stripe_not_answering_is_not_a_refusal_and_sending_again_is_the_same_ref
     assert "Stripe refused" not in html and "did not answer" in html
     (entry,) = audit(app, invoice.id, "refund_requested")
     assert charge_refunds(stripe_emulator, charge)[0]["id"] in entry.detail
+
+
+def test_an_own_key_invoice_whose_key_cannot_be_read_is_refused_clearly(app, client, world, stripe_emulator,
+                                                                         staff_client):
+    key, account_id, secret = own_key_workspace(app, stripe_emulator, world.acme)
+    invoice = sent_invoice(app, world.acme, account_id, mode="own_key", key=key)
+    stripe_emulator.control.pay_session(invoice.session_id)
+    completed = event_for(stripe_emulator, "checkout.session.completed", invoice.session_id, key=key)
+    assert post_event(client, completed, secret=secret).status_code == 200
+    from invoicing_plugin.persistence.models import StripeConnection
+    with app.app_context():
+        session = get_state().session
+        session.query(StripeConnection).filter_by(workspace_id=world.acme).one().secret_key_encrypted = "gAAAAAbroken"
+        session.commit()
+    before, entries = invoice_state(app, invoice.id), audit_count(app, invoice.id)
+    response = ask(staff_client, invoice.id, amount="50")
+    assert response.status_code == 302
+    assert "The refund cannot be made" in staff_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert refund_requests(stripe_emulator) == []
+    assert (invoice_state(app, invoice.id), audit_count(app, invoice.id)) == (before, entries)
+
+
+@pytest.mark.parametrize("amount", ["١٢٣", "٠.٥", "9" * 5000, "1." + "1" * 5000, " ", "0.00", "-0", "+-1",
+                                    "1,00", "１２", "50\x00", "NaN", "Infinity", "0x10", "1_0"])
+def test_more_hostile_amounts_are_refused_or_read_exactly(app, client, invoice, stripe_emulator, staff_client,
+                                                          amount):
+    intent, charge = paid(app, client, stripe_emulator, invoice)
+    before, entries = invoice_state(app, invoice.id), audit_count(app, invoice.id)
+    response = ask(staff_client, invoice.id, amount=amount)
+    if amount.strip() == "":  # empty: all that is left (the form says so)
+        assert response.status_code == 302
+        assert [r["amount"] for r in charge_refunds(stripe_emulator, charge)] == [50_000]
+        return
+    assert response.status_code == 422
+    assert refund_requests(stripe_emulator) == []
+    assert (invoice_state(app, invoice.id), audit_count(app, invoice.id)) == (before, entries)
+
+
+def test_two_staff_refunding_more_than_is_left_between_them_get_one_refund(app, client, invoice, stripe_emulator,
+                                                                           staff_client):
+    """Two forms (two tokens) each for £300 of £500, before Stripe's event arrives: the
+    invoice's figure has not moved, Stripe's has -- the second is refused by Stripe."""
+    intent, charge = paid(app, client, stripe_emulator, invoice)
+    assert ask(staff_client, invoice.id, amount="300", token="a" * 32).status_code == 302
+    second = ask(staff_client, invoice.id, amount="300", token="b" * 32)
+    assert "Stripe refused the refund of £300.00" in staff_client.get(second.headers["Location"]).get_data(
+        as_text=True)
+    assert [r["amount"] for r in charge_refunds(stripe_emulator, charge)] == [30_000]
+    for event in events(stripe_emulator, "charge.refunded"):
+        assert post_event(client, event).status_code == 200
+    assert invoice_state(app, invoice.id).amount_refunded_minor == 30_000
