@@ -104,11 +104,19 @@ def _translate(exc: stripe.StripeError) -> GatewayError:
     else:
         kind, fallback = "api", "Stripe had a problem processing the request. Please try again."
     detail = getattr(exc, "user_message", None) or ""
-    if kind == "invalid_request" and detail:
+    # The SDK leaves ``code`` unset on some classes (PermissionError); the error object has it.
+    code = getattr(exc, "code", None) or getattr(getattr(exc, "error", None), "code", None)
+    if code == "account_invalid":
+        # https://docs.stripe.com/error-codes#account-invalid: the Stripe-Account is not one the
+        # platform may act for (any more) -- not a key short of permissions.
+        message = ("Stripe refuses the platform access to the connected account: it may have disconnected the "
+                   "platform (a deauthorization whose event has not arrived). Check the account in the Stripe "
+                   "Dashboard (Connect, Accounts).")
+    elif kind == "invalid_request" and detail:
         message = f"Stripe refused the request: {detail}"
     else:
         message = fallback
-    return GatewayError(message, kind=kind, code=getattr(exc, "code", None), param=getattr(exc, "param", None))
+    return GatewayError(message, kind=kind, code=code, param=getattr(exc, "param", None))
 
 
 class StripeGateway:
@@ -245,6 +253,19 @@ class StripeGateway:
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> Mapping[str, Any]:
         return self._call(self._client.v1.payment_intents.retrieve, payment_intent_id).to_dict()
+
+    def refunded_amount(self, payment_id: str) -> int:
+        """The PaymentIntent's charge's ``amount_refunded`` now: Stripe lowers it when a refund
+        fails (https://docs.stripe.com/refunds#failed-refunds). One request (the charge
+        expanded, https://docs.stripe.com/api/expanding_objects)."""
+        intent = self._call(self._client.v1.payment_intents.retrieve, payment_id,
+                            {"expand": ["latest_charge"]}).to_dict()
+        charge = intent.get("latest_charge")
+        if charge is None:
+            return 0
+        if not isinstance(charge, Mapping):
+            raise MalformedStripeObject(f"payment intent {payment_id}: latest_charge was not expanded")
+        return _integer(charge, "amount_refunded", "payment_intent.latest_charge", required=True, nullable=False)
 
     def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str, reason: str | None = None,
                metadata: Mapping[str, str] | None = None, destination_charge: bool = False) -> Refund:

@@ -196,17 +196,21 @@ def bind_session(session: CheckoutSession, *, scope_workspace: str | None = None
     return bound or Binding(reason=f"checkout session {session.id} was not created by this plugin")
 
 
-def _session_of_intent(payment_intent: str, scope_workspace: str | None, uow: UnitOfWork) -> str | None:
-    """Ask Stripe which Checkout Session created ``payment_intent`` (a charge event that
-    overtook its session's event). Raises :class:`GatewayError` when Stripe can't be asked."""
-    gateway = None
+def event_gateway(scope_workspace: str | None, uow: UnitOfWork):
+    """The provider that can read what an event speaks of: the own-key workspace's when its
+    endpoint delivered the event (``scope_workspace``), else the platform's (destination
+    charges live on the platform)."""
     if scope_workspace is not None:
         connection = get_connection(str(scope_workspace), uow=uow)
         if connection is not None and connection.mode == "own_key" and connection.secret_key_encrypted:
-            gateway = own_key_gateway(connection, uow=uow)
-    if gateway is None:
-        gateway = uow.platform_gateway()
-    return gateway.checkout_session_id_for_payment_intent(payment_intent)
+            return own_key_gateway(connection, uow=uow)
+    return uow.platform_gateway()
+
+
+def _session_of_intent(payment_intent: str, scope_workspace: str | None, uow: UnitOfWork) -> str | None:
+    """Ask Stripe which Checkout Session created ``payment_intent`` (a charge event that
+    overtook its session's event). Raises :class:`GatewayError` when Stripe can't be asked."""
+    return event_gateway(scope_workspace, uow).checkout_session_id_for_payment_intent(payment_intent)
 
 
 def bind_payment_intent(obj: Mapping[str, Any], *, scope_workspace: str | None = None, event_account: Any = None,

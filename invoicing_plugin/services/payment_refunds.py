@@ -34,7 +34,7 @@ from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, transition
 from ..persistence.models import Invoice, InvoiceEvent
 from .common import append_audit, unit_of_work
-from .payment_binding import bind_payment_intent
+from .payment_binding import bind_payment_intent, event_gateway
 from .payment_outcome import PaymentOutcome, actor_for, flag, money_text, outcome_of, unflag
 from .payment_recording import refund_full
 from .uow import UnitOfWork
@@ -81,6 +81,16 @@ def _refunded_total(charge: Mapping[str, Any], failed: set[str]) -> tuple[int, b
     return max(0, gross - gone), gone > 0
 
 
+def _lists_refunds(charge: Mapping[str, Any]) -> bool:
+    refunds = charge.get("refunds")
+    return isinstance(refunds, Mapping) and isinstance(refunds.get("data"), list) and not refunds.get("has_more")
+
+
+def _refunded_now(payment_intent: str, scope_workspace: str | None, uow: UnitOfWork | None) -> int:
+    """What Stripe says is refunded of ``payment_intent`` now (failed refunds not counted)."""
+    return event_gateway(scope_workspace, uow or unit_of_work()).refunded_amount(payment_intent)
+
+
 def apply_charge_refunded(
     charge: Mapping[str, Any], *, source: str, scope_workspace: str | None = None, event_account: Any = None,
     uow: UnitOfWork | None = None,
@@ -106,7 +116,16 @@ def apply_charge_refunded(
                detail=f"{money_text(charge.get('amount_refunded'), charge.get('currency'))} refunded on another "
                       f"payment ({intent}) [{source}]", uow=uow)
         return outcome_of(invoice, changed=True, note="refund of another payment noted")
-    refunded, stale = _refunded_total(charge, recorded_ids(invoice, (REFUND_FAILED,), uow=uow))
+    failed = recorded_ids(invoice, (REFUND_FAILED,), uow=uow)
+    if failed and not _lists_refunds(charge):
+        # One of its refunds failed since, and this snapshot (from before or after?) cannot
+        # say which refunds it counts: Stripe's charge lists them only when expanded
+        # (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand).
+        # What is refunded now is Stripe's to say (an outage: the event is retried).
+        refunded = _refunded_now(intent or invoice.payment_intent_id, scope_workspace, uow)
+        stale = True
+    else:
+        refunded, stale = _refunded_total(charge, failed)
     if refunded <= (invoice.amount_refunded_minor or 0):
         return outcome_of(invoice, note="refund already recorded")
     previous = invoice.amount_refunded_minor or 0

@@ -299,6 +299,11 @@ class PaymentProvider(Protocol):
         """The payment's outcome so far."""
         ...
 
+    def refunded_amount(self, payment_id: str) -> int:
+        """How much of the payment is refunded now, in minor units: refunds that failed or
+        were canceled since are not counted (read afresh, never from an event)."""
+        ...
+
     def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str,
                reason: str | None = None, metadata: Mapping[str, str] | None = None,
                destination_charge: bool = False) -> Refund:

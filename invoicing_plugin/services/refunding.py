@@ -23,7 +23,9 @@ events the refund causes (``charge.refunded``, and ``refund.failed`` should it c
   (:func:`.idempotency.refund_key`): a double submit is one refund.
 * Stripe refusing (more than is left at Stripe, a charged-back payment, ...) is an
   :class:`~.errors.InvoicingError` with Stripe's words; the attempt is kept in the audit
-  trail as failed and nothing else changes.
+  trail as failed and nothing else changes. Stripe not answering (network error, 5xx,
+  rate limit) is :class:`RefundUnanswered`: the refund may have been made, so the same
+  request (same token) is to be sent again, never a new one.
 
 Errors: :class:`ValidationFailed`, :class:`InvoicingError`,
 :class:`~invoicing_plugin.persistence.repository.NotFound` (not in this workspace).
@@ -49,7 +51,7 @@ from .text import check_text
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
-__all__ = ["NOTE_MAX", "REFUND_REASONS", "RefundRequested", "new_request_token", "refund_invoice",
+__all__ = ["NOTE_MAX", "REFUND_REASONS", "RefundRequested", "RefundUnanswered", "new_request_token", "refund_invoice",
            "refundable_amount"]
 
 #: Stripe's refund reasons (https://docs.stripe.com/api/refunds/create#create_refund-reason) and their words.
@@ -64,6 +66,12 @@ NOTE_MAX = 500
 #: Audit actions.
 REFUND_REQUESTED = "refund_requested"
 REFUND_REFUSED = "refund"  # the failed attempt (record_failure)
+
+
+class RefundUnanswered(InvoicingError):
+    """Stripe did not answer (network error, 5xx, rate limit): the refund may or may not have
+    been made. Send the *same* request again (same request token and input): Stripe answers
+    it once, with the refund if it was made."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,14 @@ def refund_invoice(workspace_id: str, actor: str, invoice_id: int, *, amount: st
         except GatewayError as exc:
             invoice_pk = invoice.id
             uow.rollback()
+            if exc.retryable:
+                # No answer (network, 5xx, rate limit): Stripe may have made the refund. The
+                # same request again is safe -- its idempotency key makes it one refund
+                # (https://docs.stripe.com/error-low-level#idempotency) -- a new one is not.
+                message = (f"Stripe did not answer the refund of {format_money(money)} ({exc.message}); it may "
+                           "have been made. Send the form again as it is: the same request never refunds twice.")
+                record_failure(workspace_id, invoice_pk, actor, REFUND_REFUSED, message, uow=uow)
+                raise RefundUnanswered(message) from exc
             message = f"Stripe refused the refund of {format_money(money)}: {exc.message}"
             record_failure(workspace_id, invoice_pk, actor, REFUND_REFUSED, message, uow=uow)
             raise InvoicingError(message) from exc

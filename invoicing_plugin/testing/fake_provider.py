@@ -184,6 +184,14 @@ class FakeProvider:
                 raise self._missing("payment_intent", payment_id)
             return PaymentState(id=payment.id, status=payment.status)
 
+    def refunded_amount(self, payment_id: str) -> int:
+        self._log("refunded_amount", payment_id)
+        with self._world.lock:
+            payment = self._payments.get(payment_id)
+            if payment is None:
+                raise self._missing("payment_intent", payment_id)
+            return payment.refunded_minor
+
     def refund(self, payment_id: str, *, amount_minor: int | None, idempotency_key: str, reason: str | None = None,
                metadata: Mapping[str, str] | None = None, destination_charge: bool = False) -> Refund:
         self._log("refund", payment_id, amount_minor, idempotency_key)

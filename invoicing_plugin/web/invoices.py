@@ -450,6 +450,10 @@ def invoice_refund(invoice_id: int):
         for message in apply_errors(form, exc.errors):
             _error(message)
         return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), refund_form=form, status=422)
+    except refunding.RefundUnanswered as exc:
+        # The same form (same request token) again is the same refund; a fresh one would not be.
+        _error(exc.message)
+        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), refund_form=form, status=503)
     except NotFound:
         raise  # the host's 404 page (see _not_found), never a message
     except InvoicingError as exc:

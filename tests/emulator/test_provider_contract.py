@@ -179,6 +179,7 @@ def test_refunds_give_back_part_then_the_rest_and_never_more(driver):
     assert refused.value.kind == "invalid_request"
     rest = provider.refund(payment, amount_minor=None, idempotency_key="r-3")
     assert (rest.amount_minor, rest.status) == (7_500, "succeeded") and rest.id != part.id
+    assert provider.refunded_amount(payment) == 10_000
 
 
 def test_a_refund_carries_stripes_reason_and_our_metadata_and_refuses_other_reasons(driver):

@@ -125,3 +125,18 @@ def test_a_charged_back_charge_cannot_be_refunded(client, stripe_emulator):
     with pytest.raises(stripe.InvalidRequestError) as info:
         client.v1.refunds.create({"charge": charge.id})
     assert info.value.code == "charge_disputed"
+
+
+def test_a_charge_lists_its_refunds_only_when_expanded(client, stripe_emulator):
+    """From API version 2022-11-15 on, "The Charges object no longer auto-expands refunds"
+    (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand): neither
+    the retrieved charge nor the ``charge.refunded`` event's snapshot carries ``refunds``;
+    ``expand[]=refunds`` does."""
+    charge = _plain_charge(client, stripe_emulator.control)
+    refund = client.v1.refunds.create({"charge": charge.id, "amount": 1_000})
+    assert "refunds" not in client.v1.charges.retrieve(charge.id).to_dict()
+    expanded = client.v1.charges.retrieve(charge.id, {"expand": ["refunds"]})
+    assert [(r.id, r.amount, r.status) for r in expanded.refunds.data] == [(refund.id, 1_000, "succeeded")]
+    (event,) = [e for e in client.v1.events.list({"type": "charge.refunded"}).data
+                if e.data.object.id == charge.id]
+    assert event.data.object.amount_refunded == 1_000 and "refunds" not in event.data.object.to_dict()

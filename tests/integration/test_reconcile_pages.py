@@ -82,3 +82,21 @@ def test_a_connected_accounts_undelivered_events_are_covered(app, world, account
     assert _connection(app, world.acme) == ("restricted", False)
     rows = [r for r in webhook_rows(app) if r.account_id == account]
     assert len(rows) == 101 and {r.status for r in rows} == {"processed"}
+
+
+def test_an_account_that_disconnected_unseen_is_named_as_such(app, world, account, stripe_emulator):
+    """The deauthorization event was never delivered; the account now refuses the platform
+    (https://docs.stripe.com/error-codes#account-invalid). Reconcile says so -- not that the
+    platform key lacks permissions (which would send staff to change a working key) -- and
+    changes nothing on that guess alone."""
+    stripe_emulator.control.add_webhook_endpoint(DEAD_URL, connect=True)
+    stripe_emulator.control.complete_onboarding(account)
+    stripe_emulator.control.deauthorize(account)
+
+    result = run(app, "--apply")
+
+    assert result.exit_code == 1
+    assert f"Connect account {account}" in result.output
+    assert "may have disconnected the platform" in result.output
+    assert "more permissions" not in result.output
+    assert _connection(app, world.acme) == ("active", True)

@@ -101,7 +101,7 @@ another process) talks to the ``/_emulator/`` control API::
     ctl.wait_for_deliveries(timeout=10)               # deterministic webhook tests
     ctl.deliveries()                                  # every attempt, with status
     ctl.set_chaos(seed=7, duplicate_rate=1.0)
-    ctl.fail_next_requests(1, error="rate_limit")     # or "api_error", "connection_drop"
+    ctl.fail_next_requests(1, error="rate_limit")     # or "api_error", "connection_drop", "connection_drop_after"
     ctl.revoke_key("sk_test_...")
     ctl.reset(); ctl.now()
 

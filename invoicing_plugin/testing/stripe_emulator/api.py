@@ -9,6 +9,8 @@ idempotency check race-free.
 
 from __future__ import annotations
 
+import copy
+
 import json
 import logging
 import re
@@ -131,6 +133,9 @@ def _expand_path(state: EmulatorState, obj: Any, parts: list[str], full: str) ->
     if head == "line_items" and obj.get("object") == "checkout.session":
         source = state.objects[obj["id"]]
         obj["line_items"] = _line_item_list(source, f"/v1/checkout/sessions/{obj['id']}/line_items")
+    elif head == "refunds" and obj.get("object") == "charge":
+        # https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand
+        obj["refunds"] = copy.deepcopy(state.objects[obj["id"]]["_refunds"])
     elif head not in obj:
         raise StripeError(400, f"This property cannot be expanded ({full}).", param="expand")
     value = obj[head]
@@ -397,6 +402,9 @@ class ApiApp:
         request_id = "req_" + random_token(14)
         with self.state.lock:
             failure = self.state.take_failure(request.path)
+        if failure is not None and failure.kind == "connection_drop_after":
+            self._process(request, request_id)  # done (and kept for an idempotent retry); the answer is lost
+            return self._injected(request, failure, request_id)
         if failure is not None:
             return self._injected(request, failure, request_id)
         status, body, headers = self._process(request, request_id)
@@ -410,7 +418,7 @@ class ApiApp:
         return response
 
     def _injected(self, request: Request, failure, request_id: str) -> Response:
-        if failure.kind == "connection_drop":
+        if failure.kind in ("connection_drop", "connection_drop_after"):
             sock = request.environ.get("werkzeug.socket")
             if sock is not None:
                 try:

@@ -124,7 +124,9 @@ class EmulatorControl:
         """Make the next ``count`` API requests fail.
 
         ``error``: ``"rate_limit"`` (429), ``"api_error"`` (500),
-        ``"connection_drop"`` (socket closed without an answer), or any other
+        ``"connection_drop"`` (socket closed without an answer, nothing done),
+        ``"connection_drop_after"`` (the request is carried out, then the socket is closed
+        without an answer: https://docs.stripe.com/error-low-level#idempotency), or any other
         name together with an explicit ``status``.
         """
         body: dict[str, Any] = {"count": count, "error": error, "path_prefix": path_prefix}

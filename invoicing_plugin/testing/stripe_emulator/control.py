@@ -26,6 +26,10 @@ FAILURES = {
     "rate_limit": (429, "Too many requests hit the API too quickly."),
     "api_error": (500, "An unknown error occurred"),
     "connection_drop": (0, "connection dropped"),
+    # The request is carried out, then the answer is lost: "a network error ... the request
+    # may have succeeded" -- retry with the same idempotency key
+    # (https://docs.stripe.com/error-low-level#idempotency).
+    "connection_drop_after": (0, "connection dropped after the request was carried out"),
 }
 
 RULES: list[tuple[str, str, str]] = []

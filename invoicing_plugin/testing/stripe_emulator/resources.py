@@ -746,7 +746,11 @@ def _charge(state: EmulatorState, intent: dict, last4: str | None) -> dict[str, 
         "receipt_number": None,
         "receipt_url": None,
         "refunded": False,
-        "refunds": _list_object(f"/v1/charges/{charge_id}/refunds"),
+        # Not part of the object unless expanded (API 2022-11-15 and later, "The Charges
+        # object no longer auto-expands refunds":
+        # https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand):
+        # kept aside, and so never in an event's data.object. ``expand[]=refunds`` adds it.
+        "_refunds": _list_object(f"/v1/charges/{charge_id}/refunds"),
         "review": None,
         "shipping": None,
         "source_transfer": None,
@@ -828,8 +832,8 @@ def create_refund(state: EmulatorState, actor: str, params: dict[str, Any]) -> d
     previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
-    charge["refunds"]["data"].insert(0, {k: v for k, v in refund.items()})
-    charge["refunds"]["total_count"] = len(charge["refunds"]["data"])
+    charge["_refunds"]["data"].insert(0, {k: v for k, v in refund.items()})
+    charge["_refunds"]["total_count"] = len(charge["_refunds"]["data"])
     state.emit("refund.created", refund, actor)
     state.emit("charge.refunded", charge, actor, previous_attributes=previous)
     return refund
@@ -922,8 +926,8 @@ def fail_refund(state: EmulatorState, refund_id: str,
     charge = state.objects[refund["charge"]]
     charge["amount_refunded"] -= refund["amount"]
     charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
-    charge["refunds"]["data"] = [dict(refund) if r["id"] == refund_id else r
-                                 for r in charge["refunds"]["data"]]
+    charge["_refunds"]["data"] = [dict(refund) if r["id"] == refund_id else r
+                                  for r in charge["_refunds"]["data"]]
     state.emit("charge.refund.updated", refund, owner, previous_attributes=previous)
     state.emit("refund.updated", refund, owner, previous_attributes=previous)
     state.emit("refund.failed", refund, owner)

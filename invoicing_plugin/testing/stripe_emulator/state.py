@@ -126,7 +126,7 @@ class Failure:
     """An injected failure for the next matching API requests."""
 
     remaining: int
-    kind: str  # "rate_limit" | "api_error" | "connection_drop" | "error"
+    kind: str  # "rate_limit" | "api_error" | "connection_drop" | "connection_drop_after" | "error"
     status: int
     message: str
     path_prefix: str = "/v1/"
