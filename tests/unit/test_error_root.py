@@ -72,6 +72,7 @@ def _samples() -> dict[str, list[BaseException]]:
     from invoicing_plugin.gateways.mail import MailError
     from invoicing_plugin.persistence.repository import NotFound
     from invoicing_plugin.services import analytics, connections, errors, fees
+    from invoicing_plugin.services.refunding import RefundUnanswered
     from invoicing_plugin.webhooks.processing import ReplayRefused
 
     # Stripe's errors with no text at all still become a GatewayError with a message.
@@ -121,6 +122,10 @@ def _samples() -> dict[str, list[BaseException]]:
         ],
         "invoicing_plugin.gateways.mail.MailError": [
             MailError("The email could not be sent (SMTPServerDisconnected: gone). Nothing was changed; try again.")
+        ],
+        "invoicing_plugin.services.refunding.RefundUnanswered": [
+            RefundUnanswered("Stripe did not answer, so the refund may or may not have been made. Send the same "
+                             "refund again: Stripe makes it at most once.")
         ],
         "invoicing_plugin.webhooks.processing.ReplayRefused": [
             ReplayRefused("Only a failed event can be replayed; this one was already handled.")
