@@ -46,7 +46,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from babel import Locale
-from babel.numbers import NumberPattern, format_currency
+from babel.numbers import NumberPattern, format_currency, get_currency_symbol
 
 from .errors import AmountError, CurrencyError, CurrencyMismatch
 
@@ -403,22 +403,38 @@ def format_money(money: Money, locale: Locale | str = "en_US") -> str:
     The fraction digits come from our table (see the module docstring), by overriding
     the precision of the locale's pattern and telling Babel not to apply its own.
     """
-    parsed, pattern = _currency_pattern(str(locale), _display_places(money))
+    parsed, pattern = _currency_pattern(str(locale), _display_places(money), money.currency)
     return format_currency(
         money.as_decimal(), money.currency, format=pattern, locale=parsed, currency_digits=False
     )
 
 
-@lru_cache(maxsize=128)
-def _currency_pattern(locale: str, places: int) -> tuple[Locale, NumberPattern]:
-    """The locale and its standard currency pattern with ``places`` fraction digits.
+@lru_cache(maxsize=512)
+def _currency_pattern(locale: str, places: int, currency: str) -> tuple[Locale, NumberPattern]:
+    """The locale and its standard currency pattern for ``currency`` with ``places``
+    fraction digits.
 
     Parsing a locale and its pattern costs far more than formatting one amount, and
-    both are immutable here (the copy is never handed out), so they are kept.
+    both are immutable here (the copy is never handed out), so they are kept. The
+    currency's code and symbol are put in the pattern's prefix and suffix once, as
+    Babel would put them in every formatted amount (``¤¤`` the code, ``¤`` the symbol):
+    then Babel finds no ``¤`` to replace, and does not look the currency's name up in
+    the locale's data for each amount. (A pattern with ``¤¤¤``, the plural name, which
+    depends on the amount, or a symbol holding ``¤`` is left to Babel.)
     """
     parsed = Locale.parse(locale)
     pattern = copy.copy(parsed.currency_formats["standard"])
     pattern.frac_prec = (places, places)
+    symbol = get_currency_symbol(currency, parsed)
+    affixes = (*pattern.prefix, *pattern.suffix)
+    if "¤" not in symbol and not any("¤¤¤" in affix for affix in affixes):
+        code = currency.upper()
+
+        def filled(affix: str) -> str:
+            return affix.replace("¤¤", code).replace("¤", symbol)
+
+        pattern.prefix = tuple(filled(affix) for affix in pattern.prefix)
+        pattern.suffix = tuple(filled(affix) for affix in pattern.suffix)
     return parsed, pattern
 
 

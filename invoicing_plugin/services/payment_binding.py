@@ -16,6 +16,7 @@ invoice's changes with :func:`~invoicing_plugin.persistence.rows.save_invoice`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -23,12 +24,14 @@ from typing import Any, Mapping
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from ..domain.totals import Figures
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
 from ..persistence.models import CheckoutSessionRecord, Invoice, utcnow
 from ..persistence.rows import INVOICE_COLUMNS, INVOICES, TrackedRow
 from .connection_routes import get_connection, own_key_gateway
 from .payment_outcome import PaymentOutcome
 from .uow import UnitOfWork
+from .views import InvoiceSnapshot
 
 
 def remember_checkout_session(invoice: Invoice, session_id: str, *, mode: str, account_id: str | None,
@@ -128,15 +131,32 @@ def _bound(db: Session, column, value: str, *, lock: bool, checks: dict) -> Bind
 
 
 _RECORDS = CheckoutSessionRecord.__table__
-_RECORD_COLUMNS: tuple[str, ...] = tuple(column.key for column in _RECORDS.columns)
+#: The record's columns the binding reads (:func:`_refusal`, :meth:`Binding.ignored`).
+_RECORD_COLUMNS: tuple[str, ...] = ("workspace_id", "invoice_id", "stripe_mode", "account_id", "payment_intent_id")
+
+#: The invoice's columns the hot path reads or writes, not all 43 of them (building a
+#: result row costs per column, in psycopg and SQLAlchemy): what the ``invoice_paid``
+#: signal's :class:`.InvoiceSnapshot` carries, what the revenue totals count
+#: (:class:`~invoicing_plugin.domain.totals.Figures`), the row's identity and version
+#: (:func:`~invoicing_plugin.persistence.rows.save_invoice`), and what
+#: :mod:`.payment_recording` reads or sets on a Checkout Session event. A column left
+#: out raises ``AttributeError`` when read (:class:`TrackedRow`), never a stale value.
+HOT_INVOICE_COLUMNS: tuple[str, ...] = tuple(name for name in INVOICE_COLUMNS if name in {
+    *(field.name for field in dataclasses.fields(InvoiceSnapshot)),
+    *Figures.FIELDS,
+    "id", "version", "updated_at",
+    "payment_intent_id", "amount_refunded_minor", "attention", "attention_detail",
+    "checkout_session_id", "checkout_url", "checkout_expires_at",
+})
 
 
 @functools.cache
 def _bound_rows_statement(column: str, lock: bool):
-    """``SELECT`` the record whose ``column`` is ``:value`` and every column of its invoice
-    (``record_``-prefixed record columns), locking the invoice row when ``lock``."""
+    """``SELECT`` the record whose ``column`` is ``:value`` and its invoice's
+    :data:`HOT_INVOICE_COLUMNS` (``record_``-prefixed record columns), locking the invoice
+    row when ``lock``."""
     stmt = (select(*[_RECORDS.c[name].label(f"record_{name}") for name in _RECORD_COLUMNS],
-                   *[INVOICES.c[name] for name in INVOICE_COLUMNS])
+                   *[INVOICES.c[name] for name in HOT_INVOICE_COLUMNS])
             .join_from(_RECORDS, INVOICES, (INVOICES.c.id == _RECORDS.c.invoice_id)
                        & (INVOICES.c.workspace_id == _RECORDS.c.workspace_id))
             .where(_RECORDS.c[column] == bindparam("value")).limit(1))
@@ -156,7 +176,7 @@ def _bound_rows(db: Session, column: str, value: str, *, lock: bool, checks: dic
     if row is None:
         return None
     record = TrackedRow.of(row, _RECORD_COLUMNS, prefix="record_")
-    return _checked(record, TrackedRow.of(row, INVOICE_COLUMNS), checks)
+    return _checked(record, TrackedRow.of(row, HOT_INVOICE_COLUMNS), checks)
 
 
 def _checked(record, invoice, checks: dict) -> Binding:

@@ -205,10 +205,18 @@ def _json(payload: bytes) -> tuple[str, Any]:
     try:
         text = payload.decode("utf-8")
         claimed = json.loads(text, parse_constant=_not_json, parse_float=_finite)
-        json.dumps(claimed, ensure_ascii=False).encode("utf-8")
+        if "\\u" in text or text.count("[") + text.count("{") > _SHALLOW:
+            # Only a ``\u`` escape can make a surrogate (the UTF-8 text has none), and
+            # only deep nesting can fail to encode again: then the value is encoded as
+            # the database's JSON will be, to find out. Otherwise that cannot fail.
+            json.dumps(claimed, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError):
         raise WebhookRejected("The body is not a JSON Stripe event.") from None
     return text, claimed
+
+
+#: Fewer opening brackets than this cannot nest deep enough to reach the recursion limit.
+_SHALLOW = 200
 
 
 def _not_json(name: str) -> Any:
