@@ -13,9 +13,8 @@ Implementations:
   :class:`~invoicing_plugin.gateways.stripe_gateway.GatewayRegistry` (Stripe; its
   parameters, status mappings and labels live beside it in
   :mod:`invoicing_plugin.gateways.stripe_const`);
-* :class:`~invoicing_plugin.testing.fake_provider.FakeProvider` and
-  :class:`~invoicing_plugin.testing.fake_provider.FakeProviders` (in memory, for fast
-  tests). ``tests/emulator/test_provider_contract.py`` runs the same checks against both.
+* ``FakeProvider`` and ``FakeProviders`` in the package's ``testing/fake_provider.py``
+  (in memory, for fast tests; production code never imports them). ``tests/emulator/test_provider_contract.py`` runs the same checks against both.
 
 Failures: every operation raises
 :class:`~invoicing_plugin.gateways.stripe_gateway.GatewayError` (an

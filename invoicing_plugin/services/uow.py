@@ -19,7 +19,7 @@ itself, so a use case reaches for no global:
 :meth:`UnitOfWork.for_app` builds one from the Flask app and its plugin state; it is
 the one place in the services that reads :func:`~invoicing_plugin.state.get_state`
 or ``current_app.config``. Tests build one from plain parts (a session on an
-in-memory database, a fake host, :class:`~invoicing_plugin.testing.fake_mailer.FakeMailer`,
+in-memory database, a fake host, the ``FakeMailer`` of ``testing/fake_mailer.py``,
 a fixed clock). What still needs the Flask app whatever the unit of work holds:
 rendering email templates and building absolute links (``url_for``).
 
