@@ -297,6 +297,12 @@ def _refuse_unmatched(text: str, signature: str, tried: list[Candidate], endpoin
                           refusal=Refusal("signature", endpoint=endpoint))
 
 
+def _require_signature(signature: str | None, endpoint: str) -> None:
+    if not signature:
+        raise WebhookRejected("The Stripe-Signature header is missing.",
+                              refusal=Refusal("no_signature", endpoint=endpoint))
+
+
 def _verify_connect(config, text: str, claimed: Mapping[str, Any], signature: str | None) -> Candidate:
     """A Connect event: the Connect endpoint's secrets, and no other."""
     setting = WEBHOOK_SECRET_SETTINGS["connect"]
@@ -309,9 +315,7 @@ def _verify_connect(config, text: str, claimed: Mapping[str, Any], signature: st
         raise WebhookRejected(f"No Connect endpoint signing secret is configured ({setting}), so events of "
                               "connected accounts cannot be verified.",
                               refusal=Refusal("no_secret", endpoint="connect"))
-    if not signature:
-        raise WebhookRejected("The Stripe-Signature header is missing.",
-                              refusal=Refusal("no_signature", endpoint="connect"))
+    _require_signature(signature, "connect")
     matched = _first_match(text, signature, candidates, tolerance)
     if matched is not None:
         return matched
@@ -347,9 +351,7 @@ def _verify_account(config, text: str, claimed: Mapping[str, Any], signature: st
                               "(INVOICING_STRIPE_WEBHOOK_SECRET), so events of the platform's own "
                               "account (payments, refunds, disputes) cannot be verified.",
                               refusal=Refusal("no_secret", endpoint="account"))
-    if not signature:
-        raise WebhookRejected("The Stripe-Signature header is missing.",
-                              refusal=Refusal("no_signature", endpoint="account"))
+    _require_signature(signature, "account")
     matched = _first_match(text, signature, own_key, tolerance)
     if matched is not None:
         return matched

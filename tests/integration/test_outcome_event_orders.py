@@ -21,18 +21,12 @@ from invoicing_plugin.persistence import totals
 from invoicing_plugin.persistence.repository import WorkspaceRepository
 from invoicing_plugin.services import analytics
 from tests.integration.webhook_helpers import event_for, events, intent_charge, invoice_state, post_event
+from tests.integration.webhook_helpers import pay_and_deliver as pay
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def pay(app, client, emulator, invoice) -> tuple[str, str]:
-    emulator.control.pay_session(invoice.session_id)
-    assert post_event(client, event_for(emulator, "checkout.session.completed", invoice.session_id)).status_code == 200
-    intent = invoice_state(app, invoice.id).payment_intent_id
-    return intent, intent_charge(emulator, intent)
 
 
 def refund(app, intent: str, amount: int | None, key: str) -> str:

@@ -26,6 +26,7 @@ from invoicing_plugin.persistence.models import Invoice, utcnow
 from invoicing_plugin.persistence.repository import WorkspaceRepository
 from invoicing_plugin.services import analytics
 from tests.integration.webhook_helpers import (
+    pay_and_deliver as pay,
     audit,
     event_for,
     events,
@@ -39,14 +40,6 @@ from tests.integration.webhook_helpers import (
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def pay(app, client, emulator, invoice) -> tuple[str, str]:
-    """Pay the invoice's session and deliver the event: ``(payment intent, charge)``."""
-    emulator.control.pay_session(invoice.session_id)
-    assert post_event(client, event_for(emulator, "checkout.session.completed", invoice.session_id)).status_code == 200
-    intent = invoice_state(app, invoice.id).payment_intent_id
-    return intent, intent_charge(emulator, intent)
 
 
 def deliver(client, emulator, type_: str, object_id: str) -> None:

@@ -242,3 +242,11 @@ def set_invoice(app, invoice_id: int, **values) -> None:
 
 def intent_charge(emulator, payment_intent_id: str) -> str:
     return emulator.control.get_object(payment_intent_id)["latest_charge"]
+
+
+def pay_and_deliver(app, client, emulator, invoice) -> tuple[str, str]:
+    """Pay the invoice's session and deliver ``checkout.session.completed``: ``(payment intent, charge)``."""
+    emulator.control.pay_session(invoice.session_id)
+    assert post_event(client, event_for(emulator, "checkout.session.completed", invoice.session_id)).status_code == 200
+    intent = invoice_state(app, invoice.id).payment_intent_id
+    return intent, intent_charge(emulator, intent)
