@@ -102,8 +102,11 @@ SETTINGS: Mapping[str, Setting] = {
     "INVOICING_MAIL_TIMEOUT": Setting(10, "Seconds before an SMTP connection gives up."),
     "INVOICING_EXTERNAL_URL": Setting(
         None,
-        "Public base URL (https://app.example.com) used for links built outside a request, "
-        "e.g. by the CLI. Inside requests the request's own host is used.",
+        "Public base URL of the app (https://app.example.com, optionally with the path it is mounted "
+        "under). When set, every absolute link the plugin hands out uses it, inside and outside requests: "
+        "pay and portal links in emails and on staff pages, Stripe Checkout's return URLs, Connect "
+        "onboarding's return URLs, webhook endpoint URLs. Unset: the request's own host, and links cannot "
+        "be built outside a request (CLI, workers). Set it whenever the app runs behind a proxy.",
     ),
     "INVOICING_CREATE_TABLES": Setting(
         False,
