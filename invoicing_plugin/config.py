@@ -108,6 +108,13 @@ SETTINGS: Mapping[str, Setting] = {
         "onboarding's return URLs, webhook endpoint URLs. Unset: the request's own host, and links cannot "
         "be built outside a request (CLI, workers). Set it whenever the app runs behind a proxy.",
     ),
+    "INVOICING_CLIENT_BASE_TEMPLATE": Setting(
+        "invoicing/client_layout.html",
+        "Template the client-facing pages (pay link, the pages Stripe Checkout returns to, client "
+        "portal) extend; like the host's base_template it must define {% block content %} and may "
+        "define {% block title %}. The default is the plugin's neutral layout: clients never see "
+        "the host's staff layout or navigation.",
+    ),
     "INVOICING_CREATE_TABLES": Setting(
         False,
         "Create the plugin's tables at start-up (for hosts that do not run migrations). "
