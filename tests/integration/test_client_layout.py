@@ -84,8 +84,8 @@ def test_the_host_layout_needs_no_title_block(app, staff_client):
     """README and host.py: the host's layout must define ``content`` and may define ``title``."""
     from invoicing_plugin.state import get_state
 
-    app.jinja_loader = ChoiceLoader([DictLoader({"content_only.html": "<main>{% block content %}{% endblock %}</main>"}),
-                                     app.jinja_loader])
+    content_only = "<main>{% block content %}{% endblock %}</main>"
+    app.jinja_loader = ChoiceLoader([DictLoader({"content_only.html": content_only}), app.jinja_loader])
     get_state(app).host.base_template = "content_only.html"
     try:
         page = staff_client.get("/invoicing/invoices")
