@@ -166,3 +166,19 @@ def test_without_the_setting_links_inside_a_request_use_the_request_host(proxied
 
     [message] = mailbox.wait_for(1)
     assert pay_link_from_email(message).startswith(f"http://{INTERNAL_HOST}/invoicing/pay/")
+
+
+def test_the_documented_portal_url_example_runs_as_written(proxied, world):
+    """docs/portal-and-analytics.md's snippet, inside a request that came through the proxy."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "portal-and-analytics.md").read_text()
+    example = next(b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "portal_url(" in b)
+    documented = re.search(r'# "(https://[^/]+)/invoicing/portal/…"', example).group(1)
+    proxied.config["INVOICING_EXTERNAL_URL"] = documented
+    namespace = {"workspace_id": world.acme, "client_id": world.client_a}
+
+    with proxied.test_request_context(headers={"Host": INTERNAL_HOST}):
+        exec(compile(example, "docs/portal-and-analytics.md", "exec"), namespace)
+
+    assert re.fullmatch(re.escape(documented) + r"/invoicing/portal/[A-Za-z0-9_-]{43}", namespace["url"])
