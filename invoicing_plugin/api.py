@@ -6,8 +6,9 @@ and an ``actor``: a short text the audit trail records, such as
 app context (a request, a CLI command, a job with ``app.app_context()``). They
 are the same service functions the staff pages use, so the rules are the same.
 
-Links in emails (the client's pay link) are built from the current request, or
-outside one from ``INVOICING_EXTERNAL_URL``.
+Links in emails (the client's pay link) are built from ``INVOICING_EXTERNAL_URL``
+when it is set; without it, from the current request (outside one they cannot be
+built).
 
 Example: raise a deposit invoice when a client accepts a proposal, and send it::
 

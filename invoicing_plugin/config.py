@@ -102,8 +102,18 @@ SETTINGS: Mapping[str, Setting] = {
     "INVOICING_MAIL_TIMEOUT": Setting(10, "Seconds before an SMTP connection gives up."),
     "INVOICING_EXTERNAL_URL": Setting(
         None,
-        "Public base URL (https://app.example.com) used for links built outside a request, "
-        "e.g. by the CLI. Inside requests the request's own host is used.",
+        "Public base URL of the app (https://app.example.com, optionally with the path it is mounted "
+        "under). When set, every absolute link the plugin hands out uses it, inside and outside requests: "
+        "pay and portal links in emails and on staff pages, Stripe Checkout's return URLs, Connect "
+        "onboarding's return URLs, webhook endpoint URLs. Unset: the request's own host, and links cannot "
+        "be built outside a request (CLI, workers). Set it whenever the app runs behind a proxy.",
+    ),
+    "INVOICING_CLIENT_BASE_TEMPLATE": Setting(
+        "invoicing/client_layout.html",
+        "Template the client-facing pages (pay link, the pages Stripe Checkout returns to, client "
+        "portal) extend; like the host's base_template it must define {% block content %} and may "
+        "define {% block title %}. The default is the plugin's neutral layout: clients never see "
+        "the host's staff layout or navigation.",
     ),
     "INVOICING_CREATE_TABLES": Setting(
         False,

@@ -126,9 +126,13 @@ class HostSubject:
 class InvoicingHost(Protocol):
     """What a host app must provide. Subclass it or just match its shape."""
 
-    #: Template every plugin page extends. It must define ``{% block content %}``
-    #: and may define ``{% block title %}``. The plugin's pages put themselves in
-    #: ``content`` and never assume anything else about the layout.
+    #: Template every staff page of the plugin extends. It must define
+    #: ``{% block content %}`` and may define ``{% block title %}`` (filled when it
+    #: exists, ignored otherwise). The plugin's pages put themselves in ``content`` and
+    #: never assume anything else about the layout. Client-facing pages (pay link,
+    #: Checkout return pages, portal) do not extend it: they use
+    #: ``INVOICING_CLIENT_BASE_TEMPLATE`` (same two blocks), so clients never see the
+    #: host's staff navigation.
     base_template: str
 
     def current_workspace(self) -> HostWorkspace | None:

@@ -18,6 +18,10 @@ from tests.support.live_server import LiveServer
 from tests.support.postgres import PostgresServer, PostgresUnavailable
 from tests.support.smtp import SMTPServer
 
+# The Stripe emulator's fixtures (stripe_emulator, stripe_emulator_server,
+# stripe_emulator_client): opt-in, as for any host app's test suite.
+pytest_plugins = ["invoicing_plugin.testing.pytest_plugin"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PLATFORM_KEY = "sk_test_platform0000000000000001"
 WEBHOOK_SECRET = "whsec_test_platform_secret_0001"  # the platform's account endpoint
@@ -143,20 +147,14 @@ def _truncate_all(db):
 
 
 @pytest.fixture
+def client(app):
+    """A test client of ``app`` (each request gets its own app context, as in production)."""
+    return app.test_client()
+
+
+@pytest.fixture
 def live_server(app):
     """The ``app`` served over real HTTP (for the browser and for webhook deliveries)."""
     server = LiveServer(app).start()
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _push_request_context():
-    """Replace pytest-flask's autouse request context with nothing.
-
-    With a context pushed around the whole test, every test-client request would
-    share one app context: Flask-Login's cached user in ``g`` and the SQLAlchemy
-    session would leak from one request into the next, as they never do in
-    production. Tests open ``app.app_context()`` themselves where they need one.
-    """
-    yield

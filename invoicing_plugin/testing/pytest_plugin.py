@@ -1,9 +1,13 @@
 """pytest plugin: an offline Stripe emulator for any test suite.
 
-Registered through the ``pytest11`` entry point ``invoicing_stripe_emulator``,
-so it is active wherever ``invoicing-plugin`` is installed.  It imports
-nothing heavy at collection time: the emulator (Werkzeug, Jinja, the stripe
-SDK's parameter classes) is only imported when a test asks for a fixture.
+Opt-in: installing ``invoicing-plugin`` does not load it into anyone's test runs.
+Opt in from the ``conftest.py`` at the top of your tests::
+
+    pytest_plugins = ["invoicing_plugin.testing.pytest_plugin"]
+
+or for one run: ``python -m pytest -p invoicing_plugin.testing.pytest_plugin``.
+It imports nothing heavy at collection time: the emulator (Werkzeug, Jinja, the
+stripe SDK's parameter classes) is only imported when a test asks for a fixture.
 
 Fixtures
 --------

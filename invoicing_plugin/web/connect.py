@@ -16,6 +16,7 @@ from ..gateways.stripe_gateway import GatewayError
 from ..persistence.repository import NotFound
 from ..services import connections
 from ..services.connections import ConnectionRefused
+from ..services.links import external_url
 from .access import staff, staff_required
 from .forms import InvoicingForm
 
@@ -62,8 +63,8 @@ def _error(exc: InvoicingError) -> None:
 
 def _onboarding_urls() -> dict[str, str]:
     return {
-        "refresh_url": url_for(".stripe_refresh", _external=True),
-        "return_url": url_for(".stripe_return", _external=True),
+        "refresh_url": external_url("invoicing_connect.stripe_refresh"),
+        "return_url": external_url("invoicing_connect.stripe_return"),
     }
 
 
@@ -170,7 +171,7 @@ def stripe_own_key():
                 ctx.workspace.id,
                 actor=ctx.actor,
                 secret_key=form.secret_key.data,
-                webhook_url=url_for("invoicing_webhooks.stripe_webhook", _external=True),
+                webhook_url=external_url("invoicing_webhooks.stripe_webhook"),
             )
         except ConnectionRefused as exc:
             form.secret_key.errors.append(exc.message)

@@ -9,13 +9,14 @@ provides ``invoicing_fee_breakdown(invoice)`` to templates, used by the
 from __future__ import annotations
 
 from babel.dates import format_date
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, url_for
 
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..state import get_state
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
 from ..services import documents, fees
+from ..services.links import external_path, external_url
 from .access import staff, staff_required
 
 bp = Blueprint("invoicing_documents", __name__, template_folder="templates")
@@ -102,9 +103,11 @@ def pay_link(invoice: Invoice, *, external: bool = False) -> str | None:
         for rule in current_app.url_map.iter_rules(endpoint):
             for arg in ("public_token", "token"):
                 if rule.arguments == {arg}:
-                    return url_for(endpoint, _external=external, **{arg: token})
+                    if external:
+                        return external_url(endpoint, **{arg: token})
+                    return url_for(endpoint, **{arg: token})
     path = f"{current_app.config['INVOICING_URL_PREFIX']}/pay/{token}"
-    return request.host_url.rstrip("/") + path if external else path
+    return external_path(path) if external else path
 
 
 _DETAIL_ENDPOINTS = ("invoicing.invoice_detail", "invoicing.invoice_show", "invoicing.invoice")

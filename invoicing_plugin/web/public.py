@@ -6,8 +6,10 @@ session, replaces an expired one, or shows a plain page when the invoice is
 paid, voided or cannot be paid online. ``?cancelled=1`` (Checkout's cancel
 return) shows the invoice with a "Pay" button instead of redirecting straight back.
 
-These pages extend the host layout but never receive staff data: the plugin's
-navigation helper returns nothing while they render.
+These pages extend the client layout (``INVOICING_CLIENT_BASE_TEMPLATE``, by default
+the plugin's neutral ``invoicing/client_layout.html``), never the host's staff layout,
+and never receive staff data: the plugin's navigation helper returns nothing while
+they render.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Template helpers the plugin adds to the host's Jinja environment.
 
-- ``invoicing_base_template``: the host's layout every plugin page extends;
+- ``invoicing_base_template``: the host's layout every staff page of the plugin extends;
+- ``invoicing_client_base_template``: the layout the client-facing pages extend
+  (``INVOICING_CLIENT_BASE_TEMPLATE``; never the host's staff layout);
 - ``invoicing_links()``: the plugin's navigation entries the current user may see
   (empty in internal workspaces and for users without billing rights), for the
   host's menus and its Settings → Connected apps page;
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flask import Flask, g, url_for
+from flask import Flask, current_app, g, url_for
 from markupsafe import Markup
 
 from ..actors import actor_name
@@ -38,6 +40,7 @@ def install_template_helpers(app: Flask) -> None:
     def invoicing_context():
         return {
             "invoicing_base_template": get_state().host.base_template,
+            "invoicing_client_base_template": current_app.config["INVOICING_CLIENT_BASE_TEMPLATE"],
             "invoicing_links": invoicing_links,
             "invoicing_new_invoice_url": invoicing_new_invoice_url,
         }

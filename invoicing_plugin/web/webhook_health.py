@@ -34,6 +34,7 @@ from ..state import get_state
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import NotFound
 from ..services.connection_routes import get_connection
+from ..services.links import external_url
 from ..webhooks.processing import ReplayRefused, replay_event
 from ..webhooks.refusals import arrivals, refusals
 from .access import staff, staff_required
@@ -94,7 +95,7 @@ def index():
         own_key=own_key,
         refused=refused,
         refused_total=sum(r.count for r in refused),
-        connect_endpoint_url=url_for("invoicing_webhooks.stripe_connect_webhook", _external=True),
+        connect_endpoint_url=external_url("invoicing_webhooks.stripe_connect_webhook"),
         workspace=ctx.workspace,
         last=last,
         failures=failures,
@@ -102,7 +103,7 @@ def index():
         ignored=ignored,
         counts=counts,
         replay_form=ReplayForm(),
-        endpoint_url=url_for("invoicing_webhooks.stripe_webhook", _external=True),
+        endpoint_url=external_url("invoicing_webhooks.stripe_webhook"),
     )
 
 

@@ -1,8 +1,7 @@
 """Fixtures for the emulator's own tests.
 
-The emulator fixtures come from the project's pytest plugin; it is normally
-registered by the ``pytest11`` entry point, and registered here when the
-package is not installed (running from a checkout).
+The emulator fixtures come from the project's pytest plugin, which tests/conftest.py
+opts into (``pytest_plugins``).
 """
 
 from __future__ import annotations
@@ -15,13 +14,6 @@ from dataclasses import dataclass, field
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
-
-import invoicing_plugin.testing.pytest_plugin as emulator_plugin
-
-
-def pytest_configure(config):
-    if not config.pluginmanager.is_registered(emulator_plugin):
-        config.pluginmanager.register(emulator_plugin, "invoicing_stripe_emulator")
 
 
 class _Silent(WSGIRequestHandler):

@@ -111,7 +111,7 @@ def test_portal_url_outside_a_request_uses_the_external_url(app, world):
     from invoicing_plugin.services.portal import portal_url
 
     def outside_a_request(client_id):
-        # A fresh thread starts with no request context (pytest-flask pushes one in this one).
+        # A fresh thread starts with no request context, as a CLI command or a worker.
         result = {}
 
         def run():

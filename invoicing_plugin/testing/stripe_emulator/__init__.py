@@ -28,7 +28,10 @@ From a shell (demo app, manual testing, another process)::
         --connect-webhook-url http://127.0.0.1:5000/invoicing/webhooks/stripe \\
         --connect-webhook-secret whsec_demo_connect_secret [--chaos --chaos-seed 7]
 
-It binds to loopback by default and prints its URL.  Point the application's
+The webhook URLs are the plugin's endpoint, ``{INVOICING_URL_PREFIX}/webhooks/stripe``
+(``/invoicing`` is the default prefix: a host that mounts the plugin under ``/billing``
+gives ``http://127.0.0.1:5000/billing/webhooks/stripe``, and ``/invoicing/...`` answers
+404 there). It binds to loopback by default and prints its URL.  Point the application's
 Stripe API base at that URL, use any key shaped like a Stripe secret key
 (``sk_test_`` + 8 or more letters/digits) and the given webhook secrets.
 As on Stripe, ``--webhook-url`` is an *account* endpoint (the accounts' own
@@ -45,9 +48,10 @@ Dashboard set-up that has only an account endpoint.
 With pytest
 -----------
 
-The ``invoicing_stripe_emulator`` pytest plugin (registered through the
-``pytest11`` entry point, see :mod:`invoicing_plugin.testing.pytest_plugin`)
-provides:
+The pytest plugin :mod:`invoicing_plugin.testing.pytest_plugin` is opt-in: put
+``pytest_plugins = ["invoicing_plugin.testing.pytest_plugin"]`` in the ``conftest.py``
+at the top of your tests (or run ``python -m pytest -p invoicing_plugin.testing.pytest_plugin``).
+It provides these fixtures, and no others:
 
 * ``stripe_emulator_server`` (session scope): one running emulator for the
   whole test session;
