@@ -22,7 +22,7 @@ Example: raise a deposit invoice when a client accepts a proposal, and send it::
 
 Errors: every refusal is an :class:`InvoicingError` (refused or failed; nothing
 changed), with a ``.message`` fit to show a person and an optional ``.field``, so
-``except api.InvoicingError`` catches them all. Its subclasses:
+``except api.InvoicingError`` catches them all -- not-found included. Its subclasses:
 
 - :class:`ValidationFailed` has ``.errors``: field name → message.
 - :class:`PaidMeanwhile`: void / mark paid found the client had paid.
@@ -31,6 +31,15 @@ changed), with a ``.message`` fit to show a person and an optional ``.field``, s
 - :class:`NotFound` — no such invoice (or proposal, client, workspace) *in this
   workspace*; another workspace's ids are not found. Also a ``LookupError``;
   ``str()`` names what was looked up, ``.message`` says it was not found.
+  Every function that takes a ``workspace_id`` raises it when the host does not
+  know the workspace or the workspace is in ``internal`` mode (it does not bill
+  clients, as its invoicing pages answer 404).
+
+Other refusals reach you as one of these too: Stripe or the mail server failing
+(``GatewayError``, ``MailError``), a plan missing from ``INVOICING_PLAN_FEES_BPS``
+(``UnknownPlan``), a Stripe key that cannot be read (``KeyUnavailable``). Only
+programming errors are not refusals: an argument of the wrong type (a ``float``
+amount, a text ``page``) raises ``TypeError``/``ValueError``, like any library.
 
 Functions return :class:`InvoiceSnapshot` objects: plain frozen data, safe to
 keep after the database session ends.
@@ -43,6 +52,7 @@ from decimal import Decimal
 
 from .domain.errors import DomainError, InvalidTransition
 from .persistence.repository import NotFound
+from .services import common as _common
 from .services import invoices as _invoices
 from .services import sending as _sending
 from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
@@ -61,6 +71,7 @@ __all__ = [
     "NotFound",
     "PaidMeanwhile",
     "ValidationFailed",
+    "create_deposit",
     "create_deposit_from_proposal",
     "create_draft",
     "delete_draft",
@@ -106,14 +117,21 @@ def create_draft(
     return _invoices.create_draft(str(workspace_id), actor, data)
 
 
+def _billing(workspace_id) -> str:
+    """``workspace_id`` as text, once the host knows it as a workspace that bills clients
+    (:class:`NotFound` otherwise: unknown, or in ``internal`` mode)."""
+    _common.get_workspace(str(workspace_id))
+    return str(workspace_id)
+
+
 def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInput) -> InvoiceSnapshot:
     """Replace a draft's fields (only drafts can be edited)."""
-    return _invoices.update_draft(str(workspace_id), actor, invoice_id, data)
+    return _invoices.update_draft(_billing(workspace_id), actor, invoice_id, data)
 
 
 def delete_draft(workspace_id: str, actor: str, invoice_id: int) -> None:
     """Delete a draft. Sent invoices are voided instead."""
-    _invoices.delete_draft(str(workspace_id), actor, invoice_id)
+    _invoices.delete_draft(_billing(workspace_id), actor, invoice_id)
 
 
 def create_deposit_from_proposal(
@@ -128,17 +146,54 @@ def create_deposit_from_proposal(
     description: str | None = None,
     allow_another: bool = False,
 ) -> InvoiceSnapshot:
-    """A ``deposit`` draft for a proposal approved internally and accepted by the client.
+    """A ``deposit`` draft for a proposal accepted by the client: :func:`create_deposit`
+    with ``subject="proposal:<proposal_id>"``.
 
     Give ``percent`` of the proposal total (``"30"``, ``Decimal("12.5")``) or a
     ``fixed`` amount (text, or int minor units) in the proposal's currency. Refused
-    with :class:`InvoicingError` (saying why) when the proposal is not approved,
-    not accepted, has no total, or already has a deposit (unless ``allow_another``).
+    with :class:`InvoicingError` (saying why) when the proposal does not take
+    deposits (by default: not approved internally), is not accepted, has no total,
+    or already has a deposit (unless ``allow_another``).
     """
     return _invoices.create_deposit_from_proposal(
         str(workspace_id),
         actor,
         str(proposal_id),
+        percent=percent,
+        fixed=fixed,
+        due_date=due_date,
+        send_method=send_method,
+        description=description,
+        allow_another=allow_another,
+    )
+
+
+def create_deposit(
+    workspace_id: str,
+    actor: str,
+    subject: str,
+    *,
+    percent: str | Decimal | int | None = None,
+    fixed: str | int | None = None,
+    due_date: date | None = None,
+    send_method: str = "email",
+    description: str | None = None,
+    allow_another: bool = False,
+) -> InvoiceSnapshot:
+    """A ``deposit`` draft for any subject that takes deposits: ``subject`` is its
+    ``"kind:id"`` reference (``"engagement:12"``, ``"proposal:7"``).
+
+    The host says which subjects take deposits (``HostSubject.accepts_deposit``; by
+    default proposals approved internally); the client must have accepted the subject
+    (``accepted_by_client``) and it must have a total. ``percent`` of that total or a
+    ``fixed`` amount, in the subject's currency; the draft is linked to the subject.
+    Refused with :class:`InvoicingError` saying why; :class:`NotFound` when the
+    reference names nothing of this workspace.
+    """
+    return _invoices.create_deposit(
+        str(workspace_id),
+        actor,
+        subject,
         percent=percent,
         fixed=fixed,
         due_date=due_date,
@@ -160,7 +215,7 @@ def send(workspace_id: str, actor: str, invoice_id: int, *, method: str | None =
 
 def void(workspace_id: str, actor: str, invoice_id: int, *, reason: str | None = None) -> InvoiceSnapshot:
     """Void an unpaid sent invoice; its pay link stops taking payments."""
-    return _invoices.void_invoice(str(workspace_id), actor, invoice_id, reason=reason)
+    return _invoices.void_invoice(_billing(workspace_id), actor, invoice_id, reason=reason)
 
 
 def mark_paid(
@@ -173,12 +228,12 @@ def mark_paid(
     note: str | None = None,
 ) -> InvoiceSnapshot:
     """Record a payment made outside Stripe: ``method`` is one of :data:`MANUAL_PAYMENT_METHODS`."""
-    return _invoices.mark_paid(str(workspace_id), actor, invoice_id, method=method, paid_on=paid_on, note=note)
+    return _invoices.mark_paid(_billing(workspace_id), actor, invoice_id, method=method, paid_on=paid_on, note=note)
 
 
 def get_invoice(workspace_id: str, invoice_id: int) -> InvoiceSnapshot:
     """One invoice of the workspace (:class:`NotFound` otherwise)."""
-    return _invoices.get_snapshot(str(workspace_id), invoice_id)
+    return _invoices.get_snapshot(_billing(workspace_id), invoice_id)
 
 
 def list_invoices(
@@ -198,7 +253,7 @@ def list_invoices(
     as fast deep down as on the first page); ``page=N`` skips rows with OFFSET.
     """
     query = InvoiceQuery(status=status, client_id=client_id, sort=sort, page=page, after=after, page_size=page_size)
-    result = _invoices.list_invoices(str(workspace_id), query)
+    result = _invoices.list_invoices(_billing(workspace_id), query)
     return [InvoiceSnapshot.of(invoice) for invoice in result.items]
 
 

@@ -102,8 +102,21 @@ class HostSubject:
 
     ``total_minor`` is in the currency's Stripe minor units (``None`` if the host
     has no total for it). ``approved`` means approved internally by staff;
-    ``accepted_by_client`` means the client accepted it (for proposals). A
-    deposit invoice is offered only when both are true.
+    ``accepted_by_client`` means the client accepted it.
+
+    Deposits: a deposit invoice can be raised from any subject, whatever its kind,
+    that :attr:`takes_deposits` and that the client accepted (``accepted_by_client``),
+    with a total and a currency. ``accepts_deposit`` is how the host says which
+    subjects take deposits:
+
+    - ``None`` (the default, what hosts written before it get): proposals approved
+      internally (``kind == "proposal" and approved``), nothing else;
+    - ``True``: this subject takes deposits, whatever its kind (an engagement the
+      client signed, say); the host has decided, ``approved`` is not consulted;
+    - ``False``: never, not even a proposal.
+
+    Invoices raised from a subject (deposits included) are linked to it by
+    :attr:`ref`, and the client portal groups invoices by that subject, once.
     """
 
     kind: SubjectKind
@@ -115,11 +128,21 @@ class HostSubject:
     approved: bool = False
     accepted_by_client: bool = False
     url: str | None = None
+    accepts_deposit: bool | None = None
 
     @property
     def ref(self) -> str:
         """Stable ``kind:id`` reference stored on invoices."""
         return f"{self.kind}:{self.id}"
+
+    @property
+    def takes_deposits(self) -> bool:
+        """Whether the host lets this subject take deposits (``accepts_deposit``, or by
+        default: a proposal approved internally). The client must still have accepted
+        it, and it must have a total, before a deposit is raised."""
+        if self.accepts_deposit is not None:
+            return bool(self.accepts_deposit)
+        return self.kind == "proposal" and self.approved
 
 
 @runtime_checkable

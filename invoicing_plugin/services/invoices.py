@@ -33,7 +33,15 @@ from .common import (  # noqa: F401
     today,
     unit_of_work,
 )
-from .deposits import create_deposit_from_proposal, deposit_refusal, existing_deposit, parse_percent  # noqa: F401
+from .deposits import (  # noqa: F401
+    can_take_deposit,
+    create_deposit,
+    create_deposit_from_proposal,
+    deposit_offered,
+    deposit_refusal,
+    existing_deposit,
+    parse_percent,
+)
 from .drafts import DraftInput, create_draft, delete_draft, update_draft, validate_draft  # noqa: F401
 from .errors import InvoicingError, PaidMeanwhile, ValidationFailed  # noqa: F401
 from .listing import (  # noqa: F401

@@ -130,7 +130,7 @@ def _subject_context(ref: str | None):
     subject = get_state().host.get_subject(staff().workspace.id, *parsed)
     if subject is None:
         return None, None
-    refusal = service.deposit_refusal(subject) if subject.kind == "proposal" else None
+    refusal = service.deposit_refusal(subject) if service.deposit_offered(subject) else None
     return subject, refusal
 
 
@@ -141,6 +141,7 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
         form=form,
         invoice=invoice,
         subject=subject,
+        deposit_offered=service.deposit_offered(subject),
         deposit_refusal=deposit_refusal,
         templates=template_service.list_templates(staff().workspace.id) if invoice is None else [],
         extra_errors=list(extra_errors),
@@ -251,12 +252,25 @@ def invoice_delete(invoice_id: int):
 @bp.route("/proposals/<proposal_id>/deposit", methods=["GET", "POST"])
 @staff_required
 def invoice_deposit(proposal_id: str):
+    """A proposal's deposit page (the original URL; :func:`subject_deposit` for every kind)."""
+    return _deposit_page("proposal", proposal_id)
+
+
+@bp.route("/subjects/<kind>/<subject_id>/deposit", methods=["GET", "POST"])
+@staff_required
+def subject_deposit(kind: str, subject_id: str):
+    """The deposit page of any subject the host lets take deposits (``engagement:12`` ...)."""
+    return _deposit_page(kind, subject_id)
+
+
+def _deposit_page(kind: str, subject_id: str):
     ctx = staff()
-    subject = get_state().host.get_subject(ctx.workspace.id, "proposal", proposal_id)
+    parsed = parse_subject_ref(f"{kind}:{subject_id}")
+    subject = get_state().host.get_subject(ctx.workspace.id, *parsed) if parsed else None
     if subject is None:
         abort(404)
     refusal = service.deposit_refusal(subject)
-    existing = service.existing_deposit(ctx.workspace.id, subject.id)
+    existing = service.existing_deposit(ctx.workspace.id, subject)
     form = DepositForm()
     errors: list[str] = []
     status = 200
@@ -264,10 +278,10 @@ def invoice_deposit(proposal_id: str):
         if form.validate_on_submit():
             fixed_mode = form.basis.data == "fixed"
             try:
-                invoice = service.create_deposit_from_proposal(
+                invoice = service.create_deposit(
                     ctx.workspace.id,
                     ctx.actor,
-                    subject.id,
+                    subject.ref,
                     percent=None if fixed_mode else (form.percent.data or ""),
                     fixed=(form.fixed.data or "") if fixed_mode else None,
                     due_date=form.due_date.data,

@@ -3,11 +3,13 @@
 - ``invoicing_base_template``: the host's layout every staff page of the plugin extends;
 - ``invoicing_client_base_template``: the layout the client-facing pages extend
   (``INVOICING_CLIENT_BASE_TEMPLATE``; never the host's staff layout);
-- ``invoicing_links()``: the plugin's navigation entries the current user may see
-  (empty in internal workspaces and for users without billing rights), for the
-  host's menus and its Settings → Connected apps page;
+- ``invoicing_links()``: the plugin's navigation entries the current user may see, a
+  list of :class:`InvoicingLink` (``.label``, ``.url``; unpacks as ``label, url``),
+  empty in internal workspaces, for users without billing rights and on client-facing
+  pages; for the host's menus and its Settings → Connected apps page;
 - ``invoicing_new_invoice_url(kind, id)``: "New invoice" prefilled with a subject,
-  for host pages such as an engagement or a proposal;
+  for host pages such as an engagement or a proposal; ``None`` where that page would
+  refuse the user (no billing rights, internal workspace, client-facing page);
 - the ``money`` filter: ``{{ invoice.amount_minor|money(invoice.currency) }}``;
 - ``invoicing_status_badge(status)``: an invoice's status badge;
 - ``invoicing_report_statuses``: ``(status, label, tone)`` of each stored status, for counts.
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 from flask import Flask, current_app, g, url_for
 from markupsafe import Markup
@@ -51,15 +54,47 @@ def install_template_helpers(app: Flask) -> None:
     app.add_template_global(REPORT_STATUSES, "invoicing_report_statuses")
 
 
-def invoicing_links() -> list[tuple[str, str]]:
-    if g.get("invoicing_public"):  # client-facing pages never show staff navigation
-        return []
-    if current_workspace_for_billing() is None:
-        return []
-    return [(label, url_for(endpoint)) for label, endpoint in NAV_ENTRIES]
+class InvoicingLink(NamedTuple):
+    """One entry of :func:`invoicing_links`: a plugin page for the host's menus.
+
+    ``label`` is the text to show (``"Invoices"``), ``url`` the page's path under the
+    plugin's prefix (``"/invoicing/invoices"``). A tuple in this order, so the
+    original ``{% for label, url in invoicing_links() %}`` keeps working.
+    """
+
+    label: str
+    url: str
 
 
-def invoicing_new_invoice_url(kind: str, subject_id) -> str:
+def _billing_staff_here() -> bool:
+    """Whether the current request may use the staff pages: billing staff of a workspace
+    that bills clients, and not a client-facing page (which never shows staff links)."""
+    if g.get("invoicing_public"):
+        return False
+    return current_workspace_for_billing() is not None
+
+
+def invoicing_links() -> list[InvoicingLink]:
+    """The plugin's pages the current user may open, as :class:`InvoicingLink` entries in menu order.
+
+    Empty (``[]``) in internal workspaces, for users without billing rights, with no
+    workspace or user, and on the plugin's client-facing pages.
+    """
+    if not _billing_staff_here():
+        return []
+    return [InvoicingLink(label, url_for(endpoint)) for label, endpoint in NAV_ENTRIES]
+
+
+def invoicing_new_invoice_url(kind: str, subject_id) -> str | None:
+    """The "New invoice" page prefilled with the subject ``kind:subject_id`` (a path), or ``None``.
+
+    ``None`` wherever :func:`invoicing_links` is empty (no billing rights, internal
+    workspace, no workspace or user, client-facing pages): the page would answer 403 or
+    404 there. Guard the link: ``{% set url = invoicing_new_invoice_url('engagement', e.id) %}
+    {% if url %}<a href="{{ url }}">New invoice</a>{% endif %}``.
+    """
+    if not _billing_staff_here():
+        return None
     return url_for("invoicing.invoice_new", subject=f"{kind}:{subject_id}")
 
 

@@ -107,6 +107,8 @@ def walk_world(app, world, connected_workspace, stripe_emulator):
             "slug": world.acme_slug,
             "client_id": world.client_a,
             "engagement_id": world.engagement,
+            ("invoicing.subject_deposit", "kind"): "proposal",
+            ("invoicing.subject_deposit", "subject_id"): world.proposal_accepted,
             "message_id": "1",
             "filename": "invoicing/invoicing.css",
             # ``token`` means different things on different routes:
