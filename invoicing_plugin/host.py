@@ -45,7 +45,10 @@ per-client link; hosts without client logins simply leave it out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Literal, Protocol, Sequence, runtime_checkable
+
+from .domain.calendar import UnknownTimeZone, as_zone  # noqa: F401 (UnknownTimeZone: part of the contract)
 
 WorkspaceMode = Literal["consulting", "internal"]
 """``internal`` workspaces do not bill clients: every invoicing page answers 404 there."""
@@ -81,10 +84,28 @@ class HostWorkspace:
     Express account is created -- Stripe cannot change an account's country afterwards, and
     a business outside the platform's country cannot onboard an account of the wrong one.
     Connecting Stripe is refused with a clear message if it is not a valid code."""
+    timezone: str = "UTC"
+    """The workspace's IANA time zone (``"America/Los_Angeles"``, ``"Europe/London"``).
+
+    Every *day* the plugin works with is a calendar day in this zone: "today" for due
+    dates and overdue, the latest date a payment can be marked as received, the "paid
+    on" date shown and emailed, and the days and months of the analytics. Default
+    ``"UTC"``; ``None`` or ``""`` also mean UTC (a host column that is still empty).
+    A name that is not an IANA key raises :class:`~invoicing_plugin.domain.calendar.UnknownTimeZone`
+    (a ``ValueError`` with ``.message``) when the workspace is built: the host finds out at
+    once, never as a wrong date later."""
+
+    def __post_init__(self) -> None:
+        as_zone(self.timezone)  # UnknownTimeZone now, not a wrong day later
 
     @property
     def bills_clients(self) -> bool:
         return self.mode != "internal"
+
+    @property
+    def zone(self) -> tzinfo:
+        """:attr:`timezone` as a ``tzinfo`` (``datetime.timezone.utc`` for UTC)."""
+        return as_zone(self.timezone)
 
 
 @dataclass(frozen=True)
