@@ -30,7 +30,7 @@ from ..persistence import appends
 from ..persistence.models import Invoice, InvoiceEvent
 from ..persistence.repository import NotFound, WorkspaceRepository, as_id
 from .errors import InvoicingError
-from .uow import UnitOfWork
+from .uow import UnitOfWork, wall_today
 
 log = logging.getLogger("invoicing_plugin.invoices")
 
@@ -56,14 +56,16 @@ DEPOSIT_KIND = "deposit"
 
 
 
-def today(zone: Any, uow: UnitOfWork | None = None) -> date:
-    """Today's date in ``zone`` (by ``uow``'s clock, else the wall clock): the reference for
-    due dates, overdue and mark-paid limits.
+def today(zone: Any = None, uow: UnitOfWork | None = None) -> date:
+    """Today's date in ``zone`` (by ``uow``'s clock, else the wall clock): the reference for due
+    dates, overdue and mark-paid limits.
 
-    ``zone`` is required: a :class:`~invoicing_plugin.host.HostWorkspace` (its time zone),
-    a ``tzinfo`` or an IANA name (``None``: UTC, said out loud). See :func:`workspace_today`.
+    ``zone``: a :class:`~invoicing_plugin.host.HostWorkspace` (its time zone), a ``tzinfo``
+    or an IANA name; ``None`` is UTC (kept for callers outside the plugin; the plugin's own
+    services and views always pass the workspace's -- ``tests/unit/test_no_naive_today.py``).
+    See :func:`workspace_today`.
     """
-    return (uow or unit_of_work()).today(zone)
+    return uow.today(zone) if uow is not None else wall_today(zone)
 
 
 def workspace_today(workspace_id: str, uow: UnitOfWork | None = None) -> date:

@@ -31,7 +31,7 @@ from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostWorkspace
-from .uow import UnitOfWork
+from .uow import UnitOfWork, wall_today
 
 __all__ = ["InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
 
@@ -92,9 +92,9 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
     """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid.
 
     ``today`` (for "overdue") defaults to today in the workspace's time zone by ``uow``'s
-    clock (default: the app's); the issued and paid days are in that zone too."""
+    clock, else the wall clock; the issued and paid days are in that zone too."""
     zone = as_zone(getattr(workspace, "timezone", None))
-    today = today or (uow or UnitOfWork.for_app()).today(zone)
+    today = today or (uow.today(zone) if uow is not None else wall_today(zone))
     status = InvoiceStatus(invoice.status)
     key = display_status(status, invoice.due_date, today)
     currency = invoice.currency

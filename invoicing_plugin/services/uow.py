@@ -63,6 +63,7 @@ __all__ = [
     "UnitOfWork",
     "retry_on_conflict",
     "system_clock",
+    "wall_today",
 ]
 
 #: The prefix of every configuration key the plugin reads.
@@ -72,6 +73,11 @@ SETTINGS_PREFIX = "INVOICING_"
 def system_clock() -> datetime:
     """The wall clock: now, as an aware UTC ``datetime``."""
     return datetime.now(timezone.utc)
+
+
+def wall_today(zone: Any = None) -> date:
+    """Today in ``zone`` (``None``: UTC) by :func:`system_clock`, for callers without a unit of work."""
+    return local_day(system_clock(), as_zone(zone))
 
 
 class MailerLike(Protocol):
@@ -210,7 +216,7 @@ class UnitOfWork:
 
         ``zone``: a :class:`~invoicing_plugin.host.HostWorkspace` (its ``timezone``), a
         ``tzinfo`` or an IANA name; ``None`` is UTC. Services always pass the workspace's
-        (a test in ``tests/unit/test_no_naive_today.py`` refuses a bare ``today()`` there).
+        (``tests/unit/test_no_naive_today.py`` refuses a ``today`` without a zone there).
         """
         return local_day(self.clock(), as_zone(zone))
 
