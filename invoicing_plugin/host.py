@@ -20,7 +20,8 @@ Minimal example::
 
         def current_workspace(self):
             ws = g.workspace
-            return HostWorkspace(id=str(ws.id), name=ws.name, mode="consulting", plan=ws.plan)
+            return HostWorkspace(id=str(ws.id), name=ws.name, mode="consulting", plan=ws.plan,
+                                 timezone=ws.timezone)  # IANA name, e.g. "Europe/London"
 
         def current_user(self):
             if not current_user.is_authenticated:
