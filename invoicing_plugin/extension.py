@@ -22,7 +22,7 @@ from .domain.errors import DomainError
 from .domain.money import get_currency
 from .gateways.stripe_gateway import GatewayRegistry
 from .hooks import init_hook
-from .host import InvoicingHost
+from .host import InvoicingHost, workspace_zone
 from .persistence import appends, totals
 from .state import InvoicingState, get_state
 from .web import register_web
@@ -119,11 +119,10 @@ def _zone_of_current_app(workspace_id: str):
     if not has_app_context():
         return UTC
     try:
-        workspace = get_state().host.get_workspace(str(workspace_id))
+        return workspace_zone(get_state().host, str(workspace_id))
     except Exception:  # noqa: BLE001 - never fail a write over it; `flask invoicing totals` reports drift
         log.exception("could not ask the host for workspace %s's time zone; counting its day in UTC", workspace_id)
         return UTC
-    return workspace.zone if workspace is not None else UTC
 
 
 def _check_host(host: Any) -> None:

@@ -19,7 +19,8 @@ Days are calendar days in each workspace's time zone (``HostWorkspace.timezone``
 Los Angeles count on the 14th. The zone of a workspace comes from the resolver the unit of
 work registers on the session (:func:`use_zones`), else the one the extension installs for
 the current app (:func:`set_default_zones`), else UTC; it is asked once per workspace and
-transaction. Totals kept before a workspace's zone was known (or changed) count its days
+transaction (and both resolvers remember the host's answer for a few minutes:
+``host.workspace_zone``). Totals kept before a workspace's zone was known (or changed) count its days
 in the old zone: ``flask invoicing totals`` reports the difference and ``--rebuild`` fixes
 it (see docs/portal-and-analytics.md, "Time zones").
 

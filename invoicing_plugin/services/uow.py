@@ -52,6 +52,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.calendar import UTC, as_zone, local_day
 from ..gateways.mail import Mailer, OutgoingEmail
+from ..host import workspace_zone
 from ..persistence import totals as kept_totals
 from ..persistence.repository import WorkspaceRepository
 from .ports import PaymentProvider, PaymentProviders
@@ -221,9 +222,10 @@ class UnitOfWork:
         return local_day(self.clock(), as_zone(zone))
 
     def zone(self, workspace_id: Any) -> tzinfo:
-        """The time zone of ``workspace_id`` by the host (UTC when the host does not know it)."""
-        workspace = self.host.get_workspace(str(workspace_id)) if workspace_id is not None else None
-        return workspace.zone if workspace is not None else UTC
+        """The time zone of ``workspace_id`` by the host, asked now (UTC when the host does not know it)."""
+        if workspace_id is None:
+            return UTC
+        return workspace_zone(self.host, str(workspace_id), max_age=0)
 
     def workspace_today(self, workspace_id: Any) -> date:
         """Today's date in ``workspace_id``'s time zone (see :meth:`today`)."""
@@ -246,8 +248,8 @@ class UnitOfWork:
         return self
 
     def _zone_or_utc(self, workspace_id: str) -> tzinfo:
-        try:
-            return self.zone(workspace_id)
+        try:  # for the kept totals: what the host said a moment ago will do (see host.workspace_zone)
+            return workspace_zone(self.host, workspace_id)
         except Exception:  # noqa: BLE001 - a host failure must not break a write; the drift check reports it
             return UTC
 

@@ -274,3 +274,26 @@ def test_totals_kept_in_utc_before_the_upgrade_show_as_drift_until_rebuilt(uow, 
     analytics.rebuild_totals(uow=uow)
     assert {r.day for r in session.scalars(select(InvoiceTotal).where(InvoiceTotal.measure == "paid"))} == {D14}
     assert analytics.totals_drift(uow=uow) == []
+
+
+def test_the_totals_remember_a_workspaces_zone_for_a_while_and_checks_ask_afresh(uow, host, clock):
+    """The webhook's hot path must not ask the host for every event; "today" checks must not be stale."""
+    from invoicing_plugin.host import workspace_zone
+
+    calls = []
+    original = host.get_workspace
+
+    def counting(workspace_id):
+        calls.append(workspace_id)
+        return original(workspace_id)
+
+    host.get_workspace = counting
+    assert str(workspace_zone(host, LA)) == "America/Los_Angeles"
+    assert str(workspace_zone(host, LA)) == "America/Los_Angeles"
+    assert calls == [LA]
+    host.add_workspace(HostWorkspace(id=LA, name="Moved", timezone="Europe/London"))
+    assert str(workspace_zone(host, LA)) == "America/Los_Angeles"  # remembered
+    assert str(workspace_zone(host, LA, max_age=0)) == "Europe/London"  # asked now, and remembered
+    at(clock, LA_EVENING)
+    assert uow.workspace_today(LA) == D15  # London: the 15th already
+    assert str(workspace_zone(host, LA)) == "Europe/London"
