@@ -9,7 +9,7 @@ app's; the email itself is rendered from Jinja templates, which needs the Flask 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import render_template
 from sqlalchemy import select, update

@@ -297,3 +297,13 @@ def test_the_totals_remember_a_workspaces_zone_for_a_while_and_checks_ask_afresh
     at(clock, LA_EVENING)
     assert uow.workspace_today(LA) == D15  # London: the 15th already
     assert str(workspace_zone(host, LA)) == "Europe/London"
+
+
+def test_a_templates_due_date_counts_from_the_workspaces_today(uow, clock):
+    from invoicing_plugin.services import templates
+
+    template = templates.create_template(TOKYO, "user:7", templates.TemplateInput(
+        name="Monthly", description="Retainer", amount="100", currency="EUR", due_in_days=14, send_method="manual"),
+        uow=uow)
+    at(clock, TOKYO_MORNING)  # the 15th in Tokyo, the 14th in UTC
+    assert templates.draft_defaults(template, uow=uow)["due_date"] == D15 + timedelta(days=14)
