@@ -30,7 +30,7 @@ def _parse_id(value: object) -> int | None:
 
 def _host_workspace(workspace: Workspace) -> HostWorkspace:
     return HostWorkspace(id=str(workspace.id), name=workspace.name, mode=workspace.mode, plan=workspace.plan,
-                         country=workspace.country)
+                         country=workspace.country, timezone=workspace.timezone or "UTC")
 
 
 def _host_client(client: Client) -> HostClient:

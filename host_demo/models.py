@@ -64,6 +64,8 @@ class Workspace(db.Model):
     plan: Mapped[str] = mapped_column(String(20), default="starter")
     # ISO 3166-1 alpha-2: where the business is established (its Stripe account's country).
     country: Mapped[str | None] = mapped_column(String(2), default="US")
+    # IANA time zone: the workspace's calendar (due dates, overdue, "paid on", analytics days).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="workspace")
 
@@ -140,7 +142,7 @@ class Engagement(db.Model):
 def add_missing_columns() -> None:
     """Bring a demo database made by an older version up to date (``create_all`` only adds tables).
 
-    The demo has no migrations of its own; ``demo_workspaces.country`` came later.
+    The demo has no migrations of its own; ``demo_workspaces.country`` and ``.timezone`` came later.
     """
     from sqlalchemy import inspect, text
 
@@ -149,3 +151,6 @@ def add_missing_columns() -> None:
         with db.engine.begin() as connection:
             connection.execute(text("ALTER TABLE demo_workspaces ADD COLUMN country VARCHAR(2)"))
             connection.execute(text("UPDATE demo_workspaces SET country = 'US'"))
+    if "timezone" not in columns:
+        with db.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE demo_workspaces ADD COLUMN timezone VARCHAR(64) DEFAULT 'UTC' NOT NULL"))

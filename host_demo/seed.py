@@ -39,13 +39,15 @@ def _slugify(name: str) -> str:
 
 
 def create_workspace(name: str, *, mode: str = "consulting", plan: str = "starter", slug: str | None = None,
-                     country: str | None = "US") -> Workspace:
+                     country: str | None = "US", timezone: str = "UTC") -> Workspace:
     """A workspace. ``mode`` is consulting|internal, ``plan`` starter|pro|team, ``country`` an ISO
-    3166-1 alpha-2 code (the demo's Stripe platform -- the emulator's -- is in the US).
+    3166-1 alpha-2 code (the demo's Stripe platform -- the emulator's -- is in the US), ``timezone``
+    an IANA name (the workspace's calendar: due dates, overdue, analytics days).
 
     ``slug`` defaults to a unique slug made from ``name`` ("Acme Security" → "acme-security").
     """
-    return _flushed(Workspace(name=name, slug=slug or _slugify(name), mode=mode, plan=plan, country=country))
+    return _flushed(Workspace(name=name, slug=slug or _slugify(name), mode=mode, plan=plan, country=country,
+                              timezone=timezone))
 
 
 def create_user(email: str, name: str, password: str = DEMO_PASSWORD) -> User:
@@ -114,6 +116,9 @@ WORKSPACES = [
      {"owner@example.com": "owner", "admin@example.com": "admin"}),
 ]
 
+#: slug -> IANA time zone, for workspaces whose calendar is not UTC's (Northwind works from Los Angeles).
+TIMEZONES = {"northwind-consulting": "America/Los_Angeles"}
+
 #: slug → [(client name, email, [(proposal title, total_minor, currency, approved, accepted)], [engagement titles])]
 CLIENTS = {
     "acme-security": [
@@ -149,7 +154,8 @@ def seed_demo() -> dict:
     }
     workspaces = {}
     for name, slug, mode, plan, roles in WORKSPACES:
-        ws = _existing(Workspace, slug=slug) or create_workspace(name, mode=mode, plan=plan, slug=slug)
+        ws = _existing(Workspace, slug=slug) or create_workspace(name, mode=mode, plan=plan, slug=slug,
+                                                                 timezone=TIMEZONES.get(slug, "UTC"))
         workspaces[slug] = ws
         for email, role in roles.items():
             if not _existing(Membership, user_id=users[email].id, workspace_id=ws.id):

@@ -13,7 +13,7 @@ from .domain.money import Money, format_money
 from .hooks import init_hook, uninstall_hook
 from .persistence.models import WebhookEvent, utcnow
 from .services.connections import unreadable_connections
-from .services.invoices import flag_overdue, overdue_invoices, today
+from .services.invoices import flag_overdue, overdue_invoices, workspace_today
 from .state import get_state
 from .webhooks.reconcile import reconcile
 from .webhooks.refusals import arrivals, refusals, window
@@ -238,12 +238,17 @@ def ignored_events_command(workspace_id: str | None, since_hours: int, limit: in
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.option("--flag", is_flag=True, help="Record an 'overdue' event in each invoice's history (once per invoice).")
 def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None:
-    """List sent invoices past their due date, oldest due first."""
+    """List sent invoices past their due date, oldest due first.
+
+    "Past" is by each workspace's own calendar: an invoice due on the 14th is overdue from
+    midnight of the 15th in its workspace's time zone (HostWorkspace.timezone).
+    """
     import json
 
-    day = today()
     rows = []
-    for invoice in overdue_invoices(workspace_id, on=day):
+    days: dict[str, object] = {}
+    for invoice in overdue_invoices(workspace_id):
+        day = days.get(invoice.workspace_id) or days.setdefault(invoice.workspace_id, workspace_today(invoice.workspace_id))
         flagged = flag_overdue(invoice, on=day) if flag else False
         rows.append(
             {

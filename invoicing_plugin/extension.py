@@ -12,16 +12,17 @@ import logging
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 from . import config as config_module
 from .cli import invoicing_cli
 from .crypto import SecretBox, SecretBoxError
+from .domain.calendar import UTC
 from .domain.errors import DomainError
 from .domain.money import get_currency
 from .gateways.stripe_gateway import GatewayRegistry
 from .hooks import init_hook
-from .host import InvoicingHost
+from .host import InvoicingHost, workspace_zone
 from .persistence import appends, totals
 from .state import InvoicingState, get_state
 from .web import register_web
@@ -95,6 +96,7 @@ class Invoicing:
         app.extensions["invoicing"] = self
         appends.install(db.session)
         totals.install(db.session)
+        totals.set_default_zones(_zone_of_current_app)
 
         register_web(app)
         app.cli.add_command(invoicing_cli)
@@ -109,6 +111,18 @@ class Invoicing:
             return self._states[app]
         except KeyError:
             raise RuntimeError("Invoicing is not initialised on this app.") from None
+
+
+def _zone_of_current_app(workspace_id: str):
+    """The time zone of ``workspace_id`` by the current app's host, for the kept totals of a
+    session no unit of work has told (the webhook's, a host's own writes); UTC if unknown."""
+    if not has_app_context():
+        return UTC
+    try:
+        return workspace_zone(get_state().host, str(workspace_id))
+    except Exception:  # noqa: BLE001 - never fail a write over it; `flask invoicing totals` reports drift
+        log.exception("could not ask the host for workspace %s's time zone; counting its day in UTC", workspace_id)
+        return UTC
 
 
 def _check_host(host: Any) -> None:

@@ -20,7 +20,8 @@ Minimal example::
 
         def current_workspace(self):
             ws = g.workspace
-            return HostWorkspace(id=str(ws.id), name=ws.name, mode="consulting", plan=ws.plan)
+            return HostWorkspace(id=str(ws.id), name=ws.name, mode="consulting", plan=ws.plan,
+                                 timezone=ws.timezone)  # IANA name, e.g. "Europe/London"
 
         def current_user(self):
             if not current_user.is_authenticated:
@@ -44,8 +45,13 @@ per-client link; hosts without client logins simply leave it out.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from datetime import tzinfo
+from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+from weakref import finalize
+
+from .domain.calendar import UTC, UnknownTimeZone, as_zone  # noqa: F401 (UnknownTimeZone: part of the contract)
 
 WorkspaceMode = Literal["consulting", "internal"]
 """``internal`` workspaces do not bill clients: every invoicing page answers 404 there."""
@@ -81,10 +87,28 @@ class HostWorkspace:
     Express account is created -- Stripe cannot change an account's country afterwards, and
     a business outside the platform's country cannot onboard an account of the wrong one.
     Connecting Stripe is refused with a clear message if it is not a valid code."""
+    timezone: str = "UTC"
+    """The workspace's IANA time zone (``"America/Los_Angeles"``, ``"Europe/London"``).
+
+    Every *day* the plugin works with is a calendar day in this zone: "today" for due
+    dates and overdue, the latest date a payment can be marked as received, the "paid
+    on" date shown and emailed, and the days and months of the analytics. Default
+    ``"UTC"``; ``None`` or ``""`` also mean UTC (a host column that is still empty).
+    A name that is not an IANA key raises :class:`~invoicing_plugin.domain.calendar.UnknownTimeZone`
+    (a ``ValueError`` with ``.message``) when the workspace is built: the host finds out at
+    once, never as a wrong date later."""
+
+    def __post_init__(self) -> None:
+        as_zone(self.timezone)  # UnknownTimeZone now, not a wrong day later
 
     @property
     def bills_clients(self) -> bool:
         return self.mode != "internal"
+
+    @property
+    def zone(self) -> tzinfo:
+        """:attr:`timezone` as a ``tzinfo`` (``datetime.timezone.utc`` for UTC)."""
+        return as_zone(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -214,6 +238,48 @@ def host_current_client(host: object) -> HostClientIdentity | None:
     if identity is None:
         return None
     return HostClientIdentity(workspace_id=str(identity.workspace_id), client_id=str(identity.client_id))
+
+
+#: How long :func:`workspace_zone` believes what the host said about a workspace's time zone.
+ZONE_MEMORY_SECONDS = 300.0
+
+#: id(host) -> {workspace id: (zone, when)}; an entry goes when its host does (hosts may be
+#: unhashable dataclasses, so they are not keys themselves).
+_zones: dict[int, dict[str, tuple[tzinfo, float]]] = {}
+
+
+def _memory_of(host: Any) -> dict[str, tuple[tzinfo, float]] | None:
+    key = id(host)
+    memory = _zones.get(key)
+    if memory is None:
+        try:
+            finalize(host, _zones.pop, key, None)
+        except TypeError:  # cannot be weakly referenced: ask every time
+            return None
+        memory = _zones[key] = {}
+    return memory
+
+
+def workspace_zone(host: Any, workspace_id: str, *, max_age: float = ZONE_MEMORY_SECONDS) -> tzinfo:
+    """The time zone of ``workspace_id`` by ``host`` (UTC when the host does not know it).
+
+    What the host said is remembered per host object for ``max_age`` seconds (0: ask now,
+    and remember the answer). The kept analytics totals use it, so the webhook's hot path
+    does not ask the host again for every event; every check of "today" (due dates,
+    overdue, mark paid) asks the host afresh through the unit of work.
+    """
+    workspace_id = str(workspace_id)
+    memory = _memory_of(host)
+    now = time.monotonic()
+    if memory is not None and max_age > 0:
+        known = memory.get(workspace_id)
+        if known is not None and now - known[1] < max_age:
+            return known[0]
+    workspace = host.get_workspace(workspace_id)
+    zone = workspace.zone if workspace is not None else UTC
+    if memory is not None:
+        memory[workspace_id] = (zone, now)
+    return zone
 
 
 def parse_subject_ref(ref: str | None) -> tuple[str, str] | None:

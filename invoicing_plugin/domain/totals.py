@@ -6,7 +6,8 @@ in a given state contributes to them; the persistence layer keeps the totals equ
 to the sum of every invoice's contribution by applying, on each change, the
 difference between the new contribution and the old (:func:`difference`).
 
-Three measures, each summed per day (UTC):
+Three measures, each summed per day -- the calendar day in the workspace's time zone
+(``zone``; UTC when none is given; see :mod:`.calendar`):
 
 * ``paid`` -- per currency, by the day of ``paid_at``: invoices whose status is
   ``paid``; the money received (``amount_paid_minor``, or the invoice amount when
@@ -22,8 +23,9 @@ Three measures, each summed per day (UTC):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 
+from .calendar import local_day
 from .statuses import AWAITING_MONEY, REVENUE
 
 __all__ = ["NO_DUE_DATE", "Figures", "Key", "TotalsDelta", "contribution", "difference", "utc_day"]
@@ -79,17 +81,18 @@ def utc_day(moment: datetime) -> date:
     return moment.date()
 
 
-def contribution(f: Figures) -> dict[Key, TotalsDelta]:
-    """What an invoice in state ``f`` adds to each row of the totals."""
+def contribution(f: Figures, zone: tzinfo | None = None) -> dict[Key, TotalsDelta]:
+    """What an invoice in state ``f`` adds to each row of the totals; ``created`` and ``paid``
+    count on the day of ``created_at`` / ``paid_at`` in ``zone`` (the workspace's; default UTC)."""
     if not f.workspace_id or not f.status:
         return {}
     out: dict[Key, TotalsDelta] = {}
     if f.created_at is not None:
-        out[Key(f.workspace_id, "created", utc_day(f.created_at), status=f.status)] = (1, 0, 0)
+        out[Key(f.workspace_id, "created", local_day(f.created_at, zone), status=f.status)] = (1, 0, 0)
     if f.status in REVENUE and f.paid_at is not None and f.currency:
         received = f.amount_paid_minor if f.amount_paid_minor is not None else (f.amount_minor or 0)
         revenue = received - (f.amount_refunded_minor or 0) - (f.amount_dispute_lost_minor or 0)
-        key = Key(f.workspace_id, "paid", utc_day(f.paid_at), currency=f.currency)
+        key = Key(f.workspace_id, "paid", local_day(f.paid_at, zone), currency=f.currency)
         out[key] = (1, revenue, f.application_fee_minor or 0)
     if f.status in OPEN_STATUSES and f.currency:
         key = Key(f.workspace_id, "open", f.due_date or NO_DUE_DATE, status=f.status, currency=f.currency)
@@ -97,8 +100,8 @@ def contribution(f: Figures) -> dict[Key, TotalsDelta]:
     return out
 
 
-def difference(before: Figures | None, after: Figures | None) -> dict[Key, TotalsDelta]:
-    """What to add to the totals when an invoice goes from ``before`` to ``after``.
+def difference(before: Figures | None, after: Figures | None, zone: tzinfo | None = None) -> dict[Key, TotalsDelta]:
+    """What to add to the totals when an invoice goes from ``before`` to ``after`` (days in ``zone``).
 
     ``None`` stands for "no invoice" (created, or deleted). Rows that do not change are
     left out, so an edit that touches nothing counted (a description) adds nothing.
@@ -107,7 +110,7 @@ def difference(before: Figures | None, after: Figures | None) -> dict[Key, Total
     for sign, figures in ((-1, before), (1, after)):
         if figures is None:
             continue
-        for key, values in contribution(figures).items():
+        for key, values in contribution(figures, zone).items():
             row = delta.setdefault(key, [0, 0, 0])
             for i, value in enumerate(values):
                 row[i] += sign * value

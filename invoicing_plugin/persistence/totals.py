@@ -14,6 +14,16 @@
 * :func:`drift` compares the two and lists the rows that differ (``flask invoicing
   totals`` reports them).
 
+Days are calendar days in each workspace's time zone (``HostWorkspace.timezone``): the
+``created`` and ``paid`` rows of an invoice paid at 01:30 UTC on the 15th by a workspace in
+Los Angeles count on the 14th. The zone of a workspace comes from the resolver the unit of
+work registers on the session (:func:`use_zones`), else the one the extension installs for
+the current app (:func:`set_default_zones`), else UTC; it is asked once per workspace and
+transaction (and both resolvers remember the host's answer for a few minutes:
+``host.workspace_zone``). Totals kept before a workspace's zone was known (or changed) count its days
+in the old zone: ``flask invoicing totals`` reports the difference and ``--rebuild`` fixes
+it (see docs/portal-and-analytics.md, "Time zones").
+
 Changes made with Core ``UPDATE``/``INSERT`` statements on ``invoicing_invoices`` are
 not seen. The plugin's one such path (the webhook's, ``persistence.rows``) queues its
 difference itself with :func:`queue_difference`; a host that writes invoices around the
@@ -22,26 +32,70 @@ ORM must run :func:`rebuild`.
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from collections.abc import Callable
+from datetime import date, tzinfo
 from typing import Any
 
-from sqlalchemy import delete, event, func, insert, inspect, literal, select, text, union_all
+from sqlalchemy import delete, event, func, insert, inspect, literal, literal_column, select, text, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import LoaderCallableStatus, Session
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Date
 
+from ..domain.calendar import UTC, zone_name
 from ..domain.statuses import REVENUE
-from ..domain.totals import NO_DUE_DATE, OPEN_STATUSES, Figures, Key, difference
+from ..domain.totals import NO_DUE_DATE, OPEN_STATUSES, Figures, Key, contribution, difference
 from . import appends
 from .models import Invoice, InvoiceTotal
 
-__all__ = ["AMOUNTS", "TABLE", "drift", "install", "queue_difference", "rebuild", "utc_date"]
+__all__ = ["AMOUNTS", "TABLE", "drift", "install", "local_date", "queue_difference", "rebuild", "set_default_zones",
+           "use_zones", "utc_date", "zone_of"]
 
 NO_VALUE = LoaderCallableStatus.NO_VALUE
 
 TABLE = InvoiceTotal.__table__
 AMOUNTS = ("invoices", "amount_minor", "fee_minor")
+
+
+# --- Whose day: each workspace's time zone ----------------------------------------------
+
+ZoneResolver = Callable[[str], tzinfo]
+_RESOLVER = "invoicing_zone_resolver"
+_CACHE = "invoicing_zone_cache"
+_default_resolver: ZoneResolver | None = None
+
+
+def use_zones(session: Any, resolver: ZoneResolver | None) -> None:
+    """Count ``session``'s days in the zones ``resolver(workspace_id)`` gives (the unit of work's host)."""
+    info = session.info
+    if info.get(_RESOLVER) is not resolver:
+        info[_RESOLVER] = resolver
+        info.pop(_CACHE, None)
+
+
+def set_default_zones(resolver: ZoneResolver | None) -> None:
+    """The resolver for sessions without one of their own (the extension's: the current app's host)."""
+    global _default_resolver
+    _default_resolver = resolver
+
+
+def zone_of(session: Any, workspace_id: str | None) -> tzinfo:
+    """The time zone ``workspace_id``'s days are counted in, asked once per transaction."""
+    if not workspace_id:
+        return UTC
+    info = session.info
+    cache = info.setdefault(_CACHE, {})
+    zone = cache.get(workspace_id)
+    if zone is None:
+        resolver = info.get(_RESOLVER) or _default_resolver
+        zone = cache[workspace_id] = resolver(str(workspace_id)) if resolver is not None else UTC
+    return zone
+
+
+def _forget_zones(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: the next one asks again
+        session.info.pop(_CACHE, None)
 
 
 # --- Incremental: from the session's flushes --------------------------------------------
@@ -68,16 +122,28 @@ def _figures(instance: Invoice, *, before: bool, deleted: bool = False) -> Figur
     return Figures(**values)
 
 
+def _before_flush(session: Session, flush_context, instances) -> None:
+    # Ask for the zones now, while the session may still run queries freely (the host's
+    # lookup may read its own tables through the same session).
+    for collection in (session.new, session.dirty, session.deleted):
+        for instance in collection:
+            if isinstance(instance, Invoice) and instance.workspace_id:
+                zone_of(session, instance.workspace_id)
+
+
 def _after_flush(session: Session, flush_context) -> None:
     for instance in session.new:
         if isinstance(instance, Invoice):
-            _queue(session, difference(None, _figures(instance, before=False)))
+            after = _figures(instance, before=False)
+            _queue(session, difference(None, after, zone_of(session, after.workspace_id)))
     for instance in session.dirty:
         if isinstance(instance, Invoice):
-            _queue(session, difference(_figures(instance, before=True), _figures(instance, before=False)))
+            before, after = _figures(instance, before=True), _figures(instance, before=False)
+            _queue(session, difference(before, after, zone_of(session, after.workspace_id or before.workspace_id)))
     for instance in session.deleted:
         if isinstance(instance, Invoice):
-            _queue(session, difference(_figures(instance, before=True, deleted=True), None))
+            before = _figures(instance, before=True, deleted=True)
+            _queue(session, difference(before, None, zone_of(session, before.workspace_id)))
 
 
 def _queue(session: Session, delta: dict[Key, tuple[int, int, int]]) -> None:
@@ -94,13 +160,16 @@ def queue_difference(session: Session, before: Figures | None, after: Figures | 
     """Queue the change of one invoice from ``before`` to ``after`` (``None``: no invoice),
     for an invoice written without the ORM (``persistence.rows``), which the flush
     listener does not see."""
-    _queue(session, difference(before, after))
+    workspace_id = (after or before).workspace_id if (after or before) is not None else None
+    _queue(session, difference(before, after, zone_of(session, workspace_id)))
 
 
 def install(session_target: Any) -> None:
     """Listen on ``session_target`` (as :func:`persistence.appends.install`); idempotent."""
     if not event.contains(session_target, "after_flush", _after_flush):
+        event.listen(session_target, "before_flush", _before_flush)
         event.listen(session_target, "after_flush", _after_flush)
+        event.listen(session_target, "after_transaction_end", _forget_zones)
 
 
 # --- From scratch: the same definition in SQL ------------------------------------------
@@ -127,24 +196,56 @@ def _utc_date_postgresql(element, compiler, **kw):
     return "CAST((%s AT TIME ZONE 'UTC') AS DATE)" % compiler.process(column, **kw)
 
 
-def _contributions(workspace_id: str | None):
-    """Every invoice's contribution, summed per row of the totals, as one SELECT."""
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
+
+
+def local_date(column, zone: tzinfo):
+    """The calendar day of a timestamp column in ``zone``, in SQL.
+
+    PostgreSQL: ``(col AT TIME ZONE '<IANA name>')::date`` (its own copy of the IANA
+    database). Other databases have no time zones: UTC only (:func:`utc_date`); for
+    another zone the rebuild computes the days in Python instead.
+    """
+    name = zone_name(zone)
+    if name == "UTC":
+        return utc_date(column)
+    if not _ZONE_NAME.fullmatch(name):  # pragma: no cover - IANA keys are plain; never quote anything else
+        raise ValueError(f"unexpected time zone name {name!r}")
+    return _zoned_date(column, literal_column(f"'{name}'"))
+
+
+class _zoned_date(FunctionElement):
+    type = Date()
+    inherit_cache = True
+    name = "invoicing_zoned_date"
+
+
+@compiles(_zoned_date, "postgresql")
+def _zoned_date_postgresql(element, compiler, **kw):
+    column, zone = element.clauses
+    return "CAST((%s AT TIME ZONE %s) AS DATE)" % (compiler.process(column, **kw), compiler.process(zone, **kw))
+
+
+def _contributions(workspace_ids: list[str] | None, zone: tzinfo = UTC):
+    """Every invoice's contribution (of ``workspace_ids``, or all), summed per row of the
+    totals with days in ``zone``, as one SELECT."""
     i = Invoice.__table__.c
-    scope = [i.workspace_id == workspace_id] if workspace_id is not None else []
+    scope = [i.workspace_id.in_(workspace_ids)] if workspace_ids is not None else []
     received = (func.coalesce(i.amount_paid_minor, i.amount_minor) - func.coalesce(i.amount_refunded_minor, 0)
                 - func.coalesce(i.amount_dispute_lost_minor, 0))
+    created_day, paid_day = local_date(i.created_at, zone), local_date(i.paid_at, zone)
     created = (
-        select(i.workspace_id, literal("created").label("measure"), utc_date(i.created_at).label("day"),
+        select(i.workspace_id, literal("created").label("measure"), created_day.label("day"),
                i.status.label("status"), literal("").label("currency"), func.count().label("invoices"),
                literal(0).label("amount_minor"), literal(0).label("fee_minor"))
         .where(i.created_at.isnot(None), *scope)
-        .group_by(i.workspace_id, utc_date(i.created_at), i.status)
+        .group_by(i.workspace_id, created_day, i.status)
     )
     paid = (
-        select(i.workspace_id, literal("paid"), utc_date(i.paid_at), literal(""), i.currency, func.count(),
+        select(i.workspace_id, literal("paid"), paid_day, literal(""), i.currency, func.count(),
                func.sum(received), func.sum(func.coalesce(i.application_fee_minor, 0)))
         .where(i.status.in_(REVENUE), i.paid_at.isnot(None), *scope)
-        .group_by(i.workspace_id, utc_date(i.paid_at), i.currency)
+        .group_by(i.workspace_id, paid_day, i.currency)
     )
     due = func.coalesce(i.due_date, literal(NO_DUE_DATE, Date()))
     open_ = (
@@ -157,20 +258,80 @@ def _contributions(workspace_id: str | None):
 
 
 _LOCK_INVOICES = text("LOCK TABLE invoicing_invoices IN SHARE ROW EXCLUSIVE MODE")
+_COLUMNS = ["workspace_id", "measure", "day", "status", "currency", *AMOUNTS]
+_TOTALS = tuple[int, int, int]
+
+
+def _by_zone(session: Session, workspace_id: str | None) -> list[tuple[tzinfo, list[str] | None]]:
+    """The workspaces to compute, grouped by time zone: ``[(zone, ids), ...]``.
+
+    ``ids`` is ``None`` for "every workspace" when no workspace has a zone other than UTC
+    (or no resolver is known): one statement, as before time zones."""
+    if workspace_id is not None:
+        return [(zone_of(session, workspace_id), [workspace_id])]
+    ids = sorted({str(w) for w in session.scalars(select(Invoice.__table__.c.workspace_id).distinct())})
+    groups: dict[str, tuple[tzinfo, list[str]]] = {}
+    for ws in ids:
+        zone = zone_of(session, ws)
+        groups.setdefault(zone_name(zone), (zone, []))[1].append(ws)
+    if set(groups) <= {"UTC"}:
+        return [(UTC, None)]
+    return list(groups.values())
+
+
+def _in_sql(session: Session, zone: tzinfo) -> bool:
+    return zone is UTC or zone_name(zone) == "UTC" or session.get_bind().dialect.name == "postgresql"
+
+
+def _computed_in_python(session: Session, workspace_ids: list[str] | None, zone: tzinfo) -> dict[Key, _TOTALS]:
+    """The same sums as :func:`_contributions`, from :func:`domain.totals.contribution` (any database)."""
+    i = Invoice.__table__.c
+    stmt = select(*(i[name] for name in Figures.FIELDS))
+    if workspace_ids is not None:
+        stmt = stmt.where(i.workspace_id.in_(workspace_ids))
+    sums: dict[Key, list[int]] = {}
+    for row in session.execute(stmt.execution_options(yield_per=2000)):
+        for key, values in contribution(Figures(**row._asdict()), zone).items():
+            acc = sums.setdefault(key, [0, 0, 0])
+            for n, value in enumerate(values):
+                acc[n] += value
+    return {key: (n, amount, fee) for key, (n, amount, fee) in sums.items()}
+
+
+def _computed(session: Session, workspace_id: str | None) -> dict[Key, _TOTALS]:
+    out: dict[Key, _TOTALS] = {}
+    for zone, ids in _by_zone(session, workspace_id):
+        if _in_sql(session, zone):
+            for row in session.execute(_contributions(ids, zone)):
+                out[_key(row)] = (int(row.invoices), int(row.amount_minor or 0), int(row.fee_minor or 0))
+        else:
+            out.update(_computed_in_python(session, ids, zone))
+    return out
 
 
 def rebuild(session: Session, workspace_id: str | None = None) -> int:
     """Recompute the totals (of one workspace, or all) from the invoices; returns the row count.
 
-    Runs in the caller's transaction. On PostgreSQL it takes a ``SHARE ROW EXCLUSIVE``
-    lock on the invoices first, so no invoice changes between the delete and the insert.
+    Days are counted in each workspace's time zone (:func:`zone_of`). Runs in the caller's
+    transaction. On PostgreSQL it takes a ``SHARE ROW EXCLUSIVE`` lock on the invoices
+    first, so no invoice changes between the delete and the insert, and sums in SQL; on
+    other databases a workspace outside UTC is summed in Python (no time zones in SQLite).
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_LOCK_INVOICES)
     scope = [TABLE.c.workspace_id == workspace_id] if workspace_id is not None else []
     session.execute(delete(TABLE).where(*scope))
-    columns = ["workspace_id", "measure", "day", "status", "currency", *AMOUNTS]
-    session.execute(insert(TABLE).from_select(columns, _contributions(workspace_id)))
+    for zone, ids in _by_zone(session, workspace_id):
+        if _in_sql(session, zone):
+            session.execute(insert(TABLE).from_select(_COLUMNS, _contributions(ids, zone)))
+            continue
+        rows = [
+            {"workspace_id": key.workspace_id, "measure": key.measure, "day": key.day, "status": key.status,
+             "currency": key.currency, "invoices": n, "amount_minor": amount, "fee_minor": fee}
+            for key, (n, amount, fee) in _computed_in_python(session, ids, zone).items()
+        ]
+        for start in range(0, len(rows), 1000):
+            session.execute(insert(TABLE), rows[start:start + 1000])
     return session.scalar(select(func.count()).select_from(TABLE).where(*scope)) or 0
 
 
@@ -181,10 +342,7 @@ def drift(session: Session, workspace_id: str | None = None) -> list[tuple[Key, 
         _key(row): (row.invoices, row.amount_minor, row.fee_minor)
         for row in session.execute(select(TABLE).where(*scope))
     }
-    computed = {
-        _key(row): (int(row.invoices), int(row.amount_minor or 0), int(row.fee_minor or 0))
-        for row in session.execute(_contributions(workspace_id))
-    }
+    computed = _computed(session, workspace_id)
     zero = (0, 0, 0)
     return sorted(
         (key, kept.get(key, zero), computed.get(key, zero))
@@ -196,4 +354,3 @@ def drift(session: Session, workspace_id: str | None = None) -> list[tuple[Key, 
 def _key(row) -> Key:
     day = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day)[:10])
     return Key(str(row.workspace_id), row.measure, day, row.status or "", row.currency or "")
-

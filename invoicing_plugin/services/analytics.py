@@ -230,9 +230,10 @@ def rebuild_totals(workspace_id: str | None = None, *, uow: UnitOfWork | None = 
 
 
 def totals_drift(workspace_id: str | None = None, *, uow: UnitOfWork | None = None) -> list:
-    """Where the kept totals differ from the invoices: ``[(key, kept, computed), ...]``."""
-    session = (uow or unit_of_work()).session
-    try:
-        return totals.drift(session, workspace_id)
-    finally:
-        session.rollback()
+    """Where the kept totals differ from the invoices: ``[(key, kept, computed), ...]``.
+
+    Days are each workspace's (its time zone, by the unit of work's host). Read-only: the
+    transaction is rolled back."""
+    uow = uow or unit_of_work()
+    with uow:  # rolled back on leaving (nothing is committed)
+        return totals.drift(uow.session, workspace_id)

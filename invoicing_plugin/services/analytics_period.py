@@ -1,9 +1,9 @@
-"""The period an analytics page or export covers: validated, in UTC."""
+"""The period an analytics page or export covers: validated, in whole days of the workspace's time zone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from .errors import InvoicingError
 
@@ -19,19 +19,22 @@ class RangeError(InvoicingError):
 
 @dataclass(frozen=True)
 class DateRange:
-    """Whole days from ``start`` to ``end``, both included, in UTC."""
+    """Whole days from ``start`` to ``end``, both included, in ``zone`` (the workspace's
+    time zone; UTC by default): the same days the kept totals count in."""
 
     start: date
     end: date
+    zone: tzinfo = timezone.utc
 
     @property
     def start_at(self) -> datetime:
-        return datetime.combine(self.start, time.min, tzinfo=timezone.utc)
+        """The first instant of the period (aware, in ``zone``)."""
+        return datetime.combine(self.start, time.min, tzinfo=self.zone)
 
     @property
     def end_before(self) -> datetime:
         """The first instant after the period (queries use ``< end_before``)."""
-        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=self.zone)
 
     def months(self) -> list[str]:
         """Every month the period touches, as ``"YYYY-MM"``, in order."""
@@ -42,17 +45,17 @@ class DateRange:
         return out
 
 
-def default_range(today: date) -> DateRange:
-    """The last twelve months, this one included."""
+def default_range(today: date, zone: tzinfo = timezone.utc) -> DateRange:
+    """The last twelve months, this one included (``today``: the workspace's, in ``zone``)."""
     year, month = today.year, today.month - 11
     if month < 1:
         year, month = year - 1, month + 12
-    return DateRange(date(year, month, 1), today)
+    return DateRange(date(year, month, 1), today, zone)
 
 
-def validate_range(start: date | None, end: date | None, today: date) -> DateRange:
-    """The period to report on; missing ends default to :func:`default_range`'s."""
-    fallback = default_range(today)
+def validate_range(start: date | None, end: date | None, today: date, zone: tzinfo = timezone.utc) -> DateRange:
+    """The period to report on, in days of ``zone``; missing ends default to :func:`default_range`'s."""
+    fallback = default_range(today, zone)
     start = start or (fallback.start if end is None else date(end.year, 1, 1))
     end = end or max(today, start)
     if start < EARLIEST:
@@ -63,5 +66,5 @@ def validate_range(start: date | None, end: date | None, today: date) -> DateRan
         raise RangeError("The start date must be on or before the end date.", field="start")
     if (end - start).days > MAX_RANGE_DAYS:
         raise RangeError("Choose a period of at most ten years.", field="start")
-    return DateRange(start, end)
+    return DateRange(start, end, zone)
 

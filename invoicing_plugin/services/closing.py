@@ -13,9 +13,10 @@ per field), :class:`~invoicing_plugin.services.errors.InvoicingError`,
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date
 
 from .. import signals
+from ..domain.calendar import local_day, midday
 from ..domain.invoice import Action, InvoiceStatus, transition
 from ..gateways.stripe_gateway import GatewayError
 from ..persistence.models import Invoice
@@ -167,10 +168,12 @@ def mark_paid(
     errors = {}
     if method not in MANUAL_PAYMENT_METHODS:
         errors["method"] = "Choose how the invoice was paid: bank transfer, cash, cheque or other."
-    paid_on = paid_on or uow.today()
+    zone = uow.zone(workspace_id)  # the workspace's calendar decides what "today" and "the future" are
+    today = uow.today(zone)
+    paid_on = paid_on or today
     if not isinstance(paid_on, date):
         errors["paid_on"] = "Enter the payment date, like 2030-01-31."
-    elif paid_on > uow.today():
+    elif paid_on > today:
         errors["paid_on"] = "The payment date cannot be in the future."
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
@@ -182,11 +185,13 @@ def mark_paid(
         repo = uow.repository(workspace_id)
         invoice = lock_invoice(repo, invoice_id)
         transition(invoice.status, Action.MARK_PAID)
-        if invoice.sent_at and paid_on < invoice.sent_at.date():
-            raise ValidationFailed({"paid_on": f"The payment date cannot be before the invoice was sent ({invoice.sent_at.date().isoformat()})."})
+        sent_on = local_day(invoice.sent_at, zone) if invoice.sent_at else None
+        if sent_on and paid_on < sent_on:
+            raise ValidationFailed({"paid_on": f"The payment date cannot be before the invoice was sent ({sent_on.isoformat()})."})
         before, after = apply_transition(invoice, Action.MARK_PAID)
         now = uow.clock()
-        invoice.paid_at = now if paid_on == now.date() else datetime.combine(paid_on, time(12), tzinfo=timezone.utc)
+        # Today: the instant; another day: noon of that day in the workspace's zone (that day there).
+        invoice.paid_at = now if paid_on == local_day(now, zone) else midday(paid_on, zone)
         invoice.payment_method = method
         invoice.payment_note = note or None
         invoice.amount_paid_minor = invoice.amount_minor

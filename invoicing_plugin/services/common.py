@@ -30,7 +30,7 @@ from ..persistence import appends
 from ..persistence.models import Invoice, InvoiceEvent
 from ..persistence.repository import NotFound, WorkspaceRepository, as_id
 from .errors import InvoicingError
-from .uow import UnitOfWork, system_clock
+from .uow import UnitOfWork, wall_today
 
 log = logging.getLogger("invoicing_plugin.invoices")
 
@@ -56,9 +56,21 @@ DEPOSIT_KIND = "deposit"
 
 
 
-def today(uow: UnitOfWork | None = None) -> date:
-    """Today's date in UTC (by ``uow``'s clock, else the wall clock): the reference for due dates and overdue."""
-    return uow.today() if uow is not None else system_clock().date()
+def today(zone: Any = None, uow: UnitOfWork | None = None) -> date:
+    """Today's date in ``zone`` (by ``uow``'s clock, else the wall clock): the reference for due
+    dates, overdue and mark-paid limits.
+
+    ``zone``: a :class:`~invoicing_plugin.host.HostWorkspace` (its time zone), a ``tzinfo``
+    or an IANA name; ``None`` is UTC (kept for callers outside the plugin; the plugin's own
+    services and views always pass the workspace's -- ``tests/unit/test_no_naive_today.py``).
+    See :func:`workspace_today`.
+    """
+    return uow.today(zone) if uow is not None else wall_today(zone)
+
+
+def workspace_today(workspace_id: str, uow: UnitOfWork | None = None) -> date:
+    """Today's date in the time zone of ``workspace_id`` (by the host; UTC if it does not know it)."""
+    return (uow or unit_of_work()).workspace_today(workspace_id)
 
 
 def unit_of_work() -> UnitOfWork:

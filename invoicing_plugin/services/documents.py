@@ -26,11 +26,12 @@ from functools import lru_cache
 
 from babel.dates import format_date
 
+from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostWorkspace
-from .uow import UnitOfWork, system_clock
+from .uow import UnitOfWork, wall_today
 
 __all__ = ["InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
 
@@ -90,8 +91,10 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
                    today: date | None = None, uow: UnitOfWork | None = None) -> InvoiceDocument:
     """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid.
 
-    ``today`` (for "overdue") defaults to today by ``uow``'s clock, else the wall clock."""
-    today = today or (uow.today() if uow is not None else system_clock().date())
+    ``today`` (for "overdue") defaults to today in the workspace's time zone by ``uow``'s
+    clock, else the wall clock; the issued and paid days are in that zone too."""
+    zone = as_zone(getattr(workspace, "timezone", None))
+    today = today or (uow.today(zone) if uow is not None else wall_today(zone))
     status = InvoiceStatus(invoice.status)
     key = display_status(status, invoice.due_date, today)
     currency = invoice.currency
@@ -109,16 +112,17 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         amount=Money(int(invoice.amount_minor), currency),
         amount_paid=Money(int(paid), currency) if paid is not None else None,
         amount_refunded=Money(int(refunded), currency) if refunded else None,
-        issued_on=_day(invoice.sent_at or (invoice.created_at if status is InvoiceStatus.DRAFT else None)),
+        issued_on=_day(invoice.sent_at or (invoice.created_at if status is InvoiceStatus.DRAFT else None), zone),
         due_on=invoice.due_date,
-        paid_on=_day(invoice.paid_at),
+        paid_on=_day(invoice.paid_at, zone),
         pay_url=pay_url if is_open_for_payment(status) else None,
         locale=getattr(workspace, "locale", None) or "en_US",
     )
 
 
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
+def _day(value: datetime | None, zone) -> date | None:
+    """The calendar day of an instant in the workspace's ``zone``."""
+    return local_day(value, zone) if value is not None else None
 
 
 def code_amount(money: Money) -> str:

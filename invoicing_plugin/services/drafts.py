@@ -143,7 +143,7 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
     if data.due_date is not None:
         if not isinstance(data.due_date, date):
             errors["due_date"] = "Enter the due date as a date, like 2030-01-31."
-        elif data.due_date < uow.today():
+        elif data.due_date < uow.workspace_today(workspace_id):  # the workspace's today, not UTC's
             errors["due_date"] = "The due date is in the past; choose today or a later date."
 
     if data.send_method not in SEND_METHODS:

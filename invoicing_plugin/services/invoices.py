@@ -31,6 +31,7 @@ from .common import (  # noqa: F401
     record_failure,
     repository,
     today,
+    workspace_today,
     unit_of_work,
 )
 from .deposits import (  # noqa: F401

@@ -7,11 +7,12 @@ settings, host) and defaults to the app's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, or_, select, tuple_
 
+from ..domain.calendar import UTC
 from ..domain.invoice import InvoiceStatus
 from ..domain.statuses import STAFF_LABELS
 from ..persistence.models import Invoice, InvoiceEvent
@@ -156,7 +157,7 @@ def list_invoices(workspace_id: str, query: InvoiceQuery | None = None, *, on: d
     size = max(1, min(size, 500))
     repo = uow.repository(workspace_id)
     stmt = repo.select(Invoice)
-    day = on or uow.today()
+    day = on or uow.workspace_today(workspace_id)  # "overdue" by the workspace's calendar
     if query.status == "overdue":
         stmt = stmt.where(Invoice.status == "sent", Invoice.due_date < day)
     elif query.status == "sent":
@@ -231,15 +232,33 @@ def _offset_page(repo: WorkspaceRepository, stmt, segments, query: InvoiceQuery,
 
 def overdue_invoices(workspace_id: str | None = None, *, on: date | None = None, limit: int | None = None,
                      uow: UnitOfWork | None = None) -> list[Invoice]:
-    """Sent invoices past their due date, oldest due first (all workspaces unless one is given)."""
+    """Sent invoices past their due date, oldest due first (all workspaces unless one is given).
+
+    "Past" is by each workspace's own calendar (its time zone's today), unless ``on`` fixes
+    the day for every workspace. Across workspaces the candidates are those due before
+    tomorrow in UTC (no zone is further ahead); their workspaces are grouped by their
+    today -- at most three different days at any instant -- into one query.
+    """
     uow = uow or unit_of_work()
     session = uow.session
-    day = on or uow.today()
+    sent = Invoice.status == InvoiceStatus.SENT.value
     if workspace_id is not None:
-        stmt = uow.repository(workspace_id).select(Invoice)
+        day = on or uow.workspace_today(workspace_id)
+        stmt = uow.repository(workspace_id).select(Invoice).where(sent, Invoice.due_date < day)
+    elif on is not None:
+        stmt = select(Invoice).where(sent, Invoice.due_date < on)
     else:
-        stmt = select(Invoice)
-    stmt = stmt.where(Invoice.status == InvoiceStatus.SENT.value, Invoice.due_date < day).order_by(Invoice.due_date, Invoice.id)
+        latest = uow.today(UTC) + timedelta(days=1)  # UTC's tomorrow: no workspace's today is later
+        workspaces = session.scalars(select(Invoice.workspace_id).where(sent, Invoice.due_date < latest).distinct())
+        by_day: dict[date, list[str]] = {}
+        for ws in workspaces:
+            by_day.setdefault(uow.workspace_today(ws), []).append(ws)
+        if not by_day:
+            return []
+        stmt = select(Invoice).where(sent, or_(*(
+            and_(Invoice.workspace_id.in_(ids), Invoice.due_date < day) for day, ids in sorted(by_day.items())
+        )))
+    stmt = stmt.order_by(Invoice.due_date, Invoice.id)
     if limit:
         stmt = stmt.limit(limit)
     return list(session.scalars(stmt))
@@ -253,7 +272,7 @@ def flag_overdue(invoice: Invoice, *, on: date | None = None, uow: UnitOfWork | 
     if already is not None:
         return False
     with uow:
-        days = ((on or uow.today()) - invoice.due_date).days
+        days = ((on or uow.workspace_today(invoice.workspace_id)) - invoice.due_date).days
         record_event(repo, invoice, "system", "overdue", from_status=invoice.status, to_status=invoice.status,
                      detail=f"Overdue by {days} day{'s' if days != 1 else ''} (due {invoice.due_date.isoformat()}).")
         uow.commit()

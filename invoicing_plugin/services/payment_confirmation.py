@@ -9,11 +9,12 @@ app's; the email itself is rendered from Jinja templates, which needs the Flask 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import render_template
 from sqlalchemy import select, update
 
+from ..domain.calendar import UTC, local_day
 from ..domain.invoice import InvoiceStatus
 from ..gateways.mail import MailError, OutgoingEmail
 from ..persistence.models import Invoice, InvoiceEvent
@@ -31,7 +32,8 @@ def _confirmation_email(uow: UnitOfWork, invoice: Invoice) -> OutgoingEmail:
         "invoice": invoice,
         "workspace_name": workspace.name if workspace else "",
         "amount": money_text(invoice.amount_paid_minor or invoice.amount_minor, invoice.currency),
-        "paid_on": (invoice.paid_at or uow.clock()).astimezone(timezone.utc).strftime("%d %B %Y"),
+        # The day it was paid in the workspace's time zone (the client's business calendar).
+        "paid_on": local_day(invoice.paid_at or uow.clock(), workspace.zone if workspace else UTC).strftime("%d %B %Y"),
     }
     number = invoice.number or f"#{invoice.id}"
     sender_name = f" from {workspace.name}" if workspace else ""

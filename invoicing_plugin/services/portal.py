@@ -223,7 +223,7 @@ def client_visible(status: str) -> bool:
 def load_portal(owner: PortalOwner, today: date | None = None, *, uow: UnitOfWork | None = None) -> Portal:
     """The client's invoices grouped by engagement, newest first, drafts left out."""
     uow = uow or unit_of_work()
-    today = today or uow.today()
+    today = today or uow.today(owner.workspace)  # overdue by the workspace's calendar
     repo = uow.repository(owner.workspace.id)
     stmt = (
         repo.select(Invoice)
@@ -284,4 +284,4 @@ def find_portal_invoice(owner: PortalOwner, public_token: str, *, uow: UnitOfWor
         Invoice.status.in_(_VISIBLE),
     )
     invoice = uow.session.scalars(stmt).first()
-    return _portal_invoice(invoice, uow.today()) if invoice is not None else None
+    return _portal_invoice(invoice, uow.today(owner.workspace)) if invoice is not None else None

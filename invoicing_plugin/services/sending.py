@@ -141,7 +141,7 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
         if method not in SEND_METHODS:
             raise InvoicingError("Choose how to send the invoice: email, Stripe link or manually.", field="method")
         transition(invoice.status, Action.SEND)  # InvalidTransition before anything else
-        if invoice.due_date is not None and invoice.due_date < uow.today():
+        if invoice.due_date is not None and invoice.due_date < uow.today(workspace):
             raise InvoicingError("The due date is in the past: edit the draft and choose a new due date first.", field="due_date")
         if method in ONLINE_METHODS:
             availability = payment_availability(workspace_id, uow=uow)

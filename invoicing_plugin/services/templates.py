@@ -19,7 +19,7 @@ from ..persistence.models import InvoiceTemplate
 from .errors import ValidationFailed
 from .text import check_text, has_nul, nul_message
 from .common import DESCRIPTION_MAX, SEND_METHODS, configured_currencies, unit_of_work
-from .uow import UnitOfWork, system_clock
+from .uow import UnitOfWork
 
 NAME_MAX = 120
 MAX_DUE_DAYS = 365
@@ -127,8 +127,9 @@ def delete_template(workspace_id: str, actor: str, template_id, *, uow: UnitOfWo
 
 
 def draft_defaults(template: InvoiceTemplate, *, on: date | None = None, uow: UnitOfWork | None = None) -> dict:
-    """Form values a template gives a new draft (``on``: the day, default today by ``uow``'s clock or the wall clock)."""
-    on = on or (uow.today() if uow is not None else system_clock().date())
+    """Form values a template gives a new draft (``on``: the day, default today in the
+    template's workspace's time zone by ``uow``'s clock)."""
+    on = on or (uow or unit_of_work()).workspace_today(template.workspace_id)
     return {
         "description": template.description,
         "amount": format_decimal_amount(Money(template.amount_minor, template.currency)) if template.amount_minor else "",

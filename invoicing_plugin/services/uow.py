@@ -12,7 +12,9 @@ itself, so a use case reaches for no global:
 * ``mailer``: anything with ``send(OutgoingEmail) -> message id`` that raises
   :class:`~invoicing_plugin.gateways.mail.MailError` on failure;
 * ``clock``: a callable returning the current time as an aware UTC ``datetime``
-  (:meth:`UnitOfWork.today` is its date: the reference for due dates and overdue);
+  (:meth:`UnitOfWork.today` is its date in a workspace's time zone: the reference for
+  due dates, overdue and mark-paid limits; :meth:`UnitOfWork.workspace_today` looks the
+  workspace's zone up from the host);
 * ``settings``: a read-only mapping of the ``INVOICING_*`` configuration;
 * ``sender``: what signals are sent with (the Flask app).
 
@@ -40,7 +42,7 @@ attempt after rolling back) use :meth:`UnitOfWork.fresh`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 from typing import Any, Callable, Protocol, TypeVar
 
 from blinker import Signal
@@ -48,7 +50,10 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..domain.calendar import UTC, as_zone, local_day
 from ..gateways.mail import Mailer, OutgoingEmail
+from ..host import workspace_zone
+from ..persistence import totals as kept_totals
 from ..persistence.repository import WorkspaceRepository
 from .ports import PaymentProvider, PaymentProviders
 from ..state import get_state
@@ -59,6 +64,7 @@ __all__ = [
     "UnitOfWork",
     "retry_on_conflict",
     "system_clock",
+    "wall_today",
 ]
 
 #: The prefix of every configuration key the plugin reads.
@@ -68,6 +74,11 @@ SETTINGS_PREFIX = "INVOICING_"
 def system_clock() -> datetime:
     """The wall clock: now, as an aware UTC ``datetime``."""
     return datetime.now(timezone.utc)
+
+
+def wall_today(zone: Any = None) -> date:
+    """Today in ``zone`` (``None``: UTC) by :func:`system_clock`, for callers without a unit of work."""
+    return local_day(system_clock(), as_zone(zone))
 
 
 class MailerLike(Protocol):
@@ -200,9 +211,25 @@ class UnitOfWork:
         """A repository of ``workspace_id``'s rows on this unit of work's session."""
         return WorkspaceRepository(self.session, str(workspace_id))
 
-    def today(self) -> date:
-        """Today's date in UTC by :attr:`clock`: the reference for due dates and overdue."""
-        return self.clock().astimezone(timezone.utc).date()
+    def today(self, zone: Any = None) -> date:
+        """Today's date by :attr:`clock` in ``zone``: the reference for due dates, overdue
+        and mark-paid limits.
+
+        ``zone``: a :class:`~invoicing_plugin.host.HostWorkspace` (its ``timezone``), a
+        ``tzinfo`` or an IANA name; ``None`` is UTC. Services always pass the workspace's
+        (``tests/unit/test_no_naive_today.py`` refuses a ``today`` without a zone there).
+        """
+        return local_day(self.clock(), as_zone(zone))
+
+    def zone(self, workspace_id: Any) -> tzinfo:
+        """The time zone of ``workspace_id`` by the host, asked now (UTC when the host does not know it)."""
+        if workspace_id is None:
+            return UTC
+        return workspace_zone(self.host, str(workspace_id), max_age=0)
+
+    def workspace_today(self, workspace_id: Any) -> date:
+        """Today's date in ``workspace_id``'s time zone (see :meth:`today`)."""
+        return self.today(self.zone(workspace_id))
 
     def platform_gateway(self) -> PaymentProvider:
         """The gateway for the platform key (``INVOICING_STRIPE_API_KEY``, Connect)."""
@@ -216,7 +243,15 @@ class UnitOfWork:
         self._active = True
         self._committed = False
         self._signals = []
+        if self._host is not None:  # the kept analytics totals count days in each workspace's zone
+            kept_totals.use_zones(self.session, self._zone_or_utc)
         return self
+
+    def _zone_or_utc(self, workspace_id: str) -> tzinfo:
+        try:  # for the kept totals: what the host said a moment ago will do (see host.workspace_zone)
+            return workspace_zone(self.host, workspace_id)
+        except Exception:  # noqa: BLE001 - a host failure must not break a write; the drift check reports it
+            return UTC
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._active = False

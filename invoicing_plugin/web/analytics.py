@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, tzinfo
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms.validators import Optional
 
-from ..persistence.models import utcnow
+from ..services.common import today as today_in
 from .access import staff, staff_required
 
 if TYPE_CHECKING:
@@ -35,8 +35,10 @@ class RangeForm(FlaskForm):
 _DATE_MESSAGE = "Enter the {label} date as YYYY-MM-DD, for example 2025-01-31."
 
 
-def _period(today: date) -> tuple[RangeForm, analytics.DateRange, list[str]]:
-    """The form, the period to show and any errors (bad input falls back to the default period)."""
+def _period(today: date, zone: tzinfo) -> tuple[RangeForm, analytics.DateRange, list[str]]:
+    """The form, the period to show and any errors (bad input falls back to the default period).
+
+    ``today`` and the period's days are the workspace's, in its time zone ``zone``."""
     from ..services import analytics
 
     form = RangeForm(request.args, meta={"csrf": False})
@@ -47,24 +49,24 @@ def _period(today: date) -> tuple[RangeForm, analytics.DateRange, list[str]]:
             field.errors = [_DATE_MESSAGE.format(label=label)]
             errors.append(field.errors[0])
     if errors:
-        return form, analytics.default_range(today), errors
+        return form, analytics.default_range(today, zone), errors
     try:
-        period = analytics.validate_range(form.start.data, form.end.data, today)
+        period = analytics.validate_range(form.start.data, form.end.data, today, zone)
     except analytics.RangeError as exc:
         getattr(form, exc.field or "start").errors = [exc.message]
-        return form, analytics.default_range(today), [exc.message]
+        return form, analytics.default_range(today, zone), [exc.message]
     return form, period, []
 
 
-def _presets(today: date) -> list[tuple[str, analytics.DateRange]]:
+def _presets(today: date, zone: tzinfo) -> list[tuple[str, analytics.DateRange]]:
     from ..services import analytics
 
     last_year = today.year - 1
     return [
-        ("Last 12 months", analytics.default_range(today)),
-        ("This year", analytics.DateRange(date(today.year, 1, 1), today)),
-        (str(last_year), analytics.DateRange(date(last_year, 1, 1), date(last_year, 12, 31))),
-        ("Last 3 years", analytics.DateRange(date(today.year - 2, 1, 1), today)),
+        ("Last 12 months", analytics.default_range(today, zone)),
+        ("This year", analytics.DateRange(date(today.year, 1, 1), today, zone)),
+        (str(last_year), analytics.DateRange(date(last_year, 1, 1), date(last_year, 12, 31), zone)),
+        ("Last 3 years", analytics.DateRange(date(today.year - 2, 1, 1), today, zone)),
     ]
 
 
@@ -75,8 +77,9 @@ def dashboard():
     from .charts import monthly_revenue_chart
 
     ctx = staff()
-    today = utcnow().date()
-    form, period, errors = _period(today)
+    zone = ctx.workspace.zone
+    today = today_in(zone)
+    form, period, errors = _period(today, zone)
     report = analytics.revenue_report(ctx.repo, period, today)
     locale = ctx.workspace.locale
     charts = {s.currency: monthly_revenue_chart(s, locale) for s in report.currencies if s.has_revenue}
@@ -87,7 +90,7 @@ def dashboard():
         errors=errors,
         report=report,
         charts=charts,
-        presets=_presets(today),
+        presets=_presets(today, zone),
         csv_url=url_for(".export", start=period.start.isoformat(), end=period.end.isoformat()),
         locale=locale,
     ), (400 if errors else 200)
@@ -99,8 +102,9 @@ def export():
     from ..services import analytics
 
     ctx = staff()
-    today = utcnow().date()
-    form, period, errors = _period(today)
+    zone = ctx.workspace.zone
+    today = today_in(zone)
+    form, period, errors = _period(today, zone)
     if errors:
         return Response("\n".join(errors) + "\n", status=400, mimetype="text/plain")
     chunks = analytics.export_csv(ctx.repo, period, today)

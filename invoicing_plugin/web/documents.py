@@ -8,9 +8,12 @@ provides ``invoicing_fee_breakdown(invoice)`` to templates, used by the
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from babel.dates import format_date
 from flask import Blueprint, Response, abort, current_app, render_template, url_for
 
+from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..state import get_state
 from ..persistence.models import Invoice
@@ -123,10 +126,15 @@ def _staff_invoice_url(invoice: Invoice) -> str:
 
 
 @bp.app_template_filter("invoicing_date")
-def invoicing_date(value, locale: str = "en_US", format: str = "long") -> str:
-    """``{{ invoice.due_date|invoicing_date }}`` -> "12 March 2025" (en_GB), "March 12, 2025" (en_US)."""
+def invoicing_date(value, locale: str = "en_US", format: str = "long", timezone=None) -> str:
+    """``{{ invoice.due_date|invoicing_date }}`` -> "12 March 2025" (en_GB), "March 12, 2025" (en_US).
+
+    An instant (``paid_at``) is shown as its day in ``timezone`` (the workspace's IANA
+    name, or a ``HostWorkspace``; default UTC): ``{{ invoice.paid_at|invoicing_date(ws.locale, timezone=ws.timezone) }}``."""
     if value is None:
         return "—"
-    if hasattr(value, "date") and callable(value.date):
+    if isinstance(value, datetime):
+        value = local_day(value, as_zone(timezone))
+    elif hasattr(value, "date") and callable(value.date):
         value = value.date()
     return format_date(value, format=format, locale=locale or "en_US")

@@ -6,6 +6,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from ..state import get_state
+from ..domain.calendar import local_day
 from ..domain.invoice import Action, allowed_actions, display_status, is_editable
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..host import parse_subject_ref
@@ -85,7 +86,7 @@ def invoice_list():
         before=id_arg("before"),
     )
     page = service.list_invoices(ctx.workspace.id, query)
-    today = service.today()
+    today = service.today(ctx.workspace)  # overdue by the workspace's calendar
     # The host's whole client list only when staff ask to pick a client (it grows
     # with the client base); otherwise just the client being filtered on, if any.
     all_clients = args.get("clients") == "all"
@@ -322,7 +323,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
     route_available = availability.route is not None
     events = service.invoice_events(ctx.workspace.id, invoice.id)
     send_form = SendForm(method=invoice.send_method)
-    mark_paid_form = mark_paid_form or MarkPaidForm(paid_on=service.today())
+    today = service.today(ctx.workspace)
+    mark_paid_form = mark_paid_form or MarkPaidForm(paid_on=today)
     refundable = refunding.refundable_amount(invoice)
     if refund_form is None:
         refund_form = RefundForm(formdata=None, request_token=refunding.new_request_token())
@@ -333,7 +335,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
         "invoicing/invoice_detail.html",
         invoice=invoice,
         workspace=ctx.workspace,
-        display=display_status(invoice.status, invoice.due_date, service.today()),
+        display=display_status(invoice.status, invoice.due_date, today),
+        paid_on=local_day(invoice.paid_at, ctx.workspace.zone) if invoice.paid_at else None,
         events=events,
         route_problem=availability.message,
         checkout_left_open=service.checkout_left_open(invoice, events),

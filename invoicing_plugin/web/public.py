@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 
+from ..domain.calendar import UTC, local_day
 from ..domain.invoice import display_status
+from ..host import HostWorkspace
 from ..state import get_state
 from ..persistence.repository import NotFound
 from ..services import sending
@@ -39,20 +41,27 @@ def _not_found(error):
     return render_template("invoicing/public/not_found.html"), 404
 
 
+def _workspace(invoice) -> HostWorkspace | None:
+    return get_state().host.get_workspace(invoice.workspace_id)
+
+
 def _workspace_name(invoice) -> str:
-    workspace = get_state().host.get_workspace(invoice.workspace_id)
+    workspace = _workspace(invoice)
     return workspace.name if workspace else ""
 
 
 def _page(outcome, status: int = 200):
     invoice = outcome.invoice
+    workspace = _workspace(invoice)
+    zone = workspace.zone if workspace is not None else UTC  # the workspace's calendar, not UTC's
     return render_template(
         "invoicing/public/pay.html",
         invoice=invoice,
         page=outcome.page,
         message=outcome.message,
-        workspace_name=_workspace_name(invoice),
-        display=display_status(invoice.status, invoice.due_date, today()),
+        workspace_name=workspace.name if workspace else "",
+        display=display_status(invoice.status, invoice.due_date, today(zone)),
+        paid_on=local_day(invoice.paid_at, zone) if invoice.paid_at else None,
         token=invoice.public_token,
     ), status
 

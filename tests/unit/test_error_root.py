@@ -61,6 +61,10 @@ EXEMPT = {
     "invoicing_plugin.testing.stripe_emulator.client.EmulatorControlError": (
         "test tooling: the emulator's control API refused a test's request"
     ),
+    "invoicing_plugin.domain.calendar.UnknownTimeZone": (
+        "the host's programming error (a HostWorkspace built with a time zone that is not an IANA name): a "
+        "ValueError raised in the host's own code when it builds the workspace, never a refusal staff can fix"
+    ),
 }
 
 
