@@ -5,9 +5,12 @@ Two ways to run them:
 1. Hosts without Alembic: ``flask invoicing db-upgrade`` (or :func:`upgrade`). The
    plugin keeps its own version table, ``invoicing_alembic_version``, so it never
    collides with a host's ``alembic_version``.
-2. Hosts with Flask-Migrate/Alembic: add :data:`VERSIONS_DIR` to
-   ``version_locations`` and ``invoicing_plugin.persistence.models.metadata`` to
-   ``target_metadata``; then ``flask db upgrade heads`` upgrades both histories.
+2. Hosts with Flask-Migrate: ``configure_flask_migrate(Migrate(app, db))`` (see
+   :mod:`invoicing_plugin.migrations.with_flask_migrate`), then ``flask db upgrade heads``
+   upgrades both histories and ``flask db migrate`` needs no extra flags.
+3. Hosts with Alembic of their own: add :data:`VERSIONS_DIR` to ``version_locations``,
+   leave the plugin's tables (:func:`plugin_table_names`) out of autogenerate
+   (``include_name``), and ``alembic upgrade heads``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 VERSIONS_DIR = str(HERE / "versions")
 VERSION_TABLE = "invoicing_alembic_version"
+#: The branch label of the plugin's history (on its first revision).
+BRANCH = "invoicing"
 
 
 def alembic_config(connection=None):
@@ -44,3 +49,6 @@ def current(engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+from .with_flask_migrate import configure_flask_migrate, plugin_table_names  # noqa: E402  (needs the names above)
