@@ -1,6 +1,6 @@
 """Alembic migrations for the plugin's tables (branch label ``invoicing``).
 
-Two ways to run them:
+Three ways to run them:
 
 1. Hosts without Alembic: ``flask invoicing db-upgrade`` (or :func:`upgrade`). The
    plugin keeps its own version table, ``invoicing_alembic_version``, so it never
@@ -15,13 +15,11 @@ Two ways to run them:
 
 from __future__ import annotations
 
-from pathlib import Path
+from .paths import BRANCH, HERE, VERSION_TABLE, VERSIONS_DIR
+from .with_flask_migrate import configure_flask_migrate, plugin_table_names
 
-HERE = Path(__file__).parent
-VERSIONS_DIR = str(HERE / "versions")
-VERSION_TABLE = "invoicing_alembic_version"
-#: The branch label of the plugin's history (on its first revision).
-BRANCH = "invoicing"
+__all__ = ["BRANCH", "VERSIONS_DIR", "VERSION_TABLE", "alembic_config", "configure_flask_migrate", "current",
+           "plugin_table_names", "upgrade"]
 
 
 def alembic_config(connection=None):
@@ -49,6 +47,3 @@ def current(engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
-
-
-from .with_flask_migrate import configure_flask_migrate, plugin_table_names  # noqa: E402  (needs the names above)

@@ -37,7 +37,7 @@ from typing import Any, Callable
 from flask import current_app
 
 from ..persistence.models import metadata
-from . import BRANCH, VERSION_TABLE, VERSIONS_DIR
+from .paths import BRANCH, VERSION_TABLE, VERSIONS_DIR
 
 __all__ = ["configure_flask_migrate", "plugin_table_names"]
 
