@@ -19,13 +19,14 @@ inside the package). With this, Flask-Migrate's commands need no extra flags:
   given on the command line still win.
 * Autogenerate (``flask db migrate``, ``flask db check``) compares the host's models with
   the host's tables only: the plugin's tables belong to the plugin's migrations and never
-  appear in the host's revisions (neither created nor dropped).
+  appear in the host's revisions (neither created nor dropped), even when the host's
+  ``target_metadata`` holds them (``include_name`` and ``include_object``).
 
 Nothing here imports Flask-Migrate: the function only uses ``Migrate.configure`` (a
 configure callback, run before every ``flask db`` command) and the ``configure_args`` that
 Flask-Migrate's ``env.py`` passes to Alembic's ``context.configure``. A host's own
-``include_name`` and ``process_revision_directives`` (``Migrate(app, db, include_name=...)``)
-are kept and called after the plugin's.
+``include_name``, ``include_object`` and ``process_revision_directives``
+(``Migrate(app, db, include_name=...)``) are kept and called after the plugin's.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from .paths import BRANCH, VERSION_TABLE, VERSIONS_DIR
 
 __all__ = ["configure_flask_migrate", "plugin_table_names"]
 
-log = logging.getLogger("invoicing_plugin.migrations")
+#: Flask-Migrate's env.py says "No changes in schema detected." on this logger (its alembic.ini shows it).
+log = logging.getLogger("alembic.env")
 
 _WRAPPED = "_invoicing_plugin_wrapped"
 
@@ -104,6 +106,9 @@ def _wrap_configure_args(args: dict[str, Any]) -> None:
     include_name = args.get("include_name")
     if not getattr(include_name, _WRAPPED, False):
         args["include_name"] = _include_name(include_name)
+    include_object = args.get("include_object")
+    if not getattr(include_object, _WRAPPED, False):
+        args["include_object"] = _include_object(include_object)
     directives = args.get("process_revision_directives")
     if not getattr(directives, _WRAPPED, False):
         args["process_revision_directives"] = _process_revision_directives(directives)
@@ -119,6 +124,20 @@ def _include_name(host_include_name: Callable | None) -> Callable:
 
     setattr(include_name, _WRAPPED, True)
     return include_name
+
+
+def _include_object(host_include_object: Callable | None) -> Callable:
+    """Also on the models' side: a host whose target metadata holds the plugin's tables (set up
+    by hand before) gets no create_table for them either."""
+    owned = plugin_table_names()
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        if type_ == "table" and name in owned:
+            return False
+        return host_include_object(obj, name, type_, reflected, compare_to) if host_include_object else True
+
+    setattr(include_object, _WRAPPED, True)
+    return include_object
 
 
 def _process_revision_directives(host_hook: Callable | None) -> Callable:

@@ -125,6 +125,11 @@ def test_readme_host_migrates_an_empty_postgresql_database_to_both_heads(readme_
     tables = set(inspect(engine).get_table_names())
     assert {"customer", "invoicing_invoices", "alembic_version"} <= tables
 
+    # No change, no revision (what Flask-Migrate does without the plugin's hook).
+    nothing = flask("db", "migrate", "-m", "nothing")
+    assert "No changes in schema detected" in nothing.stdout + nothing.stderr
+    assert sorted((tmp_path / "migrations" / "versions").glob("*.py")) == host_versions
+
     # A later revision of the host: no flag, lands after the host's own head.
     app_py = tmp_path / "app.py"
     app_py.write_text(app_py.read_text().replace(
