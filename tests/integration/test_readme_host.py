@@ -169,3 +169,29 @@ def test_readme_host_migrates_an_empty_postgresql_database_to_both_heads(readme_
     finally:
         with app.app_context():
             namespace["db"].engine.dispose()
+
+
+def test_a_host_that_ran_db_upgrade_moves_to_flask_migrate_as_the_upgrade_note_says(tmp_path):
+    """README, Migrations: `flask invoicing db-upgrade` once more, `flask db stamp invoicing@head`,
+    then plain Flask-Migrate -- nothing of the plugin runs twice. On SQLite, without the key."""
+    app_block, glue = blocks("python")
+    (tmp_path / "app.py").write_text(app_block + "\n\n" + glue)
+    assert "`flask db stamp invoicing@head`" in README
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FLASK_")}
+    env.update(FLASK_APP="app.py", FLASK_SECRET_KEY="k", FLASK_SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.db'}",
+               PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+               PYTHONWARNINGS="error,ignore:'get_engine' is deprecated:DeprecationWarning")
+
+    def flask(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "flask", *args], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"flask {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout + result.stderr
+
+    flask("invoicing", "db-upgrade")
+    flask("db", "init")
+    flask("db", "stamp", "invoicing@head")
+    assert "Running upgrade" not in flask("db", "upgrade", "heads")  # the plugin's tables are there already
+    flask("db", "migrate", "-m", "customers")
+    assert "Running upgrade  -> " in flask("db", "upgrade", "heads")  # the host's first revision only
+    assert "No new upgrade operations detected" in flask("db", "check")
