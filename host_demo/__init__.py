@@ -4,8 +4,8 @@ It is the reference for host developers: it uses only the plugin's public API
 (``Invoicing``, the host contract in ``invoicing_plugin.host`` and the template
 helpers). Run it with::
 
-    export FLASK_DEBUG=1    # or set FLASK_INVOICING_SECRET_ENCRYPTION_KEY: the plugin
-                            # refuses to start a non-debug app without one
+    export FLASK_DEBUG=1    # or set FLASK_INVOICING_SECRET_ENCRYPTION_KEY: a non-debug app
+                            # without one cannot store own Stripe keys
     flask --app host_demo seed              # host tables + demo data (idempotent)
     flask --app host_demo invoicing init-db # the plugin's tables
     flask --app host_demo run

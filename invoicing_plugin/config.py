@@ -72,7 +72,9 @@ SETTINGS: Mapping[str, Setting] = {
     "INVOICING_SECRET_ENCRYPTION_KEY": Setting(
         None,
         "Fernet key (or list of keys, newest first, for rotation) that encrypts stored Stripe secret "
-        "keys and webhook secrets. Required unless the app is in debug or testing mode. Removing the key "
+        "keys and webhook secrets. Outside debug and testing mode (where one is derived from SECRET_KEY) "
+        "the app starts without it, but storing or reading such a secret (an own Stripe key) fails until it "
+        "is set; a key that is set must be a Fernet key. Removing the key "
         "that encrypted a workspace's secrets makes its stored key unreadable until it reconnects Stripe "
         "(`flask invoicing info` names such workspaces).",
     ),

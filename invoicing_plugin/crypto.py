@@ -17,7 +17,22 @@ class SecretBoxError(RuntimeError):
     pass
 
 
+#: Said when a production app without ``INVOICING_SECRET_ENCRYPTION_KEY`` has to encrypt or decrypt.
+MISSING_KEY_MESSAGE = (
+    "INVOICING_SECRET_ENCRYPTION_KEY is required in production: Stripe secrets are stored "
+    "encrypted with it. Generate one with `flask invoicing generate-key` (it runs without the key) "
+    "and set it."
+)
+
+
+class MissingEncryptionKey(SecretBoxError):
+    """A secret had to be encrypted or decrypted, and no key is configured (production app)."""
+
+
 class SecretBox:
+    #: Whether secrets can be encrypted and decrypted (see :class:`MissingKeyBox`).
+    available = True
+
     def __init__(self, keys: Iterable[str | bytes]) -> None:
         fernets = []
         for key in keys:
@@ -25,8 +40,8 @@ class SecretBox:
                 fernets.append(Fernet(key))
             except (ValueError, TypeError) as exc:
                 raise SecretBoxError(
-                    "INVOICING_SECRET_ENCRYPTION_KEY must be a Fernet key "
-                    "(generate one with `flask invoicing generate-key`)."
+                    "INVOICING_SECRET_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64-encoded "
+                    "bytes). Generate one with `flask invoicing generate-key` while the setting is unset."
                 ) from exc
         if not fernets:
             raise SecretBoxError("no encryption key configured")
@@ -56,6 +71,25 @@ class SecretBox:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise SecretBoxError("stored secret cannot be decrypted with the configured keys") from exc
+
+
+class MissingKeyBox:
+    """The secret box of a production app started without ``INVOICING_SECRET_ENCRYPTION_KEY``.
+
+    The app starts (``flask invoicing generate-key``, ``flask db ...`` and every page and
+    command that stores or reads no Stripe secret work); encrypting or decrypting raises
+    :class:`MissingEncryptionKey` with :data:`MISSING_KEY_MESSAGE`. Reading a stored secret
+    then counts as unreadable (``services.connection_routes.stored_secrets``), and
+    connecting an own Stripe key is refused before any call to Stripe.
+    """
+
+    available = False
+
+    def encrypt(self, plaintext: str) -> str:
+        raise MissingEncryptionKey(MISSING_KEY_MESSAGE)
+
+    def decrypt(self, token: str) -> str:
+        raise MissingEncryptionKey(MISSING_KEY_MESSAGE)
 
 
 def generate_key() -> str:

@@ -16,7 +16,7 @@ from flask import Flask, current_app, has_app_context
 
 from . import config as config_module
 from .cli import invoicing_cli
-from .crypto import SecretBox, SecretBoxError
+from .crypto import MissingKeyBox, SecretBox, SecretBoxError
 from .domain.calendar import UTC
 from .domain.errors import DomainError
 from .domain.money import get_currency
@@ -175,13 +175,15 @@ def _warn_missing_webhook_secrets(config) -> None:
                         "(see docs/webhooks.md, Set-up)", setting, kind, events)
 
 
-def _secret_box(app: Flask) -> SecretBox:
+def _secret_box(app: Flask) -> SecretBox | MissingKeyBox:
+    """The app's secret box. A key that is set must be a Fernet key (start-up stops otherwise);
+    a production app without one still starts, and needs it only when a Stripe secret is
+    stored or read (:class:`~invoicing_plugin.crypto.MissingKeyBox`)."""
     key = app.config["INVOICING_SECRET_ENCRYPTION_KEY"]
     if not key and not (app.debug or app.testing):
-        raise RuntimeError(
-            "INVOICING_SECRET_ENCRYPTION_KEY is required in production: Stripe secrets are stored "
-            "encrypted with it. Generate one with `flask invoicing generate-key`."
-        )
+        log.warning("INVOICING_SECRET_ENCRYPTION_KEY is not set: storing or reading Stripe secrets "
+                    "(own Stripe keys, their webhook secrets) fails until it is")
+        return MissingKeyBox()
     if not key:
         log.warning("INVOICING_SECRET_ENCRYPTION_KEY not set; deriving one from SECRET_KEY (debug/testing only)")
     try:

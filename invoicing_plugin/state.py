@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 if TYPE_CHECKING:
-    from .crypto import SecretBox
+    from .crypto import MissingKeyBox, SecretBox
     from .services.ports import PaymentProvider, PaymentProviders
     from .host import InvoicingHost
 
@@ -33,7 +33,7 @@ class InvoicingState:
 
     host: InvoicingHost
     db: Any  # the host's flask_sqlalchemy.SQLAlchemy
-    secret_box: SecretBox
+    secret_box: SecretBox | MissingKeyBox  # MissingKeyBox: production app without a key
     gateways: PaymentProviders
 
     @property

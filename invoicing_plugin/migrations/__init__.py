@@ -1,22 +1,25 @@
 """Alembic migrations for the plugin's tables (branch label ``invoicing``).
 
-Two ways to run them:
+Three ways to run them:
 
 1. Hosts without Alembic: ``flask invoicing db-upgrade`` (or :func:`upgrade`). The
    plugin keeps its own version table, ``invoicing_alembic_version``, so it never
    collides with a host's ``alembic_version``.
-2. Hosts with Flask-Migrate/Alembic: add :data:`VERSIONS_DIR` to
-   ``version_locations`` and ``invoicing_plugin.persistence.models.metadata`` to
-   ``target_metadata``; then ``flask db upgrade heads`` upgrades both histories.
+2. Hosts with Flask-Migrate: ``configure_flask_migrate(Migrate(app, db))`` (see
+   :mod:`invoicing_plugin.migrations.with_flask_migrate`), then ``flask db upgrade heads``
+   upgrades both histories and ``flask db migrate`` needs no extra flags.
+3. Hosts with Alembic of their own: add :data:`VERSIONS_DIR` to ``version_locations``,
+   leave the plugin's tables (:func:`plugin_table_names`) out of autogenerate
+   (``include_name``), and ``alembic upgrade heads``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from .paths import BRANCH, HERE, VERSION_TABLE, VERSIONS_DIR
+from .with_flask_migrate import configure_flask_migrate, plugin_table_names
 
-HERE = Path(__file__).parent
-VERSIONS_DIR = str(HERE / "versions")
-VERSION_TABLE = "invoicing_alembic_version"
+__all__ = ["BRANCH", "VERSIONS_DIR", "VERSION_TABLE", "alembic_config", "configure_flask_migrate", "current",
+           "plugin_table_names", "upgrade"]
 
 
 def alembic_config(connection=None):

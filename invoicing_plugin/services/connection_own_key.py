@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from ..crypto import mask_secret
+from ..crypto import MISSING_KEY_MESSAGE, mask_secret
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import GatewayError
 from ..persistence.repository import find_connection_by_account
@@ -35,6 +35,8 @@ def connect_own_key(workspace_id: str, *, actor: str, secret_key: str, webhook_u
     key = (secret_key or "").strip()
     check_secret_key_format(key)
     uow = uow or unit_of_work()
+    if not getattr(uow.secret_box, "available", True):  # no encryption key: refuse before calling Stripe
+        raise ConnectionRefused(MISSING_KEY_MESSAGE)
     session = uow.session
     gateway = uow.gateways.for_key(key)
     account = gateway.retrieve_own_account()

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..crypto import SecretBoxError
+from ..crypto import MissingEncryptionKey, SecretBoxError
 from ..domain.statuses import PAYABLE
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import GatewayError
@@ -140,21 +140,23 @@ def stored_secrets(connection: StripeConnection, *, uow: UnitOfWork | None = Non
     """
     box = (uow or unit_of_work()).secret_box
     values: list[str | None] = []
-    unreadable = False
+    unreadable: SecretBoxError | bool = False
     for token in (connection.secret_key_encrypted, connection.webhook_secret_encrypted):
         if not token:
             values.append(None)
             continue
         try:
             values.append(box.decrypt(token))
-        except SecretBoxError:
+        except SecretBoxError as exc:
             values.append(None)
-            unreadable = True
-    if unreadable:
+            unreadable = exc
+    if isinstance(unreadable, MissingEncryptionKey):
+        log.error("workspace %s: its stored Stripe secrets cannot be read: %s", connection.workspace_id, unreadable)
+    elif unreadable:
         log.warning("workspace %s: its stored Stripe secrets cannot be decrypted with the configured "
                     "INVOICING_SECRET_ENCRYPTION_KEY; online payment is unavailable until Stripe is reconnected",
                     connection.workspace_id)
-    return StoredSecrets(secret_key=values[0], webhook_secret=values[1], unreadable=unreadable)
+    return StoredSecrets(secret_key=values[0], webhook_secret=values[1], unreadable=bool(unreadable))
 
 
 def connection_status(connection: StripeConnection | None, *, uow: UnitOfWork | None = None) -> str:

@@ -108,11 +108,24 @@ def test_extra_currencies_are_normalised(tmp_path):
     assert app.config["INVOICING_DEFAULT_CURRENCY"] == "EUR"
 
 
-def test_production_app_without_encryption_key_refuses_to_start(tmp_path):
+def test_production_app_without_encryption_key_starts_and_refuses_only_secrets(tmp_path):
+    """Issue 14: the key is needed to store or read a Stripe secret, not to start (generate-key, flask db)."""
+    from invoicing_plugin.crypto import MissingEncryptionKey
+
     app = make_app(tmp_path)
     app.testing = False
     app.debug = False
-    with pytest.raises(RuntimeError, match="INVOICING_SECRET_ENCRYPTION_KEY is required"):
+    Invoicing(app, host=TinyHost())
+    box = get_state(app).secret_box
+    for use in (lambda: box.encrypt("sk_test_x"), lambda: box.decrypt("gAAAAA")):
+        with pytest.raises(MissingEncryptionKey, match="INVOICING_SECRET_ENCRYPTION_KEY is required"):
+            use()
+
+
+def test_production_app_with_a_malformed_encryption_key_refuses_to_start(tmp_path):
+    app = make_app(tmp_path, INVOICING_SECRET_ENCRYPTION_KEY="...")
+    app.testing = False
+    with pytest.raises(RuntimeError, match="must be a Fernet key.*generate-key` while the setting is unset"):
         Invoicing(app, host=TinyHost())
 
 

@@ -52,6 +52,11 @@ EXEMPT = {
         "a configuration/programming fault inside the secret box: at start-up it becomes a RuntimeError, when "
         "decrypting it is caught and reported as 'the stored key cannot be read' (KEY_UNREADABLE_MESSAGE)"
     ),
+    "invoicing_plugin.crypto.MissingEncryptionKey": (
+        "a SecretBoxError of a production app without INVOICING_SECRET_ENCRYPTION_KEY: decrypting, it is caught "
+        "and reported as unreadable (and logged with its message); connecting an own key is refused first with a "
+        "ConnectionRefused carrying the same message (MISSING_KEY_MESSAGE)"
+    ),
     "invoicing_plugin.testing.stripe_emulator.errors.StripeError": (
         "the emulator's model of Stripe's API error (the plugin sees it only as the SDK's exception)"
     ),
