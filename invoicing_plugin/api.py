@@ -47,11 +47,13 @@ from .services import sending as _sending
 from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from .services.invoices import MANUAL_PAYMENT_METHODS, SEND_METHODS, DraftInput, InvoiceQuery
 from .services.views import InvoiceSnapshot
+from .services.outbox import DeliveryReport
 
 __all__ = [
     "MANUAL_PAYMENT_METHODS",
     "SEND_METHODS",
     "DomainError",
+    "DeliveryReport",
     "DraftInput",
     "InvalidTransition",
     "InvoiceQuery",
@@ -63,6 +65,7 @@ __all__ = [
     "create_deposit_from_proposal",
     "create_draft",
     "delete_draft",
+    "deliver_emails",
     "get_invoice",
     "list_invoices",
     "mark_paid",
@@ -204,3 +207,19 @@ def list_invoices(
 def pay_link(invoice: InvoiceSnapshot) -> str:
     """The client's stable pay link for ``invoice`` (absolute URL)."""
     return _sending.pay_link(invoice)
+
+
+def deliver_emails(*, limit: int = 500) -> DeliveryReport:
+    """Deliver the emails waiting in the outbox; what ``flask invoicing deliver-emails`` runs.
+
+    For a host with a task queue: call it from a periodic task (and, if you like, from a
+    task fired after each request) inside ``app.app_context()``. Several may run at once:
+    each email is claimed before it is sent, so each is delivered once. SMTP failures do
+    not raise; they are stored on the email (attempts, next attempt, last error) and
+    listed in the returned :class:`DeliveryReport` (``.sent``: ids; ``.retrying`` /
+    ``.gave_up``: ``(id, error)`` pairs). ``limit``: at most this many per call.
+    Commits its own transactions: call it outside a unit of work.
+    """
+    from .services.outbox import deliver_due
+
+    return deliver_due(limit=limit)

@@ -378,6 +378,9 @@ def invoice_send(invoice_id: int):
             "stripe_link": f"Invoice {result.invoice.number} is ready: copy the pay link below and share it with the client.",
             "manual": f"Invoice {result.invoice.number} recorded as sent. Mark it paid when the payment arrives.",
         }
+        if result.invoice.send_method == "email" and result.email_problem:
+            messages["email"] = (f"Invoice {result.invoice.number} sent; the email to {result.invoice.client_email} "
+                                 f"is in the outbox and will be retried automatically ({result.email_problem}).")
         _success(messages[result.invoice.send_method])
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
 
