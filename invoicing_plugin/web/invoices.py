@@ -11,7 +11,7 @@ from ..domain.money import Money, format_decimal_amount, format_money
 from ..host import parse_subject_ref
 from ..persistence.repository import NotFound
 from ..services import invoices as service
-from ..services import sending
+from ..services import outbox, sending
 from ..services import refunding
 from ..services import templates as template_service
 from ..services.connections import payment_availability
@@ -307,6 +307,7 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
     availability = payment_availability(ctx.workspace.id)
     route_available = availability.route is not None
     events = service.invoice_events(ctx.workspace.id, invoice.id)
+    emails = outbox.emails_of_invoice(ctx.workspace.id, invoice.id)
     send_form = SendForm(method=invoice.send_method)
     mark_paid_form = mark_paid_form or MarkPaidForm(paid_on=service.today())
     refundable = refunding.refundable_amount(invoice)
@@ -321,6 +322,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
         workspace=ctx.workspace,
         display=display_status(invoice.status, invoice.due_date, service.today()),
         events=events,
+        emails=emails,
+        email_kinds=outbox.KINDS,
         route_problem=availability.message,
         checkout_left_open=service.checkout_left_open(invoice, events),
         can_send=Action.SEND in actions,
