@@ -47,6 +47,7 @@ from .services import sending as _sending
 from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from .services.invoices import MANUAL_PAYMENT_METHODS, SEND_METHODS, DraftInput, InvoiceQuery
 from .services.views import InvoiceSnapshot
+from .services import outbox as _outbox
 from .services.outbox import DeliveryReport
 
 __all__ = [
@@ -220,6 +221,4 @@ def deliver_emails(*, limit: int = 500) -> DeliveryReport:
     ``.gave_up``: ``(id, error)`` pairs). ``limit``: at most this many per call.
     Commits its own transactions: call it outside a unit of work.
     """
-    from .services.outbox import deliver_due
-
-    return deliver_due(limit=limit)
+    return _outbox.deliver_due(limit=limit)

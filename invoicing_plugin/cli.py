@@ -14,6 +14,7 @@ from .hooks import init_hook, uninstall_hook
 from .persistence.models import WebhookEvent, utcnow
 from .services.connections import unreadable_connections
 from .services.invoices import flag_overdue, overdue_invoices, today
+from .services.outbox import deliver_due
 from .state import get_state
 from .webhooks.reconcile import reconcile
 from .webhooks.refusals import arrivals, refusals, window
@@ -208,8 +209,6 @@ def deliver_emails_command(limit: int) -> None:
     status 1 when an email could not be delivered (it is retried on a later run,
     until INVOICING_MAIL_MAX_ATTEMPTS).
     """
-    from .services.outbox import deliver_due
-
     report = deliver_due(limit=limit)
     click.echo(f"Emails delivered: {len(report.sent)}; failed, to retry: {len(report.retrying)}; "
                f"given up: {len(report.gave_up)}.")

@@ -89,25 +89,35 @@ def queue_payment_confirmation(uow: UnitOfWork, invoice: Any) -> bool:
 
 
 def send_payment_confirmation(invoice_id: int, *, uow: UnitOfWork | None = None) -> bool:
-    """Deliver the paid invoice's confirmation, after the payment's commit. Never raises for SMTP.
+    """Deliver the paid invoice's queued confirmation now, after the payment's commit.
 
-    The email was queued with the payment (:func:`queue_payment_confirmation`); one that
-    was not (a paid invoice from before the outbox, or one whose rendering failed) is
-    queued here first, in its own transaction, claimed with a conditional ``UPDATE`` of
-    ``confirmation_sent_at`` so only one caller queues it. Then the invoice's due emails
-    are delivered (:func:`.outbox.deliver_after_commit`); what fails stays in the outbox
-    for ``flask invoicing deliver-emails``. Returns whether an email was delivered now.
-    Off when ``INVOICING_PAYMENT_CONFIRMATION_EMAIL`` is false.
+    The email was queued with the payment (:func:`queue_payment_confirmation`); this
+    delivers the invoice's due emails (:func:`.outbox.deliver_after_commit`: best effort,
+    never raises; what fails stays in the outbox for ``flask invoicing deliver-emails``).
+    Returns whether an email was delivered now. Off when
+    ``INVOICING_PAYMENT_CONFIRMATION_EMAIL`` is false.
     """
     uow = uow or unit_of_work()
     if not uow.settings["INVOICING_PAYMENT_CONFIRMATION_EMAIL"]:
         return False
+    report = deliver_after_commit(int(invoice_id), uow=uow)
+    return bool(report and report.sent)
+
+
+def queue_unsent_confirmation(invoice_id: int, *, uow: UnitOfWork | None = None) -> bool:
+    """Queue the confirmation of a paid invoice that has none queued, in its own transaction.
+
+    For a paid invoice whose confirmation could not be rendered with the payment, or that
+    failed before the outbox existed. ``confirmation_sent_at`` is claimed with a
+    conditional ``UPDATE``, so of several callers only one queues it. Returns whether it
+    was queued (``False``: already queued, not paid, or still cannot be rendered -- a
+    failed audit entry says so).
+    """
+    uow = uow or unit_of_work()
     session = uow.session
+    queued = False
     with uow:
-        unqueued = session.scalar(select(Invoice.id).where(
-            Invoice.id == int(invoice_id), Invoice.status == InvoiceStatus.PAID.value,
-            Invoice.confirmation_sent_at.is_(None)))
-        if unqueued is not None and _claim_confirmation(uow, invoice_id, uow.clock(), expect_unset=True):
+        if _claim_confirmation(uow, invoice_id, uow.clock(), expect_unset=True):
             invoice = session.get(Invoice, int(invoice_id), populate_existing=True)
             email = _render_or_record(uow, invoice)
             if email is None:
@@ -115,9 +125,9 @@ def send_payment_confirmation(invoice_id: int, *, uow: UnitOfWork | None = None)
             else:
                 enqueue(uow, email, workspace_id=invoice.workspace_id, kind="payment_confirmation",
                         invoice_id=invoice.id)
+                queued = True
         uow.commit()
-    report = deliver_after_commit(int(invoice_id), uow=uow)
-    return bool(report and report.sent)
+    return queued
 
 
 def retry_unsent_confirmations(limit: int = 200, *, uow: UnitOfWork | None = None) -> tuple[int, int]:
@@ -144,7 +154,7 @@ def retry_unsent_confirmations(limit: int = 200, *, uow: UnitOfWork | None = Non
     session.rollback()
     sent = failed = 0
     for invoice_id in ids:
-        if send_payment_confirmation(invoice_id, uow=uow):
+        if queue_unsent_confirmation(invoice_id, uow=uow) and send_payment_confirmation(invoice_id, uow=uow):
             sent += 1
         else:
             failed += 1

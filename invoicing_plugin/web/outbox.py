@@ -9,7 +9,8 @@ email id is a 404. See :mod:`invoicing_plugin.services.outbox`.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import NotFound as HTTPNotFound
 from wtforms import SubmitField
 
 from ..persistence.repository import NotFound
@@ -21,6 +22,12 @@ from .forms import InvoicingForm
 bp = Blueprint("invoicing_outbox", __name__, template_folder="templates")
 
 STATUSES = ("pending", "sent", "failed")
+
+
+@bp.errorhandler(NotFound)
+def _not_found(error):
+    """Not in this workspace (or nowhere): the host's ordinary 404 page."""
+    return current_app.handle_http_exception(HTTPNotFound())
 
 
 class RetryForm(InvoicingForm):
@@ -44,10 +51,7 @@ def index():
 @staff_required
 def detail(email_id: int):
     ctx = staff()
-    try:
-        email = outbox.get_email(ctx.workspace.id, email_id)
-    except NotFound:
-        abort(404)
+    email = outbox.get_email(ctx.workspace.id, email_id)
     return render_template("invoicing/emails/detail.html", workspace=ctx.workspace, email=email,
                            kinds=outbox.KINDS, retry_form=RetryForm())
 
@@ -56,16 +60,15 @@ def detail(email_id: int):
 @staff_required
 def retry(email_id: int):
     ctx = staff()
-    try:
-        email = outbox.get_email(ctx.workspace.id, email_id)  # 404 before the form is looked at
-    except NotFound:
-        abort(404)
+    email = outbox.get_email(ctx.workspace.id, email_id)  # 404 before the form is looked at
     invoice_id = email.invoice_id
     if not RetryForm().validate_on_submit():
         flash("The form expired; please try again.", "invoicing-error")
         return redirect(url_for(".detail", email_id=email_id))
     try:
         outbox.retry_now(ctx.workspace.id, email_id)
+    except NotFound:
+        raise  # the host's 404 page (see _not_found)
     except InvoicingError as exc:
         flash(exc.message, "invoicing-error")
         return redirect(url_for(".detail", email_id=email_id))
