@@ -81,6 +81,7 @@ def test_a_send_whose_commit_fails_emails_nothing(app, world, connected_workspac
     with app.test_request_context(), pytest.raises(OperationalError):
         api.send(world.acme, ACTOR, invoice.id, method="email")
 
+    assert mailbox.wait_for(1, timeout=0.5) == []
     assert load(app, invoice.id).status == "draft"
     assert outbox_rows(app) == []
     assert deliver(app).exit_code == 0
