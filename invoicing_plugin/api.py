@@ -156,7 +156,9 @@ def send(workspace_id: str, actor: str, invoice_id: int, *, method: str | None =
 
     ``method`` defaults to the draft's send method. Email and link sends need the
     workspace's Stripe connection. On failure nothing changes (the invoice stays a
-    draft, its number is not used) and trying again is safe.
+    draft, its number is not used) and trying again is safe. The email is queued in
+    the send's transaction and delivered after the commit; an SMTP failure then does
+    not undo the send: the email is retried from the outbox (:func:`deliver_emails`).
     """
     return _sending.send_invoice(str(workspace_id), actor, invoice_id, method=method).invoice
 
