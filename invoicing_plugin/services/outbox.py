@@ -44,7 +44,7 @@ from sqlalchemy import or_, select, update
 from ..gateways.mail import MailError, OutgoingEmail
 from ..persistence import appends
 from ..persistence.models import OutboxEmail
-from ..persistence.repository import NotFound, WorkspaceRepository
+from ..persistence.repository import WorkspaceRepository
 from .errors import InvoicingError
 from .uow import UnitOfWork
 
@@ -82,7 +82,7 @@ MAX_ERROR = 2000
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: 1, 2, 4 ... minutes, capped at :data:`MAX_BACKOFF`."""
-    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 20)), MAX_BACKOFF)
 
 
 def enqueue(uow: UnitOfWork, email: OutgoingEmail, *, workspace_id: str, kind: str,

@@ -294,3 +294,10 @@ def test_two_concurrent_deliverers_deliver_each_email_once(app, world, mailbox, 
     messages = mailbox.wait_for(count + 1, timeout=1)
     assert sorted(m["Subject"] for m in messages) == sorted(f"email {n}" for n in range(count))
     assert {(row.status, row.attempts) for row in outbox_rows(app)} == {("sent", 1)}
+
+
+def test_retries_back_off_doubling_up_to_six_hours():
+    from invoicing_plugin.services.outbox import MAX_BACKOFF, backoff
+
+    assert [backoff(n) for n in (1, 2, 3, 4)] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert backoff(9) == timedelta(minutes=256) and backoff(10) == backoff(50) == MAX_BACKOFF == timedelta(hours=6)
