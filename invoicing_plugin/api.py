@@ -58,11 +58,14 @@ from .services import sending as _sending
 from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from .services.invoices import MANUAL_PAYMENT_METHODS, SEND_METHODS, DraftInput, InvoiceQuery
 from .services.views import InvoiceSnapshot
+from .services import outbox as _outbox
+from .services.outbox import DeliveryReport
 
 __all__ = [
     "MANUAL_PAYMENT_METHODS",
     "SEND_METHODS",
     "DomainError",
+    "DeliveryReport",
     "DraftInput",
     "InvalidTransition",
     "InvoiceQuery",
@@ -75,6 +78,7 @@ __all__ = [
     "create_deposit_from_proposal",
     "create_draft",
     "delete_draft",
+    "deliver_emails",
     "get_invoice",
     "list_invoices",
     "mark_paid",
@@ -208,7 +212,9 @@ def send(workspace_id: str, actor: str, invoice_id: int, *, method: str | None =
 
     ``method`` defaults to the draft's send method. Email and link sends need the
     workspace's Stripe connection. On failure nothing changes (the invoice stays a
-    draft, its number is not used) and trying again is safe.
+    draft, its number is not used) and trying again is safe. The email is queued in
+    the send's transaction and delivered after the commit; an SMTP failure then does
+    not undo the send: the email is retried from the outbox (:func:`deliver_emails`).
     """
     return _sending.send_invoice(str(workspace_id), actor, invoice_id, method=method).invoice
 
@@ -260,3 +266,17 @@ def list_invoices(
 def pay_link(invoice: InvoiceSnapshot) -> str:
     """The client's stable pay link for ``invoice`` (absolute URL)."""
     return _sending.pay_link(invoice)
+
+
+def deliver_emails(*, limit: int = 500) -> DeliveryReport:
+    """Deliver the emails waiting in the outbox; what ``flask invoicing deliver-emails`` runs.
+
+    For a host with a task queue: call it from a periodic task (and, if you like, from a
+    task fired after each request) inside ``app.app_context()``. Several may run at once:
+    each email is claimed before it is sent, so each is delivered once. SMTP failures do
+    not raise; they are stored on the email (attempts, next attempt, last error) and
+    listed in the returned :class:`DeliveryReport` (``.sent``: ids; ``.retrying`` /
+    ``.gave_up``: ``(id, error)`` pairs). ``limit``: at most this many per call.
+    Commits its own transactions: call it outside a unit of work.
+    """
+    return _outbox.deliver_due(limit=limit)

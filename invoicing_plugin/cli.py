@@ -14,6 +14,7 @@ from .hooks import init_hook, uninstall_hook
 from .persistence.models import WebhookEvent, utcnow
 from .services.connections import unreadable_connections
 from .services.invoices import flag_overdue, overdue_invoices, workspace_today
+from .services.outbox import deliver_due
 from .state import get_state
 from .webhooks.reconcile import reconcile
 from .webhooks.refusals import arrivals, refusals, window
@@ -35,7 +36,7 @@ class WorkspaceId(click.ParamType):
 
 WORKSPACE = WorkspaceId()
 
-invoicing_cli = AppGroup("invoicing", help="Invoicing plugin: tables, keys, overdue invoices, reconciliation, analytics totals.")
+invoicing_cli = AppGroup("invoicing", help="Invoicing plugin: tables, keys, overdue invoices, reconciliation, email delivery, analytics totals.")
 
 
 @invoicing_cli.command("info")
@@ -193,6 +194,28 @@ def reconcile_command(apply_undelivered: bool, since_hours: int, limit: int) -> 
         click.echo(f"Payment confirmations: {report.confirmations_sent} sent, {report.confirmations_failed} still failing.")
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@invoicing_cli.command("deliver-emails")
+@click.option("--limit", default=500, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+              help="At most this many emails are delivered per run.")
+def deliver_emails_command(limit: int) -> None:
+    """Deliver the emails waiting in the outbox: new ones, and failed attempts whose wait is over.
+
+    Safe to run from cron on several machines at once (each email is claimed first:
+    SELECT ... FOR UPDATE SKIP LOCKED and a lease), e.g. every minute. Exits with
+    status 1 when an email could not be delivered (it is retried on a later run,
+    until INVOICING_MAIL_MAX_ATTEMPTS).
+    """
+    report = deliver_due(limit=limit)
+    click.echo(f"Emails delivered: {len(report.sent)}; failed, to retry: {len(report.retrying)}; "
+               f"given up: {len(report.gave_up)}.")
+    for email_id, error in report.retrying:
+        click.echo(f"  email {email_id}: not delivered, retried later: {error}", err=True)
+    for email_id, error in report.gave_up:
+        click.echo(f"  email {email_id}: given up after the last attempt: {error}", err=True)
     if not report.ok:
         raise SystemExit(1)
 

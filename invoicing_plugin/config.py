@@ -102,6 +102,18 @@ SETTINGS: Mapping[str, Setting] = {
     "INVOICING_MAIL_PASSWORD": Setting(None, "SMTP password."),
     "INVOICING_MAIL_SENDER": Setting("invoices@localhost", "From address of invoice emails."),
     "INVOICING_MAIL_TIMEOUT": Setting(10, "Seconds before an SMTP connection gives up."),
+    "INVOICING_MAIL_MAX_ATTEMPTS": Setting(
+        10,
+        "Delivery attempts of one email before the outbox gives up on it (status failed, its last "
+        "error shown to staff). Retries back off: 1, 2, 4 ... minutes, at most 6 hours apart.",
+        lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= 1 else f"must be a whole number >= 1, not {v!r}",
+    ),
+    "INVOICING_MAIL_DELIVER_AFTER_COMMIT": Setting(
+        True,
+        "Deliver a queued email in the request that queued it, right after the commit (best effort; "
+        "never fails the request). False: only `flask invoicing deliver-emails` or "
+        "`invoicing_plugin.api.deliver_emails()` (e.g. from a Celery task) deliver.",
+    ),
     "INVOICING_EXTERNAL_URL": Setting(
         None,
         "Public base URL of the app (https://app.example.com, optionally with the path it is mounted "

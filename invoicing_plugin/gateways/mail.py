@@ -71,5 +71,5 @@ class Mailer:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(message)
         except (smtplib.SMTPException, OSError, socket.timeout) as exc:
-            raise MailError(f"The email could not be sent ({type(exc).__name__}: {exc}). Nothing was changed; try again.") from exc
+            raise MailError(f"The email could not be sent ({type(exc).__name__}: {exc}).") from exc
         return message["Message-ID"]

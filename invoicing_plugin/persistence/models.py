@@ -374,3 +374,48 @@ class ClientPortalAccess(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None]
 
+
+
+class OutboxEmail(Base):
+    """An email the plugin owes someone: rendered when the change that causes it is made,
+    delivered after that change commits (revision 0009).
+
+    Written in the same transaction as the change (an invoice sent by email, a payment
+    recorded): a transaction that rolls back leaves no row, so nothing is sent for a
+    change that did not happen; a row that exists is delivered, however the SMTP server
+    behaves meanwhile (see :mod:`invoicing_plugin.services.outbox`). Subject, bodies and
+    recipient are stored as they were rendered, so delivering needs no request, template
+    or host call.
+
+    ``status``: ``pending`` (to deliver at ``next_attempt_at``), ``sent`` (``sent_at``,
+    ``message_id``) or ``failed`` (gave up after ``INVOICING_MAIL_MAX_ATTEMPTS``;
+    ``last_error`` says why). ``claimed_until`` is a deliverer's lease on the row (several
+    deliverers may run at once); ``claim_token`` says whose.
+    """
+
+    __tablename__ = "invoicing_outbox_emails"
+    __table_args__ = (
+        Index("ix_invoicing_outbox_emails_due", "status", "next_attempt_at", "id"),
+        Index("ix_invoicing_outbox_emails_ws_created", "workspace_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    invoice_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # invoice | payment_confirmation
+    to_address: Mapped[str] = mapped_column(String(320))
+    to_name: Mapped[str | None] = mapped_column(String(255))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -147,6 +147,7 @@ HOT_INVOICE_COLUMNS: tuple[str, ...] = tuple(name for name in INVOICE_COLUMNS if
     "id", "version", "updated_at",
     "payment_intent_id", "amount_refunded_minor", "attention", "attention_detail",
     "checkout_session_id", "checkout_url", "checkout_expires_at",
+    "confirmation_sent_at",  # set when the payment confirmation is queued (services/payment_confirmation.py)
 })
 
 

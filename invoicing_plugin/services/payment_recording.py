@@ -24,9 +24,10 @@ webhook event record (see :mod:`invoicing_plugin.webhooks.processing`), so an ef
 and "this event was handled" are stored atomically. :func:`sync_invoice_from_stripe`
 is the exception: it is a whole use case with its own transaction.
 
-The payment confirmation email is sent *after* the commit by
-:func:`send_payment_confirmation`; ``Invoice.confirmation_sent_at`` is claimed with a
-conditional ``UPDATE`` so exactly one process sends it, however many try at once.
+The payment confirmation email is queued in the outbox in the same transaction as the
+payment (:func:`~.payment_confirmation.queue_payment_confirmation`, which sets
+``Invoice.confirmation_sent_at``), and delivered after the commit by
+:func:`send_payment_confirmation` (or ``flask invoicing deliver-emails``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ..persistence.models import Invoice, WebhookEvent, utcnow
 from ..persistence.rows import TrackedRow, save_invoice
 from .common import append_audit
 from .payment_binding import bind_session
+from .payment_confirmation import queue_payment_confirmation
 from .payment_outcome import PaymentOutcome, actor_for, flag, money_text, outcome_of, set_status
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
@@ -210,8 +212,10 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
 
     if new is InvoiceStatus.PAID:
         uow.emit(signals.invoice_paid, invoice=InvoiceSnapshot.of(invoice), actor=actor, source="stripe")
-    return outcome_of(invoice, changed=True, note=f"{from_status} -> {new.value}",
-                    confirm=new is InvoiceStatus.PAID and invoice.status == InvoiceStatus.PAID.value, flags=flags)
+    confirm = new is InvoiceStatus.PAID and invoice.status == InvoiceStatus.PAID.value
+    if confirm:
+        queue_payment_confirmation(uow, invoice)  # in the outbox, with the payment
+    return outcome_of(invoice, changed=True, note=f"{from_status} -> {new.value}", confirm=confirm, flags=flags)
 
 
 def _apply_started(invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork) -> PaymentOutcome:

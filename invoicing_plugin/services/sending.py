@@ -10,13 +10,14 @@ Send, in one transaction (so a failure changes nothing and gives the number back
 4. lock the fee: the plan's rate in Connect mode, none with the workspace's own key;
 5. create the Checkout Session (idempotency key ``invoicing-checkout-<id>-<nonce>-<attempt>``,
    so the SDK's retries after a timeout never create a second session);
-6. send the email (the last step that cannot be undone), then commit.
+6. render the email and queue it in the outbox (:mod:`.outbox`), then commit: the
+   email exists exactly when the send does.
 
-If Stripe fails, the invoice stays a draft and a retry reuses the same key. If the
-email fails after the session was created, that session is expired at once and
-the failure record moves the invoice to the next attempt, so the retry creates a
-fresh session with a fresh key (Stripe refuses a key reused with other
-parameters, and the new session has a new expiry time).
+After the commit the email is delivered (best effort, :func:`.outbox.deliver_after_commit`);
+an SMTP failure then leaves the invoice sent and the email in the outbox, retried by
+``flask invoicing deliver-emails`` and shown on the invoice page. If Stripe fails, the
+invoice stays a draft and a retry reuses the same key. A commit that fails rolls the
+queued email back with the rest: nothing is sent for a send that did not happen.
 
 The client only ever gets the plugin's own pay link, ``/pay/<public_token>``
 (:mod:`.paylink`); the Checkout Session itself is built in :mod:`.checkout`. Both are
@@ -37,7 +38,7 @@ from flask import render_template
 from .. import signals
 from ..domain.invoice import Action, transition
 from ..domain.money import Money, format_money
-from ..gateways.mail import MailError, OutgoingEmail
+from ..gateways.mail import OutgoingEmail
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
 from ..host import HostWorkspace
 from ..persistence.models import Invoice
@@ -65,6 +66,7 @@ from .connection_routes import payment_availability
 from .errors import InvoicingError
 from .fees import plan_fee_bps
 from .numbering import take_next_number
+from .outbox import deliver_after_commit, enqueue
 from .paylink import (  # noqa: F401  (re-exported under their former names)
     EXPIRY_MARGIN,
     PayLinkOutcome,
@@ -90,6 +92,7 @@ def invoice_email(invoice: Invoice, workspace: HostWorkspace, *, uow: UnitOfWork
 
     Call inside the send's unit of work: the portal access row (created once per
     client) joins that transaction. Needs the Flask app (templates, ``url_for``).
+    Rendered once, when queued: the outbox stores the result.
     """
     amount = format_money(Money(invoice.amount_minor, invoice.currency), workspace.locale)
     context = {
@@ -116,6 +119,9 @@ def invoice_email(invoice: Invoice, workspace: HostWorkspace, *, uow: UnitOfWork
 class SendResult:
     invoice: InvoiceSnapshot
     pay_url: str | None
+    #: For ``email``: ``None`` when delivered after the commit, else why it was not (yet):
+    #: the email waits in the outbox and is retried (``flask invoicing deliver-emails``).
+    email_problem: str | None = None
 
 
 def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str | None = None,
@@ -126,7 +132,9 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
     ``stripe_link``: staff share the pay link themselves; ``manual``: recorded as
     sent, no payment link. Email and link need a payment route. On any failure
     the invoice stays a draft, the failed attempt is recorded, and
-    :class:`InvoicingError` says why; trying again is safe.
+    :class:`InvoicingError` says why; trying again is safe. The email is queued in
+    the same transaction and delivered after the commit: an SMTP failure does not
+    undo the send (``SendResult.email_problem`` says it is being retried).
     """
     uow = uow or unit_of_work()
     workspace = get_workspace(workspace_id, uow)
@@ -167,8 +175,8 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
                 invoice.fee_bps = invoice.application_fee_minor = None
             invoice.online_payment_unavailable = False
             if method == "email":
-                message = invoice_email(invoice, workspace, uow=uow)
-                uow.mailer.send(message)
+                enqueue(uow, invoice_email(invoice, workspace, uow=uow), workspace_id=str(workspace_id),
+                        kind="invoice", invoice_id=invoice.id)
             detail = {
                 "email": f"Emailed to {invoice.client_email}",
                 "stripe_link": "Pay link ready to share",
@@ -179,13 +187,21 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
             snapshot = InvoiceSnapshot.of(invoice)
             uow.emit(signals.invoice_sent, invoice=snapshot, actor=actor, method=method)
             commit_or_conflict(uow)
-        except (GatewayError, MailError) as exc:
+        except GatewayError as exc:
             uow.rollback()
             if created is not None:
                 expire_quietly(route, created.id)
-            what = "Stripe" if isinstance(exc, GatewayError) else "Email"
-            record_failure(workspace_id, invoice_pk, actor, "send", f"{what}: {exc.message}",
+            record_failure(workspace_id, invoice_pk, actor, "send", f"Stripe: {exc.message}",
                            bump_attempt=created is not None, uow=uow)
             raise InvoicingError(f"The invoice was not sent (it is still a draft): {exc.message}") from exc
-    return SendResult(invoice=snapshot, pay_url=pay_link(snapshot) if route is not None else None)
+    email_problem = None
+    if method == "email":
+        delivered = deliver_after_commit(invoice_pk, uow=uow)
+        if delivered is None:
+            email_problem = "the email is queued and will be delivered shortly"
+        elif not delivered.sent:
+            errors = [error for _, error in delivered.retrying + delivered.gave_up]
+            email_problem = errors[0] if errors else "the email is queued and will be delivered shortly"
+    return SendResult(invoice=snapshot, pay_url=pay_link(snapshot) if route is not None else None,
+                      email_problem=email_problem)
 

@@ -10,7 +10,8 @@ itself, so a use case reaches for no global:
   :class:`~invoicing_plugin.gateways.stripe_gateway.GatewayRegistry`);
 * ``secret_box``: decrypts and encrypts the stored Stripe secrets;
 * ``mailer``: anything with ``send(OutgoingEmail) -> message id`` that raises
-  :class:`~invoicing_plugin.gateways.mail.MailError` on failure;
+  :class:`~invoicing_plugin.gateways.mail.MailError` on failure; only the outbox's
+  deliverer (:mod:`.outbox`) calls it -- use cases queue their emails in the outbox;
 * ``clock``: a callable returning the current time as an aware UTC ``datetime``
   (:meth:`UnitOfWork.today` is its date in a workspace's time zone: the reference for
   due dates, overdue and mark-paid limits; :meth:`UnitOfWork.workspace_today` looks the

@@ -10,6 +10,7 @@ from .connect import bp as connect_bp
 from .documents import bp as documents_bp
 from .input import install_input_guard, register_converters
 from .invoices import bp as invoices_bp
+from .outbox import bp as outbox_bp
 from .portal import bp as portal_bp
 from .public import bp as public_bp
 from .templating import install_template_helpers
@@ -26,9 +27,10 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(webhooks_bp, url_prefix=prefix + "/webhooks")
     app.register_blueprint(webhook_health_bp, url_prefix=prefix + "/webhooks")
     app.register_blueprint(connect_bp, url_prefix=prefix + "/connected-apps")
+    app.register_blueprint(outbox_bp, url_prefix=prefix + "/emails")
     _exempt_from_csrf(app, webhooks_bp)
     # Every page of ours refuses a NUL in its path or query; the webhook endpoint reads only its body.
-    install_input_guard(app, frozenset(bp.name for bp in (*pages, webhook_health_bp, connect_bp)))
+    install_input_guard(app, frozenset(bp.name for bp in (*pages, webhook_health_bp, connect_bp, outbox_bp)))
     install_template_helpers(app)
 
 

@@ -12,7 +12,7 @@ from ..domain.money import Money, format_decimal_amount, format_money
 from ..host import parse_subject_ref
 from ..persistence.repository import NotFound
 from ..services import invoices as service
-from ..services import sending
+from ..services import outbox, sending
 from ..services import refunding
 from ..services import templates as template_service
 from ..services.connections import payment_availability
@@ -322,6 +322,7 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
     availability = payment_availability(ctx.workspace.id)
     route_available = availability.route is not None
     events = service.invoice_events(ctx.workspace.id, invoice.id)
+    emails = outbox.emails_of_invoice(ctx.workspace.id, invoice.id)
     send_form = SendForm(method=invoice.send_method)
     today = service.today(ctx.workspace)
     mark_paid_form = mark_paid_form or MarkPaidForm(paid_on=today)
@@ -338,6 +339,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
         display=display_status(invoice.status, invoice.due_date, today),
         paid_on=local_day(invoice.paid_at, ctx.workspace.zone) if invoice.paid_at else None,
         events=events,
+        emails=emails,
+        email_kinds=outbox.KINDS,
         route_problem=availability.message,
         checkout_left_open=service.checkout_left_open(invoice, events),
         can_send=Action.SEND in actions,
@@ -395,6 +398,9 @@ def invoice_send(invoice_id: int):
             "stripe_link": f"Invoice {result.invoice.number} is ready: copy the pay link below and share it with the client.",
             "manual": f"Invoice {result.invoice.number} recorded as sent. Mark it paid when the payment arrives.",
         }
+        if result.invoice.send_method == "email" and result.email_problem:
+            messages["email"] = (f"Invoice {result.invoice.number} sent; the email to {result.invoice.client_email} "
+                                 f"is in the outbox and will be retried automatically ({result.email_problem}).")
         _success(messages[result.invoice.send_method])
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
 

@@ -120,6 +120,13 @@ def walk_world(app, world, connected_workspace, stripe_emulator):
             ("main.accept_proposal", "token"): accept_token,
         }
     values["draft_id"] = str(kept_draft.id)
+    emailed = draft(app, world, description="Emailed for the walk")
+    send(app, world, emailed.id, method="email")
+    with app.app_context():
+        from invoicing_plugin.persistence.models import OutboxEmail
+
+        values["email_id"] = str(get_state().session.query(OutboxEmail.id).filter_by(invoice_id=emailed.id).scalar())
+        get_state().session.rollback()
     return values
 
 

@@ -68,13 +68,16 @@ def test_a_paid_event_costs_two_statements_and_no_begin_or_commit(app, client, i
             sa_event.remove(engine, name, listener)
 
     assert response.get_json()["status"] == "processed"
-    # Then the confirmation email is claimed and sent, after the payment, on its own.
-    read, write = sent[:2]
+    # The payment confirmation is rendered with the payment, which asks the host for the
+    # workspace's name (the host's own query, not counted here), and rides in the write to
+    # the outbox. Then it is claimed and sent, after the payment, on its own.
+    ours = [sql for sql in sent if "invoicing_" in sql or sql in ("BEGIN", "COMMIT", "ROLLBACK")]
+    read, write = ours[:2]
     assert read.lstrip().startswith("SELECT") and "invoicing_checkout_sessions" in read and "FOR UPDATE" not in read
     for table in ("invoicing_webhook_events", "invoicing_invoices", "invoicing_invoice_events",
-                  "invoicing_invoice_totals"):
+                  "invoicing_invoice_totals", "invoicing_outbox_emails"):
         assert table in write
-    assert not any("invoicing_webhook_events" in sql or "invoicing_invoice_totals" in sql for sql in sent[2:]), sent
+    assert not any("invoicing_webhook_events" in sql or "invoicing_invoice_totals" in sql for sql in ours[2:]), sent
 
 
 def _bump_version_after_the_read(app, monkeypatch, times: int = 1):

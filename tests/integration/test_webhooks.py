@@ -471,7 +471,11 @@ def test_a_failing_handler_answers_500_stores_the_error_and_a_redelivery_process
     assert len(mailbox.wait_for(1)) == 1
 
 
-def test_an_smtp_failure_keeps_the_payment_and_logs_the_failed_confirmation(app, client, invoice, stripe_emulator):
+def test_an_smtp_failure_keeps_the_payment_and_its_confirmation_waits_in_the_outbox(app, client, invoice,
+                                                                                      stripe_emulator):
+    from sqlalchemy import select
+
+    from invoicing_plugin.persistence.models import OutboxEmail
     from tests.support.postgres import free_port
 
     app.config["INVOICING_MAIL_PORT"] = free_port()  # nobody listens there
@@ -481,9 +485,13 @@ def test_an_smtp_failure_keeps_the_payment_and_logs_the_failed_confirmation(app,
 
     state = invoice_state(app, invoice.id)
     assert state.status == "paid"
-    assert not state.confirmation_sent
-    (entry,) = audit(app, invoice.id, "payment_confirmation_email")
-    assert entry.result == "failed"
+    assert state.confirmation_sent  # queued with the payment
+    with app.app_context():
+        session = get_state().session
+        (email,) = session.scalars(select(OutboxEmail).where(OutboxEmail.invoice_id == invoice.id)).all()
+        assert (email.kind, email.status, email.attempts) == ("payment_confirmation", "pending", 1)
+        assert "ConnectionRefusedError" in email.last_error
+        session.rollback()
     (row,) = webhook_rows(app, event["id"])
     assert row.status == "processed"
 

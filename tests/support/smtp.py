@@ -18,6 +18,15 @@ class Mailbox:
         self._messages: list[EmailMessage] = []
         self._lock = threading.Condition()
 
+    #: Recipients at this domain are refused for good (550), like a mailbox that does not exist.
+    REFUSED_DOMAIN = "@refused.test"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # aiosmtpd handler hook
+        if address.lower().endswith(self.REFUSED_DOMAIN):
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
