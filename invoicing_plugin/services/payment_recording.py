@@ -41,6 +41,7 @@ from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.statuses import MONEY_RECEIVED
 from ..gateways.stripe_gateway import CheckoutSession, MalformedStripeObject
 from ..persistence.models import Invoice, WebhookEvent, utcnow
+from ..persistence import autocommit
 from ..persistence.rows import TrackedRow, save_invoice
 from .common import append_audit
 from .payment_binding import bind_session
@@ -59,7 +60,7 @@ _SETTLING_EVENT_TYPES = (
 
 def _session_settled(uow: UnitOfWork, invoice: Invoice, session_id: str) -> bool:
     """Whether an async success/failure of ``session_id`` was already applied to ``invoice``."""
-    rows = uow.session.scalars(
+    rows = autocommit.reader(uow.session).scalars(
         select(WebhookEvent.payload).where(
             WebhookEvent.invoice_id == invoice.id,
             WebhookEvent.type.in_(_SETTLING_EVENT_TYPES),
