@@ -24,6 +24,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, scoped_session
 
 _KEY = "invoicing_autocommit_connection"
+#: Where :mod:`.appends` keeps its queues on ``session.info`` (one is keyed by the connection).
+QUEUES_KEY = "invoicing_pending_writes"
 
 
 def _session(session: Session | scoped_session) -> Session:
@@ -60,6 +62,9 @@ def reader(session: Session | scoped_session) -> Any:
 
 def close_for(session: Session | scoped_session) -> None:
     """Return ``session``'s autocommit connection (if any) to the pool."""
-    connection = _session(session).info.pop(_KEY, None)
+    info = _session(session).info
+    connection = info.pop(_KEY, None)
     if connection is not None:
+        # Writes queued for it and never sent (the event failed, or was a duplicate) go too.
+        info.get(QUEUES_KEY, {}).pop(connection, None)
         connection.close()
