@@ -203,7 +203,7 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
     fee = invoice.application_fee_minor
     fee_note = f", platform fee {money_text(fee, invoice.currency)}" if fee else ""
     append_audit(invoice, actor=actor, action="payment_succeeded", from_status=from_status, to_status=new.value,
-           detail=f"{paid} paid by Stripe ({intent}, checkout session {session.id}{fee_note}) [{source}]")
+           detail=f"{paid} paid by Stripe ({intent}, checkout session {session.id}{fee_note}) [{source}]", uow=uow)
 
     # A refund that overtook its payment (events out of order) is applied now.
     if invoice.amount_refunded_minor and invoice.amount_refunded_minor >= (invoice.amount_paid_minor or 0):
