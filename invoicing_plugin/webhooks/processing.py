@@ -323,39 +323,45 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
     status = "processed"
     lane = False
     try:
-        with uow:
-            ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
-            claimed = None
-            route = stripe_events.route(event_type)
-            if handler is not None:
-                lane = _begin(session, event_type)
-            if handler is not None and route is not None and route.own_transaction:
-                # The service commits (and may call Stripe) itself: claim the event first,
-                # so a duplicate never runs it again.
-                claimed = _upsert(session, event, status="processed", workspace_id=scope_workspace,
-                                  invoice_id=None, processed_at=None)
+        try:
+            with uow:
+                ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
+                claimed = None
+                route = stripe_events.route(event_type)
+                if handler is not None:
+                    lane = _begin(session, event_type)
+                if handler is not None and route is not None and route.own_transaction:
+                    # The service commits (and may call Stripe) itself: claim the event first,
+                    # so a duplicate never runs it again.
+                    claimed = _upsert(session, event, status="processed", workspace_id=scope_workspace,
+                                      invoice_id=None, processed_at=None)
+                    if claimed is None:
+                        return ProcessResult(event_id, "duplicate", note="already recorded")
+                if handler is None:
+                    status, ctx.note = "ignored", f"{event_type} is not an event type we act on"
+                else:
+                    status = handler(ctx)
+                workspace_id = ctx.workspace_id or scope_workspace
                 if claimed is None:
-                    return ProcessResult(event_id, "duplicate", note="already recorded")
-            if handler is None:
-                status, ctx.note = "ignored", f"{event_type} is not an event type we act on"
-            else:
-                status = handler(ctx)
-            workspace_id = ctx.workspace_id or scope_workspace
-            if claimed is None:
-                # The common path: the handler's changes are still pending in this
-                # transaction (it locked the invoice row it changes); record the event with
-                # its outcome in one statement, and commit both at once -- or, for an id
-                # already recorded, throw the changes away.
-                if _upsert(session, event, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
-                           processed_at=utcnow(), note=ctx.note, take_over_ignored=True) is None:
-                    uow.rollback()
-                    return ProcessResult(event_id, "duplicate", note="already recorded")
-            elif not _finish(session, claimed, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
-                             note=ctx.note):
-                # The service rolled the claim back with its own transaction: record again.
-                _upsert(session, event, status=status, workspace_id=workspace_id,
-                        invoice_id=ctx.invoice_id, processed_at=utcnow(), note=ctx.note)
-            uow.commit()
+                    # The common path: the handler's changes are still pending in this
+                    # transaction (it locked the invoice row it changes); record the event with
+                    # its outcome in one statement, and commit both at once -- or, for an id
+                    # already recorded, throw the changes away.
+                    if _upsert(session, event, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
+                               processed_at=utcnow(), note=ctx.note, take_over_ignored=True) is None:
+                        uow.rollback()
+                        return ProcessResult(event_id, "duplicate", note="already recorded")
+                elif not _finish(session, claimed, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
+                                 note=ctx.note):
+                    # The service rolled the claim back with its own transaction: record again.
+                    _upsert(session, event, status=status, workspace_id=workspace_id,
+                            invoice_id=ctx.invoice_id, processed_at=utcnow(), note=ctx.note)
+                uow.commit()
+        finally:
+            # Back to the pool before anything else touches the database (storing a
+            # failure, looking a duplicate up): one connection per request at a time.
+            if lane:
+                autocommit.close_for(session)
     except IntegrityError:
         session.rollback()
         if session.scalar(select(WebhookEvent.id).where(WebhookEvent.event_id == event_id)) is not None:
@@ -368,9 +374,6 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
         session.rollback()
         log.exception("Stripe event %s (%s) failed", event_id, event.get("type"))
         return _failed(event, ctx, scope_workspace, _describe(exc))
-    finally:
-        if lane:
-            autocommit.close_for(session)
 
     invoice_id = ctx.invoice_id if ctx else None
     for confirm_id in ctx.confirm_invoice_ids if ctx else ():
