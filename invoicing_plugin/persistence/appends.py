@@ -26,7 +26,10 @@ total's row lock for longer than its commit.
 
 A transaction that rolls back drops its queue with the rest of its work, and so does a
 savepoint (``begin_nested``): each has its own queue, which joins the enclosing one when
-the savepoint is released. Only the outermost commit writes.
+the savepoint is released. Only the outermost commit writes. While an autocommit
+connection is attached to the session (:mod:`.autocommit`, the webhook's hot path),
+writes are queued for that connection instead, for the one statement that records the
+event; closing the connection drops whatever was not taken.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import autocommit
 from .repository import insert_on_conflict
 
-_KEY = "invoicing_pending_writes"
+_KEY = autocommit.QUEUES_KEY  # "invoicing_pending_writes" on session.info
 
 
 @dataclass

@@ -15,7 +15,9 @@
   the totals ride in the event's upsert as CTEs that write only when the event's row is
   written; a stale version fails the whole statement (nothing written) and the event is
   processed again from a fresh read. The statement is all or nothing by itself, so it
-  runs in autocommit mode: two round trips per paid event.
+  runs in autocommit mode, on a Core connection taken beside the session
+  (:mod:`~invoicing_plugin.persistence.autocommit`; the session is not committed when
+  nothing else was read or written through it): two round trips per paid event.
 * Handlers of the event types marked ``own_transaction`` in
   :data:`~invoicing_plugin.gateways.stripe_events.ROUTES` commit (and may call Stripe)
   themselves: for them the event is claimed *before* the handler with the same
