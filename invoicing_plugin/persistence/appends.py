@@ -26,7 +26,10 @@ total's row lock for longer than its commit.
 
 A transaction that rolls back drops its queue with the rest of its work, and so does a
 savepoint (``begin_nested``): each has its own queue, which joins the enclosing one when
-the savepoint is released. Only the outermost commit writes.
+the savepoint is released. Only the outermost commit writes. While an autocommit
+connection is attached to the session (:mod:`.autocommit`, the webhook's hot path),
+writes are queued for that connection instead, for the one statement that records the
+event; closing the connection drops whatever was not taken.
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ from sqlalchemy import update as update_statement
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.exc import StaleDataError
 
+from . import autocommit
 from .repository import insert_on_conflict
 
-_KEY = "invoicing_pending_writes"
+_KEY = autocommit.QUEUES_KEY  # "invoicing_pending_writes" on session.info
 
 
 @dataclass
@@ -96,6 +100,12 @@ def _queues(session: Session) -> dict:
 
 def _queue(session: Session | scoped_session) -> Queue:
     session = _session(session)
+    lane = autocommit.connection_of(session)
+    if lane is not None:
+        # The event processed on an autocommit connection beside the session: its writes
+        # belong to the statement that records it, not to a session transaction (none is
+        # begun for them); they are dropped with the connection (autocommit.close_for).
+        return _queues(session).setdefault(lane, Queue())
     if not session.in_transaction():
         # Tie the queue to a transaction even before any SQL ran, so a rollback drops it.
         session.begin()
@@ -125,9 +135,14 @@ def update(session: Session | scoped_session, table: Table, key: dict[str, Any],
 
 
 def take(session: Session | scoped_session) -> Queue:
-    """The current transaction's queue (possibly empty); the caller must now write it."""
+    """The current transaction's queue (possibly empty); the caller must now write it.
+
+    While an autocommit connection is attached to the session
+    (:mod:`~invoicing_plugin.persistence.autocommit`, the webhook's hot path), writes are
+    queued for that connection instead, and this returns its queue."""
     session = _session(session)
-    queue = _queues(session).pop(_innermost(session), None)
+    lane = autocommit.connection_of(session)
+    queue = _queues(session).pop(lane if lane is not None else _innermost(session), None)
     return queue if queue is not None else Queue()
 
 
@@ -315,7 +330,7 @@ def _before_commit(session: Session) -> None:
         if queue:
             _queues(session).setdefault(nested.parent, Queue()).merge(queue)
         return
-    queue = take(session)
+    queue = _queues(session).pop(_innermost(session), None)  # the transaction's, never an autocommit connection's
     if queue:
         write(session, queue)
 
@@ -327,6 +342,9 @@ def _after_transaction_end(session: Session, transaction) -> None:
         queues.pop(transaction, None)
         if transaction.parent is None:
             session.info.pop(_KEY, None)
+            lane = autocommit.connection_of(session)
+            if lane is not None and lane in queues:  # not the session's: kept for its statement
+                session.info[_KEY] = {lane: queues[lane]}
 
 
 def install(session_target: Any) -> None:

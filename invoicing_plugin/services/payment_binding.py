@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..domain.totals import Figures
 from ..gateways.stripe_gateway import CheckoutSession, GatewayError
 from ..persistence.models import CheckoutSessionRecord, Invoice, utcnow
+from ..persistence import autocommit
 from ..persistence.rows import INVOICE_COLUMNS, INVOICES, TrackedRow
 from .connection_routes import get_connection, own_key_gateway
 from .payment_outcome import PaymentOutcome
@@ -168,7 +169,9 @@ def _bound_rows(db: Session, column: str, value: str, *, lock: bool, checks: dic
     """:func:`_bound` without the ORM: the record and its invoice as
     :class:`~invoicing_plugin.persistence.rows.TrackedRow` (the invoice row-locked when
     ``lock``). One statement, on ``db``'s connection (nothing enters the identity map)."""
-    connection = db.connection()
+    connection = autocommit.connection_of(db)
+    if connection is None:
+        connection = db.connection()
     if lock and connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
         # No transaction to hold a lock in (the webhook's autocommit mode): the invoice's
         # version guards its write instead (persistence.rows.save_invoice).

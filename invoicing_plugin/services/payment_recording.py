@@ -42,6 +42,7 @@ from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.statuses import MONEY_RECEIVED
 from ..gateways.stripe_gateway import CheckoutSession, MalformedStripeObject
 from ..persistence.models import Invoice, WebhookEvent, utcnow
+from ..persistence import autocommit
 from ..persistence.rows import TrackedRow, save_invoice
 from .common import append_audit
 from .payment_binding import bind_session
@@ -61,7 +62,7 @@ _SETTLING_EVENT_TYPES = (
 
 def _session_settled(uow: UnitOfWork, invoice: Invoice, session_id: str) -> bool:
     """Whether an async success/failure of ``session_id`` was already applied to ``invoice``."""
-    rows = uow.session.scalars(
+    rows = autocommit.reader(uow.session).scalars(
         select(WebhookEvent.payload).where(
             WebhookEvent.invoice_id == invoice.id,
             WebhookEvent.type.in_(_SETTLING_EVENT_TYPES),
@@ -204,7 +205,7 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
     fee = invoice.application_fee_minor
     fee_note = f", platform fee {money_text(fee, invoice.currency)}" if fee else ""
     append_audit(invoice, actor=actor, action="payment_succeeded", from_status=from_status, to_status=new.value,
-           detail=f"{paid} paid by Stripe ({intent}, checkout session {session.id}{fee_note}) [{source}]")
+           detail=f"{paid} paid by Stripe ({intent}, checkout session {session.id}{fee_note}) [{source}]", uow=uow)
 
     # A refund that overtook its payment (events out of order) is applied now.
     if invoice.amount_refunded_minor and invoice.amount_refunded_minor >= (invoice.amount_paid_minor or 0):

@@ -48,7 +48,7 @@ from typing import Any, Callable, Protocol, TypeVar
 
 from blinker import Signal
 from flask import Flask, current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.calendar import UTC, as_zone, local_day
@@ -264,7 +264,11 @@ class UnitOfWork:
         self._signals.append((signal, kwargs))
 
     def commit(self) -> None:
-        self.session.commit()
+        session = self.session() if isinstance(self.session, scoped_session) else self.session
+        # No transaction and nothing pending (a webhook event written in autocommit mode
+        # beside the session): nothing to commit.
+        if session.in_transaction() or session.new or session.dirty or session.deleted:
+            session.commit()
         self._committed = True
         signals, self._signals = self._signals, []
         if not signals:

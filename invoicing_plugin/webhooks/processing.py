@@ -15,7 +15,9 @@
   the totals ride in the event's upsert as CTEs that write only when the event's row is
   written; a stale version fails the whole statement (nothing written) and the event is
   processed again from a fresh read. The statement is all or nothing by itself, so it
-  runs in autocommit mode: two round trips per paid event.
+  runs in autocommit mode, on a Core connection taken beside the session
+  (:mod:`~invoicing_plugin.persistence.autocommit`; the session is not committed when
+  nothing else was read or written through it): two round trips per paid event.
 * Handlers of the event types marked ``own_transaction`` in
   :data:`~invoicing_plugin.gateways.stripe_events.ROUTES` commit (and may call Stripe)
   themselves: for them the event is claimed *before* the handler with the same
@@ -47,7 +49,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..state import get_state
 from ..gateways import stripe_events
 from ..gateways.stripe_gateway import redact_secrets
-from ..persistence import appends
+from ..persistence import appends, autocommit
 from ..persistence.models import WebhookEvent, utcnow
 from ..persistence.repository import WorkspaceRepository, insert_on_conflict
 from ..services import payments
@@ -116,7 +118,8 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
         "received_at": now,
         "processed_at": processed_at,
     }
-    dialect = session.get_bind().dialect
+    lane = autocommit.connection_of(session)
+    dialect = (lane if lane is not None else session.get_bind()).dialect
     # SQLite before 3.35 has no RETURNING; other backends have no ON CONFLICT.
     stmt = _upsert_statement(dialect.name, take_over_ignored) if dialect.insert_returning else None
     if stmt is None:  # lock-then-write, same outcome
@@ -126,17 +129,18 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
         # What the handler queued (the invoice's guarded update, audit entries, changes to
         # the revenue totals) travels in this statement, as CTEs that write only when the
         # event's row was written: one round trip records the event and its whole effect,
-        # all or nothing even outside a transaction (see _autocommit).
-        if _autocommit(session) and (session.new or session.dirty or session.deleted):
+        # all or nothing even outside a transaction (see _begin).
+        if lane is not None and (session.new or session.dirty or session.deleted):
             raise RuntimeError("ORM changes cannot be written atomically with an event processed in autocommit mode")
-        session.flush()
+        if lane is None:
+            session.flush()
         queue = appends.take(session)
         if queue:
             stmt, folded = appends.fold_into(_carrier_statement(take_over_ignored), queue,
                                              only_if=_carrier(take_over_ignored))
             params.update(folded)
             try:
-                row = session.connection().execute(stmt, params).first()
+                row = (lane if lane is not None else session.connection()).execute(stmt, params).first()
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) == appends.STALE_SQLSTATE:
                     # A guarded update (the invoice's version moved on): nothing was written.
@@ -144,7 +148,7 @@ def _upsert(session, event: Mapping[str, Any], *, status: str, workspace_id: str
                 raise
             appends.check_folded(queue, row)
             return None if row is None else row[0]
-    return session.connection().execute(stmt, params).scalar()
+    return (lane if lane is not None else session.connection()).execute(stmt, params).scalar()
 
 
 @functools.cache
@@ -172,28 +176,29 @@ _AUTOCOMMIT_TYPES = frozenset({
 })
 
 
-def _autocommit(session) -> bool:
-    return session.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-
-
-def _begin(session, event_type: str) -> None:
+def _begin(session, event_type: str) -> bool:
     """Start the event's unit of work: in autocommit mode when it can be.
 
     On PostgreSQL, for the types in :data:`_AUTOCOMMIT_TYPES` and when the session has no
-    transaction open, the connection is taken in autocommit mode: the reads that decide
-    the effect (without a row lock; the invoice's version guards the write) and the one
-    statement that writes the event and its effect are each their own transaction, so
-    no ``BEGIN``/``COMMIT`` round trips, and no lock (a revenue-totals row every payment
-    adds to) is held while the client waits. Two deliveries of one event, or two events
-    of one invoice, racing: the second one's statement finds the event recorded (a
-    duplicate, nothing written) or the invoice's version moved on (nothing written,
-    ``StaleDataError``: processed again from a fresh read).
+    transaction open, a connection of the session's engine is taken in autocommit mode,
+    beside the session (:mod:`~invoicing_plugin.persistence.autocommit`; the caller
+    returns it with ``autocommit.close_for``): the reads that decide the effect (without
+    a row lock; the invoice's version guards the write) and the one statement that writes
+    the event and its effect run on it, each its own transaction, so no
+    ``BEGIN``/``COMMIT`` round trips, no session transaction to commit, and no lock (a
+    revenue-totals row every payment adds to) is held while the client waits. Two
+    deliveries of one event, or two events of one invoice, racing: the second one's
+    statement finds the event recorded (a duplicate, nothing written) or the invoice's
+    version moved on (nothing written, ``StaleDataError``: processed again from a fresh
+    read). Returns whether it did.
     """
     if isinstance(session, scoped_session):
         session = session()
     if (event_type in _AUTOCOMMIT_TYPES and not session.in_transaction()
             and session.get_bind().dialect.name == "postgresql"):
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        autocommit.open_for(session)
+        return True
+    return False
 
 
 def _taken_over(recorded_status, new_status, take_over_ignored: bool, value=lambda text: text):
@@ -318,40 +323,47 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
     handler = HANDLERS.get(event_type)
     ctx: EventContext | None = None
     status = "processed"
+    lane = False
     try:
-        with uow:
-            ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
-            claimed = None
-            route = stripe_events.route(event_type)
-            if handler is not None:
-                _begin(session, event_type)
-            if handler is not None and route is not None and route.own_transaction:
-                # The service commits (and may call Stripe) itself: claim the event first,
-                # so a duplicate never runs it again.
-                claimed = _upsert(session, event, status="processed", workspace_id=scope_workspace,
-                                  invoice_id=None, processed_at=None)
+        try:
+            with uow:
+                ctx = EventContext(event=event, source=source, uow=uow, scope_workspace=scope_workspace)
+                claimed = None
+                route = stripe_events.route(event_type)
+                if handler is not None:
+                    lane = _begin(session, event_type)
+                if handler is not None and route is not None and route.own_transaction:
+                    # The service commits (and may call Stripe) itself: claim the event first,
+                    # so a duplicate never runs it again.
+                    claimed = _upsert(session, event, status="processed", workspace_id=scope_workspace,
+                                      invoice_id=None, processed_at=None)
+                    if claimed is None:
+                        return ProcessResult(event_id, "duplicate", note="already recorded")
+                if handler is None:
+                    status, ctx.note = "ignored", f"{event_type} is not an event type we act on"
+                else:
+                    status = handler(ctx)
+                workspace_id = ctx.workspace_id or scope_workspace
                 if claimed is None:
-                    return ProcessResult(event_id, "duplicate", note="already recorded")
-            if handler is None:
-                status, ctx.note = "ignored", f"{event_type} is not an event type we act on"
-            else:
-                status = handler(ctx)
-            workspace_id = ctx.workspace_id or scope_workspace
-            if claimed is None:
-                # The common path: the handler's changes are still pending in this
-                # transaction (it locked the invoice row it changes); record the event with
-                # its outcome in one statement, and commit both at once -- or, for an id
-                # already recorded, throw the changes away.
-                if _upsert(session, event, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
-                           processed_at=utcnow(), note=ctx.note, take_over_ignored=True) is None:
-                    uow.rollback()
-                    return ProcessResult(event_id, "duplicate", note="already recorded")
-            elif not _finish(session, claimed, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
-                             note=ctx.note):
-                # The service rolled the claim back with its own transaction: record again.
-                _upsert(session, event, status=status, workspace_id=workspace_id,
-                        invoice_id=ctx.invoice_id, processed_at=utcnow(), note=ctx.note)
-            uow.commit()
+                    # The common path: the handler's changes are still pending in this
+                    # transaction (it locked the invoice row it changes); record the event with
+                    # its outcome in one statement, and commit both at once -- or, for an id
+                    # already recorded, throw the changes away.
+                    if _upsert(session, event, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
+                               processed_at=utcnow(), note=ctx.note, take_over_ignored=True) is None:
+                        uow.rollback()
+                        return ProcessResult(event_id, "duplicate", note="already recorded")
+                elif not _finish(session, claimed, status=status, workspace_id=workspace_id, invoice_id=ctx.invoice_id,
+                                 note=ctx.note):
+                    # The service rolled the claim back with its own transaction: record again.
+                    _upsert(session, event, status=status, workspace_id=workspace_id,
+                            invoice_id=ctx.invoice_id, processed_at=utcnow(), note=ctx.note)
+                uow.commit()
+        finally:
+            # Back to the pool before anything else touches the database (storing a
+            # failure, looking a duplicate up): one connection per request at a time.
+            if lane:
+                autocommit.close_for(session)
     except IntegrityError:
         session.rollback()
         if session.scalar(select(WebhookEvent.id).where(WebhookEvent.event_id == event_id)) is not None:
