@@ -183,7 +183,7 @@ def test_the_mark_paid_form_defaults_to_the_workspaces_today(app, firms, clock):
 
 def test_the_payment_confirmation_says_the_workspaces_day(app, firms, clock, make_invoice):
     from invoicing_plugin.extension import get_state
-    from invoicing_plugin.services.payment_confirmation import send_payment_confirmation
+    from invoicing_plugin.services.payment_confirmation import queue_unsent_confirmation, send_payment_confirmation
     from invoicing_plugin.services.uow import AppSettings, UnitOfWork
     from invoicing_plugin.testing.fake_mailer import FakeMailer
 
@@ -194,6 +194,7 @@ def test_the_payment_confirmation_says_the_workspaces_day(app, firms, clock, mak
     with app.test_request_context():
         state = get_state()
         uow = UnitOfWork(state.session, host=state.host, mailer=mailer, settings=AppSettings(app.config))
+        assert queue_unsent_confirmation(invoice.id, uow=uow)  # rendered into the outbox now
         assert send_payment_confirmation(invoice.id, uow=uow)
     [message] = mailer.outbox
     assert "on 14 March 2031" in message.text  # 17:30 on the 14th in LA, not UTC's 15th
