@@ -240,33 +240,36 @@ def host_current_client(host: object) -> HostClientIdentity | None:
     return HostClientIdentity(workspace_id=str(identity.workspace_id), client_id=str(identity.client_id))
 
 
-#: How long :func:`workspace_zone` believes what the host said about a workspace's time zone.
-ZONE_MEMORY_SECONDS = 300.0
+#: How long :func:`remembered_workspace` believes what the host said about a workspace
+#: (its name and time zone), in seconds.
+WORKSPACE_MEMORY_SECONDS = 300.0
 
-#: id(host) -> {workspace id: (zone, when)}; an entry goes when its host does (hosts may be
-#: unhashable dataclasses, so they are not keys themselves).
-_zones: dict[int, dict[str, tuple[tzinfo, float]]] = {}
+#: id(host) -> {workspace id: (HostWorkspace or None, when)}; an entry goes when its host
+#: does (hosts may be unhashable dataclasses, so they are not keys themselves).
+_workspaces: dict[int, dict[str, tuple[HostWorkspace | None, float]]] = {}
 
 
-def _memory_of(host: Any) -> dict[str, tuple[tzinfo, float]] | None:
+def _memory_of(host: Any) -> dict[str, tuple[HostWorkspace | None, float]] | None:
     key = id(host)
-    memory = _zones.get(key)
+    memory = _workspaces.get(key)
     if memory is None:
         try:
-            finalize(host, _zones.pop, key, None)
+            finalize(host, _workspaces.pop, key, None)
         except TypeError:  # cannot be weakly referenced: ask every time
             return None
-        memory = _zones[key] = {}
+        memory = _workspaces[key] = {}
     return memory
 
 
-def workspace_zone(host: Any, workspace_id: str, *, max_age: float = ZONE_MEMORY_SECONDS) -> tzinfo:
-    """The time zone of ``workspace_id`` by ``host`` (UTC when the host does not know it).
+def remembered_workspace(host: Any, workspace_id: str, *,
+                         max_age: float = WORKSPACE_MEMORY_SECONDS) -> HostWorkspace | None:
+    """``host.get_workspace(workspace_id)``, remembered per host object for ``max_age`` seconds.
 
-    What the host said is remembered per host object for ``max_age`` seconds (0: ask now,
-    and remember the answer). The kept analytics totals use it, so the webhook's hot path
-    does not ask the host again for every event; every check of "today" (due dates,
-    overdue, mark paid) asks the host afresh through the unit of work.
+    ``max_age=0`` asks now (and remembers the answer). For what may lag the host by a few
+    minutes and runs per payment: the kept analytics totals' day (:func:`workspace_zone`) and
+    the workspace's name and "paid on" day in the payment confirmation, so the webhook's
+    hot path does not query the host for every event. Every check of "today" (due dates,
+    overdue, mark paid) and every access check asks the host afresh.
     """
     workspace_id = str(workspace_id)
     memory = _memory_of(host)
@@ -276,10 +279,16 @@ def workspace_zone(host: Any, workspace_id: str, *, max_age: float = ZONE_MEMORY
         if known is not None and now - known[1] < max_age:
             return known[0]
     workspace = host.get_workspace(workspace_id)
-    zone = workspace.zone if workspace is not None else UTC
     if memory is not None:
-        memory[workspace_id] = (zone, now)
-    return zone
+        memory[workspace_id] = (workspace, now)
+    return workspace
+
+
+def workspace_zone(host: Any, workspace_id: str, *, max_age: float = WORKSPACE_MEMORY_SECONDS) -> tzinfo:
+    """The time zone of ``workspace_id`` by ``host`` (UTC when the host does not know it),
+    remembered as :func:`remembered_workspace` says."""
+    workspace = remembered_workspace(host, workspace_id, max_age=max_age)
+    return workspace.zone if workspace is not None else UTC
 
 
 def parse_subject_ref(ref: str | None) -> tuple[str, str] | None:

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from ..domain.calendar import UTC, local_day
 from ..domain.invoice import InvoiceStatus
 from ..gateways.mail import OutgoingEmail
+from ..host import remembered_workspace
 from ..persistence.models import Invoice, InvoiceEvent
 from .common import append_audit, unit_of_work
 from .outbox import deliver_after_commit, enqueue
@@ -30,8 +31,9 @@ log = logging.getLogger("invoicing_plugin.payments")
 
 
 def _confirmation_email(uow: UnitOfWork, invoice: Invoice) -> OutgoingEmail:
-    host = uow.host
-    workspace = host.get_workspace(invoice.workspace_id)
+    # Remembered for a few minutes (host.remembered_workspace): rendered per payment, on
+    # the webhook's hot path, without a host query per event.
+    workspace = remembered_workspace(uow.host, invoice.workspace_id)
     context = {
         "invoice": invoice,
         "workspace_name": workspace.name if workspace else "",

@@ -76,7 +76,7 @@ def test_a_paid_event_costs_two_statements_and_no_begin_or_commit(app, client, i
     assert read.lstrip().startswith("SELECT") and "invoicing_checkout_sessions" in read and "FOR UPDATE" not in read
     for table in ("invoicing_webhook_events", "invoicing_invoices", "invoicing_invoice_events",
                   "invoicing_invoice_totals", "invoicing_outbox_emails"):
-        assert table in write
+        assert table in write, [x[:80] for x in sent]
     assert not any("invoicing_webhook_events" in sql or "invoicing_invoice_totals" in sql for sql in ours[2:]), sent
 
 
