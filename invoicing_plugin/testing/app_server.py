@@ -23,6 +23,8 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from ..config import webhook_secrets
+
 __all__ = ["AppServer", "add_webhook_endpoints"]
 
 
@@ -74,8 +76,6 @@ def add_webhook_endpoints(emulator: Any, app, base_url: str) -> list[str]:
     a setting that is not set registers no endpoint of that kind. Returns the endpoints'
     ids. The ``stripe_emulator`` fixture's reset forgets endpoints: call it in each test.
     """
-    from invoicing_plugin.config import webhook_secrets
-
     url = base_url.rstrip("/") + app.config["INVOICING_URL_PREFIX"] + "/webhooks/stripe"
     ids = []
     for kind in ("account", "connect"):
