@@ -65,7 +65,7 @@ class AppServer:
         self._server.server_close()
 
 
-def add_webhook_endpoints(emulator: Any, app, base_url: str) -> list[str]:
+def add_webhook_endpoints(emulator: Any, app, base_url: str) -> list[dict[str, Any]]:
     """Register ``app``'s webhook endpoint on ``emulator`` as Stripe's two platform endpoints.
 
     ``base_url`` is where the app is served (``app_server.url``). The endpoint is
@@ -73,14 +73,13 @@ def add_webhook_endpoints(emulator: Any, app, base_url: str) -> list[str]:
     the app's ``INVOICING_STRIPE_WEBHOOK_SECRET`` (payments, refunds, disputes) and a
     *Connect* endpoint signed with its ``INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET``
     (connected accounts' ``account.updated``...), the first secret of each while rotating;
-    a setting that is not set registers no endpoint of that kind. Returns the endpoints'
-    ids. The ``stripe_emulator`` fixture's reset forgets endpoints: call it in each test.
+    a setting that is not set registers no endpoint of that kind. Returns the endpoints
+    as the emulator's control API does (``{"id", "url", "secret", "connect", ...}``). The ``stripe_emulator`` fixture's reset forgets endpoints: call it in each test.
     """
     url = base_url.rstrip("/") + app.config["INVOICING_URL_PREFIX"] + "/webhooks/stripe"
-    ids = []
+    endpoints = []
     for kind in ("account", "connect"):
         secrets_ = webhook_secrets(app.config, kind)
         if secrets_:
-            endpoint = emulator.control.add_webhook_endpoint(url, secret=secrets_[0], connect=kind == "connect")
-            ids.append(endpoint["id"])
-    return ids
+            endpoints.append(emulator.control.add_webhook_endpoint(url, secret=secrets_[0], connect=kind == "connect"))
+    return endpoints

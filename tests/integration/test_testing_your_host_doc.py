@@ -75,3 +75,28 @@ def test_the_example_imports_only_public_names(name):
     text = (EXAMPLE / name).read_text()
     private = re.findall(r"from invoicing_plugin\.(?!testing\.app_server|migrations\b)[\w.]+ import", text)
     assert private == []
+
+
+def test_add_webhook_endpoints_follows_the_apps_prefix_and_secrets(tmp_path, stripe_emulator):
+    """The stranger's host mounts the plugin under /billing: the endpoints must say so."""
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    from invoicing_plugin import Invoicing
+    from invoicing_plugin.testing.app_server import add_webhook_endpoints
+    from invoicing_plugin.testing.fake_host import FakeHost
+
+    app = Flask(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'h.db'}",
+                      INVOICING_URL_PREFIX="/billing",
+                      INVOICING_STRIPE_WEBHOOK_SECRET=["whsec_new_account", "whsec_old_account"],
+                      INVOICING_STRIPE_CONNECT_WEBHOOK_SECRET="whsec_connect")
+    SQLAlchemy(app)
+    host = FakeHost()
+    host.base_template = "layout.html"
+    Invoicing(app, host=host)
+    endpoints = add_webhook_endpoints(stripe_emulator, app, "http://127.0.0.1:5999/")
+    assert [(e["url"], e["secret"], e["connect"]) for e in endpoints] == [
+        ("http://127.0.0.1:5999/billing/webhooks/stripe", "whsec_new_account", False),
+        ("http://127.0.0.1:5999/billing/webhooks/stripe", "whsec_connect", True),
+    ]
