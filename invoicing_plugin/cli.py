@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -153,8 +155,22 @@ def uninstall_command(yes: bool) -> None:
 
 @invoicing_cli.command("generate-key")
 def generate_key_command() -> None:
-    """Print a new INVOICING_SECRET_ENCRYPTION_KEY."""
+    """Print a new INVOICING_SECRET_ENCRYPTION_KEY.
+
+    Standard output is the key and nothing else (``KEY=$(flask invoicing generate-key)``);
+    on a terminal, a line on standard error says where to put it.
+    """
     click.echo(generate_key())
+    if _is_terminal(sys.stdout):
+        click.echo("Keep it secret. Set it as INVOICING_SECRET_ENCRYPTION_KEY "
+                   "(FLASK_INVOICING_SECRET_ENCRYPTION_KEY in the environment).", err=True)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
 
 @invoicing_cli.command("reconcile")

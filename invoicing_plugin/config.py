@@ -42,7 +42,8 @@ SETTINGS: Mapping[str, Setting] = {
     ),
     "INVOICING_STRIPE_API_BASE": Setting(
         STRIPE_DEFAULT_API_BASE,
-        "Base URL of Stripe's API. Point it at the bundled emulator in tests and demos.",
+        "Base URL of Stripe's API. Point it at the bundled emulator in tests and demos, in the config "
+        "given to your app factory: init_app reads it once, and a later change is refused.",
     ),
     "INVOICING_STRIPE_WEBHOOK_SECRET": Setting(
         None,

@@ -24,7 +24,7 @@ from .gateways.stripe_gateway import GatewayRegistry
 from .hooks import init_hook
 from .host import InvoicingHost, workspace_zone
 from .persistence import appends, totals
-from .state import InvoicingState, get_state
+from .state import READ_AT_INIT, InvoicingState, get_state
 from .web import register_web
 
 __all__ = ["Invoicing", "InvoicingState", "get_state"]
@@ -91,6 +91,7 @@ class Invoicing:
                 timeout=app.config["INVOICING_STRIPE_TIMEOUT"],
                 max_network_retries=app.config["INVOICING_STRIPE_MAX_NETWORK_RETRIES"],
             ),
+            read_at_init={key: app.config[key] for key in READ_AT_INIT},
         )
         self._states[app] = state
         app.extensions["invoicing"] = self
@@ -175,17 +176,36 @@ def _warn_missing_webhook_secrets(config) -> None:
                         "(see docs/webhooks.md, Set-up)", setting, kind, events)
 
 
+MISSING_KEY_WARNING = (
+    "INVOICING_SECRET_ENCRYPTION_KEY is not set: workspaces cannot connect their own Stripe key, "
+    "and stored Stripe secrets cannot be read, until it is set. Make one with "
+    "`flask invoicing generate-key`.")
+
+
+def _warn_on_first_request(app: Flask, message: str) -> None:
+    """Log ``message`` once, when the app serves its first request -- not at start-up, where
+    every ``flask ...`` command loads the app: ``flask invoicing generate-key``, the very
+    command that makes the missing key, prints only the key."""
+    warned: list[bool] = []
+
+    @app.before_request
+    def _invoicing_startup_warning() -> None:
+        if not warned:
+            warned.append(True)
+            log.warning(message)
+
+
 def _secret_box(app: Flask) -> SecretBox | MissingKeyBox:
     """The app's secret box. A key that is set must be a Fernet key (start-up stops otherwise);
     a production app without one still starts, and needs it only when a Stripe secret is
     stored or read (:class:`~invoicing_plugin.crypto.MissingKeyBox`)."""
     key = app.config["INVOICING_SECRET_ENCRYPTION_KEY"]
     if not key and not (app.debug or app.testing):
-        log.warning("INVOICING_SECRET_ENCRYPTION_KEY is not set: storing or reading Stripe secrets "
-                    "(own Stripe keys, their webhook secrets) fails until it is")
+        _warn_on_first_request(app, MISSING_KEY_WARNING)
         return MissingKeyBox()
     if not key:
-        log.warning("INVOICING_SECRET_ENCRYPTION_KEY not set; deriving one from SECRET_KEY (debug/testing only)")
+        _warn_on_first_request(app, "INVOICING_SECRET_ENCRYPTION_KEY is not set; deriving one from SECRET_KEY "
+                                    "(debug and testing mode only)")
     try:
         return SecretBox.from_config(key, fallback_secret=app.config.get("SECRET_KEY"))
     except SecretBoxError as exc:

@@ -48,23 +48,34 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 from weakref import finalize
 
 from .domain.calendar import UTC, UnknownTimeZone, as_zone  # noqa: F401 (UnknownTimeZone: part of the contract)
 
 WorkspaceMode = Literal["consulting", "internal"]
-"""``internal`` workspaces do not bill clients: every invoicing page answers 404 there."""
+"""``consulting`` (the default) bills clients; ``internal`` workspaces do not: every
+invoicing page answers 404 there and :func:`~invoicing_plugin.web.templating.invoicing_links`
+is empty. Any other value raises ``ValueError`` when the workspace is built."""
+
+WORKSPACE_MODES: tuple[str, ...] = ("consulting", "internal")
 
 Plan = Literal["starter", "pro", "team"]
-"""The workspace's subscription plan; it picks the platform fee (``INVOICING_PLAN_FEES_BPS``)."""
+"""The workspace's subscription plan: a key of ``INVOICING_PLAN_FEES_BPS``, which maps
+each plan to the platform's application fee on payments through Stripe Connect (by
+default ``starter`` 400 bps = 4 %, ``pro`` 350, ``team`` 200; a host may configure its
+own plan names). Default ``"starter"``. A plan missing from the setting makes sending
+for payment through Connect fail (never a silent 0 %); workspaces paid on their own
+Stripe key pay no platform fee, whatever their plan."""
 
 SubjectKind = Literal["proposal", "engagement", "project"]
 
 
 @dataclass(frozen=True)
 class HostUser:
-    """The signed-in staff member, as the host sees them."""
+    """The signed-in staff member, as the host sees them (``email`` default ``""``).
+
+    ``name`` (and ``email``) are recorded in the audit trail of what they do."""
 
     id: str
     name: str
@@ -73,7 +84,15 @@ class HostUser:
 
 @dataclass(frozen=True)
 class HostWorkspace:
-    """The tenant. Everything the plugin stores is scoped by ``id``."""
+    """The tenant. Everything the plugin stores is scoped by ``id``.
+
+    Fields and defaults: ``id`` and ``name`` (shown to clients on pay pages, emails and
+    documents) are required; ``mode="consulting"`` (see :data:`WorkspaceMode`:
+    ``"consulting"`` or ``"internal"``); ``plan="starter"`` (see :data:`Plan`: it picks
+    the platform fee through ``INVOICING_PLAN_FEES_BPS``; give every workspace its real
+    plan); ``locale="en_US"`` (a Babel locale: how amounts are written); ``country=None``;
+    ``timezone="UTC"``.
+    """
 
     id: str
     name: str
@@ -99,6 +118,9 @@ class HostWorkspace:
     once, never as a wrong date later."""
 
     def __post_init__(self) -> None:
+        if self.mode not in WORKSPACE_MODES:  # a typo ("Internal") must not bill clients
+            raise ValueError(f"HostWorkspace.mode must be one of {', '.join(map(repr, WORKSPACE_MODES))}, "
+                             f"not {self.mode!r}")
         as_zone(self.timezone)  # UnknownTimeZone now, not a wrong day later
 
     @property
@@ -113,7 +135,10 @@ class HostWorkspace:
 
 @dataclass(frozen=True)
 class HostClient:
-    """A client of the workspace: who an invoice is addressed to."""
+    """A client of the workspace: who an invoice is addressed to (all three fields required).
+
+    ``name`` and ``email`` are copied onto each invoice when it is created (a later change
+    in the host does not rewrite sent invoices); ``email`` receives the invoice emails."""
 
     id: str
     name: str
@@ -124,9 +149,23 @@ class HostClient:
 class HostSubject:
     """Something billable in the host: a proposal, an engagement or a project.
 
+    Fields and defaults: ``kind`` (``"proposal"``, ``"engagement"`` or ``"project"``),
+    ``id`` and ``title`` are required; ``client_id=None`` (the :class:`HostClient` id the
+    invoice is for); ``total_minor=None``; ``currency=None``; ``approved=False``;
+    ``accepted_by_client=False``; ``url=None``; ``accepts_deposit=None``.
+
     ``total_minor`` is in the currency's Stripe minor units (``None`` if the host
-    has no total for it). ``approved`` means approved internally by staff;
+    has no total for it). ``currency`` is an ISO 4217 code in any case (``"gbp"`` is
+    stored as ``"GBP"``). ``approved`` means approved internally by staff;
     ``accepted_by_client`` means the client accepted it.
+
+    ``url`` is where staff see the subject in the host app: the plugin's staff pages link
+    the invoice (and the deposit form) back to it, as an ``href``, so a path
+    (``"/engagements/7"``) or an absolute URL both work. It may also be a function of no
+    arguments returning one (or ``None``), called only while a staff page is rendered,
+    inside a request: ``url=lambda: url_for("engagement", id=e.id)``. The plugin also
+    asks for subjects outside requests (``invoicing_plugin.api``, tasks), where
+    ``url_for`` may fail; a function is never called there. Read it with :attr:`link`.
 
     Deposits: a deposit invoice can be raised from any subject, whatever its kind,
     that :attr:`takes_deposits` and that the client accepted (``accepted_by_client``),
@@ -151,8 +190,20 @@ class HostSubject:
     currency: str | None = None
     approved: bool = False
     accepted_by_client: bool = False
-    url: str | None = None
+    url: str | Callable[[], str | None] | None = None
     accepts_deposit: bool | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.currency, str):
+            object.__setattr__(self, "currency", self.currency.strip().upper() or None)
+
+    @property
+    def link(self) -> str | None:
+        """:attr:`url`, called if it is a function (inside a request: a staff page)."""
+        url = self.url
+        if callable(url):
+            url = url()
+        return url or None
 
     @property
     def ref(self) -> str:

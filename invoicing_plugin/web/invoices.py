@@ -368,7 +368,7 @@ def _subject_url(invoice):
     if parsed is None:
         return None
     subject = get_state().host.get_subject(staff().workspace.id, *parsed)
-    return subject.url if subject else None
+    return subject.link if subject else None
 
 
 @bp.get("/invoices/<invoicing_id:invoice_id>")

@@ -33,6 +33,7 @@ from .access import current_workspace_for_billing
 NAV_ENTRIES: list[tuple[str, str]] = [
     ("Invoices", "invoicing.invoice_list"),
     ("Revenue", "invoicing_analytics.dashboard"),
+    ("Emails", "invoicing_outbox.index"),  # the outbox: every email, its attempts and last error
     ("Connected apps", "invoicing_connect.index"),
     ("Webhooks", "invoicing_webhook_health.index"),
 ]

@@ -40,11 +40,18 @@ def _fixture_names(text: str) -> set[str]:
 
 def test_the_docs_name_exactly_the_fixtures_the_plugin_defines():
     defined = _fixtures_defined()
-    assert defined == {"stripe_emulator_server", "stripe_emulator", "stripe_emulator_client"}
+    emulator_fixtures = {"stripe_emulator_server", "stripe_emulator", "stripe_emulator_client"}
+    assert defined == emulator_fixtures | {"app_server", "mail_sink_server", "mail_sink"}
     pytest_section = emulator.__doc__[emulator.__doc__.index("With pytest"):emulator.__doc__.index("What it emulates")]
-    assert _fixture_names(pytest_section) == defined
-    assert _fixture_names(pytest_plugin.__doc__) == defined
-    assert _fixture_names(README_PYTEST) == defined
+    assert _fixture_names(pytest_section) == emulator_fixtures
+    assert _fixture_names(pytest_plugin.__doc__) == emulator_fixtures
+    assert _fixture_names(README_PYTEST) == emulator_fixtures
+    # The host-testing fixtures, wherever they are named, exist.
+    testing_doc = (ROOT / "docs" / "testing-your-host.md").read_text()
+    for text in (pytest_section, pytest_plugin.__doc__, README_PYTEST, testing_doc):
+        assert set(re.findall(r"`(app_server|mail_sink\w*)`", text)) <= defined
+    assert {"app_server", "mail_sink", "mail_sink_server"} <= set(re.findall(r"`(app_server|mail_sink\w*)`",
+                                                                              pytest_plugin.__doc__ + testing_doc))
 
 
 @pytest.mark.parametrize("text", [emulator.__doc__, pytest_plugin.__doc__, README_PYTEST],

@@ -47,7 +47,7 @@ def test_billing_staff_get_a_prefilled_new_invoice_url_and_self_describing_links
     answer = _ask(login(probe.test_client(), world.owner_email, world.acme_slug))
     assert answer["new_invoice_url"] == "/invoicing/invoices/new?subject=engagement:7"
     labels = [link["label"] for link in answer["links"]]
-    assert labels == ["Invoices", "Revenue", "Connected apps", "Webhooks"]
+    assert labels == ["Invoices", "Revenue", "Emails", "Connected apps", "Webhooks"]
     first = answer["links"][0]
     assert first == {"label": "Invoices", "url": "/invoicing/invoices", "as_tuple": ["Invoices", "/invoicing/invoices"]}
     # Attribute access and the original (label, url) unpacking render the same entries.
@@ -99,3 +99,15 @@ def test_connected_apps_page_renders_links_by_attribute(app, world):
     page = login(app.test_client(), world.owner_email, world.acme_slug).get("/settings/connected-apps").text
     assert '<a href="/invoicing/invoices">Invoices</a>' in page
     assert '<a href="/invoicing/connected-apps/">Connected apps</a>' in page
+
+
+def test_billing_staff_reach_the_emails_list_from_the_navigation(probe, world):
+    """New-user report item 3: the outbox (every email, attempts, last error) was not linked."""
+    client = login(probe.test_client(), world.owner_email, world.acme_slug)
+    emails = [link for link in _ask(client)["links"] if link["label"] == "Emails"]
+    assert [link["url"] for link in emails] == ["/invoicing/emails/"]
+    assert client.get(emails[0]["url"]).status_code == 200
+    # ... and members without billing rights neither see the link nor open the page.
+    other = login(probe.test_client(), world.member_email, world.acme_slug)
+    assert _ask(other)["links"] == []
+    assert other.get("/invoicing/emails/").status_code == 403

@@ -70,6 +70,10 @@ EXEMPT = {
         "the host's programming error (a HostWorkspace built with a time zone that is not an IANA name): a "
         "ValueError raised in the host's own code when it builds the workspace, never a refusal staff can fix"
     ),
+    "invoicing_plugin.state.SettingChangedAfterInit": (
+        "the host's programming error (an INVOICING_* setting that init_app reads once, changed in app.config "
+        "afterwards): a RuntimeError that stops the request before Stripe is called, never a refusal staff can fix"
+    ),
 }
 
 

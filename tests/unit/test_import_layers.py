@@ -51,6 +51,8 @@ DELIBERATELY_LAZY: dict[tuple[str, str], str] = {
     # The pytest plugin is loaded by every pytest run of a host; the emulator (an HTTP server)
     # only when a test asks for it.
     ("invoicing_plugin.testing.pytest_plugin", "invoicing_plugin.testing.stripe_emulator"): "emulator on request",
+    ("invoicing_plugin.testing.pytest_plugin", "invoicing_plugin.testing.app_server"): "HTTP server on request",
+    ("invoicing_plugin.testing.pytest_plugin", "invoicing_plugin.testing.mail_sink"): "SMTP sink (aiosmtpd) on request",
 }
 
 

@@ -51,7 +51,7 @@ With pytest
 The pytest plugin :mod:`invoicing_plugin.testing.pytest_plugin` is opt-in: put
 ``pytest_plugins = ["invoicing_plugin.testing.pytest_plugin"]`` in the ``conftest.py``
 at the top of your tests (or run ``python -m pytest -p invoicing_plugin.testing.pytest_plugin``).
-It provides these fixtures, and no others:
+It provides these emulator fixtures:
 
 * ``stripe_emulator_server`` (session scope): one running emulator for the
   whole test session;
@@ -59,7 +59,13 @@ It provides these fixtures, and no others:
   test (all accounts, objects, events, API-created webhook endpoints,
   injected failures and chaos are forgotten; the clock restarts);
 * ``stripe_emulator_client``: a ``stripe.StripeClient`` for a fresh random test key
-  (so a fresh platform account) pointed at the emulator.
+  (so a fresh platform account) pointed at the emulator;
+
+and, for testing a host app end to end, ``app_server`` (your app served over HTTP in a
+thread, so webhooks reach it) and ``mail_sink`` (an SMTP server that keeps the emails).
+Register your app's webhook endpoints in every test (the reset forgets them) with
+``invoicing_plugin.testing.app_server.add_webhook_endpoints``; docs/testing-your-host.md
+is the whole recipe.
 
 What it emulates
 ----------------
