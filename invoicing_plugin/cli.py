@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from .__manifest__ import MANIFEST
 from .config import SETTINGS, WEBHOOK_SECRET_SETTINGS, webhook_secrets
 from .crypto import generate_key
+from .domain.calendar import format_instant  # platform-wide output: UTC, labelled
 from .domain.money import Money, format_money
 from .hooks import init_hook, uninstall_hook
 from .persistence.models import WebhookEvent, utcnow
@@ -77,7 +78,7 @@ def _report_webhooks() -> None:
         return
     click.echo("Events received, by the endpoint Stripe sends them to:")
     for arrival in seen:
-        when = f"last {arrival.last_received_at:%Y-%m-%d %H:%M:%S} ({arrival.count} recorded)" \
+        when = f"last {format_instant(arrival.last_received_at, seconds=True)} ({arrival.count} recorded)" \
             if arrival.last_received_at else "NEVER received"
         click.echo(f"  {arrival.endpoint:<8} {arrival.type:<42} {when}")
     total = sum(item.count for item in refused)
@@ -85,7 +86,7 @@ def _report_webhooks() -> None:
     for item in refused:
         scope = f" workspace {item.scope}" if item.scope else ""
         line = (f"  {item.endpoint:<8} {item.reason}{scope}: {item.count} ({item.meaning}); "
-                f"last {item.last_at:%Y-%m-%d %H:%M:%S}, answered {item.last_status}")
+                f"last {format_instant(item.last_at, seconds=True)}, answered {item.last_status}")
         if item.signed and item.last_event_id:
             line += f"; last event {item.last_event_id} ({item.last_event_type})"
         click.echo(line)
@@ -269,7 +270,7 @@ def ignored_events_command(workspace_id: str | None, since_hours: int, limit: in
         return
     for row in rows:
         account = f" account {row.account_id}" if row.account_id else ""
-        click.echo(f"{row.received_at:%Y-%m-%d %H:%M:%S} {row.event_id} {row.type}{account}: {row.note or '-'}")
+        click.echo(f"{format_instant(row.received_at, seconds=True)} {row.event_id} {row.type}{account}: {row.note or '-'}")
 
 
 @invoicing_cli.command("overdue")

@@ -16,7 +16,8 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["MAX_OFFSET", "UTC", "UnknownTimeZone", "as_zone", "day_start", "local_day", "midday", "zone_name"]
+__all__ = ["MAX_OFFSET", "UTC", "UnknownTimeZone", "as_zone", "day_start", "format_instant", "local_day", "local_time",
+           "midday", "zone_abbreviation", "zone_name"]
 
 UTC = timezone.utc
 
@@ -79,6 +80,37 @@ def local_day(moment: datetime, zone: "tzinfo | str | None" = None) -> date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(as_zone(zone)).date()
+
+
+def local_time(moment: datetime, zone: "tzinfo | str | None" = None) -> datetime:
+    """``moment`` as an aware ``datetime`` in ``zone`` (default UTC); a naive ``moment`` is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(as_zone(zone))
+
+
+def zone_abbreviation(moment: datetime, zone: "tzinfo | str | None" = None) -> str:
+    """What the zone is called at ``moment``: ``"PST"`` / ``"PDT"`` in Los Angeles, ``"UTC"``.
+
+    The IANA database's abbreviation (it follows daylight saving time). Zones whose
+    abbreviation is only an offset (``"-03"`` in São Paulo) read ``"UTC-03"``.
+    """
+    name = local_time(moment, zone).tzname() or "UTC"
+    return f"UTC{name}" if name[:1] in "+-" else name
+
+
+def format_instant(moment: "datetime | None", zone: "tzinfo | str | None" = None, *, seconds: bool = False) -> str:
+    """An instant as staff read it: ``"2026-11-29 10:54 PST"`` -- the wall-clock time in ``zone``
+    (default UTC) with the zone's abbreviation, so no time is ever shown without its zone.
+
+    ``seconds=True`` adds them (``"10:54:07 PST"``). ``None`` gives ``"—"``. A naive
+    ``moment`` is taken as UTC (SQLite returns them so).
+    """
+    if moment is None:
+        return "—"
+    local = local_time(moment, zone)
+    clock = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{clock} {zone_abbreviation(local, local.tzinfo)}"
 
 
 def day_start(day: date, zone: "tzinfo | str | None" = None) -> datetime:

@@ -11,7 +11,8 @@ from types import MappingProxyType
 
 from .money import Money, fraction_of
 
-__all__ = ["BPS_PER_WHOLE", "DEFAULT_PLAN_FEE_BPS", "application_fee", "net_payout"]
+__all__ = ["BPS_PER_WHOLE", "DEFAULT_PLAN_FEE_BPS", "PAID_THROUGH_STRIPE", "application_fee", "fee_taken_minor",
+           "net_payout", "paid_outside_stripe"]
 
 BPS_PER_WHOLE = 10_000
 """Basis points in 100 %."""
@@ -20,6 +21,37 @@ DEFAULT_PLAN_FEE_BPS: Mapping[str, int] = MappingProxyType(
     {"starter": 400, "pro": 350, "team": 200}
 )
 """Fee per plan: Starter 4 %, Pro 3.5 %, Team 2 %."""
+
+
+PAID_THROUGH_STRIPE = "stripe"
+"""``Invoice.payment_method`` of a payment made through Stripe Checkout; every other value
+(``bank_transfer``, ``cash``, ``cheque``, ``other``) is a payment staff recorded by hand."""
+
+
+def paid_outside_stripe(payment_method: str | None) -> bool:
+    """Whether an invoice's payment was received outside Stripe (marked paid by hand).
+
+    ``None`` (not paid yet, or voided) is not: the fee locked at send still applies to
+    the Stripe payment the invoice awaits.
+    """
+    return payment_method is not None and payment_method != PAID_THROUGH_STRIPE
+
+
+def fee_taken_minor(locked_fee_minor: int | None, payment_method: str | None) -> int:
+    """The platform fee an invoice carries, in minor units: the fee locked when it was sent,
+    or 0 when it was paid outside Stripe.
+
+    Stripe collects an application fee only on a charge made through it ("When you collect a
+    transaction fee on top of a charge made for your user (using Connect), an Application Fee
+    object is created", https://docs.stripe.com/api/application_fees; the fee is the Checkout
+    Session's ``payment_intent_data.application_fee_amount``,
+    https://docs.stripe.com/connect/destination-charges): a bank transfer, cash or a cheque
+    never passes through Stripe, so nothing is taken from it. The locked fee stays on the
+    invoice (``Invoice.application_fee_minor``) as the fee a Stripe payment would carry.
+    """
+    if paid_outside_stripe(payment_method):
+        return 0
+    return int(locked_fee_minor or 0)
 
 
 def application_fee(amount: Money, rate_bps: int) -> Money:

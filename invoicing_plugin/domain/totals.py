@@ -12,7 +12,8 @@ Three measures, each summed per day -- the calendar day in the workspace's time 
 * ``paid`` -- per currency, by the day of ``paid_at``: invoices whose status is
   ``paid``; the money received (``amount_paid_minor``, or the invoice amount when
   staff marked it paid by hand) minus refunds and minus what a lost dispute took back
-  (``amount_dispute_lost_minor``), and the platform fee. Fully refunded
+  (``amount_dispute_lost_minor``), and the platform fee taken -- the fee locked at send,
+  or 0 for an invoice paid outside Stripe (:func:`.fees.fee_taken_minor`). Fully refunded
   invoices (status ``refunded``) and payments after a void are not revenue.
 * ``created`` -- per status, by the day of ``created_at``: how many invoices.
 * ``open`` -- per status (``sent``, ``processing``) and currency, by ``due_date``
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone, tzinfo
 
 from .calendar import local_day
+from .fees import fee_taken_minor
 from .statuses import AWAITING_MONEY, REVENUE
 
 __all__ = ["NO_DUE_DATE", "Figures", "Key", "TotalsDelta", "contribution", "difference", "utc_day"]
@@ -65,9 +67,12 @@ class Figures:
     paid_at: datetime | None
     due_date: date | None
     amount_dispute_lost_minor: int | None = 0
+    #: ``stripe``, or how staff recorded a payment by hand (no platform fee then).
+    payment_method: str | None = None
 
     FIELDS = ("workspace_id", "status", "currency", "amount_minor", "amount_paid_minor", "amount_refunded_minor",
-              "application_fee_minor", "created_at", "paid_at", "due_date", "amount_dispute_lost_minor")
+              "application_fee_minor", "created_at", "paid_at", "due_date", "amount_dispute_lost_minor",
+              "payment_method")
 
 
 #: ``(invoices, amount_minor, fee_minor)`` to add to a row.
@@ -93,7 +98,7 @@ def contribution(f: Figures, zone: tzinfo | None = None) -> dict[Key, TotalsDelt
         received = f.amount_paid_minor if f.amount_paid_minor is not None else (f.amount_minor or 0)
         revenue = received - (f.amount_refunded_minor or 0) - (f.amount_dispute_lost_minor or 0)
         key = Key(f.workspace_id, "paid", local_day(f.paid_at, zone), currency=f.currency)
-        out[key] = (1, revenue, f.application_fee_minor or 0)
+        out[key] = (1, revenue, fee_taken_minor(f.application_fee_minor, f.payment_method))
     if f.status in OPEN_STATUSES and f.currency:
         key = Key(f.workspace_id, "open", f.due_date or NO_DUE_DATE, status=f.status, currency=f.currency)
         out[key] = (1, f.amount_minor or 0, 0)

@@ -210,7 +210,8 @@ class Invoice(Base):
     amount_dispute_lost_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0",
                                                            active_history=True)
     stripe_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
-    payment_method: Mapped[str | None] = mapped_column(String(32))  # stripe | bank_transfer | cash | ...
+    # stripe | bank_transfer | cash | ...; counted by the revenue totals (no platform fee outside Stripe).
+    payment_method: Mapped[str | None] = mapped_column(String(32), active_history=True)
     payment_note: Mapped[str | None] = mapped_column(Text)
     # Something staff must look at: amount mismatch, dispute, paid after void (refund it) ...
     attention: Mapped[str | None] = mapped_column(String(64))

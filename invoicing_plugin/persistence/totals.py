@@ -37,13 +37,14 @@ from collections.abc import Callable
 from datetime import date, tzinfo
 from typing import Any
 
-from sqlalchemy import delete, event, func, insert, inspect, literal, literal_column, select, text, union_all
+from sqlalchemy import and_, case, delete, event, func, insert, inspect, literal, literal_column, select, text, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import LoaderCallableStatus, Session
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Date
 
 from ..domain.calendar import UTC, zone_name
+from ..domain.fees import PAID_THROUGH_STRIPE
 from ..domain.statuses import REVENUE
 from ..domain.totals import NO_DUE_DATE, OPEN_STATUSES, Figures, Key, contribution, difference
 from . import appends
@@ -233,6 +234,9 @@ def _contributions(workspace_ids: list[str] | None, zone: tzinfo = UTC):
     scope = [i.workspace_id.in_(workspace_ids)] if workspace_ids is not None else []
     received = (func.coalesce(i.amount_paid_minor, i.amount_minor) - func.coalesce(i.amount_refunded_minor, 0)
                 - func.coalesce(i.amount_dispute_lost_minor, 0))
+    # domain.fees.fee_taken_minor: no platform fee on a payment received outside Stripe.
+    fee = case((and_(i.payment_method.isnot(None), i.payment_method != PAID_THROUGH_STRIPE), 0),
+               else_=func.coalesce(i.application_fee_minor, 0))
     created_day, paid_day = local_date(i.created_at, zone), local_date(i.paid_at, zone)
     created = (
         select(i.workspace_id, literal("created").label("measure"), created_day.label("day"),
@@ -243,7 +247,7 @@ def _contributions(workspace_ids: list[str] | None, zone: tzinfo = UTC):
     )
     paid = (
         select(i.workspace_id, literal("paid"), paid_day, literal(""), i.currency, func.count(),
-               func.sum(received), func.sum(func.coalesce(i.application_fee_minor, 0)))
+               func.sum(received), func.sum(fee))
         .where(i.status.in_(REVENUE), i.paid_at.isnot(None), *scope)
         .group_by(i.workspace_id, paid_day, i.currency)
     )

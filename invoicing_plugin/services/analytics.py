@@ -6,7 +6,8 @@ What the figures mean (also in docs/portal-and-analytics.md):
   ``paid_at`` (UTC), money received (``amount_paid_minor``, or the invoice amount
   when staff marked it paid by hand) minus partial refunds. Fully refunded
   invoices are not revenue.
-* **Platform fees**: the application fees locked on those same invoices.
+* **Platform fees**: the application fees locked on those same invoices, for the ones paid
+  through Stripe (none on an invoice marked paid by hand: ``domain.fees.fee_taken_minor``).
 * **Outstanding now**: ``sent`` + ``processing`` invoices today, whatever the period.
 * **Overdue now**: ``sent`` invoices whose due date has passed.
 * **Invoices by status**: invoices created in the period, by their current status.

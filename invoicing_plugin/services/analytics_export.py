@@ -10,6 +10,7 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, or_
 
+from ..domain.fees import fee_taken_minor, paid_outside_stripe
 from ..domain.invoice import InvoiceStatus, display_status
 from ..domain.money import Money, format_decimal_amount
 from ..domain.statuses import AWAITING_MONEY
@@ -149,8 +150,10 @@ def _csv_row(invoice: Invoice, period: DateRange, today: date) -> list[str]:
         *money(invoice.amount_minor),
         *money(received),
         *money(invoice.amount_refunded_minor or 0),
-        *money(invoice.application_fee_minor),
-        "" if invoice.fee_bps is None else str(invoice.fee_bps),
+        # The fee taken: none on a payment received outside Stripe (domain.fees.fee_taken_minor).
+        *money(None if invoice.application_fee_minor is None
+               else fee_taken_minor(invoice.application_fee_minor, invoice.payment_method)),
+        "" if invoice.fee_bps is None else str(0 if paid_outside_stripe(invoice.payment_method) else invoice.fee_bps),
         _iso(invoice.created_at),
         _iso(invoice.sent_at),
         invoice.due_date.isoformat() if invoice.due_date else "",

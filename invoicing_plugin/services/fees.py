@@ -6,6 +6,11 @@ the amount). It is locked on the invoice when the invoice is sent (``fee_bps`` a
 ``application_fee_minor``), in Connect mode only: a workspace using its own Stripe
 key pays no platform fee. A later plan change does not alter sent invoices.
 
+An invoice staff marked paid by hand (bank transfer, cash, cheque) carries no platform
+fee: Stripe takes an application fee only from a charge made through it
+(:func:`~invoicing_plugin.domain.fees.fee_taken_minor`). Its locked fee stays stored
+but is not shown, counted or exported; its payout is the amount received.
+
 A workspace whose plan has no rate in ``INVOICING_PLAN_FEES_BPS`` never gets a
 silent 0 %: :func:`plan_fee_bps` raises :class:`UnknownPlan`, so sending it
 through Stripe Connect is refused with a message naming the plan and the
@@ -18,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..domain.fees import BPS_PER_WHOLE, application_fee, net_payout
+from ..domain.fees import BPS_PER_WHOLE, application_fee, net_payout, paid_outside_stripe
 from ..domain.money import Money
 from .common import unit_of_work
 from .errors import InvoicingError
@@ -67,6 +72,8 @@ class FeeBreakdown:
     applies: bool
     #: Why the fee cannot be estimated (the plan has no configured rate), for staff; else ``None``.
     problem: str | None = None
+    #: True when staff marked the invoice paid by hand: no fee, and ``payout`` is what was received.
+    paid_outside_stripe: bool = False
 
     @property
     def rate_percent(self) -> str:
@@ -78,11 +85,16 @@ class FeeBreakdown:
 def fee_breakdown(invoice, plan: str | None = None, *, uow: UnitOfWork | None = None) -> FeeBreakdown:
     """The breakdown for ``invoice``: the locked fee once sent, else an estimate at ``plan``'s rate.
 
+    An invoice paid outside Stripe shows no fee and the amount received as its payout.
     A draft shows the fee it would get if sent now under ``plan`` (Connect mode);
     with no ``plan`` given, a draft shows no fee. A ``plan`` with no configured
     rate gives no fee and a :attr:`~FeeBreakdown.problem` saying so.
     """
     gross = Money(int(invoice.amount_minor), invoice.currency)
+    if paid_outside_stripe(invoice.payment_method):
+        received = invoice.amount_paid_minor if invoice.amount_paid_minor is not None else invoice.amount_minor
+        return FeeBreakdown(gross, Money.zero(invoice.currency), Money(int(received), invoice.currency), 0,
+                            locked=True, applies=False, paid_outside_stripe=True)
     if invoice.fee_bps is not None and invoice.application_fee_minor is not None:
         fee = Money(int(invoice.application_fee_minor), invoice.currency)
         applies = invoice.stripe_mode != "own_key"

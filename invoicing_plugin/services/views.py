@@ -9,11 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from ..domain.fees import fee_taken_minor
 from ..persistence.models import Invoice
 
 
 @dataclass(frozen=True)
 class InvoiceSnapshot:
+    """One invoice as it was in the transaction. Amounts are integer minor units.
+
+    ``application_fee_minor`` is the platform fee the invoice carries: the one locked when
+    it was sent (``None`` before, 0 for an own-key workspace), or 0 once it was paid outside
+    Stripe (``payment_method`` other than ``"stripe"``: no application fee is taken there).
+    """
+
     id: int
     workspace_id: str
     number: str | None
@@ -56,7 +64,8 @@ class InvoiceSnapshot:
             due_date=invoice.due_date,
             send_method=invoice.send_method,
             fee_bps=invoice.fee_bps,
-            application_fee_minor=invoice.application_fee_minor,
+            application_fee_minor=(None if invoice.application_fee_minor is None
+                                   else fee_taken_minor(invoice.application_fee_minor, invoice.payment_method)),
             amount_paid_minor=invoice.amount_paid_minor,
             payment_method=invoice.payment_method,
             public_token=invoice.public_token,

@@ -11,6 +11,9 @@
   for host pages such as an engagement or a proposal; ``None`` where that page would
   refuse the user (no billing rights, internal workspace, client-facing page);
 - the ``money`` filter: ``{{ invoice.amount_minor|money(invoice.currency) }}``;
+- the ``invoicing_datetime`` filter: an instant with its zone, ``"2026-11-29 18:54 PST"``, in the
+  current staff workspace's time zone (UTC, labelled, where there is none):
+  ``{{ event.created_at|invoicing_datetime }}``, ``{{ at|invoicing_datetime(workspace, seconds=True) }}``;
 - ``invoicing_status_badge(status)``: an invoice's status badge;
 - ``invoicing_report_statuses``: ``(status, label, tone)`` of each stored status, for counts.
 """
@@ -20,14 +23,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from flask import Flask, current_app, g, url_for
+from flask import Flask, current_app, g, has_request_context, request, url_for
 from markupsafe import Markup
 
 from ..actors import actor_name
+from ..domain.calendar import UTC, as_zone, format_instant
 from ..domain.money import Money, format_money
 from ..domain.statuses import REPORT_LABELS, status_row
 from ..state import get_state
-from .access import current_workspace_for_billing
+from .access import _STAFF_KEY, current_workspace_for_billing
 
 #: (label, endpoint) of the plugin's main pages, in menu order.
 NAV_ENTRIES: list[tuple[str, str]] = [
@@ -50,6 +54,7 @@ def install_template_helpers(app: Flask) -> None:
         }
 
     app.add_template_filter(money_filter, "money")
+    app.add_template_filter(datetime_filter, "invoicing_datetime")
     app.add_template_filter(actor_name, "actor_name")
     app.add_template_global(status_badge, "invoicing_status_badge")
     app.add_template_global(REPORT_STATUSES, "invoicing_report_statuses")
@@ -130,3 +135,25 @@ def _formatted(minor: int, currency: str, locale: str) -> str:
     """:func:`format_money` is pure and costs some 12 µs in Babel; lists show the
     same amounts again and again (every render of a page, round sums)."""
     return format_money(Money(minor, currency), locale)
+
+
+def staff_zone():
+    """The time zone of the workspace whose staff page is being rendered, else UTC.
+
+    Read from the request's staff context (set by ``staff_required``), so it asks the host
+    nothing. Pages without a workspace (host pages, the platform's own) get UTC.
+    """
+    context = request.environ.get(_STAFF_KEY) if has_request_context() else None
+    return context.workspace.zone if context is not None else UTC
+
+
+def datetime_filter(value, zone=None, seconds: bool = False) -> str:
+    """``{{ moment|invoicing_datetime }}`` -> ``"2026-11-29 18:54 PST"``: the one way staff pages show an instant.
+
+    ``zone``: a ``HostWorkspace``, an IANA name or a ``tzinfo``; by default the current staff
+    workspace's (:func:`staff_zone`), UTC where there is none -- always with the zone's
+    abbreviation. ``seconds=True`` adds the seconds. ``None`` gives ``"—"``.
+    (:func:`invoicing_plugin.domain.calendar.format_instant`.)
+    """
+    return format_instant(value, as_zone(zone) if zone is not None else staff_zone(), seconds=seconds)
+

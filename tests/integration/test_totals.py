@@ -131,7 +131,8 @@ def expected_report(invoices, workspace_id: str, period: analytics.DateRange, on
         if invoice.status == "paid" and period.start <= utc_day(invoice.paid_at) <= period.end:
             received = invoice.amount_minor if invoice.amount_paid_minor is None else invoice.amount_paid_minor
             revenue = received - (invoice.amount_refunded_minor or 0)
-            fee = invoice.application_fee_minor or 0
+            # No platform fee on a payment received outside Stripe (marked paid by hand).
+            fee = (invoice.application_fee_minor or 0) if invoice.payment_method in (None, "stripe") else 0
             figures = of(invoice.currency)
             figures["revenue"] += revenue
             figures["fees"] += fee

@@ -334,7 +334,7 @@ def test_info_lists_which_kinds_of_event_arrived(app, client, invoice, stripe_em
     assert post_event(client, event_for(stripe_emulator, "checkout.session.completed",
                                         invoice.session_id)).status_code == 200
     output = _info(app)
-    assert re.search(r"account\s+checkout\.session\.completed\s+last \S+ \S+ \(1 recorded\)", output)
+    assert re.search(r"account\s+checkout\.session\.completed\s+last \S+ \S+ UTC \(1 recorded\)", output)
     assert re.search(r"connect\s+account\.application\.deauthorized\s+NEVER received", output)
     assert "INVOICING_STRIPE_WEBHOOK_SECRET: 1 secret(s) configured" in output
     assert "Refused deliveries, last 7 days: 0" in output
