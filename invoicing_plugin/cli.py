@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from .__manifest__ import MANIFEST
 from .config import SETTINGS, WEBHOOK_SECRET_SETTINGS, webhook_secrets
 from .crypto import generate_key
+from .domain.calendar import UnknownTimeZone
 from .domain.money import Money, format_money
 from .hooks import init_hook, uninstall_hook
 from .persistence.models import WebhookEvent, utcnow
@@ -269,8 +270,6 @@ def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None
     others are listed and flagged as usual.
     """
     import json
-
-    from .domain.calendar import UnknownTimeZone
 
     rows = []
     days: dict[str, object] = {}
