@@ -58,6 +58,19 @@ def _external_url_problem(value: Any) -> str | None:
     return None
 
 
+#: The longest INVOICING_MAIL_TIMEOUT: a connect cannot be cut off early, and every send must
+#: end well inside the outbox's lease (services/outbox.py LEASE, gateways/mail.py max_send_seconds).
+MAX_MAIL_TIMEOUT = 60
+
+
+def _mail_timeout_problem(value: Any) -> str | None:
+    """A number of seconds, more than 0 (0 is a non-blocking socket: every send fails), at most
+    :data:`MAX_MAIL_TIMEOUT`. Before, ``"10s"`` or ``None`` failed every send at delivery time."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_MAIL_TIMEOUT:
+        return f"must be a number of seconds more than 0 and at most {MAX_MAIL_TIMEOUT}, not {value!r}"
+    return None
+
+
 SETTINGS: Mapping[str, Setting] = {
     "INVOICING_URL_PREFIX": Setting("/invoicing", "URL prefix of every plugin page and the webhook endpoint."),
     "INVOICING_STRIPE_API_KEY": Setting(
@@ -126,7 +139,12 @@ SETTINGS: Mapping[str, Setting] = {
     "INVOICING_MAIL_USERNAME": Setting(None, "SMTP user name."),
     "INVOICING_MAIL_PASSWORD": Setting(None, "SMTP password."),
     "INVOICING_MAIL_SENDER": Setting("invoices@localhost", "From address of invoice emails."),
-    "INVOICING_MAIL_TIMEOUT": Setting(10, "Seconds before an SMTP connection gives up."),
+    "INVOICING_MAIL_TIMEOUT": Setting(
+        10,
+        "Seconds before an SMTP connection, or one read from it, gives up (more than 0, at most 60; "
+        "a whole send is cut off after 2 minutes anyway, well inside the outbox's 10-minute lease).",
+        _mail_timeout_problem,
+    ),
     "INVOICING_MAIL_MAX_ATTEMPTS": Setting(
         10,
         "Delivery attempts of one email before the outbox gives up on it (status failed, its last "

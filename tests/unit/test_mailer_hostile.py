@@ -97,3 +97,26 @@ def test_the_send_deadline_is_shorter_than_the_outbox_lease():
     from invoicing_plugin.services.outbox import LEASE
 
     assert 0 < Mailer.max_send_seconds < LEASE.total_seconds() / 2
+
+
+@pytest.mark.parametrize("value", [0, -1, "10s", "abc", None, True, 61, 900, float("nan"), float("inf")])
+def test_a_mail_timeout_that_cannot_work_stops_start_up(value):
+    """Before: taken as is; 0 (non-blocking socket) or "10s" failed every send at delivery,
+    and a timeout beyond the lease let a hanging connect outlive it."""
+    from invoicing_plugin import config
+
+    [message] = config.invalid_values({"INVOICING_MAIL_TIMEOUT": value})
+    assert message.startswith("INVOICING_MAIL_TIMEOUT must be")
+
+
+@pytest.mark.parametrize("value", [10, 2.5, 60])
+def test_a_sensible_mail_timeout_starts(value):
+    from invoicing_plugin import config
+
+    assert config.invalid_values({"INVOICING_MAIL_TIMEOUT": value}) == []
+
+
+def test_the_longest_mail_timeout_is_shorter_than_a_whole_send():
+    from invoicing_plugin import config
+
+    assert config.MAX_MAIL_TIMEOUT < Mailer.max_send_seconds
