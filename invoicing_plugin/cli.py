@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from .__manifest__ import MANIFEST
 from .config import SETTINGS, WEBHOOK_SECRET_SETTINGS, webhook_secrets
 from .crypto import generate_key
-from .domain.calendar import format_instant  # platform-wide output: UTC, labelled
+from .domain.calendar import UnknownTimeZone, format_instant  # format_instant: platform-wide output, UTC, labelled
 from .domain.money import Money, format_money
 from .hooks import init_hook, uninstall_hook
 from .persistence.models import WebhookEvent, utcnow
@@ -281,13 +281,20 @@ def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None
     """List sent invoices past their due date, oldest due first.
 
     "Past" is by each workspace's own calendar: an invoice due on the 14th is overdue from
-    midnight of the 15th in its workspace's time zone (HostWorkspace.timezone).
+    midnight of the 15th in its workspace's time zone (HostWorkspace.timezone). A workspace
+    whose zone the host gets wrong is left out and named on stderr (exit status 1); the
+    others are listed and flagged as usual.
     """
     import json
 
     rows = []
     days: dict[str, object] = {}
-    for invoice in overdue_invoices(workspace_id):
+    skipped: list[tuple[str, str]] = []
+    try:
+        found = overdue_invoices(workspace_id, skipped=skipped)
+    except UnknownTimeZone as exc:  # --workspace with a zone the host got wrong
+        raise click.ClickException(f"workspace {workspace_id}: {exc.message}") from None
+    for invoice in found:
         day = days.get(invoice.workspace_id) or days.setdefault(invoice.workspace_id, workspace_today(invoice.workspace_id))
         flagged = flag_overdue(invoice, on=day) if flag else False
         rows.append(
@@ -305,19 +312,26 @@ def overdue_command(workspace_id: str | None, as_json: bool, flag: bool) -> None
                 "flagged": flagged,
             }
         )
+    for ws, why in skipped:
+        click.echo(f"Error: workspace {ws} left out (its day is unknown): {why}", err=True)
+    exit_code = 1 if skipped else 0
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+        if exit_code:
+            raise SystemExit(exit_code)
         return
     if not rows:
         click.echo("No overdue invoices.")
-        return
     for row in rows:
         mark = " (flagged)" if row["flagged"] else ""
         click.echo(
             f"{row['number']:<12} ws {row['workspace_id']:<6} {row['client']:<30.30} {row['amount']:>14} "
             f"due {row['due_date']} ({row['days_overdue']} days){mark}"
         )
-    click.echo(f"{len(rows)} overdue invoice{'s' if len(rows) != 1 else ''}.")
+    if rows:
+        click.echo(f"{len(rows)} overdue invoice{'s' if len(rows) != 1 else ''}.")
+    if exit_code:
+        raise SystemExit(exit_code)
 
 
 @invoicing_cli.command("totals")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
 
@@ -30,6 +31,43 @@ def _checkout_lifetime_problem(value: Any) -> str | None:
         return f"must be a whole number of seconds, not {value!r}"
     if not 30 * 60 <= value <= 24 * 3600:
         return f"must be from 1800 (30 minutes) to 86400 (24 hours), Stripe's bounds; got {value}"
+    return None
+
+
+def _external_url_problem(value: Any) -> str | None:
+    """An absolute ``http(s)://host[:port][/path]`` (or unset). Every link clients get starts
+    with it: no other scheme (``javascript:``), no credentials, query or fragment (which
+    links would carry or drop), no spaces or control characters."""
+    if value is None or value == "":
+        return None
+    wanted = "must be an http(s) base URL like https://app.example.com or https://example.com/billing"
+    if not isinstance(value, str):
+        return f"{wanted}, not {type(value).__name__}"
+    text = value.strip()
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return f"{wanted} (no spaces or control characters)"
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or 0 < parts.port
+    except ValueError:
+        port_ok = False
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok:
+        return f"{wanted}; got {text[:100]!r}"
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment or "?" in text or "#" in text:
+        return f"{wanted} (no user:password@, ?query or #fragment); got {text[:100]!r}"
+    return None
+
+
+#: The longest INVOICING_MAIL_TIMEOUT: a connect cannot be cut off early, and every send must
+#: end well inside the outbox's lease (services/outbox.py LEASE, gateways/mail.py max_send_seconds).
+MAX_MAIL_TIMEOUT = 60
+
+
+def _mail_timeout_problem(value: Any) -> str | None:
+    """A number of seconds, more than 0 (0 is a non-blocking socket: every send fails), at most
+    :data:`MAX_MAIL_TIMEOUT`. Before, ``"10s"`` or ``None`` failed every send at delivery time."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_MAIL_TIMEOUT:
+        return f"must be a number of seconds more than 0 and at most {MAX_MAIL_TIMEOUT}, not {value!r}"
     return None
 
 
@@ -102,7 +140,12 @@ SETTINGS: Mapping[str, Setting] = {
     "INVOICING_MAIL_USERNAME": Setting(None, "SMTP user name."),
     "INVOICING_MAIL_PASSWORD": Setting(None, "SMTP password."),
     "INVOICING_MAIL_SENDER": Setting("invoices@localhost", "From address of invoice emails."),
-    "INVOICING_MAIL_TIMEOUT": Setting(10, "Seconds before an SMTP connection gives up."),
+    "INVOICING_MAIL_TIMEOUT": Setting(
+        10,
+        "Seconds before an SMTP connection, or one read from it, gives up (more than 0, at most 60; "
+        "a whole send is cut off after 2 minutes anyway, well inside the outbox's 10-minute lease).",
+        _mail_timeout_problem,
+    ),
     "INVOICING_MAIL_MAX_ATTEMPTS": Setting(
         10,
         "Delivery attempts of one email before the outbox gives up on it (status failed, its last "
@@ -121,7 +164,10 @@ SETTINGS: Mapping[str, Setting] = {
         "under). When set, every absolute link the plugin hands out uses it, inside and outside requests: "
         "pay and portal links in emails and on staff pages, Stripe Checkout's return URLs, Connect "
         "onboarding's return URLs, webhook endpoint URLs. Unset: the request's own host, and links cannot "
-        "be built outside a request (CLI, workers). Set it whenever the app runs behind a proxy.",
+        "be built outside a request (CLI, workers). Set it whenever the app runs behind a proxy, and in "
+        "production: unset, links emailed to clients are built from the request's Host header (use "
+        "Flask's TRUSTED_HOSTS then). Checked at start-up: http(s)://host[:port][/path] only.",
+        _external_url_problem,
     ),
     "INVOICING_CLIENT_BASE_TEMPLATE": Setting(
         "invoicing/client_layout.html",

@@ -157,9 +157,25 @@ def _check_config(app: Flask) -> None:
         raise ValueError("INVOICING_URL_PREFIX must start with '/' and not end with one, e.g. '/invoicing'")
     config_module.check_webhook_secrets(app.config)
     _warn_missing_webhook_secrets(app.config)
+    _warn_links_from_host_header(app)
     for plan, bps in app.config["INVOICING_PLAN_FEES_BPS"].items():
         if not isinstance(bps, int) or isinstance(bps, bool) or not 0 <= bps <= 10_000:
             raise ValueError(f"INVOICING_PLAN_FEES_BPS[{plan!r}] must be whole basis points between 0 and 10000")
+
+
+def _warn_links_from_host_header(app: Flask) -> None:
+    """Without ``INVOICING_EXTERNAL_URL``, the links emailed to clients (pay, portal) are built
+    from the request's ``Host`` header. Flask checks that header only against
+    ``TRUSTED_HOSTS`` (or ``SERVER_NAME``); with neither, any host name a request carries ends
+    up in emails. Say so at start-up of a production app (not debug, not testing)."""
+    config = app.config
+    if config.get("INVOICING_EXTERNAL_URL") or config.get("TRUSTED_HOSTS") or config.get("SERVER_NAME"):
+        return
+    if app.debug or app.testing:
+        return
+    log.warning("INVOICING_EXTERNAL_URL is not set, nor Flask's TRUSTED_HOSTS or SERVER_NAME: links emailed to "
+                "clients are built from each request's Host header, which anyone can set. Set "
+                "INVOICING_EXTERNAL_URL=https://your.public.address (see docs/upgrading.md)")
 
 
 def _warn_missing_webhook_secrets(config) -> None:

@@ -23,3 +23,21 @@ def stripe_email(address: str | None) -> str | None:
     if not value or len(value) > MAX_LENGTH or not _ADDRESS.match(value):
         return None
     return value
+
+
+# Characters that make a header value more than one plain address (a list, a display name,
+# a comment, a quoted local part) or that no header may hold.
+_NOT_PLAIN = re.compile(r"[\x00-\x1f\x7f,;<>()\[\]\\\"]")
+
+
+def deliverable_address(address: str | None) -> str | None:
+    """``address`` stripped if it is exactly one plain address (``someone@example.com``) that
+    can be an SMTP envelope recipient and a ``To`` header on its own, else ``None``.
+
+    Refused: lists (``a@x.test, b@y.test``), display names (``Eve <e@x.test>``), line
+    breaks or other control characters, more than :data:`MAX_LENGTH` characters.
+    """
+    value = stripe_email(address)
+    if value is None or _NOT_PLAIN.search(value):
+        return None
+    return value

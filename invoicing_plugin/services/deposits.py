@@ -20,6 +20,7 @@ from ..domain.errors import AmountError, DomainError
 from ..domain.invoice import InvoiceStatus, deposit_amount
 from ..domain.money import Money, parse_amount, validate_amount
 from ..host import HostSubject, parse_subject_ref
+from ..persistence import locks
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
 from .common import DEPOSIT_KIND, get_workspace, unit_of_work
@@ -141,7 +142,9 @@ def create_deposit(
     subject's total, or a ``fixed`` amount (text as typed, or int minor units), in the
     subject's currency. A second deposit for the same subject is refused unless
     ``allow_another`` (so a host that raises deposits automatically when a client
-    accepts cannot raise two). :class:`NotFound` when the workspace does not bill or
+    accepts cannot raise two), also when two requests raise it at the same moment (the
+    check and the insert run under a lock on the subject, PostgreSQL; SQLite has no such
+    lock). :class:`NotFound` when the workspace does not bill or
     the reference names nothing of this workspace (malformed references included).
     """
     errors: dict[str, str] = {}
@@ -160,6 +163,9 @@ def create_deposit(
     refusal = deposit_refusal(subject)
     if refusal:
         raise InvoicingError(refusal)
+    # The check below and the insert (create_draft, same transaction) must not interleave
+    # with another request's for the same subject: two at once made two deposits.
+    locks.hold(uow.session, "deposit", str(workspace_id), subject.ref)
     if not allow_another:
         existing = existing_deposit(workspace_id, subject, uow=uow)
         if existing is not None:

@@ -6,6 +6,7 @@ settings, host) and defaults to the app's.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Mapping, Sequence
@@ -20,6 +21,8 @@ from ..persistence.repository import MAX_ID, WorkspaceRepository, as_id
 from .common import record_event, unit_of_work
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
+
+log = logging.getLogger("invoicing_plugin")
 
 
 def get_invoice(workspace_id: str, invoice_id: Any, *, uow: UnitOfWork | None = None) -> Invoice:
@@ -231,13 +234,19 @@ def _offset_page(repo: WorkspaceRepository, stmt, segments, query: InvoiceQuery,
 
 
 def overdue_invoices(workspace_id: str | None = None, *, on: date | None = None, limit: int | None = None,
-                     uow: UnitOfWork | None = None) -> list[Invoice]:
+                     uow: UnitOfWork | None = None,
+                     skipped: list[tuple[str, str]] | None = None) -> list[Invoice]:
     """Sent invoices past their due date, oldest due first (all workspaces unless one is given).
 
     "Past" is by each workspace's own calendar (its time zone's today), unless ``on`` fixes
     the day for every workspace. Across workspaces the candidates are those due before
     tomorrow in UTC (no zone is further ahead); their workspaces are grouped by their
     today -- at most three different days at any instant -- into one query.
+
+    Across workspaces, one whose day cannot be known (the host fails for it, or gives a
+    time zone that is not an IANA name) is left out and logged, and ``(workspace_id,
+    why)`` is added to ``skipped``: one host fault does not stop the run for every other
+    workspace. For ``workspace_id`` given, the error propagates.
     """
     uow = uow or unit_of_work()
     session = uow.session
@@ -252,7 +261,15 @@ def overdue_invoices(workspace_id: str | None = None, *, on: date | None = None,
         workspaces = session.scalars(select(Invoice.workspace_id).where(sent, Invoice.due_date < latest).distinct())
         by_day: dict[date, list[str]] = {}
         for ws in workspaces:
-            by_day.setdefault(uow.workspace_today(ws), []).append(ws)
+            try:
+                day = uow.workspace_today(ws)
+            except Exception as exc:  # noqa: BLE001 - the host's fault for this workspace only
+                why = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                log.error("overdue: workspace %s left out, its day is unknown: %s", ws, why)
+                if skipped is not None:
+                    skipped.append((str(ws), str(why)))
+                continue
+            by_day.setdefault(day, []).append(ws)
         if not by_day:
             return []
         stmt = select(Invoice).where(sent, or_(*(

@@ -151,7 +151,7 @@ def _email_of(row: Any) -> OutgoingEmail:
 
 
 def _record(uow: UnitOfWork, row: Any, token: str, *, message_id: str | None, error: str | None,
-            report: DeliveryReport) -> None:
+            report: DeliveryReport, permanent: bool = False) -> None:
     now = uow.clock()
     attempts = row.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now, "claimed_until": None,
@@ -162,7 +162,7 @@ def _record(uow: UnitOfWork, row: Any, token: str, *, message_id: str | None, er
     else:
         error = error[:MAX_ERROR]
         values["last_error"] = error
-        if attempts >= int(uow.settings.get("INVOICING_MAIL_MAX_ATTEMPTS", 10)):
+        if permanent or attempts >= int(uow.settings.get("INVOICING_MAIL_MAX_ATTEMPTS", 10)):
             values["status"] = "failed"
             report.gave_up.append((row.id, error))
             log.error("email %s (%s to %s) given up after %s attempts: %s", row.id, row.kind, row.to_address,
@@ -198,14 +198,16 @@ def deliver_due(*, limit: int = 100, invoice_id: int | None = None, uow: UnitOfW
         row, token = claimed
         after_id = row.id
         message_id = error = None
+        permanent = False
         try:
             message_id = uow.mailer.send(_email_of(row))
         except MailError as exc:
             error = exc.message
+            permanent = bool(getattr(exc, "permanent", False))  # e.g. not one address: given up at once
         except Exception as exc:  # a broken mailer must not leave the row claimed until the lease ends
             log.exception("email %s could not be delivered", row.id)
             error = f"{type(exc).__name__}: {exc}"
-        _record(uow, row, token, message_id=message_id, error=error, report=report)
+        _record(uow, row, token, message_id=message_id, error=error, report=report, permanent=permanent)
     return report
 
 
@@ -262,17 +264,29 @@ def retry_now(workspace_id: str, email_id: Any, *, uow: UnitOfWork | None = None
     """Make a pending or failed email of the workspace due now (a failed one gets one more attempt).
 
     Raises :class:`NotFound` for another workspace's id and :class:`InvoicingError` for
-    one already sent. Commits; the next delivery run (or the caller) delivers it.
+    one already sent or being delivered right now (claimed by a deliverer whose lease
+    has not run out: making it due again would send it twice). The change is one
+    conditional ``UPDATE`` (status not sent, no live claim), so a deliverer recording
+    "sent" at the same moment wins. Commits; the next delivery run (or the caller)
+    delivers it.
     """
     uow = uow or UnitOfWork.for_app()
     with uow:
         email = get_email(workspace_id, email_id, uow=uow)
         if email.status == "sent":
             raise InvoicingError("This email was already sent.")
-        email.status = "pending"
-        email.next_attempt_at = uow.clock()
-        email.claimed_until = None
-        email.claim_token = None
+        now = uow.clock()
+        changed = uow.session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == email.id, OUTBOX.c.workspace_id == str(workspace_id),
+                   OUTBOX.c.status.in_(("pending", "failed")),
+                   or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until < now))
+            .values(status="pending", next_attempt_at=now, claimed_until=None, claim_token=None)
+        ).rowcount == 1
+        if not changed:
+            uow.session.rollback()
+            raise InvoicingError("This email is being delivered right now (or was just sent); "
+                                 "reload the page to see how it went.")
         uow.commit()
-    return email
+    return get_email(workspace_id, email_id, uow=uow)
 

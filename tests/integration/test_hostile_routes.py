@@ -52,6 +52,13 @@ HOSTILE_HEADERS = {
     "X-Requested-With": "XMLHttpRequest",
 }
 OTHER_METHODS = ["PUT", "DELETE", "PATCH", "TRACE"]
+#: Host headers a client controls (links are built from them when INVOICING_EXTERNAL_URL is unset).
+HOSTILE_HOSTS = [
+    {"Host": "evil.test:99999", "X-Forwarded-Host": "evil.test", "X-Forwarded-Proto": "javascript"},
+    {"Host": "[::1", "X-Forwarded-For": "x"},
+    {"Host": "é✓.test"},
+    {"Host": "a" * 3_000},
+]
 
 
 def _odd_bodies() -> list[dict]:
@@ -186,6 +193,8 @@ def _walk(app, client, valid: dict) -> list[str]:
                     _ask(client, "GET", base + "?" + urlencode({param: value for param in QUERY_PARAMS}), failures)
                 _ask(client, "GET", base + "?" + _repeated(QUERY_PARAMS), failures)
                 _ask(client, "GET", base, failures, headers=HOSTILE_HEADERS)
+                for headers in HOSTILE_HOSTS:
+                    _ask(client, "GET", base, failures, headers=headers)
             else:
                 for value in FORM_VALUES:
                     _ask(client, "POST", base, failures, data={field: value for field in FORM_FIELDS})
@@ -214,3 +223,27 @@ def test_the_walker_refuses_a_route_it_cannot_fill(app, world, walk_world):
     app.add_url_rule("/walk-check/<int:unheard_of>", "walk_check", lambda unheard_of: "")
     with pytest.raises(pytest.fail.Exception, match="unheard_of"):
         _walk(app, app.test_client(), walk_world)
+
+
+#: URL variables that name a workspace's own rows (or the host's, for the workspace).
+SCOPED = {"invoice_id", "draft_id", "template_id", "email_id", "proposal_id", "engagement_id", "subject_id",
+          "client_id"}
+
+
+def test_another_workspaces_ids_answer_404_on_every_staff_route(app, world, walk_world):
+    """Billing staff of northwind, on every plugin route with acme's real ids (GET and POST):
+    never a page or a change, always 404 (ids of another workspace do not exist here)."""
+    client = login(app.test_client(), world.outsider_email, world.northwind_slug)
+    wrong, checked = [], set()
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        names = set(_VARIABLE.findall(rule.rule))
+        if not rule.endpoint.startswith("invoicing") or not names or not names & SCOPED or names - SCOPED - {"kind"}:
+            continue
+        for method in _methods(rule):
+            url = _path(rule, walk_world)
+            response = client.open(url, method=method, data={field: "1" for field in FORM_FIELDS})
+            checked.add(rule.endpoint)
+            if response.status_code != 404:
+                wrong.append(f"{method} {url} answered {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+    assert {"invoicing_outbox.detail", "invoicing_outbox.retry", "invoicing.subject_deposit"} <= checked, checked
