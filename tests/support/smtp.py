@@ -1,22 +1,15 @@
-"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+"""The suite's SMTP server: the plugin's own :class:`~invoicing_plugin.testing.mail_sink.MailSink`
+(a real aiosmtpd server on loopback), plus a domain whose recipients it refuses."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import threading
-import time
 from email.message import EmailMessage
 
-from aiosmtpd.controller import Controller
+from invoicing_plugin.testing.mail_sink import MailSink
 
 
-class Mailbox:
+class Mailbox(MailSink):
     """Messages the server accepted, parsed with the modern email policy."""
-
-    def __init__(self) -> None:
-        self._messages: list[EmailMessage] = []
-        self._lock = threading.Condition()
 
     #: Recipients at this domain are refused for good (550), like a mailbox that does not exist.
     REFUSED_DOMAIN = "@refused.test"
@@ -27,45 +20,23 @@ class Mailbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        with self._lock:
-            self._messages.append(message)
-            self._lock.notify_all()
-        return "250 Message accepted for delivery"
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        with self._lock:
-            return list(self._messages)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._messages.clear()
-
     def wait_for(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self._messages) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._lock.wait(remaining)
-            return list(self._messages)
+        """What arrived once there are ``count`` messages, or after ``timeout`` seconds
+        (fewer: the tests assert on the list, e.g. that nothing was sent)."""
+        try:
+            return super().wait_for(count, timeout)
+        except AssertionError:
+            return self.messages
 
 
 class SMTPServer:
     def __init__(self) -> None:
         self.mailbox = Mailbox()
-        from .postgres import free_port
-
-        self.port = free_port()
-        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.port = self.mailbox.port
 
     def start(self) -> "SMTPServer":
-        self._controller.start()
+        self.mailbox.start()
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        self.mailbox.stop()
