@@ -167,15 +167,17 @@ def _warn_links_from_host_header(app: Flask) -> None:
     """Without ``INVOICING_EXTERNAL_URL``, the links emailed to clients (pay, portal) are built
     from the request's ``Host`` header. Flask checks that header only against
     ``TRUSTED_HOSTS`` (or ``SERVER_NAME``); with neither, any host name a request carries ends
-    up in emails. Say so at start-up of a production app (not debug, not testing)."""
+    up in emails. Say so when a production app (not debug, not testing) serves its first
+    request -- not at start-up, which every ``flask ...`` command goes through."""
     config = app.config
     if config.get("INVOICING_EXTERNAL_URL") or config.get("TRUSTED_HOSTS") or config.get("SERVER_NAME"):
         return
     if app.debug or app.testing:
         return
-    log.warning("INVOICING_EXTERNAL_URL is not set, nor Flask's TRUSTED_HOSTS or SERVER_NAME: links emailed to "
-                "clients are built from each request's Host header, which anyone can set. Set "
-                "INVOICING_EXTERNAL_URL=https://your.public.address (see docs/upgrading.md)")
+    _warn_on_first_request(
+        app, "INVOICING_EXTERNAL_URL is not set, nor Flask's TRUSTED_HOSTS or SERVER_NAME: links emailed to "
+             "clients are built from each request's Host header, which anyone can set. Set "
+             "INVOICING_EXTERNAL_URL=https://your.public.address (README, Configuration)")
 
 
 def _warn_missing_webhook_secrets(config) -> None:

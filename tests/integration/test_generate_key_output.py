@@ -44,7 +44,8 @@ def test_the_missing_key_warning_comes_once_with_the_first_request(tmp_path, cap
     from flask_sqlalchemy import SQLAlchemy
 
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="k", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'w.db'}")
+    app.config.update(SECRET_KEY="k", INVOICING_EXTERNAL_URL="https://billing.example.com",
+                      SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'w.db'}")
     SQLAlchemy(app)
     assert not (app.debug or app.testing)
     with caplog.at_level(logging.WARNING, logger="invoicing_plugin"):
