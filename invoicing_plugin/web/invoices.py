@@ -400,7 +400,7 @@ def invoice_send(invoice_id: int):
         }
         if result.invoice.send_method == "email" and result.email_problem:
             messages["email"] = (f"Invoice {result.invoice.number} sent; the email to {result.invoice.client_email} "
-                                 f"is in the outbox and will be retried automatically ({result.email_problem}).")
+                                 f"could not be delivered yet and waits in the outbox, which retries it: {result.email_problem}")
         _success(messages[result.invoice.send_method])
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
 

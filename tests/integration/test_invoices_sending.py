@@ -219,7 +219,7 @@ def test_an_smtp_failure_after_the_commit_keeps_the_send_and_its_session(
 
     page = _post_send(staff_client, invoice.id, "email")
 
-    assert "is in the outbox and will be retried automatically" in page.text
+    assert "could not be delivered yet and waits in the outbox, which retries it" in page.text
     assert "ConnectionRefusedError" in page.text
     stored = load(app, invoice.id)
     assert (stored.status, stored.number, stored.checkout_attempt) == ("sent", "INV-0001", 0)
