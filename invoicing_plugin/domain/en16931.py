@@ -338,7 +338,7 @@ def _vat_amount(taxable_minor: int, rate: Decimal, spec: CurrencySpec) -> int:
 
 
 def _major(minor: int, spec: CurrencySpec) -> Decimal:
-    return Decimal(minor).scaleb(-spec.stripe_exponent)
+    return Decimal(minor).scaleb(-spec.stripe_exponent, context=_EXACT)
 
 
 def compute(
