@@ -6,12 +6,14 @@ Field names match the services' input fields so a
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
+from ..domain.country import COUNTRIES
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
 from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
 from ..services.refunding import REFUND_REASONS
@@ -148,10 +150,6 @@ def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
 
 
 def _country_choices() -> list[SelectChoice]:
-    from babel import Locale
-
-    from ..domain.country import COUNTRIES
-
     names = Locale("en").territories
     return choices([("", "Choose a country…")] + sorted(((code, f"{names[code]} ({code})") for code in COUNTRIES),
                                                      key=lambda pair: pair[1]))
