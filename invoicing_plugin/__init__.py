@@ -9,13 +9,14 @@ Mount it with one hook::
 """
 
 from .extension import Invoicing  # the top: it loads the pages too (on import, not in init_app)
-from .host import HostClient, HostSubject, HostUser, HostWorkspace, InvoicingHost
+from .host import HostClient, HostSellerDetails, HostSubject, HostUser, HostWorkspace, InvoicingHost
 from .state import get_state
 
 __all__ = [
     "Invoicing",
     "InvoicingHost",
     "HostClient",
+    "HostSellerDetails",
     "HostSubject",
     "HostUser",
     "HostWorkspace",

@@ -41,6 +41,9 @@ Optional: a host that lets clients sign in may also implement
 ``current_client(self) -> HostClientIdentity | None`` (see :class:`ClientLoginHost`).
 The client portal then works from the host's own login as well as from the
 per-client link; hosts without client logins simply leave it out.
+
+Optional: ``seller_details(self, workspace) -> HostSellerDetails | None`` prefills the
+workspace's legal details as the seller on its invoices (see :class:`SellerDetailsHost`).
 """
 
 from __future__ import annotations
@@ -218,6 +221,79 @@ class HostSubject:
         if self.accepts_deposit is not None:
             return bool(self.accepts_deposit)
         return self.kind == "proposal" and self.approved
+
+
+@dataclass(frozen=True)
+class HostSellerDetails:
+    """The workspace as the seller on its invoices (EN 16931 BG-4 *Seller*).
+
+    Kept by the plugin per workspace on the "Invoice settings" page; a host may prefill
+    it with the optional ``seller_details(workspace)`` method (see :class:`SellerDetailsHost`),
+    used while the workspace has saved none. Only ``legal_name`` is required; every other
+    field defaults to ``None``:
+
+    - ``legal_name`` (BT-27) and ``trading_name`` (BT-28);
+    - the postal address (BG-5): ``address_line1``/``address_line2`` (BT-35/36), ``city``
+      (BT-37), ``post_code`` (BT-38), ``country`` (BT-40, ISO 3166-1 alpha-2, ``"GB"``);
+    - ``vat_id`` (BT-31, with its country prefix: ``"GB980780684"``, ``"DE136695976"``) and
+      ``registration_id`` (BT-30, e.g. the company number);
+    - the contact (BG-6): ``contact_name``, ``contact_phone``, ``contact_email``;
+    - ``payment_terms_days``: days from sending until an invoice is due, by default;
+    - ``footer``: a note printed at the foot of every invoice.
+
+    What the host gives is shown as given (the settings form checks it, VAT id included,
+    when staff save it).
+    """
+
+    legal_name: str
+    trading_name: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    post_code: str | None = None
+    country: str | None = None
+    vat_id: str | None = None
+    registration_id: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    payment_terms_days: int | None = None
+    footer: str | None = None
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The postal address as printed: street lines, then post code and city, then country code."""
+        town = " ".join(part for part in (self.post_code, self.city) if part)
+        return [line for line in (self.address_line1, self.address_line2, town, self.country) if line]
+
+
+@runtime_checkable
+class SellerDetailsHost(Protocol):
+    """OPTIONAL extra of the host contract: the workspace's seller details, to prefill.
+
+    When the host object has a ``seller_details`` method, the "Invoice settings" page
+    starts from what it returns, and the printable invoice shows it, until staff save the
+    workspace's own details (which then win). Return ``None`` when the host knows none.
+    """
+
+    def seller_details(self, workspace: HostWorkspace) -> HostSellerDetails | None:
+        """The workspace's legal details as the host keeps them, or ``None``."""
+
+
+def host_seller_details(host: object, workspace: HostWorkspace) -> HostSellerDetails | None:
+    """Ask ``host`` for ``workspace``'s seller details if it implements the optional method.
+
+    Anything but a :class:`HostSellerDetails` (or ``None``) raises ``TypeError``: a host
+    mistake is found at once, not printed on an invoice."""
+    method = getattr(host, "seller_details", None)
+    if not callable(method):
+        return None
+    details = method(workspace)
+    if details is None:
+        return None
+    if not isinstance(details, HostSellerDetails):
+        raise TypeError(f"seller_details() must return a HostSellerDetails or None, not {type(details).__name__}")
+    return details
 
 
 @runtime_checkable

@@ -420,3 +420,39 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SellerProfile(Base):
+    """The workspace's seller details for its invoices (revision 0010), one row per workspace.
+
+    EN 16931's *Seller* (BG-4): ``legal_name`` (BT-27), ``trading_name`` (BT-28), the
+    postal address (BG-5: ``address_line1``/``address_line2`` BT-35/36, ``city`` BT-37,
+    ``post_code`` BT-38, ``country`` BT-40, an ISO 3166-1 alpha-2 code), ``vat_id`` (BT-31,
+    stored compact with its country prefix, e.g. ``GB980780684``), ``registration_id``
+    (BT-30) and the contact (BG-6: ``contact_name``, ``contact_phone``, ``contact_email``);
+    plus ``payment_terms_days`` (default days until an invoice is due) and ``footer`` (a
+    note printed at the foot of every invoice). Written only by the "Invoice settings" page
+    (:mod:`invoicing_plugin.services.seller`), which validates every field first.
+    """
+
+    __tablename__ = "invoicing_seller_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), unique=True)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    trading_name: Mapped[str | None] = mapped_column(String(200))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    post_code: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str] = mapped_column(String(2))
+    vat_id: Mapped[str | None] = mapped_column(String(32))
+    registration_id: Mapped[str | None] = mapped_column(String(64))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(64))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    payment_terms_days: Mapped[int | None] = mapped_column(Integer)
+    footer: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -30,7 +30,7 @@ from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
-from ..host import HostWorkspace
+from ..host import HostSellerDetails, HostWorkspace
 from .uow import UnitOfWork, wall_today
 
 __all__ = ["InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
@@ -64,6 +64,33 @@ class InvoiceDocument:
     paid_on: date | None
     pay_url: str | None
     locale: str = "en_US"
+    seller: HostSellerDetails | None = None
+    """The issuer's legal details (EN 16931 BG-4), or ``None`` when the workspace has none:
+    then only :attr:`workspace_name` names the issuer, as before."""
+
+    @property
+    def seller_lines(self) -> list[tuple[str, str]]:
+        """``(label, text)`` rows of the seller's details to print under its name ("" label: no label)."""
+        seller = self.seller
+        if seller is None:
+            return []
+        rows: list[tuple[str, str]] = []
+        if seller.trading_name and seller.trading_name != seller.legal_name:
+            rows.append(("Trading as", seller.trading_name))
+        rows += [("", line) for line in seller.address_lines]
+        if seller.vat_id:
+            rows.append(("VAT number", seller.vat_id))
+        if seller.registration_id:
+            rows.append(("Company number", seller.registration_id))
+        contact = " · ".join(part for part in (seller.contact_name, seller.contact_phone, seller.contact_email) if part)
+        if contact:
+            rows.append(("Contact", contact))
+        return rows
+
+    @property
+    def issuer_name(self) -> str:
+        """The seller's legal name when known, else the workspace's name."""
+        return self.seller.legal_name if self.seller is not None and self.seller.legal_name else self.workspace_name
 
     @property
     def is_draft(self) -> bool:
@@ -88,8 +115,12 @@ class InvoiceDocument:
 
 
 def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = None,
-                   today: date | None = None, uow: UnitOfWork | None = None) -> InvoiceDocument:
+                   today: date | None = None, uow: UnitOfWork | None = None,
+                   seller: HostSellerDetails | None = None) -> InvoiceDocument:
     """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid.
+
+    ``seller``: the workspace's seller details to print (``services.seller.seller_details``);
+    ``None`` prints the workspace's name alone.
 
     ``today`` (for "overdue") defaults to today in the workspace's time zone by ``uow``'s
     clock, else the wall clock; the issued and paid days are in that zone too."""
@@ -117,6 +148,7 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         paid_on=_day(invoice.paid_at, zone),
         pay_url=pay_url if is_open_for_payment(status) else None,
         locale=getattr(workspace, "locale", None) or "en_US",
+        seller=seller,
     )
 
 
@@ -183,7 +215,7 @@ def render_pdf(document: InvoiceDocument, *, unicode_font: bool | None = None) -
     fonts = unicode_font_files() if unicode_font is not False else None
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_title(latin1_safe(document.title) if fonts is None else document.title)
-    pdf.set_author(latin1_safe(document.workspace_name) if fonts is None else document.workspace_name)
+    pdf.set_author(latin1_safe(document.issuer_name) if fonts is None else document.issuer_name)
     pdf.set_creator("invoicing_plugin")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(18, 18, 18)
@@ -251,7 +283,10 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
     # Header: who issues it, and what it is.
     top = pdf.get_y()
     pen.font(18, bold=True)
-    pdf.multi_cell(full * 0.6, 8, pen.clean(doc.workspace_name))
+    pdf.multi_cell(full * 0.6, 8, pen.clean(doc.issuer_name))
+    pen.font(9, color=_Pen.MUTED)
+    for label, value in doc.seller_lines:
+        pdf.multi_cell(full * 0.6, 4.5, pen.clean(f"{label}: {value}" if label else value))
     pdf.set_xy(pdf.l_margin + full * 0.6, top)
     pen.font(20, bold=True, color=_Pen.ACCENT)
     pen.text("DRAFT INVOICE" if doc.is_draft else "INVOICE", width=full * 0.4, height=8, align="R")
@@ -328,6 +363,12 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
     elif doc.status == "paid" and doc.paid_on:
         pen.font(11, bold=True, color=(6, 118, 71))
         pen.text(f"Paid on {doc.date_text(doc.paid_on)}. Thank you.")
+
+    if doc.seller is not None and doc.seller.footer:
+        pdf.ln(4)
+        pen.rule(2)
+        pen.font(9, color=_Pen.MUTED)
+        pen.paragraph(doc.seller.footer, height=4.5)
 
 
 def _status_color(doc: InvoiceDocument) -> tuple[int, int, int]:

@@ -13,6 +13,7 @@ from .invoices import bp as invoices_bp
 from .outbox import bp as outbox_bp
 from .portal import bp as portal_bp
 from .public import bp as public_bp
+from .settings import bp as settings_bp
 from .templating import install_template_helpers
 from .webhook_health import bp as webhook_health_bp
 
@@ -28,9 +29,10 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(webhook_health_bp, url_prefix=prefix + "/webhooks")
     app.register_blueprint(connect_bp, url_prefix=prefix + "/connected-apps")
     app.register_blueprint(outbox_bp, url_prefix=prefix + "/emails")
+    app.register_blueprint(settings_bp, url_prefix=prefix + "/settings")
     _exempt_from_csrf(app, webhooks_bp)
     # Every page of ours refuses a NUL in its path or query; the webhook endpoint reads only its body.
-    install_input_guard(app, frozenset(bp.name for bp in (*pages, webhook_health_bp, connect_bp, outbox_bp)))
+    install_input_guard(app, frozenset(bp.name for bp in (*pages, webhook_health_bp, connect_bp, outbox_bp, settings_bp)))
     install_template_helpers(app)
 
 

@@ -19,6 +19,7 @@ from ..state import get_state
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
 from ..services import documents, fees
+from ..services.seller import seller_details
 from ..services.links import external_path, external_url
 from .access import staff, staff_required
 
@@ -49,7 +50,9 @@ def _staff_invoice(invoice_id: int) -> Invoice:
 @staff_required
 def invoice_print(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
-    document = documents.build_document(invoice, staff().workspace, pay_url=pay_link(invoice, external=True))
+    workspace = staff().workspace
+    document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
+                                        seller=seller_details(workspace))
     return invoice_document_response(
         document,
         back_url=_staff_invoice_url(invoice),
@@ -63,7 +66,9 @@ def invoice_print(invoice_id: int):
 @staff_required
 def invoice_pdf(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
-    document = documents.build_document(invoice, staff().workspace, pay_url=pay_link(invoice, external=True))
+    workspace = staff().workspace
+    document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
+                                        seller=seller_details(workspace))
     return pdf_response(document)
 
 

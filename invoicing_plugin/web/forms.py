@@ -6,12 +6,14 @@ Field names match the services' input fields so a
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
+from ..domain.country import COUNTRIES
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
 from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
 from ..services.refunding import REFUND_REASONS
@@ -145,3 +147,33 @@ def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
         else:
             unplaced.append(message)
     return unplaced
+
+
+def _country_choices() -> list[SelectChoice]:
+    names = Locale("en").territories
+    return choices([("", "Choose a country…")] + sorted(((code, f"{names[code]} ({code})") for code in COUNTRIES),
+                                                     key=lambda pair: pair[1]))
+
+
+class SellerForm(InvoicingForm):
+    """The workspace's seller details (EN 16931 BG-4); the seller service checks the rules."""
+
+    legal_name = StringField("Legal name", filters=[_strip], render_kw={"maxlength": 200, "autocomplete": "organization"})
+    trading_name = StringField("Trading name (optional)", filters=[_strip], render_kw={"maxlength": 200})
+    address_line1 = StringField("Address line 1", filters=[_strip], render_kw={"maxlength": 200, "autocomplete": "address-line1"})
+    address_line2 = StringField("Address line 2 (optional)", filters=[_strip], render_kw={"maxlength": 200, "autocomplete": "address-line2"})
+    city = StringField("City", filters=[_strip], render_kw={"maxlength": 100, "autocomplete": "address-level2"})
+    post_code = StringField("Post code", filters=[_strip], render_kw={"maxlength": 32, "autocomplete": "postal-code"})
+    country = SelectField("Country", choices=[], validate_choice=False)  # the service checks the code
+    vat_id = StringField("VAT number (optional)", filters=[_strip], render_kw={"maxlength": 32, "autocomplete": "off"})
+    registration_id = StringField("Company registration number (optional)", filters=[_strip], render_kw={"maxlength": 64})
+    contact_name = StringField("Contact name (optional)", filters=[_strip], render_kw={"maxlength": 200})
+    contact_phone = StringField("Contact phone (optional)", filters=[_strip], render_kw={"maxlength": 64, "autocomplete": "tel"})
+    contact_email = StringField("Contact email (optional)", filters=[_strip], render_kw={"maxlength": 254, "autocomplete": "email"})
+    payment_terms_days = IntegerField("Payment terms (days, optional)", validators=[
+        Optional(), NumberRange(0, 365, "Payment terms must be a whole number of days from 0 to 365.")])
+    footer = TextAreaField("Invoice footer (optional)", filters=[_strip], render_kw={"rows": 3, "maxlength": 1000})
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = _country_choices()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, url_for
 
 from ..services import documents, portal
+from ..services.seller import seller_details
 from .access import private_token_page
 from .documents import invoice_document_response, pay_link, pdf_response
 
@@ -50,7 +51,8 @@ def _client_document(token: str, public_token: str):
     item = portal.find_portal_invoice(owner, public_token)
     if item is None:
         abort(404)
-    return owner, documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item, external=True))
+    return owner, documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item, external=True),
+                                           seller=seller_details(owner.workspace))
 
 
 @bp.get("/portal/<token>/invoices/<public_token>")

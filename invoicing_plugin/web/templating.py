@@ -40,6 +40,7 @@ NAV_ENTRIES: list[tuple[str, str]] = [
     ("Emails", "invoicing_outbox.index"),  # the outbox: every email, its attempts and last error
     ("Connected apps", "invoicing_connect.index"),
     ("Webhooks", "invoicing_webhook_health.index"),
+    ("Invoice settings", "invoicing_settings.index"),  # the seller's legal details on invoices
 ]
 
 

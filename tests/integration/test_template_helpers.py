@@ -47,7 +47,7 @@ def test_billing_staff_get_a_prefilled_new_invoice_url_and_self_describing_links
     answer = _ask(login(probe.test_client(), world.owner_email, world.acme_slug))
     assert answer["new_invoice_url"] == "/invoicing/invoices/new?subject=engagement:7"
     labels = [link["label"] for link in answer["links"]]
-    assert labels == ["Invoices", "Revenue", "Emails", "Connected apps", "Webhooks"]
+    assert labels == ["Invoices", "Revenue", "Emails", "Connected apps", "Webhooks", "Invoice settings"]
     first = answer["links"][0]
     assert first == {"label": "Invoices", "url": "/invoicing/invoices", "as_tuple": ["Invoices", "/invoicing/invoices"]}
     # Attribute access and the original (label, url) unpacking render the same entries.

@@ -65,3 +65,27 @@ def test_subject_url_as_text_or_as_a_function_called_only_when_read():
     assert calls == []  # building the subject (outside a request, say) calls nothing
     assert subject.link == "/projects/1" and calls == [1]
     assert HostSubject(kind="project", id="1", title="P", url=lambda: None).link is None
+
+
+def test_seller_details_is_optional_and_must_be_a_host_seller_details():
+    from invoicing_plugin.host import HostSellerDetails, HostWorkspace, host_seller_details
+
+    workspace = HostWorkspace(id="1", name="Acme")
+
+    class Without:
+        pass
+
+    class Gives:
+        def __init__(self, value):
+            self.value = value
+
+        def seller_details(self, ws):
+            return self.value
+
+    assert host_seller_details(Without(), workspace) is None
+    assert host_seller_details(Gives(None), workspace) is None
+    details = HostSellerDetails(legal_name="Acme Ltd", post_code="EC2R 8AH", city="London", country="GB")
+    assert host_seller_details(Gives(details), workspace) is details
+    assert details.address_lines == ["EC2R 8AH London", "GB"]
+    with pytest.raises(TypeError, match="HostSellerDetails"):
+        host_seller_details(Gives({"legal_name": "Acme Ltd"}), workspace)
