@@ -159,16 +159,9 @@ def create_deposit_from_proposal(
     deposits (by default: not approved internally), is not accepted, has no total,
     or already has a deposit (unless ``allow_another``).
     """
-    return _invoices.create_deposit_from_proposal(
-        str(workspace_id),
-        actor,
-        str(proposal_id),
-        percent=percent,
-        fixed=fixed,
-        due_date=due_date,
-        send_method=send_method,
-        description=description,
-        allow_another=allow_another,
+    return create_deposit(
+        workspace_id, actor, f"proposal:{proposal_id}", percent=percent, fixed=fixed, due_date=due_date,
+        send_method=send_method, description=description, allow_another=allow_another,
     )
 
 
