@@ -161,16 +161,20 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
     if data.send_method not in SEND_METHODS:
         errors["send_method"] = "Choose how to send the invoice: email, Stripe link or manually."
 
-    parties = None
-    if client is not None:
-        parties = _check_parties(data, client, current, errors)
+    parties = _check_parties(data, client, current, errors)
     if errors:
         raise ValidationFailed(errors)
     return _Validated(client, money, description, data.due_date, subject, data.send_method, parties)
 
 
 def _check_parties(data: DraftInput, client, current: Invoice | None, errors: dict[str, str]) -> dict:
-    """The buyer_* columns and dates for the draft, adding any problem to ``errors``."""
+    """The buyer_* columns and dates for the draft, adding any problem to ``errors``
+    (the buyer is checked once there is a client to take it from)."""
+    dates, date_errors = check_dates(data.supply_date, data.supply_start, data.supply_end, data.payment_terms)
+    for key, message in date_errors.items():
+        errors.setdefault(key, message)
+    if client is None:
+        return dates
     buyer = data.buyer
     from_host = buyer is None and (current is None or str(current.client_id) != str(client.id))
     if from_host:
@@ -185,9 +189,6 @@ def _check_parties(data: DraftInput, client, current: Invoice | None, errors: di
     else:
         for key, message in buyer_errors.items():
             errors.setdefault(key, message)
-    dates, date_errors = check_dates(data.supply_date, data.supply_start, data.supply_end, data.payment_terms)
-    for key, message in date_errors.items():
-        errors.setdefault(key, message)
     return {**values, **dates}
 
 

@@ -102,7 +102,9 @@ def buyer_from_client(client: HostClient) -> BuyerInput:
 
 def buyer_input_of(invoice) -> BuyerInput:
     """What ``invoice`` holds as its buyer, as input (to keep it when a draft is edited)."""
-    return BuyerInput(**{key: getattr(invoice, column) or "" for key, (column, _, _) in BUYER_FIELDS.items()})
+    values = {key: getattr(invoice, column) or "" for key, (column, _, _) in BUYER_FIELDS.items()}
+    values["name"] = values["name"] or invoice.client_name or ""
+    return BuyerInput(**values)
 
 
 def check_buyer(data: BuyerInput) -> tuple[dict[str, str | None], dict[str, str]]:

@@ -125,9 +125,19 @@ def test_a_draft_copies_the_clients_legal_details_from_the_host(app, world):
     ({"country": "ZZ"}, "two-letter ISO code"),
     ({"city": "Ber\x00lin"}, "NUL"),
     ({"vat_id": "DE136695976"}, "country first"),
+    ({"post_code": 10117}, "as text"),
+    ({"address_line1": "x" * 201}, "under 200"),
 ])
-def test_a_host_client_whose_details_cannot_go_on_an_invoice_refuses_the_draft(app, world, details, words):
-    set_client(app, world.client_a, **details)
+def test_a_host_client_whose_details_cannot_go_on_an_invoice_refuses_the_draft(app, world, monkeypatch, details,
+                                                                                words):
+    """What the host answers is checked as typed input is (built as host_demo builds its clients,
+    so a NUL or an int reaches the plugin on PostgreSQL too, where host_demo could not store it)."""
+    import dataclasses
+
+    from host_demo import host as demo_host
+
+    real = demo_host._host_client
+    monkeypatch.setattr(demo_host, "_host_client", lambda client: dataclasses.replace(real(client), **details))
 
     with pytest.raises(api.ValidationFailed) as caught:
         draft(app, world)
@@ -341,6 +351,14 @@ def test_reverse_charge_needs_both_vat_numbers_before_sending(app, world, monkey
     assert load(app, invoice.id).number is None
 
 
+def test_dates_are_checked_even_when_the_client_is_missing(app, world):
+    with app.test_request_context(), pytest.raises(api.ValidationFailed) as caught:
+        api.create_draft(world.acme, ACTOR, client_id="999999", amount="10.00", currency="GBP", description="x",
+                         supply_start=date(2030, 3, 2), supply_end=date(2030, 3, 1))
+
+    assert {"client_id", "supply_end"} <= caught.value.errors.keys()
+
+
 # --- Sending: what it stamps, and the documents --------------------------------------------------
 
 
@@ -409,6 +427,9 @@ def test_the_print_page_pdf_and_portal_show_the_buyer_the_dates_and_the_terms(ap
                      "Bank transfer within 14 days"):
         assert expected in pdf, expected
     assert "Issued November 29, 2026" in cards and "supplied November 1, 2026 – November 28, 2026" in cards
+    detail = staff_client.get(f"/invoicing/invoices/{sent.id}").text  # the staff page says the same
+    assert "Unter den Linden 1, 10117 Berlin, DE" in detail and "VAT number DE136695976" in detail
+    assert '<dd data-field="issue-date">2026-11-29</dd>' in detail and "2026-11-01 – 2026-11-28" in detail
 
 
 def test_a_supply_date_prints_as_one_day(app, world, staff_client, clock):
