@@ -34,7 +34,9 @@ def _host_workspace(workspace: Workspace) -> HostWorkspace:
 
 
 def _host_client(client: Client) -> HostClient:
-    return HostClient(id=str(client.id), name=client.name, email=client.email)
+    return HostClient(id=str(client.id), name=client.name, email=client.email, legal_name=client.legal_name,
+                      address_line1=client.address_line1, city=client.city, post_code=client.post_code,
+                      country=client.country, vat_id=client.vat_id)
 
 
 def _url(endpoint: str, **values) -> str | None:

@@ -97,8 +97,20 @@ class Client(db.Model):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("demo_workspaces.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(255))
+    # The client's legal details, given to the plugin as the invoices' buyer (all optional).
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    post_code: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str | None] = mapped_column(String(2))
+    vat_id: Mapped[str | None] = mapped_column(String(32))
 
     workspace: Mapped[Workspace] = relationship()
+
+
+#: Columns demo_clients gained after its first version (see add_missing_columns).
+CLIENT_DETAIL_COLUMNS = {"legal_name": 200, "address_line1": 200, "city": 100, "post_code": 32, "country": 2,
+                         "vat_id": 32}
 
 
 class Proposal(db.Model):
@@ -142,7 +154,8 @@ class Engagement(db.Model):
 def add_missing_columns() -> None:
     """Bring a demo database made by an older version up to date (``create_all`` only adds tables).
 
-    The demo has no migrations of its own; ``demo_workspaces.country`` and ``.timezone`` came later.
+    The demo has no migrations of its own; ``demo_workspaces.country`` and ``.timezone`` came later,
+    and the clients' legal details (``CLIENT_DETAIL_COLUMNS``) later still.
     """
     from sqlalchemy import inspect, text
 
@@ -154,3 +167,8 @@ def add_missing_columns() -> None:
     if "timezone" not in columns:
         with db.engine.begin() as connection:
             connection.execute(text("ALTER TABLE demo_workspaces ADD COLUMN timezone VARCHAR(64) DEFAULT 'UTC' NOT NULL"))
+    client_columns = {c["name"] for c in inspect(db.engine).get_columns("demo_clients")}
+    for name, length in CLIENT_DETAIL_COLUMNS.items():
+        if name not in client_columns:
+            with db.engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE demo_clients ADD COLUMN {name} VARCHAR({length})"))

@@ -62,9 +62,11 @@ def add_member(user: User, workspace: Workspace, role: str) -> Membership:
     return _flushed(Membership(user=user, workspace=workspace, role=role))
 
 
-def create_client(workspace: Workspace, name: str, email: str) -> Client:
-    """A client of ``workspace``; ``email`` is where invoices go."""
-    return _flushed(Client(workspace=workspace, name=name, email=email))
+def create_client(workspace: Workspace, name: str, email: str, **details: str | None) -> Client:
+    """A client of ``workspace``; ``email`` is where invoices go. ``details``: the optional
+    legal details invoices show (``legal_name``, ``address_line1``, ``city``, ``post_code``,
+    ``country``, ``vat_id``)."""
+    return _flushed(Client(workspace=workspace, name=name, email=email, **details))
 
 
 def create_proposal(
@@ -137,6 +139,14 @@ CLIENTS = {
     ],
 }
 
+#: client email -> the legal details invoices show as the buyer (Initech has none: they are optional).
+CLIENT_DETAILS = {
+    "billing@globex.example": {"legal_name": "Globex Corporation Ltd", "address_line1": "20 Canada Square",
+                               "city": "London", "post_code": "E14 5HU", "country": "GB", "vat_id": "GB980780684"},
+    "ap@contoso.example": {"legal_name": "Contoso Ltd", "address_line1": "1 Microsoft Way", "city": "Redmond, WA",
+                           "post_code": "98052", "country": "US"},
+}
+
 
 def _existing(model, **filters):
     return db.session.scalars(select(model).filter_by(**filters)).first()
@@ -165,7 +175,7 @@ def seed_demo() -> dict:
         ws = workspaces[slug]
         for client_name, client_email, proposals, engagements in clients:
             client = _existing(Client, workspace_id=ws.id, email=client_email) or create_client(
-                ws, client_name, client_email
+                ws, client_name, client_email, **CLIENT_DETAILS.get(client_email, {})
             )
             first = None
             for title, total, currency, approved, accepted in proposals:

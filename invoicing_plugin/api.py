@@ -26,6 +26,8 @@ changed), with a ``.message`` fit to show a person and an optional ``.field``, s
 
 - :class:`ValidationFailed` has ``.errors``: field name → message.
 - :class:`PaidMeanwhile`: void / mark paid found the client had paid.
+- :class:`InvoiceIncomplete`: :func:`send` refused an invoice that lacks what a legal
+  invoice needs; ``.missing`` lists every gap (``.message`` names them all).
 - :class:`DomainError` — a business rule; :class:`InvalidTransition` when the
   invoice's status does not allow the action (e.g. voiding a paid invoice).
 - :class:`NotFound` — no such invoice (or proposal, client, workspace) *in this
@@ -57,6 +59,7 @@ from .services import invoices as _invoices
 from .services import sending as _sending
 from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from .services.invoices import MANUAL_PAYMENT_METHODS, SEND_METHODS, DraftInput, InvoiceQuery
+from .services.parties import BuyerInput, InvoiceIncomplete
 from .services.views import InvoiceSnapshot
 from .services import outbox as _outbox
 from .services.outbox import DeliveryReport
@@ -64,10 +67,12 @@ from .services.outbox import DeliveryReport
 __all__ = [
     "MANUAL_PAYMENT_METHODS",
     "SEND_METHODS",
+    "BuyerInput",
     "DomainError",
     "DeliveryReport",
     "DraftInput",
     "InvalidTransition",
+    "InvoiceIncomplete",
     "InvoiceQuery",
     "InvoiceSnapshot",
     "InvoicingError",
@@ -100,6 +105,11 @@ def create_draft(
     due_date: date | None = None,
     subject: str | None = None,
     send_method: str = "email",
+    buyer: BuyerInput | None = None,
+    supply_date: date | None = None,
+    supply_start: date | None = None,
+    supply_end: date | None = None,
+    payment_terms: str | None = None,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
@@ -108,6 +118,14 @@ def create_draft(
     and must be one of ``INVOICING_CURRENCIES``. ``subject``: an optional
     ``"engagement:12"`` / ``"project:3"`` / ``"proposal:7"`` of this workspace.
     ``send_method``: ``"email"``, ``"stripe_link"`` or ``"manual"``.
+
+    The client as the buyer (legal name, address, country, VAT and registration ids) is
+    copied from the host's :class:`~invoicing_plugin.host.HostClient`; pass ``buyer`` (a
+    :class:`BuyerInput`) to give it for this invoice instead. ``supply_date`` or
+    ``supply_start``/``supply_end`` (``datetime.date``; a period has both, start first) and
+    ``payment_terms`` (text, up to 500 characters) are printed on the invoice. Bad values
+    raise :class:`ValidationFailed` (fields ``buyer_name``, ``buyer_country``,
+    ``buyer_vat_id`` ..., ``supply_date``, ``supply_end``, ``payment_terms``).
     """
     data = DraftInput(
         client_id=str(client_id),
@@ -117,6 +135,11 @@ def create_draft(
         due_date=due_date,
         subject_ref=subject,
         send_method=send_method,
+        buyer=buyer,
+        supply_date=supply_date,
+        supply_start=supply_start,
+        supply_end=supply_end,
+        payment_terms=payment_terms,
     )
     return _invoices.create_draft(str(workspace_id), actor, data)
 
@@ -205,7 +228,9 @@ def send(workspace_id: str, actor: str, invoice_id: int, *, method: str | None =
 
     ``method`` defaults to the draft's send method. Email and link sends need the
     workspace's Stripe connection. On failure nothing changes (the invoice stays a
-    draft, its number is not used) and trying again is safe. The email is queued in
+    draft, its number is not used) and trying again is safe. An invoice that lacks what a
+    legal invoice needs raises :class:`InvoiceIncomplete` (see ``docs/invoices.md``, "What
+    sending requires"). The email is queued in
     the send's transaction and delivered after the commit; an SMTP failure then does
     not undo the send: the email is retried from the outbox (:func:`deliver_emails`).
     """

@@ -138,14 +138,40 @@ class HostWorkspace:
 
 @dataclass(frozen=True)
 class HostClient:
-    """A client of the workspace: who an invoice is addressed to (all three fields required).
+    """A client of the workspace: who an invoice is addressed to.
 
-    ``name`` and ``email`` are copied onto each invoice when it is created (a later change
-    in the host does not rewrite sent invoices); ``email`` receives the invoice emails."""
+    ``id``, ``name`` and ``email`` are required. ``name`` and ``email`` are copied onto each
+    invoice when it is created (a later change in the host does not rewrite sent invoices);
+    ``email`` receives the invoice emails.
+
+    Optional, default ``None`` (hosts written before them keep working): the client as the
+    *buyer* of EN 16931 (BG-7), copied onto each draft when it is created, editable on the
+    draft, frozen when it is sent:
+
+    - ``legal_name`` (BT-44): the buyer's name as registered; ``None`` means ``name``;
+    - the postal address (BG-8): ``address_line1``/``address_line2`` (BT-50/51), ``city``
+      (BT-52), ``post_code`` (BT-53), ``country`` (BT-55, ISO 3166-1 alpha-2, ``"DE"``);
+    - ``vat_id`` (BT-48, with or without its country prefix: ``"DE136695976"``; checked with
+      python-stdnum against ``country``, so give ``country`` with it) -- needed for a reverse
+      charge (B2B) invoice;
+    - ``registration_id`` (BT-47, e.g. the company number).
+
+    Copying checks them as staff input is checked (length, NUL, country code, VAT number):
+    a value that fails refuses the draft with a message naming the client's field (fix it
+    in the host). A workspace that keeps "Invoice settings" cannot send an invoice to a
+    client without a name and address (see ``docs/invoices.md``)."""
 
     id: str
     name: str
     email: str
+    legal_name: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    post_code: str | None = None
+    country: str | None = None
+    vat_id: str | None = None
+    registration_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,27 @@ class Invoice(Base):
     subject_ref: Mapped[str | None] = mapped_column(String(140), index=True)  # "proposal:42"
     subject_title: Mapped[str | None] = mapped_column(String(255))
 
+    # The parties and dates of a legal invoice (revision 0013; EN 16931 terms in brackets).
+    # Buyer (BG-7): copied from the host's client when the draft is created, editable on the
+    # draft, frozen at send. Invoices from before 0013 have only buyer_name (= client_name).
+    buyer_name: Mapped[str | None] = mapped_column(String(255))  # BT-44, the legal name
+    buyer_address_line1: Mapped[str | None] = mapped_column(String(200))  # BT-50
+    buyer_address_line2: Mapped[str | None] = mapped_column(String(200))  # BT-51
+    buyer_city: Mapped[str | None] = mapped_column(String(100))  # BT-52
+    buyer_post_code: Mapped[str | None] = mapped_column(String(32))  # BT-53
+    buyer_country: Mapped[str | None] = mapped_column(String(2))  # BT-55, ISO 3166-1 alpha-2
+    buyer_vat_id: Mapped[str | None] = mapped_column(String(32))  # BT-48, compact with prefix
+    buyer_registration_id: Mapped[str | None] = mapped_column(String(64))  # BT-47
+    # The seller (BG-4) as it was when the invoice was sent: HostSellerDetails' fields as a
+    # JSON object, None for drafts (they print the live details) and for invoices sent
+    # before 0013 (they print the live details, as they always did).
+    seller_snapshot: Mapped[dict | None] = mapped_column(JSON)
+    issue_date: Mapped[date | None] = mapped_column(Date)  # BT-2: the send day in the workspace's zone
+    supply_date: Mapped[date | None] = mapped_column(Date)  # BT-72
+    supply_start: Mapped[date | None] = mapped_column(Date)  # BT-73
+    supply_end: Mapped[date | None] = mapped_column(Date)  # BT-74
+    payment_terms: Mapped[str | None] = mapped_column(Text)  # BT-20, free text
+
     amount_minor: Mapped[int] = mapped_column(BigInteger, active_history=True)
     currency: Mapped[str] = mapped_column(String(3), active_history=True)
     description: Mapped[str] = mapped_column(Text)

@@ -31,9 +31,10 @@ from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostSellerDetails, HostWorkspace
+from .parties import document_seller
 from .uow import UnitOfWork, wall_today
 
-__all__ = ["InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
+__all__ = ["Buyer", "InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
 
 #: Status wording on the document, for staff and client alike (from the status table).
 DOCUMENT_STATUS: Mapping[str, str] = DOCUMENT_LABELS
@@ -44,6 +45,35 @@ FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
     ("/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
 )
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """The client as the buyer on the document (EN 16931 BG-7): what the invoice holds."""
+
+    name: str
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    post_code: str | None = None
+    country: str | None = None
+    vat_id: str | None = None
+    registration_id: str | None = None
+
+    @property
+    def address_lines(self) -> list[str]:
+        """Street lines, then post code and city, then the country code."""
+        town = " ".join(part for part in (self.post_code, self.city) if part)
+        return [line for line in (self.address_line1, self.address_line2, town, self.country) if line]
+
+
+def _buyer(invoice) -> Buyer | None:
+    values = {key: getattr(invoice, f"buyer_{key}", None) for key in
+              ("address_line1", "address_line2", "city", "post_code", "country", "vat_id", "registration_id")}
+    name = getattr(invoice, "buyer_name", None)
+    if not name and not any(values.values()):
+        return None
+    return Buyer(name=name or invoice.client_name, **values)
 
 
 @dataclass(frozen=True)
@@ -66,7 +96,45 @@ class InvoiceDocument:
     locale: str = "en_US"
     seller: HostSellerDetails | None = None
     """The issuer's legal details (EN 16931 BG-4), or ``None`` when the workspace has none:
-    then only :attr:`workspace_name` names the issuer, as before."""
+    then only :attr:`workspace_name` names the issuer, as before. A sent invoice shows them
+    as they were when it was sent (``Invoice.seller_snapshot``), a draft as they are now."""
+    buyer: Buyer | None = None
+    """The client's legal details (BG-7) as on the invoice; ``None``: only :attr:`client_name`."""
+    supply_date: date | None = None  # BT-72
+    supply_start: date | None = None  # BT-73
+    supply_end: date | None = None  # BT-74
+    payment_terms: str | None = None  # BT-20
+
+    @property
+    def buyer_name(self) -> str:
+        """The client's legal name when known, else the name the invoice was created for."""
+        return self.buyer.name if self.buyer is not None and self.buyer.name else self.client_name
+
+    @property
+    def buyer_lines(self) -> list[tuple[str, str]]:
+        """``(label, text)`` rows of the client's details to print under its name."""
+        buyer = self.buyer
+        if buyer is None:
+            return []
+        rows: list[tuple[str, str]] = [("", line) for line in buyer.address_lines]
+        if buyer.vat_id:
+            rows.append(("VAT number", buyer.vat_id))
+        if buyer.registration_id:
+            rows.append(("Company number", buyer.registration_id))
+        return rows
+
+    @property
+    def supply_text(self) -> str | None:
+        """"12 March 2025", "1 March 2025 – 31 March 2025", or ``None``."""
+        if self.supply_date is not None:
+            return self.date_text(self.supply_date)
+        if self.supply_start is not None and self.supply_end is not None:
+            return f"{self.date_text(self.supply_start)} – {self.date_text(self.supply_end)}"
+        return None
+
+    @property
+    def supply_label(self) -> str:
+        return "Supply date" if self.supply_date is not None else "Supply period"
 
     @property
     def seller_lines(self) -> list[tuple[str, str]]:
@@ -119,8 +187,9 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
                    seller: HostSellerDetails | None = None) -> InvoiceDocument:
     """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid.
 
-    ``seller``: the workspace's seller details to print (``services.seller.seller_details``);
-    ``None`` prints the workspace's name alone.
+    ``seller``: the workspace's seller details now (``services.seller.seller_details``);
+    ``None`` prints the workspace's name alone. A sent invoice prints the seller as it was
+    sent instead (:func:`.parties.document_seller`), whatever is passed.
 
     ``today`` (for "overdue") defaults to today in the workspace's time zone by ``uow``'s
     clock, else the wall clock; the issued and paid days are in that zone too."""
@@ -143,12 +212,18 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         amount=Money(int(invoice.amount_minor), currency),
         amount_paid=Money(int(paid), currency) if paid is not None else None,
         amount_refunded=Money(int(refunded), currency) if refunded else None,
-        issued_on=_day(invoice.sent_at or (invoice.created_at if status is InvoiceStatus.DRAFT else None), zone),
+        issued_on=getattr(invoice, "issue_date", None)
+        or _day(invoice.sent_at or (invoice.created_at if status is InvoiceStatus.DRAFT else None), zone),
         due_on=invoice.due_date,
         paid_on=_day(invoice.paid_at, zone),
         pay_url=pay_url if is_open_for_payment(status) else None,
         locale=getattr(workspace, "locale", None) or "en_US",
-        seller=seller,
+        seller=document_seller(invoice, seller),
+        buyer=_buyer(invoice),
+        supply_date=getattr(invoice, "supply_date", None),
+        supply_start=getattr(invoice, "supply_start", None),
+        supply_end=getattr(invoice, "supply_end", None),
+        payment_terms=getattr(invoice, "payment_terms", None),
     )
 
 
@@ -301,13 +376,17 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
     pen.font(9, bold=True, color=_Pen.MUTED)
     pen.text("BILL TO", height=5)
     pen.font(11, bold=True)
-    pdf.multi_cell(full * 0.5, 6, pen.clean(doc.client_name))
+    pdf.multi_cell(full * 0.5, 6, pen.clean(doc.buyer_name))
     pen.font(10, color=_Pen.MUTED)
+    for label, value in doc.buyer_lines:
+        pdf.multi_cell(full * 0.5, 5, pen.clean(f"{label}: {value}" if label else value))
     pdf.multi_cell(full * 0.5, 5, pen.clean(doc.client_email))
     left_bottom = pdf.get_y()
 
-    rows = [("Invoice number", doc.number), ("Issued", doc.date_text(doc.issued_on)),
-            ("Due", doc.date_text(doc.due_on))]
+    rows = [("Invoice number", doc.number), ("Issued", doc.date_text(doc.issued_on))]
+    if doc.supply_text:
+        rows.append((doc.supply_label, doc.supply_text))
+    rows.append(("Due", doc.date_text(doc.due_on)))
     if doc.paid_on:
         rows.append(("Paid", doc.date_text(doc.paid_on)))
     rows.append(("Status", doc.status_label))
@@ -351,6 +430,13 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
     if doc.amount_refunded is not None:
         total_row("Refunded", code_amount(doc.amount_refunded))
     pdf.ln(6)
+
+    if doc.payment_terms:
+        pen.font(10, bold=True)
+        pen.text("Payment terms", height=5)
+        pen.font(10, color=_Pen.MUTED)
+        pen.paragraph(doc.payment_terms, height=5)
+        pdf.ln(3)
 
     if doc.pay_url:
         pen.font(11, bold=True)

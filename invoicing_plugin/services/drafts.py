@@ -38,6 +38,7 @@ from .common import (
     unit_of_work,
 )
 from .errors import InvoicingError, ValidationFailed
+from .parties import BuyerInput, buyer_from_client, buyer_input_of, check_buyer, check_dates
 from .text import check_text
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
@@ -60,6 +61,13 @@ class DraftInput:
     due_date: date | None = None
     subject_ref: str | None = None
     send_method: str = "email"
+    # The parties and dates (services/parties.py). ``buyer=None``: the client's details from
+    # the host on a new draft (or a new client); on an edit of the same client, kept as saved.
+    buyer: BuyerInput | None = None
+    supply_date: date | None = None
+    supply_start: date | None = None
+    supply_end: date | None = None
+    payment_terms: str | None = None
 
 
 @dataclass
@@ -70,11 +78,15 @@ class _Validated:
     due_date: date | None
     subject: HostSubject | None
     send_method: str
+    parties: dict | None = None  # buyer_* columns and the dates (services/parties.py)
 
 
 def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: bool = False,
-                   uow: UnitOfWork | None = None) -> _Validated:
-    """Check every field; raise :class:`ValidationFailed` listing each problem."""
+                   uow: UnitOfWork | None = None, current: Invoice | None = None) -> _Validated:
+    """Check every field; raise :class:`ValidationFailed` listing each problem.
+
+    ``current``: the draft being edited (its buyer is kept when ``data.buyer`` is ``None``
+    and the client is the same)."""
     uow = uow or unit_of_work()
     host = uow.host
     errors: dict[str, str] = {}
@@ -149,9 +161,35 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
     if data.send_method not in SEND_METHODS:
         errors["send_method"] = "Choose how to send the invoice: email, Stripe link or manually."
 
+    parties = _check_parties(data, client, current, errors)
     if errors:
         raise ValidationFailed(errors)
-    return _Validated(client, money, description, data.due_date, subject, data.send_method)
+    return _Validated(client, money, description, data.due_date, subject, data.send_method, parties)
+
+
+def _check_parties(data: DraftInput, client, current: Invoice | None, errors: dict[str, str]) -> dict:
+    """The buyer_* columns and dates for the draft, adding any problem to ``errors``
+    (the buyer is checked once there is a client to take it from)."""
+    dates, date_errors = check_dates(data.supply_date, data.supply_start, data.supply_end, data.payment_terms)
+    for key, message in date_errors.items():
+        errors.setdefault(key, message)
+    if client is None:
+        return dates
+    buyer = data.buyer
+    from_host = buyer is None and (current is None or str(current.client_id) != str(client.id))
+    if from_host:
+        buyer = buyer_from_client(client)
+    elif buyer is None:
+        buyer = buyer_input_of(current)
+    values, buyer_errors = check_buyer(buyer)
+    if from_host and buyer_errors:
+        # The host's record is at fault: say so once, on the client, so staff fix it there.
+        errors.setdefault("client_id", f"{client.name}'s details in the client record cannot go on an invoice: "
+                                       + " ".join(buyer_errors.values()))
+    else:
+        for key, message in buyer_errors.items():
+            errors.setdefault(key, message)
+    return {**values, **dates}
 
 
 def _apply(invoice: Invoice, valid: _Validated) -> None:
@@ -165,6 +203,8 @@ def _apply(invoice: Invoice, valid: _Validated) -> None:
     invoice.send_method = valid.send_method
     invoice.subject_ref = valid.subject.ref if valid.subject else None
     invoice.subject_title = valid.subject.title if valid.subject else None
+    for column, value in (valid.parties or {}).items():
+        setattr(invoice, column, value)
 
 
 def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str = "standard",
@@ -194,7 +234,8 @@ def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInpu
         invoice = lock_invoice(repo, invoice_id)
         if not is_editable(invoice.status):
             raise InvoicingError("Only draft invoices can be edited: this one has been sent.")
-        valid = validate_draft(workspace_id, data, allow_any_currency=invoice.kind == DEPOSIT_KIND, uow=uow)
+        valid = validate_draft(workspace_id, data, allow_any_currency=invoice.kind == DEPOSIT_KIND, uow=uow,
+                               current=invoice)
         _apply(invoice, valid)
         record_event(repo, invoice, actor, "edited", from_status=invoice.status, to_status=invoice.status, detail=_summary(invoice))
         repo.session.flush()

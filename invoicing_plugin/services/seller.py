@@ -77,12 +77,13 @@ class SellerInput:
     footer: str = ""
 
 
-def normalize_vat_id(value: str, country: str) -> str:
+def normalize_vat_id(value: str, country: str, *, party: str = "seller") -> str:
     """``value`` as a valid VAT id of ``country`` (ISO alpha-2), compact with its prefix.
 
     ``"GB 980 7806 84"`` for ``GB`` -> ``"GB980780684"``; ``"136695976"`` for ``DE`` ->
     ``"DE136695976"``. Raises ``ValueError`` with a message for staff: a wrong check
-    digit or length, or another country's prefix."""
+    digit or length, or another country's prefix. ``party`` names whose number it is in
+    that message (``"seller"``, ``"client"``)."""
     country = country.upper()
     if country != "GB" and country not in _EU_MEMBERS and _vat_module(country) is None:
         return value.strip()  # nothing to check it against offline
@@ -91,7 +92,7 @@ def normalize_vat_id(value: str, country: str) -> str:
     prefixes = {prefix, "XI"} if country == "GB" else {prefix}
     given = text[:2] if text[:2].isalpha() and text[:2] in _KNOWN_PREFIXES else None
     if given is not None and given not in prefixes:
-        raise ValueError(f"This VAT number starts with {given}, but a VAT number of the seller's country "
+        raise ValueError(f"This VAT number starts with {given}, but a VAT number of the {party}'s country "
                          f"({country}) starts with {prefix}. Check the number or the country.")
     if given is None:
         text = prefix + text

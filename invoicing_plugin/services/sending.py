@@ -67,6 +67,7 @@ from .errors import InvoicingError
 from .fees import plan_fee_bps
 from .numbering import take_next_number
 from .outbox import deliver_after_commit, enqueue
+from .parties import refuse_if_incomplete, stamp_at_send
 from .paylink import (  # noqa: F401  (re-exported under their former names)
     EXPIRY_MARGIN,
     PayLinkOutcome,
@@ -132,7 +133,12 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
     ``stripe_link``: staff share the pay link themselves; ``manual``: recorded as
     sent, no payment link. Email and link need a payment route. On any failure
     the invoice stays a draft, the failed attempt is recorded, and
-    :class:`InvoicingError` says why; trying again is safe. The email is queued in
+    :class:`InvoicingError` says why; trying again is safe. An invoice that lacks what a
+    legal invoice needs (seller or client details, VAT numbers its tax categories require;
+    see :mod:`.parties`) is refused with :class:`~.parties.InvoiceIncomplete`, listing all
+    of it, before a number is taken or Stripe is called. Sending stamps the issue date (the
+    workspace's today), the due date from the seller's payment terms when the draft has
+    none, and the seller's details as they are now. The email is queued in
     the same transaction and delivered after the commit: an SMTP failure does not
     undo the send (``SendResult.email_problem`` says it is being retried).
     """
@@ -151,6 +157,8 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
         transition(invoice.status, Action.SEND)  # InvalidTransition before anything else
         if invoice.due_date is not None and invoice.due_date < uow.today(workspace):
             raise InvoicingError("The due date is in the past: edit the draft and choose a new due date first.", field="due_date")
+        # Everything a legal invoice lacks, in one message, before anything changes (parties.py).
+        seller = refuse_if_incomplete(invoice, workspace, uow)
         if method in ONLINE_METHODS:
             availability = payment_availability(workspace_id, uow=uow)
             route = availability.route
@@ -164,6 +172,7 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
         before, after = apply_transition(invoice, Action.SEND)
         invoice.sent_at = uow.clock()
         invoice.send_method = method
+        stamp_at_send(invoice, seller, uow.today(workspace))  # issue date, due date by terms, seller as sent
         claim(uow, invoice, workspace_id, Action.SEND)
         try:
             invoice.number = take_next_number(repo.session, str(workspace_id), uow.settings["INVOICING_NUMBER_PREFIX"])

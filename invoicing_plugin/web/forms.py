@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 
 from ..domain.country import COUNTRIES
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
+from ..services.parties import BuyerInput
 from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
 from ..services.refunding import REFUND_REASONS
 from ..services.text import has_nul, nul_message
@@ -70,7 +71,54 @@ class InvoicingForm(FlaskForm):
         return valid
 
 
-class InvoiceForm(InvoicingForm):
+class PartiesFields:
+    """The buyer and dates of a draft (services/parties.py), shared by the invoice form.
+
+    ``buyer_for`` is the client id the buyer fields were filled for: when staff pick
+    another client, the typed buyer fields are the old client's and are not used (the new
+    client's details come from the host)."""
+
+    buyer_for = HiddenField()
+    buyer_name = StringField("Legal name", filters=[_strip], render_kw={"maxlength": 255})
+    buyer_address_line1 = StringField("Address line 1", filters=[_strip], render_kw={"maxlength": 200})
+    buyer_address_line2 = StringField("Address line 2 (optional)", filters=[_strip], render_kw={"maxlength": 200})
+    buyer_city = StringField("City", filters=[_strip], render_kw={"maxlength": 100})
+    buyer_post_code = StringField("Post code", filters=[_strip], render_kw={"maxlength": 32})
+    buyer_country = SelectField("Country", choices=[], validate_choice=False)  # the service checks the code
+    buyer_vat_id = StringField("VAT number (optional; needed for a reverse charge)", filters=[_strip],
+                               render_kw={"maxlength": 32, "autocomplete": "off"})
+    buyer_registration_id = StringField("Company registration number (optional)", filters=[_strip],
+                                        render_kw={"maxlength": 64})
+    supply_date = DateField("Supply date (optional)", validators=[Optional()], format="%Y-%m-%d")
+    supply_start = DateField("Supply period from", validators=[Optional()], format="%Y-%m-%d")
+    supply_end = DateField("Supply period to", validators=[Optional()], format="%Y-%m-%d")
+    payment_terms = TextAreaField("Payment terms (optional)", filters=[_strip], render_kw={"rows": 2, "maxlength": 500})
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.buyer_country.choices = _country_choices()
+
+    def parties_input(self) -> dict:
+        """The draft's buyer and dates as :class:`~..services.drafts.DraftInput` keywords.
+
+        ``buyer`` is ``None`` (the chosen client's details from the host, or the draft's
+        own when the client did not change) unless the buyer fields were shown for the
+        client that is chosen now."""
+        client_id = getattr(self, "client_id", None)
+        shown_for = self.buyer_for.data or ""
+        buyer = None
+        if shown_for and client_id is not None and shown_for == (client_id.data or ""):
+            buyer = BuyerInput(
+                name=self.buyer_name.data or "", address_line1=self.buyer_address_line1.data or "",
+                address_line2=self.buyer_address_line2.data or "", city=self.buyer_city.data or "",
+                post_code=self.buyer_post_code.data or "", country=self.buyer_country.data or "",
+                vat_id=self.buyer_vat_id.data or "", registration_id=self.buyer_registration_id.data or "",
+            )
+        return {"buyer": buyer, "supply_date": self.supply_date.data, "supply_start": self.supply_start.data,
+                "supply_end": self.supply_end.data, "payment_terms": self.payment_terms.data or None}
+
+
+class InvoiceForm(PartiesFields, InvoicingForm):
     client_id = SelectField("Client", validators=[InputRequired("Choose the client to invoice.")], choices=[])
     amount = StringField("Amount", filters=[_strip], validators=[InputRequired("Enter an amount.")],
                          render_kw={"inputmode": "decimal", "autocomplete": "off"})

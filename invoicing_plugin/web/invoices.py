@@ -120,6 +120,7 @@ def _draft_input(form: InvoiceForm) -> service.DraftInput:
         due_date=form.due_date.data,
         subject_ref=form.subject_ref.data or None,
         send_method=form.send_method.data or "email",
+        **form.parties_input(),
     )
 
 
@@ -196,6 +197,7 @@ def invoice_edit(invoice_id: int):
     form.set_choices(_clients(), _currencies_for(invoice), _subjects(invoice.subject_ref))
     if request.method == "GET":
         form.amount.data = format_decimal_amount(Money(invoice.amount_minor, invoice.currency))
+        form.buyer_for.data = invoice.client_id  # the buyer fields below are this client's
         return _render_form(form, invoice=invoice)
     if not form.validate_on_submit():
         return _render_form(form, invoice=invoice, status=422)

@@ -259,3 +259,50 @@ def test_0006_gives_every_existing_connection_and_invoice_its_own_idempotency_no
     nonces = invoices + connections
     assert len(nonces) == 5 and len(set(nonces)) == 5
     assert all(isinstance(n, str) and len(n) == 32 for n in nonces)
+
+
+def test_0013_gives_existing_invoices_their_buyer_name_and_leaves_the_rest_empty(empty_engine):
+    """Invoices from before 0013 are billed to the name they were issued to (``client_name``):
+    ``buyer_name`` takes it; the address, ids, seller snapshot and dates stay NULL (the print
+    page then shows the live seller and the day the invoice was sent, as before)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, select
+
+    from invoicing_plugin.persistence.models import Invoice
+
+    upgrade(empty_engine, "0010")
+    at = datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)
+    base = {"client_id": "c", "client_email": "b@globex.test", "description": "Audit", "currency": "GBP",
+            "amount_minor": 1000, "amount_refunded_minor": 0, "amount_dispute_lost_minor": 0, "checkout_attempt": 0,
+            "online_payment_unavailable": False, "version": 1, "created_at": at, "updated_at": at,
+            "kind": "standard", "send_method": "email", "idempotency_nonce": "n" * 32}
+    rows = [
+        {**base, "id": 1, "workspace_id": "1", "public_token": "t1", "status": "paid", "client_name": "Globex",
+         "number": "INV-0001", "sent_at": at},
+        {**base, "id": 2, "workspace_id": "2", "public_token": "t2", "status": "draft", "client_name": "Zoë Café",
+         "number": None, "sent_at": None},
+    ]
+    with empty_engine.begin() as connection:
+        connection.execute(insert(_as_migrated(connection, Invoice)), rows)
+
+    upgrade(empty_engine)
+
+    table = Invoice.__table__
+    new = [table.c.buyer_address_line1, table.c.buyer_address_line2, table.c.buyer_city, table.c.buyer_post_code,
+           table.c.buyer_country, table.c.buyer_vat_id, table.c.buyer_registration_id, table.c.seller_snapshot,
+           table.c.issue_date, table.c.supply_date, table.c.supply_start, table.c.supply_end, table.c.payment_terms]
+    with empty_engine.connect() as connection:
+        got = connection.execute(select(table.c.id, table.c.client_name, table.c.buyer_name, *new)
+                                 .order_by(table.c.id)).all()
+    assert [tuple(row[:3]) for row in got] == [(1, "Globex", "Globex"), (2, "Zoë Café", "Zoë Café")]
+    assert all(value is None for row in got for value in row[3:])
+
+    from alembic import command
+
+    with empty_engine.begin() as connection:  # and back: the columns go, the rows stay
+        command.downgrade(alembic_config(connection), "0010")
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("invoicing_invoices")}
+    assert "buyer_name" not in columns and "seller_snapshot" not in columns
+    with empty_engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM invoicing_invoices").scalar() == 2

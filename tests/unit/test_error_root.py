@@ -77,6 +77,12 @@ EXEMPT = {
 }
 
 
+def _invoice_incomplete(missing):
+    from invoicing_plugin.services.parties import InvoiceIncomplete
+
+    return InvoiceIncomplete(missing)
+
+
 def _samples() -> dict[str, list[BaseException]]:
     """Each staff-facing class, built as the code builds it (same arguments, real texts)."""
     from invoicing_plugin.domain import errors as domain
@@ -114,6 +120,10 @@ def _samples() -> dict[str, list[BaseException]]:
             errors.PaidMeanwhile("The client paid meanwhile; the invoice is now paid.", status="paid")
         ],
         "invoicing_plugin.services.fees.UnknownPlan": [fees.UnknownPlan("gold"), fees.UnknownPlan(None)],
+        "invoicing_plugin.services.parties.InvoiceIncomplete": [
+            _invoice_incomplete(["The seller's address is missing: street and city (Invoice settings).",
+                                 "Reverse charge needs the client's VAT number."])
+        ],
         "invoicing_plugin.services.analytics_period.RangeError": [
             analytics.RangeError("The start date must be on or before the end date.", field="start")
         ],
