@@ -94,17 +94,30 @@ def create_draft(
     actor: str,
     *,
     client_id: str,
-    amount: str | int,
-    description: str,
+    amount: str | int | None = None,
+    description: str = "",
     currency: str | None = None,
     due_date: date | None = None,
     subject: str | None = None,
     send_method: str = "email",
+    lines: list[dict] | None = None,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
+    Give either ``amount`` or ``lines``.
+
     ``amount``: the text a person typed (``"1,250.50"``) or an ``int`` of Stripe
-    minor units (``125050``). ``currency`` defaults to ``INVOICING_DEFAULT_CURRENCY``
+    minor units (``125050``); the draft is one line of that amount without VAT.
+    ``lines``: a list of dicts of text as a person types it, e.g.
+    ``[{"description": "Audit", "quantity": "2", "unit": "day", "unit_price": "150.00",
+    "tax_rate": "20"}]`` -- ``quantity`` (default "1", up to 4 decimals), ``unit``,
+    ``unit_price`` (the currency's decimals), ``discount`` (an amount off the line),
+    ``tax_rate`` (a percent; "0" is zero rated) or ``tax_rate_id`` (one of the workspace's
+    tax rates); a line with neither gets the workspace's default rate, or no VAT. Errors
+    are :class:`ValidationFailed` keyed ``lines-<index from 0>-<field>``; nothing is saved.
+    The snapshot's ``net_minor``, ``tax_minor`` and ``total_minor`` (= ``amount_minor``) are
+    computed per EN 16931 (docs/invoices.md states the rounding). ``description`` may be
+    empty with lines (the first line's is used). ``currency`` defaults to ``INVOICING_DEFAULT_CURRENCY``
     and must be one of ``INVOICING_CURRENCIES``. ``subject``: an optional
     ``"engagement:12"`` / ``"project:3"`` / ``"proposal:7"`` of this workspace.
     ``send_method``: ``"email"``, ``"stripe_link"`` or ``"manual"``.
@@ -117,6 +130,7 @@ def create_draft(
         due_date=due_date,
         subject_ref=subject,
         send_method=send_method,
+        lines=None if lines is None else list(lines),
     )
     return _invoices.create_draft(str(workspace_id), actor, data)
 
