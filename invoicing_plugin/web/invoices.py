@@ -162,7 +162,8 @@ def invoice_new():
         if template_id is not None:
             template = template_service.get_template(ctx.workspace.id, template_id)
             for name, value in template_service.draft_defaults(template).items():
-                getattr(form, name).data = value
+                if hasattr(form, name):
+                    getattr(form, name).data = value
         subject_ref = request.args.get("subject")
         if subject_ref:
             subject, _ = _subject_context(subject_ref)

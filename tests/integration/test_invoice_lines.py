@@ -215,3 +215,26 @@ def test_editing_a_draft_replaces_its_lines(app, world):
         session = get_state(app).session
         assert session.scalars(select(InvoiceLine.position).where(InvoiceLine.invoice_id == invoice.id)).all() == [1]
         session.rollback()
+
+
+def test_templates_carry_lines_checked_like_a_drafts(app, world):
+    from invoicing_plugin.services import templates
+
+    typed = [{"description": "Retainer", "quantity": "1", "unit": "month", "unit_price": "1,000.00", "tax_rate": "20"},
+             {"description": "Hosting", "unit_price": "20", "tax_rate": ""}]
+    with app.test_request_context():
+        template = templates.create_template(world.acme, ACTOR, templates.TemplateInput(
+            name="Monthly", currency="GBP", lines=typed))
+        defaults = templates.draft_defaults(templates.get_template(world.acme, template.id))
+        assert defaults["lines"] == [
+            {"description": "Retainer", "quantity": "1", "unit": "month", "unit_price": "1,000.00", "tax_rate": "20"},
+            {"description": "Hosting", "unit_price": "20"}]
+        assert defaults["amount"] == ""
+        invoice = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP",
+                                   lines=defaults["lines"])
+        assert (invoice.net_minor, invoice.tax_minor, invoice.total_minor) == (102000, 20000, 122000)
+        with pytest.raises(api.ValidationFailed) as caught:
+            templates.create_template(world.acme, ACTOR, templates.TemplateInput(
+                name="Broken", currency="GBP", lines=[{"description": "x", "quantity": "0", "unit_price": "1"}]))
+        assert set(caught.value.errors) == {"lines-0-quantity"}
+        assert [t.name for t in templates.list_templates(world.acme)] == ["Monthly"]
