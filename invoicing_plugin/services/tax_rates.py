@@ -27,7 +27,7 @@ from .uow import UnitOfWork
 
 __all__ = [
     "CATEGORIES", "TaxRateInput", "archive_tax_rate", "create_tax_rate", "default_tax_rate", "get_tax_rate",
-    "list_tax_rates", "prices_include_tax", "set_default", "set_prices_include_tax", "update_tax_rate",
+    "list_tax_rates", "prices_include_tax", "rate_text", "set_default", "set_prices_include_tax", "update_tax_rate",
     "vat_of",
 ]
 
@@ -52,6 +52,12 @@ class TaxRateInput:
     category: str = "S"
     note: str = ""
     is_default: bool = False
+
+
+def rate_text(rate) -> str:
+    """A stored rate as a person reads it: ``Decimal("20")`` -> "20", ``Decimal("5.50")`` -> "5.5"."""
+    text = format(rate, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def vat_of(rate: TaxRate) -> en16931.VatRate:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from babel import Locale
 from flask import has_request_context, request
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
@@ -17,6 +17,8 @@ from ..domain.country import COUNTRIES
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
 from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
 from ..services.refunding import REFUND_REASONS
+from ..services.tax_rates import CATEGORIES as TAX_CATEGORIES
+from ..services.tax_rates import NOTE_MAX as TAX_NOTE_MAX
 from ..services.text import has_nul, nul_message
 
 
@@ -135,6 +137,22 @@ class TemplateForm(InvoicingForm):
     currency = SelectField("Currency", choices=[])
     due_in_days = IntegerField("Due in (days, optional)", validators=[Optional(), NumberRange(0, 365, "Due in days must be from 0 to 365.")])
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
+
+
+class TaxRateForm(InvoicingForm):
+    """A workspace VAT rate; the tax-rates service checks the rules (rate vs category, note)."""
+
+    name = StringField("Name", filters=[_strip], render_kw={"maxlength": 120})
+    rate = StringField("Rate (%)", filters=[_strip], render_kw={"inputmode": "decimal", "maxlength": 10})
+    category = SelectField("Category", choices=choices(TAX_CATEGORIES.items()), default="S")
+    note = TextAreaField("Exemption reason or reverse-charge note", filters=[_strip],
+                         render_kw={"rows": 2, "maxlength": TAX_NOTE_MAX})
+    is_default = BooleanField("Default rate for new lines")
+
+
+class PricesForm(InvoicingForm):
+    prices_include_tax = RadioField("Staff type line prices", choices=choices(
+        [("net", "without VAT (net)"), ("gross", "with VAT included (gross)")]), default="net")
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
