@@ -238,3 +238,38 @@ def test_templates_carry_lines_checked_like_a_drafts(app, world):
                 name="Broken", currency="GBP", lines=[{"description": "x", "quantity": "0", "unit_price": "1"}]))
         assert set(caught.value.errors) == {"lines-0-quantity"}
         assert [t.name for t in templates.list_templates(world.acme)] == ["Monthly"]
+
+
+def test_the_printed_invoice_shows_lines_vat_breakdown_and_totals(app, world, staff_client):
+    from tests.integration.test_documents import pdf_text
+
+    reverse = _add_rate(app, world.acme, name="EU reverse charge", rate="0", category="AE",
+                        note="Reverse charge: the customer accounts for VAT")
+    invoice = _draft(app, world, [
+        {"description": "Penetration test", "quantity": "2", "unit": "day", "unit_price": "150.00", "tax_rate": "20"},
+        {"description": "Report writing", "quantity": "1.5", "unit": "hour", "unit_price": "33.33",
+         "discount": "0.99", "tax_rate": "20"},
+        {"description": "Licence", "unit_price": "500.00", "tax_rate_id": str(reverse)},
+    ], currency="EUR")
+    # S 20 %: 300.00 + (49.995 → 50.00 − 0.99 = 49.01) = 349.01, VAT 69.802 → 69.80; AE: 500.00, VAT 0.
+    assert (invoice.net_minor, invoice.tax_minor, invoice.total_minor) == (84901, 6980, 91881)
+
+    html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
+    for text in ("Penetration test", "Report writing", "Licence", ">1.5<", ">hour<", "€33.33", "€0.99",
+                 "€49.01", "20 %", "0 % AE", "VAT 20 %", "€349.01", "€69.80", "Reverse charge",
+                 "Reverse charge: the customer accounts for VAT", "Total without VAT", "€849.01", "€918.81"):
+        assert text in html, text
+    pdf = pdf_text(staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").data)
+    for text in ("Penetration test", "2 day", "1.5 hour", "EUR 150.00", "EUR 0.99", "EUR 49.01", "VAT 20 %",
+                 "on EUR 349.01", "EUR 69.80", "Reverse charge: the customer accounts for VAT",
+                 "Total without VAT", "EUR 849.01", "EUR 918.81"):
+        assert text in pdf, text
+
+
+def test_an_amount_only_invoice_prints_as_one_line_not_subject_to_vat(app, world, staff_client):
+    with app.test_request_context():
+        invoice = api.create_draft(world.acme, ACTOR, client_id=world.client_a, amount="1,250.50",
+                                   description="Audit", currency="GBP")
+    html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
+    assert html.count('class="inv-doc__line"') == 1
+    assert "Not subject to VAT" in html and "£1,250.50" in html and "£0.00" in html
