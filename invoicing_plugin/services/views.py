@@ -71,7 +71,10 @@ class InvoiceSnapshot:
     paid_at: datetime | None
     voided_at: datetime | None
     lines: tuple[InvoiceLineSnapshot, ...] = ()
-    """The invoice's lines in order (empty only for an invoice row inserted without any)."""
+    """The invoice's lines in order. Empty for an invoice row inserted without any, and in
+    the snapshot the webhook's Core hot path takes (``invoice_paid`` with
+    ``source="stripe"``: it reads the invoice row alone, no lines); ``api.get_invoice``
+    has them."""
     net_minor: int | None = None
     """Total without VAT (EN 16931 BT-109)."""
     tax_minor: int | None = None
@@ -117,7 +120,7 @@ class InvoiceSnapshot:
                     vat_category=line.vat_category, vat_rate=line.vat_rate, exemption_reason=line.exemption_reason,
                     tax_rate_id=line.tax_rate_id, net_minor=line.net_minor,
                 )
-                for line in invoice.lines
+                for line in getattr(invoice, "lines", ())
             ),
             net_minor=invoice.net_minor,
             tax_minor=invoice.tax_minor,

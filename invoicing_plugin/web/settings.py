@@ -159,6 +159,8 @@ def tax_rate_edit(rate_id: int):
         tax_service.update_tax_rate(ctx.workspace.id, ctx.actor, rate.id, _rate_input(form))
     except ValidationFailed as exc:
         return _rate_form(form, rate=rate, extra_errors=apply_errors(form, exc.errors), status=422)
+    except NotFound:
+        raise
     except InvoicingError as exc:
         return _rate_form(form, rate=rate, extra_errors=[exc.message], status=422)
     flash(f"Tax rate “{rate.name}” saved. Lines already on invoices keep what they had.", "invoicing-success")
