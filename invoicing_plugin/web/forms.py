@@ -9,7 +9,7 @@ from __future__ import annotations
 from babel import Locale
 from flask import has_request_context, request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
@@ -17,6 +17,7 @@ from ..domain.country import COUNTRIES
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
 from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
 from ..services.refunding import REFUND_REASONS
+from ..services.lines import MAX_LINES
 from ..services.tax_rates import CATEGORIES as TAX_CATEGORIES
 from ..services.tax_rates import NOTE_MAX as TAX_NOTE_MAX
 from ..services.text import has_nul, nul_message
@@ -72,6 +73,19 @@ class InvoicingForm(FlaskForm):
         return valid
 
 
+class LineForm(Form):
+    """One invoice line as typed (a sub-form of :class:`InvoiceForm`, no CSRF of its own);
+    the service reads and checks it (services/lines.py)."""
+
+    description = StringField("Description", filters=[_strip], render_kw={"maxlength": 1000})
+    quantity = StringField("Quantity", filters=[_strip], default="1", render_kw={"inputmode": "decimal", "size": 6})
+    unit = StringField("Unit", filters=[_strip], render_kw={"maxlength": 32, "size": 6})
+    unit_price = StringField("Unit price", filters=[_strip], render_kw={"inputmode": "decimal", "size": 9})
+    discount = StringField("Discount", filters=[_strip], render_kw={"inputmode": "decimal", "size": 7})
+    tax_rate_id = SelectField("Tax rate", choices=[], validate_choice=False)
+    tax_rate = StringField("VAT %", filters=[_strip], render_kw={"inputmode": "decimal", "size": 4})
+
+
 class InvoiceForm(InvoicingForm):
     client_id = SelectField("Client", validators=[InputRequired("Choose the client to invoice.")], choices=[])
     amount = StringField("Amount", filters=[_strip], validators=[InputRequired("Enter an amount.")],
@@ -85,6 +99,8 @@ class InvoiceForm(InvoicingForm):
     subject_ref = SelectField("Engagement, project or proposal (optional)", choices=[], validate_choice=False)
     due_date = DateField("Due date", validators=[Optional()], format="%Y-%m-%d")
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
+    # Lines (issue 15): none -> the amount above is one line without VAT. See web/invoice_lines.py.
+    lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES)
 
     def set_choices(self, clients, currencies, subjects=()) -> None:
         self.client_id.choices = choices([("", "Choose a client…")] + [(c.id, f"{c.name} <{c.email}>") for c in clients])
