@@ -412,15 +412,16 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         pen.font(10, color=_Pen.MUTED)
         pen.paragraph(f"For: {doc.subject_title}")
         pdf.ln(2)
-    columns = ((0.34, "DESCRIPTION", "L"), (0.12, "QTY", "R"), (0.14, "UNIT PRICE" + (" (INCL. VAT)" if
-               doc.prices_include_tax else ""), "R"), (0.12, "DISCOUNT", "R"), (0.10, "VAT", "R"), (0.18, "NET", "R"))
+    # Widths hold "EUR 150,000.00" and "1,000.5 hours" at 8.5 pt on A4.
+    columns = ((0.30, "DESCRIPTION", "L"), (0.12, "QTY", "R"), (0.16, "UNIT PRICE", "R"), (0.14, "DISCOUNT", "R"),
+               (0.08, "VAT", "R"), (0.20, "NET", "R"))
     pen.font(7.5, bold=True, color=_Pen.MUTED)
     for index, (share, label, align) in enumerate(columns):
         pen.text(label, width=full * share, height=6, align=align, ln=index == len(columns) - 1)
     pen.rule(2)
     for line in doc.lines:
         line_top = pdf.get_y()
-        pen.font(9.5)
+        pen.font(8.5)
         pdf.multi_cell(full * columns[0][0], 5, pen.clean(line.description or "—"))
         after_description = pdf.get_y()
         pdf.set_xy(pdf.l_margin + full * columns[0][0], line_top)
@@ -430,6 +431,9 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         for index, ((share, _, align), value) in enumerate(zip(columns[1:], cells)):
             pen.text(value, width=full * share, height=5, align=align, ln=index == len(cells) - 1)
         pdf.set_y(max(after_description, pdf.get_y()) + 1)
+    if doc.prices_include_tax:
+        pen.font(8.5, color=_Pen.MUTED)
+        pen.text("Unit prices and discounts include VAT; net amounts are without VAT.", height=5)
     pen.rule(4)
 
     def total_row(label: str, value: str, *, bold: bool = False, size: float = 11) -> None:
