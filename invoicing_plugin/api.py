@@ -54,6 +54,7 @@ from .domain.errors import DomainError, InvalidTransition
 from .persistence.repository import NotFound
 from .services import common as _common
 from .services import invoices as _invoices
+from .services import lines as _lines
 from .services import sending as _sending
 from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from .services.invoices import MANUAL_PAYMENT_METHODS, SEND_METHODS, DraftInput, InvoiceQuery
@@ -267,6 +268,7 @@ def list_invoices(
     """
     query = InvoiceQuery(status=status, client_id=client_id, sort=sort, page=page, after=after, page_size=page_size)
     result = _invoices.list_invoices(_billing(workspace_id), query)
+    _lines.load_lines(result.items)  # one query for the page's lines, not one per invoice
     return [InvoiceSnapshot.of(invoice) for invoice in result.items]
 
 

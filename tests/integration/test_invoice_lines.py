@@ -273,3 +273,22 @@ def test_an_amount_only_invoice_prints_as_one_line_not_subject_to_vat(app, world
     html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
     assert html.count('class="inv-doc__line"') == 1
     assert "Not subject to VAT" in html and "£1,250.50" in html and "£0.00" in html
+
+
+def test_a_listed_page_loads_its_lines_in_one_query(app, world):
+    from sqlalchemy import event
+
+    for n in range(4):
+        _draft(app, world, [{"description": f"L{n}", "unit_price": "10.00", "tax_rate": "20"},
+                            {"description": "Extra", "unit_price": "1.00"}], currency="GBP")
+    with app.test_request_context():
+        engine = get_state(app).session.get_bind()
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            listed = api.list_invoices(world.acme)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    assert [[l.description for l in i.lines] for i in listed] == [[f"L{n}", "Extra"] for n in (3, 2, 1, 0)]
+    assert sum("invoicing_invoice_lines" in s for s in statements) == 1
