@@ -28,6 +28,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+from sqlalchemy.orm.attributes import set_committed_value
+
 from ..domain import en16931
 from ..domain.errors import DomainError
 from ..domain.gross_prices import net_lines
@@ -37,7 +41,7 @@ from .tax_rates import default_tax_rate, vat_of
 from .text import check_text
 from .uow import UnitOfWork
 
-__all__ = ["LINE_FIELDS", "MAX_LINES", "Priced", "calculation_of", "price_lines", "price_single", "store"]
+__all__ = ["LINE_FIELDS", "MAX_LINES", "Priced", "calculation_of", "load_lines", "price_lines", "price_single", "store"]
 
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "discount", "tax_rate", "tax_rate_id")
 MAX_LINES = 100
@@ -256,10 +260,6 @@ def calculation_of(invoice: Invoice) -> en16931.Calculation:
 def load_lines(invoices) -> None:
     """Load the lines of many ORM invoices with one query (a list's snapshots would
     otherwise load them one invoice at a time)."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import object_session
-    from sqlalchemy.orm.attributes import set_committed_value
-
     invoices = [invoice for invoice in invoices if isinstance(invoice, Invoice)]
     session = object_session(invoices[0]) if invoices else None
     if session is None:
