@@ -56,6 +56,7 @@ from .domain.errors import DomainError, InvalidTransition
 from .persistence.repository import NotFound
 from .services import common as _common
 from .services import invoices as _invoices
+from .services import lines as _lines
 from .services import sending as _sending
 from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from .services.invoices import MANUAL_PAYMENT_METHODS, SEND_METHODS, DraftInput, InvoiceQuery
@@ -99,8 +100,8 @@ def create_draft(
     actor: str,
     *,
     client_id: str,
-    amount: str | int,
-    description: str,
+    amount: str | int | None = None,
+    description: str = "",
     currency: str | None = None,
     due_date: date | None = None,
     subject: str | None = None,
@@ -110,11 +111,24 @@ def create_draft(
     supply_start: date | None = None,
     supply_end: date | None = None,
     payment_terms: str | None = None,
+    lines: list[dict] | None = None,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
+    Give either ``amount`` or ``lines``.
+
     ``amount``: the text a person typed (``"1,250.50"``) or an ``int`` of Stripe
-    minor units (``125050``). ``currency`` defaults to ``INVOICING_DEFAULT_CURRENCY``
+    minor units (``125050``); the draft is one line of that amount without VAT.
+    ``lines``: a list of dicts of text as a person types it, e.g.
+    ``[{"description": "Audit", "quantity": "2", "unit": "day", "unit_price": "150.00",
+    "tax_rate": "20"}]`` -- ``quantity`` (default "1", up to 4 decimals), ``unit``,
+    ``unit_price`` (the currency's decimals), ``discount`` (an amount off the line),
+    ``tax_rate`` (a percent; "0" is zero rated) or ``tax_rate_id`` (one of the workspace's
+    tax rates); a line with neither gets the workspace's default rate, or no VAT. Errors
+    are :class:`ValidationFailed` keyed ``lines-<index from 0>-<field>``; nothing is saved.
+    The snapshot's ``net_minor``, ``tax_minor`` and ``total_minor`` (= ``amount_minor``) are
+    computed per EN 16931 (docs/invoices.md states the rounding). ``description`` may be
+    empty with lines (the first line's is used). ``currency`` defaults to ``INVOICING_DEFAULT_CURRENCY``
     and must be one of ``INVOICING_CURRENCIES``. ``subject``: an optional
     ``"engagement:12"`` / ``"project:3"`` / ``"proposal:7"`` of this workspace.
     ``send_method``: ``"email"``, ``"stripe_link"`` or ``"manual"``.
@@ -140,6 +154,7 @@ def create_draft(
         supply_start=supply_start,
         supply_end=supply_end,
         payment_terms=payment_terms,
+        lines=None if lines is None else list(lines),
     )
     return _invoices.create_draft(str(workspace_id), actor, data)
 
@@ -278,6 +293,7 @@ def list_invoices(
     """
     query = InvoiceQuery(status=status, client_id=client_id, sort=sort, page=page, after=after, page_size=page_size)
     result = _invoices.list_invoices(_billing(workspace_id), query)
+    _lines.load_lines(result.items)  # one query for the page's lines, not one per invoice
     return [InvoiceSnapshot.of(invoice) for invoice in result.items]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import JSON
@@ -82,6 +84,44 @@ class UTCDateTime(TypeDecorator):
         if isinstance(value, datetime):
             value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
         return value
+
+
+class DecimalText(TypeDecorator):
+    """An exact :class:`~decimal.Decimal` stored as text in canonical form (revision 0011).
+
+    Quantities (BT-129) and VAT rates (BT-119/BT-152) must come back exactly as saved on
+    every backend. SQLAlchemy's ``Numeric`` is exact on PostgreSQL but SQLite keeps it as
+    a float (and SQLAlchemy warns, which the test suite turns into an error), so the value
+    is kept as the plain decimal text instead: no exponent, no trailing zeros ("1.5",
+    "20", "0.25"), at most ``length`` characters. Binding a ``float`` (or anything but a
+    finite ``Decimal``) raises ``TypeError``/``ValueError``: floats never reach a column.
+    Equality in SQL works on the canonical text; ordering does not (none is needed).
+    """
+
+    impl = String(32)
+    cache_ok = True
+
+    @staticmethod
+    def canonical(value: Decimal) -> str:
+        if not isinstance(value, Decimal):
+            raise TypeError(f"expected a Decimal, not {type(value).__name__}")
+        if not value.is_finite():
+            raise ValueError(f"not a finite decimal: {value}")
+        text = format(value, "f")
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text in ("-0", "") else text
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.canonical(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"not a decimal in the database: {value!r}") from None
 
 
 class Base(DeclarativeBase):
@@ -149,8 +189,17 @@ class InvoiceTemplate(Base):
     currency: Mapped[str] = mapped_column(String(3))
     due_in_days: Mapped[int | None]
     send_method: Mapped[str] = mapped_column(String(16), default="email")
+    # The lines a draft from this template starts with (revision 0011): a list of dicts of
+    # typed text, the shape of ``DraftInput.lines`` (description, quantity, unit,
+    # unit_price, discount, tax_rate or tax_rate_id); ``None``: the template's amount only.
+    lines: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _amount_default(context) -> int:
+    """An invoice inserted without its totals (no lines: one line without VAT) has net = amount."""
+    return context.get_current_parameters()["amount_minor"]
 
 
 class Invoice(Base):
@@ -204,7 +253,15 @@ class Invoice(Base):
     supply_end: Mapped[date | None] = mapped_column(Date)  # BT-74
     payment_terms: Mapped[str | None] = mapped_column(Text)  # BT-20, free text
 
+    # The total with VAT (EN 16931 BT-112); the amount a client is asked to pay.
     amount_minor: Mapped[int] = mapped_column(BigInteger, active_history=True)
+    # Total without VAT (BT-109) and total VAT (BT-110), computed from the lines by
+    # domain/en16931.py (revision 0011): amount_minor == net_minor + tax_minor.
+    net_minor: Mapped[int] = mapped_column(BigInteger, default=_amount_default)
+    tax_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Whether the lines' unit prices and discounts were typed with VAT included (the
+    # workspace's setting when the draft was saved); the line nets are always without VAT.
+    prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     currency: Mapped[str] = mapped_column(String(3), active_history=True)
     description: Mapped[str] = mapped_column(Text)
     due_date: Mapped[date | None] = mapped_column(active_history=True)
@@ -253,6 +310,68 @@ class Invoice(Base):
     events: Mapped[list["InvoiceEvent"]] = relationship(
         back_populates="invoice", order_by="InvoiceEvent.id", cascade="all, delete-orphan", lazy="select"
     )
+    lines: Mapped[list["InvoiceLine"]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan", lazy="select"
+    )
+
+
+class InvoiceLine(Base):
+    """One line of an invoice (EN 16931 BG-25), revision 0011.
+
+    ``quantity`` BT-129 (exact :class:`~decimal.Decimal`), ``unit`` BT-130 (free text),
+    ``unit_price_minor`` the unit price in minor units of the invoice's currency (BT-146 when
+    the invoice's prices are net; the VAT-inclusive price typed when
+    ``Invoice.prices_include_tax``), ``discount_minor`` the line allowance (BT-136, same
+    basis), ``vat_category`` BT-151 (S, Z, E, AE, O), ``vat_rate`` BT-152 (percent,
+    Decimal), ``exemption_reason`` BT-120, ``tax_rate_id`` the workspace rate it came from
+    (informational: archiving the rate does not change the line), and ``net_minor`` BT-131
+    as computed when the line was saved. Lines belong to the invoice and go with it.
+    """
+
+    __tablename__ = "invoicing_invoice_lines"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText())
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    discount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    vat_category: Mapped[str] = mapped_column(String(2))
+    vat_rate: Mapped[Decimal] = mapped_column(DecimalText())
+    exemption_reason: Mapped[str | None] = mapped_column(Text)
+    tax_rate_id: Mapped[int | None] = mapped_column(Integer)
+    net_minor: Mapped[int] = mapped_column(BigInteger)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class TaxRate(Base):
+    """A workspace's VAT rate for its invoice lines (revision 0011), kept by billing staff.
+
+    ``rate`` a percent (exact Decimal: 20, 5.5), ``category`` an EN 16931 VAT category
+    code (S standard, Z zero, E exempt, AE reverse charge), ``note`` the exemption reason or
+    reverse-charge legal note printed in the VAT breakdown (BT-120; required for E and AE).
+    At most one rate per workspace is the default (``is_default``; enforced by the
+    service). Archived rates stay for the lines that used them but are not offered again.
+    """
+
+    __tablename__ = "invoicing_tax_rates"
+    __table_args__ = (Index("ix_invoicing_tax_rates_ws", "workspace_id", "archived", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    rate: Mapped[Decimal] = mapped_column(DecimalText())
+    category: Mapped[str] = mapped_column(String(2))
+    note: Mapped[str | None] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class CheckoutSessionRecord(Base):
@@ -474,6 +593,8 @@ class SellerProfile(Base):
     contact_email: Mapped[str | None] = mapped_column(String(254))
     payment_terms_days: Mapped[int | None] = mapped_column(Integer)
     footer: Mapped[str | None] = mapped_column(Text)
+    # Whether staff type line prices with VAT included (revision 0011; set on the Tax rates page).
+    prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     updated_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

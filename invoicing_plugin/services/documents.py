@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 
 from babel.dates import format_date
@@ -31,10 +32,14 @@ from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostSellerDetails, HostWorkspace
+from .lines import calculation_of
 from .parties import document_seller
 from .uow import UnitOfWork, wall_today
 
-__all__ = ["Buyer", "InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
+__all__ = ["Buyer", "DocumentLine", "DocumentVat", "InvoiceDocument", "plain_decimal", "build_document", "code_amount",
+           "latin1_safe", "pdf_filename", "render_pdf"]
+
+__all__ = ["DocumentLine", "DocumentVat", "InvoiceDocument", "plain_decimal", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
 
 #: Status wording on the document, for staff and client alike (from the status table).
 DOCUMENT_STATUS: Mapping[str, str] = DOCUMENT_LABELS
@@ -45,6 +50,41 @@ FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
     ("/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
 )
+
+
+#: How each VAT category is named in the breakdown (EN 16931 BT-118 codes).
+VAT_LABELS: Mapping[str, str] = {
+    "S": "VAT", "Z": "Zero rated", "E": "Exempt", "AE": "Reverse charge", "O": "Not subject to VAT",
+}
+
+
+def plain_decimal(value: Decimal) -> str:
+    """``Decimal("1.50")`` -> "1.5", ``Decimal("20")`` -> "20": no exponent, no trailing zeros."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """One printed line (EN 16931 BG-25): amounts as :class:`Money` of the invoice's currency."""
+
+    description: str
+    quantity: str  # "1.5"
+    unit: str
+    unit_price: Money  # as typed: with VAT when the document's prices_include_tax
+    discount: Money | None
+    vat: str  # "20 %", "0 % Z", "—" (not subject to VAT)
+    net: Money  # BT-131
+
+
+@dataclass(frozen=True)
+class DocumentVat:
+    """One row of the VAT breakdown (BG-23): category and rate, taxable amount, VAT, note."""
+
+    label: str  # "VAT 20 %", "Reverse charge", ...
+    taxable: Money  # BT-116
+    tax: Money  # BT-117
+    note: str | None  # BT-120
 
 
 @dataclass(frozen=True)
@@ -104,6 +144,11 @@ class InvoiceDocument:
     supply_start: date | None = None  # BT-73
     supply_end: date | None = None  # BT-74
     payment_terms: str | None = None  # BT-20
+    lines: tuple[DocumentLine, ...] = ()
+    vat_breakdown: tuple[DocumentVat, ...] = ()
+    net_total: Money | None = None  # BT-109
+    tax_total: Money | None = None  # BT-110 (the total with VAT, BT-112, is ``amount``)
+    prices_include_tax: bool = False
 
     @property
     def buyer_name(self) -> str:
@@ -135,6 +180,10 @@ class InvoiceDocument:
     @property
     def supply_label(self) -> str:
         return "Supply date" if self.supply_date is not None else "Supply period"
+
+    def money_text(self, money: Money | None) -> str:
+        """For HTML, with the currency symbol; "—" for ``None``."""
+        return format_money(money, self.locale) if money is not None else "—"
 
     @property
     def seller_lines(self) -> list[tuple[str, str]]:
@@ -200,6 +249,7 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
     currency = invoice.currency
     paid = invoice.amount_paid_minor
     refunded = invoice.amount_refunded_minor or 0
+    lines, breakdown, totals = _lines_of(invoice)
     return InvoiceDocument(
         workspace_name=workspace.name,
         number=invoice.number or "Draft",
@@ -224,7 +274,46 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         supply_start=getattr(invoice, "supply_start", None),
         supply_end=getattr(invoice, "supply_end", None),
         payment_terms=getattr(invoice, "payment_terms", None),
+        lines=lines,
+        vat_breakdown=breakdown,
+        net_total=Money(totals.total_without_vat_minor, currency),
+        tax_total=Money(totals.total_vat_minor, currency),
+        prices_include_tax=bool(invoice.prices_include_tax),
     )
+
+
+def _vat_text(category: str, rate: Decimal) -> str:
+    if category == "O":
+        return "—"
+    if category == "S":
+        return f"{plain_decimal(rate)} %"
+    return f"0 % {category}"
+
+
+def _lines_of(invoice):
+    """The printed lines, VAT breakdown and totals: from the stored lines, their nets and
+    :func:`~.lines.calculation_of` (en16931.compute); an invoice without line rows prints
+    as one line without VAT."""
+    currency = invoice.currency
+    calculation = calculation_of(invoice)
+    rows = list(invoice.lines) or None
+    if rows is None:
+        amount = Money(int(invoice.amount_minor), currency)
+        lines = (DocumentLine(invoice.description or "—", "1", "", amount, None, "—", amount),)
+    else:
+        lines = tuple(
+            DocumentLine(row.description, plain_decimal(row.quantity), row.unit or "",
+                         Money(int(row.unit_price_minor), currency),
+                         Money(int(row.discount_minor), currency) if row.discount_minor else None,
+                         _vat_text(row.vat_category, row.vat_rate), Money(int(row.net_minor), currency))
+            for row in rows)
+    breakdown = tuple(
+        DocumentVat(
+            f"VAT {plain_decimal(group.rate)} %" if group.category.value == "S" else VAT_LABELS[group.category.value],
+            Money(group.taxable_amount_minor, currency), Money(group.tax_amount_minor, currency),
+            group.exemption_reason)
+        for group in calculation.breakdown)
+    return lines, breakdown, calculation.totals
 
 
 def _day(value: datetime | None, zone) -> date | None:
@@ -400,21 +489,33 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         pen.text(value, width=full * 0.3, height=6, align="R")
     pdf.set_y(max(left_bottom, pdf.get_y()) + 6)
 
-    # The line and the total.
-    pen.font(9, bold=True, color=_Pen.MUTED)
-    pen.text("DESCRIPTION", width=full * 0.7, height=6, ln=False)
-    pen.text("AMOUNT", width=full * 0.3, height=6, align="R")
-    pen.rule(2)
-    line_top = pdf.get_y()
-    pen.font(11)
-    description = doc.description
+    # What the invoice is for, then its lines (BG-25).
     if doc.subject_title:
-        description = f"{description}\n{doc.subject_title}" if description else doc.subject_title
-    pdf.multi_cell(full * 0.7, 6, pen.clean(description or "—"))
-    after_description = pdf.get_y()
-    pdf.set_xy(pdf.l_margin + full * 0.7, line_top)
-    pen.text(code_amount(doc.amount), width=full * 0.3, align="R")
-    pdf.set_y(max(after_description, pdf.get_y()))
+        pen.font(10, color=_Pen.MUTED)
+        pen.paragraph(f"For: {doc.subject_title}")
+        pdf.ln(2)
+    # Widths hold "EUR 150,000.00" and "1,000.5 hours" at 8.5 pt on A4.
+    columns = ((0.30, "DESCRIPTION", "L"), (0.12, "QTY", "R"), (0.16, "UNIT PRICE", "R"), (0.14, "DISCOUNT", "R"),
+               (0.08, "VAT", "R"), (0.20, "NET", "R"))
+    pen.font(7.5, bold=True, color=_Pen.MUTED)
+    for index, (share, label, align) in enumerate(columns):
+        pen.text(label, width=full * share, height=6, align=align, ln=index == len(columns) - 1)
+    pen.rule(2)
+    for line in doc.lines:
+        line_top = pdf.get_y()
+        pen.font(8.5)
+        pdf.multi_cell(full * columns[0][0], 5, pen.clean(line.description or "—"))
+        after_description = pdf.get_y()
+        pdf.set_xy(pdf.l_margin + full * columns[0][0], line_top)
+        quantity = f"{line.quantity} {line.unit}".strip()
+        cells = (quantity, code_amount(line.unit_price), code_amount(line.discount) if line.discount else "—",
+                 line.vat, code_amount(line.net))
+        for index, ((share, _, align), value) in enumerate(zip(columns[1:], cells)):
+            pen.text(value, width=full * share, height=5, align=align, ln=index == len(cells) - 1)
+        pdf.set_y(max(after_description, pdf.get_y()) + 1)
+    if doc.prices_include_tax:
+        pen.font(8.5, color=_Pen.MUTED)
+        pen.text("Unit prices and discounts include VAT; net amounts are without VAT.", height=5)
     pen.rule(4)
 
     def total_row(label: str, value: str, *, bold: bool = False, size: float = 11) -> None:
@@ -424,6 +525,22 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         pen.font(size, bold=bold)
         pen.text(value, width=full * 0.3, height=7, align="R")
 
+    # The VAT breakdown (BG-23): per category and rate, with the exemption / reverse-charge note.
+    pen.font(9, bold=True, color=_Pen.MUTED)
+    pen.text("VAT BREAKDOWN", height=6)
+    for group in doc.vat_breakdown:
+        pen.font(9.5)
+        pen.text(group.label, width=full * 0.4, height=5, ln=False)
+        pen.text(f"on {code_amount(group.taxable)}", width=full * 0.3, height=5, align="R", ln=False)
+        pen.text(code_amount(group.tax), width=full * 0.3, height=5, align="R")
+        if group.note:
+            pen.font(8.5, color=_Pen.MUTED)
+            pen.paragraph(group.note, height=4.5)
+    pen.rule(4)
+
+    if doc.net_total is not None:
+        total_row("Total without VAT", code_amount(doc.net_total))
+        total_row("VAT", code_amount(doc.tax_total))
     total_row("Total", code_amount(doc.amount), bold=True, size=13)
     if doc.amount_paid is not None:
         total_row("Paid", code_amount(doc.amount_paid))

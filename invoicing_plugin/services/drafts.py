@@ -39,6 +39,8 @@ from .common import (
 )
 from .errors import InvoicingError, ValidationFailed
 from .parties import BuyerInput, buyer_from_client, buyer_input_of, check_buyer, check_dates
+from .lines import Priced, price_lines, price_single, store
+from .tax_rates import prices_include_tax
 from .text import check_text
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
@@ -48,15 +50,23 @@ log = logging.getLogger("invoicing_plugin.invoices")
 
 @dataclass
 class DraftInput:
-    """What staff (or host code) fill in for a draft.
+    """What staff (or host code) fill in for a draft: an amount, or lines.
 
     ``amount`` is either the text staff typed (``"1,250.50"``, read with the
-    currency's decimals) or an ``int`` of Stripe minor units.
+    currency's decimals) or an ``int`` of Stripe minor units; the draft is then one line
+    of that amount without VAT (``en16931.single_line``), as before lines existed.
+
+    ``lines`` (instead of ``amount``) is a list of dicts of typed text -- ``description``,
+    ``quantity`` (default "1"), ``unit``, ``unit_price``, ``discount``, and ``tax_rate`` (a
+    percent) or ``tax_rate_id`` -- read by :func:`.lines.price_lines` (errors keyed
+    ``lines-<index from 0>-<field>``). The invoice's ``amount_minor`` is then the total with
+    VAT computed by ``domain/en16931.py``. ``description`` may be left empty with lines:
+    the first line's description is used.
     """
 
     client_id: str
-    amount: str | int
-    description: str
+    amount: str | int | None = None
+    description: str = ""
     currency: str | None = None
     due_date: date | None = None
     subject_ref: str | None = None
@@ -68,12 +78,14 @@ class DraftInput:
     supply_start: date | None = None
     supply_end: date | None = None
     payment_terms: str | None = None
+    lines: list[dict] | None = None
 
 
 @dataclass
 class _Validated:
     client: Any
     money: Money
+    priced: Priced
     description: str
     due_date: date | None
     subject: HostSubject | None
@@ -117,7 +129,22 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
             get_currency(currency)
         except DomainError as exc:
             errors["currency"] = exc.message
-    if "currency" not in errors:
+    has_amount = data.amount is not None and not (isinstance(data.amount, str) and not data.amount.strip())
+    priced = None
+    if data.lines is not None and has_amount:
+        errors["amount"] = "Give either an amount or lines, not both."
+    elif data.lines is not None:
+        if "currency" not in errors:
+            priced = price_lines(uow, str(workspace_id), currency, data.lines, errors=errors,
+                                 prices_include_tax=prices_include_tax(str(workspace_id), uow=uow))
+        if priced is not None:
+            try:
+                money = validate_amount(Money(priced.totals.total_with_vat_minor, currency))
+            except AmountError as exc:
+                errors["lines"] = f"The total with VAT: {exc.message}"
+    elif data.amount is None:
+        errors["amount"] = "Enter an amount (or add lines)."
+    elif "currency" not in errors:
         try:
             if isinstance(data.amount, bool):
                 raise TypeError("amount must be text or an int of minor units")
@@ -133,8 +160,12 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
         errors["amount"] = "Enter an amount."
 
     description = (data.description or "").strip()
+    if not description and priced is not None:
+        description = priced.lines[0].description
     if "description" in errors:
         pass
+    elif not description and data.lines is not None:
+        pass  # the lines carry their own descriptions (their errors are already listed)
     elif not description:
         errors["description"] = "Describe what the invoice is for; the client sees it."
     elif len(description) > DESCRIPTION_MAX:
@@ -164,7 +195,9 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
     parties = _check_parties(data, client, current, errors)
     if errors:
         raise ValidationFailed(errors)
-    return _Validated(client, money, description, data.due_date, subject, data.send_method, parties)
+    if priced is None:
+        priced = price_single(description, money.minor, money.currency)
+    return _Validated(client, money, priced, description, data.due_date, subject, data.send_method, parties)
 
 
 def _check_parties(data: DraftInput, client, current: Invoice | None, errors: dict[str, str]) -> dict:
@@ -196,8 +229,8 @@ def _apply(invoice: Invoice, valid: _Validated) -> None:
     invoice.client_id = str(valid.client.id)
     invoice.client_name = valid.client.name
     invoice.client_email = valid.client.email
-    invoice.amount_minor = valid.money.minor
     invoice.currency = valid.money.currency
+    store(invoice, valid.priced)  # the lines, and amount_minor = the total with VAT (BT-112)
     invoice.description = valid.description
     invoice.due_date = valid.due_date
     invoice.send_method = valid.send_method

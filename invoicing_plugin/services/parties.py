@@ -233,11 +233,16 @@ def document_seller(invoice, live: HostSellerDetails | None) -> HostSellerDetail
 
 
 def invoice_vat_rates(invoice) -> tuple[VatRate, ...]:
-    """The VAT rates (category, percent, exemption reason) ``invoice``'s lines use, each once.
+    """The VAT rates (category, percent, exemption reason) ``invoice``'s lines use, each once,
+    in line order.
 
-    The one place sending asks which VAT categories an invoice carries. Today an invoice
-    is one amount without VAT: its single line is "not subject to VAT" (category O)."""
-    return (NOT_SUBJECT_TO_VAT,)
+    The one place sending asks which VAT categories an invoice carries. An invoice without
+    line rows (stored before lines existed) is one amount "not subject to VAT" (category O)."""
+    rates: dict[tuple, VatRate] = {}
+    for row in getattr(invoice, "lines", None) or ():
+        rate = VatRate(VatCategory(row.vat_category), row.vat_rate, row.exemption_reason)
+        rates.setdefault((rate.key, rate.exemption_reason), rate)
+    return tuple(rates.values()) or (NOT_SUBJECT_TO_VAT,)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Invoice templates: workspace-defined presets for new drafts.
 
-A template holds a name, a description, an optional amount, a currency, an
+A template holds a name, a description, an optional amount or lines (a list of dicts
+of typed text, as ``DraftInput.lines``; checked as a draft's lines are, and kept as
+typed so a later change of a tax rate applies to new drafts), a currency, an
 optional "due in N days" and a send method. Starting a draft from one fills the
 form; nothing links the draft to the template afterwards. Every function takes an
 optional ``uow`` (:class:`~.uow.UnitOfWork`) and defaults to the app's.
@@ -17,6 +19,8 @@ from ..domain.errors import AmountError, DomainError
 from ..domain.money import Money, format_decimal_amount, get_currency, parse_amount, validate_amount
 from ..persistence.models import InvoiceTemplate
 from .errors import ValidationFailed
+from .lines import LINE_FIELDS, price_lines
+from .tax_rates import prices_include_tax
 from .text import check_text, has_nul, nul_message
 from .common import DESCRIPTION_MAX, SEND_METHODS, configured_currencies, unit_of_work
 from .uow import UnitOfWork
@@ -33,6 +37,7 @@ class TemplateInput:
     currency: str | None = None
     due_in_days: int | None = None
     send_method: str = "email"
+    lines: list[dict] | None = None  # typed text per line (see services.lines); None: no preset lines
 
 
 def _validate(uow: UnitOfWork, workspace_id: str, data: TemplateInput, *, exclude_id: int | None = None) -> dict:
@@ -65,6 +70,16 @@ def _validate(uow: UnitOfWork, workspace_id: str, data: TemplateInput, *, exclud
                 amount_minor = parse_amount(str(data.amount), currency).minor
         except (AmountError, DomainError) as exc:
             errors["amount"] = exc.message
+    lines = None
+    if data.lines is not None:
+        if amount_minor is not None:
+            errors["amount"] = "Give either an amount or lines, not both."
+        elif "currency" not in errors:
+            priced = price_lines(uow, workspace_id, currency, data.lines, errors=errors,
+                                 prices_include_tax=prices_include_tax(workspace_id, uow=uow))
+            if priced is not None:
+                lines = [{field: str(line.get(field) or "").strip() for field in LINE_FIELDS if line.get(field)}
+                         for line in data.lines]
     days = data.due_in_days
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DUE_DAYS):
         errors["due_in_days"] = f"Due in days must be a whole number from 0 to {MAX_DUE_DAYS}."
@@ -79,6 +94,7 @@ def _validate(uow: UnitOfWork, workspace_id: str, data: TemplateInput, *, exclud
         "currency": currency,
         "due_in_days": days,
         "send_method": data.send_method,
+        "lines": lines,
     }
 
 
@@ -136,4 +152,5 @@ def draft_defaults(template: InvoiceTemplate, *, on: date | None = None, uow: Un
         "currency": template.currency,
         "due_date": on + timedelta(days=template.due_in_days) if template.due_in_days is not None else None,
         "send_method": template.send_method,
+        "lines": [dict(line) for line in template.lines] if template.lines else None,
     }

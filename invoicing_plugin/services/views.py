@@ -8,9 +8,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 
 from ..domain.fees import fee_taken_minor
 from ..persistence.models import Invoice
+
+
+@dataclass(frozen=True)
+class InvoiceLineSnapshot:
+    """One invoice line (EN 16931 BG-25) as saved. Amounts are integer minor units of the
+    invoice's currency; ``quantity`` and ``vat_rate`` (a percent) are exact ``Decimal``.
+
+    ``unit_price_minor`` and ``discount_minor`` are as typed: VAT inclusive when the
+    invoice's ``prices_include_tax``; ``net_minor`` (BT-131) is always without VAT.
+    ``vat_category`` is the EN 16931 code: ``S``, ``Z``, ``E``, ``AE`` or ``O`` (not subject
+    to VAT: an amount-only draft).
+    """
+
+    position: int
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price_minor: int
+    discount_minor: int
+    vat_category: str
+    vat_rate: Decimal
+    exemption_reason: str | None
+    tax_rate_id: int | None
+    net_minor: int
 
 
 @dataclass(frozen=True)
@@ -45,6 +70,21 @@ class InvoiceSnapshot:
     sent_at: datetime | None
     paid_at: datetime | None
     voided_at: datetime | None
+    lines: tuple[InvoiceLineSnapshot, ...] = ()
+    """The invoice's lines in order. Empty for an invoice row inserted without any, and in
+    the snapshot the webhook's Core hot path takes (``invoice_paid`` with
+    ``source="stripe"``: it reads the invoice row alone, no lines); ``api.get_invoice``
+    has them."""
+    net_minor: int | None = None
+    """Total without VAT (EN 16931 BT-109)."""
+    tax_minor: int | None = None
+    """Total VAT (BT-110)."""
+    prices_include_tax: bool = False
+
+    @property
+    def total_minor(self) -> int:
+        """Total with VAT (BT-112): the same as ``amount_minor``."""
+        return self.amount_minor
 
     @classmethod
     def of(cls, invoice: Invoice) -> "InvoiceSnapshot":
@@ -73,4 +113,16 @@ class InvoiceSnapshot:
             sent_at=invoice.sent_at,
             paid_at=invoice.paid_at,
             voided_at=invoice.voided_at,
+            lines=tuple(
+                InvoiceLineSnapshot(
+                    position=line.position, description=line.description, quantity=line.quantity, unit=line.unit,
+                    unit_price_minor=line.unit_price_minor, discount_minor=line.discount_minor,
+                    vat_category=line.vat_category, vat_rate=line.vat_rate, exemption_reason=line.exemption_reason,
+                    tax_rate_id=line.tax_rate_id, net_minor=line.net_minor,
+                )
+                for line in getattr(invoice, "lines", ())
+            ),
+            net_minor=invoice.net_minor,
+            tax_minor=invoice.tax_minor,
+            prices_include_tax=bool(invoice.prices_include_tax),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from babel import Locale
 from flask import has_request_context, request
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 
@@ -18,6 +18,9 @@ from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MA
 from ..services.parties import BuyerInput
 from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
 from ..services.refunding import REFUND_REASONS
+from ..services.lines import MAX_LINES
+from ..services.tax_rates import CATEGORIES as TAX_CATEGORIES
+from ..services.tax_rates import NOTE_MAX as TAX_NOTE_MAX
 from ..services.text import has_nul, nul_message
 
 
@@ -118,6 +121,19 @@ class PartiesFields:
                 "supply_end": self.supply_end.data, "payment_terms": self.payment_terms.data or None}
 
 
+class LineForm(Form):
+    """One invoice line as typed (a sub-form of :class:`InvoiceForm`, no CSRF of its own);
+    the service reads and checks it (services/lines.py)."""
+
+    description = StringField("Description", filters=[_strip], render_kw={"maxlength": 1000})
+    quantity = StringField("Quantity", filters=[_strip], default="1", render_kw={"inputmode": "decimal", "size": 6})
+    unit = StringField("Unit", filters=[_strip], render_kw={"maxlength": 32, "size": 6})
+    unit_price = StringField("Unit price", filters=[_strip], render_kw={"inputmode": "decimal", "size": 9})
+    discount = StringField("Discount", filters=[_strip], render_kw={"inputmode": "decimal", "size": 7})
+    tax_rate_id = SelectField("Tax rate", choices=[], validate_choice=False)
+    tax_rate = StringField("VAT %", filters=[_strip], render_kw={"inputmode": "decimal", "size": 4})
+
+
 class InvoiceForm(PartiesFields, InvoicingForm):
     client_id = SelectField("Client", validators=[InputRequired("Choose the client to invoice.")], choices=[])
     amount = StringField("Amount", filters=[_strip], validators=[InputRequired("Enter an amount.")],
@@ -131,6 +147,8 @@ class InvoiceForm(PartiesFields, InvoicingForm):
     subject_ref = SelectField("Engagement, project or proposal (optional)", choices=[], validate_choice=False)
     due_date = DateField("Due date", validators=[Optional()], format="%Y-%m-%d")
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
+    # Lines (issue 15): none -> the amount above is one line without VAT. See web/invoice_lines.py.
+    lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES)
 
     def set_choices(self, clients, currencies, subjects=()) -> None:
         self.client_id.choices = choices([("", "Choose a client…")] + [(c.id, f"{c.name} <{c.email}>") for c in clients])
@@ -183,6 +201,22 @@ class TemplateForm(InvoicingForm):
     currency = SelectField("Currency", choices=[])
     due_in_days = IntegerField("Due in (days, optional)", validators=[Optional(), NumberRange(0, 365, "Due in days must be from 0 to 365.")])
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
+
+
+class TaxRateForm(InvoicingForm):
+    """A workspace VAT rate; the tax-rates service checks the rules (rate vs category, note)."""
+
+    name = StringField("Name", filters=[_strip], render_kw={"maxlength": 120})
+    rate = StringField("Rate (%)", filters=[_strip], render_kw={"inputmode": "decimal", "maxlength": 10})
+    category = SelectField("Category", choices=choices(TAX_CATEGORIES.items()), default="S")
+    note = TextAreaField("Exemption reason or reverse-charge note", filters=[_strip],
+                         render_kw={"rows": 2, "maxlength": TAX_NOTE_MAX})
+    is_default = BooleanField("Default rate for new lines")
+
+
+class PricesForm(InvoicingForm):
+    prices_include_tax = RadioField("Staff type line prices", choices=choices(
+        [("net", "without VAT (net)"), ("gross", "with VAT included (gross)")]), default="net")
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:

@@ -19,6 +19,7 @@ from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from ..services.numbering import peek_next_number
 from ..services.payments import AWAITING_STRIPE
+from . import invoice_lines as form_lines
 from .access import staff, staff_required
 from .input import id_arg
 from .forms import (
@@ -121,6 +122,7 @@ def _draft_input(form: InvoiceForm) -> service.DraftInput:
         subject_ref=form.subject_ref.data or None,
         send_method=form.send_method.data or "email",
         **form.parties_input(),
+        lines=form_lines.typed(form),
     )
 
 
@@ -148,6 +150,7 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
         templates=template_service.list_templates(staff().workspace.id) if invoice is None else [],
         extra_errors=list(extra_errors),
         workspace=staff().workspace,
+        lines_preview=form_lines.preview(form, staff().workspace.id),
     ), status
 
 
@@ -162,8 +165,11 @@ def invoice_new():
         template_id = id_arg("template")
         if template_id is not None:
             template = template_service.get_template(ctx.workspace.id, template_id)
-            for name, value in template_service.draft_defaults(template).items():
+            defaults = template_service.draft_defaults(template)
+            lines = defaults.pop("lines", None)
+            for name, value in defaults.items():
                 getattr(form, name).data = value
+            form_lines.fill(form, lines, ctx.workspace.id)
         subject_ref = request.args.get("subject")
         if subject_ref:
             subject, _ = _subject_context(subject_ref)
@@ -174,13 +180,17 @@ def invoice_new():
                 form.client_id.data = str(subject.client_id)
             if not form.description.data:
                 form.description.data = subject.title
+        form_lines.prepare(form, ctx.workspace.id)
+        return _render_form(form)
+    form_lines.prepare(form, ctx.workspace.id)
+    if form_lines.handle_buttons(form, ctx.workspace.id):
         return _render_form(form)
     if not form.validate_on_submit():
         return _render_form(form, status=422)
     try:
         invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form))
     except ValidationFailed as exc:
-        return _render_form(form, extra_errors=apply_errors(form, exc.errors), status=422)
+        return _render_form(form, extra_errors=form_lines.apply_errors(form, exc.errors), status=422)
     _success("Draft saved. Check it, then send it when ready.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
 
@@ -198,13 +208,18 @@ def invoice_edit(invoice_id: int):
     if request.method == "GET":
         form.amount.data = format_decimal_amount(Money(invoice.amount_minor, invoice.currency))
         form.buyer_for.data = invoice.client_id  # the buyer fields below are this client's
+        form_lines.fill_from_invoice(form, invoice, ctx.workspace.id)
+        return _render_form(form, invoice=invoice)
+    form_lines.prepare(form, ctx.workspace.id)
+    if form_lines.handle_buttons(form, ctx.workspace.id):
         return _render_form(form, invoice=invoice)
     if not form.validate_on_submit():
         return _render_form(form, invoice=invoice, status=422)
     try:
         service.update_draft(ctx.workspace.id, ctx.actor, invoice.id, _draft_input(form))
     except ValidationFailed as exc:
-        return _render_form(form, invoice=invoice, extra_errors=apply_errors(form, exc.errors), status=422)
+        return _render_form(form, invoice=invoice, extra_errors=form_lines.apply_errors(form, exc.errors),
+                            status=422)
     except NotFound:
         raise  # the host's 404 page (see _not_found), never a message
     except InvoicingError as exc:

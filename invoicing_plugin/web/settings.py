@@ -1,6 +1,8 @@
 """Invoice settings for billing staff: the workspace as the seller on its invoices.
 
-Mounted at ``{INVOICING_URL_PREFIX}/settings``. One form (the EN 16931 *Seller*, BG-4:
+Mounted at ``{INVOICING_URL_PREFIX}/settings``. ``/tax-rates/`` is the workspace's VAT
+rates (list, add, edit, archive, choose the default) and its "prices typed net or gross"
+choice (:mod:`invoicing_plugin.services.tax_rates`); another workspace's rate id is 404. One form (the EN 16931 *Seller*, BG-4:
 legal and trading name, postal address and country, VAT and registration ids, contact,
 default payment terms, invoice footer), prefilled from the saved details, else from the
 host's optional ``seller_details(workspace)``. Saving is a CSRF-protected POST; any
@@ -13,14 +15,23 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
+from ..persistence.repository import NotFound
 from ..services import seller as seller_service
-from ..services.errors import ValidationFailed
+from ..services import tax_rates as tax_service
+from ..services.errors import InvoicingError, ValidationFailed
 from .access import staff, staff_required
-from .forms import SellerForm, apply_errors
+from .forms import ActionForm, PricesForm, SellerForm, TaxRateForm, apply_errors
 
 bp = Blueprint("invoicing_settings", __name__, template_folder="templates")
+
+
+@bp.errorhandler(NotFound)
+def _not_found(error):
+    """Another workspace's (or no) tax rate: the host's ordinary 404 page."""
+    return current_app.handle_http_exception(HTTPNotFound())
 
 TEMPLATE = "invoicing/settings/seller.html"
 
@@ -56,3 +67,127 @@ def index():
         return _render(form, source=source, extra_errors=apply_errors(form, exc.errors), status=422)
     flash("Invoice settings saved. Invoices show the seller details from now on.", "invoicing-success")
     return redirect(url_for(".index"))
+
+
+# --- Tax rates -------------------------------------------------------------------------
+
+RATES_TEMPLATE = "invoicing/settings/tax_rates.html"
+RATE_FORM_TEMPLATE = "invoicing/settings/tax_rate_form.html"
+
+
+def _button_form_or_400() -> ActionForm:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400, description="The form expired or was incomplete. Go back, reload the page and try again.")
+    return form
+
+
+def _rates_page(prices_form: PricesForm | None = None, *, extra_errors=(), status: int = 200):
+    ctx = staff()
+    if prices_form is None:
+        prices_form = PricesForm(formdata=None, data={
+            "prices_include_tax": "gross" if tax_service.prices_include_tax(ctx.workspace.id) else "net"})
+    return render_template(RATES_TEMPLATE, rates=tax_service.list_tax_rates(ctx.workspace.id),
+                           categories=tax_service.CATEGORIES, rate_text=tax_service.rate_text, prices_form=prices_form,
+                           action_form=ActionForm(formdata=None), extra_errors=list(extra_errors),
+                           workspace=ctx.workspace), status
+
+
+@bp.route("/tax-rates/", methods=["GET"])
+@staff_required
+def tax_rates():
+    return _rates_page()
+
+
+@bp.route("/tax-rates/prices", methods=["POST"])
+@staff_required
+def tax_prices():
+    ctx = staff()
+    form = PricesForm()
+    if not form.validate_on_submit():
+        return _rates_page(form, status=422)
+    try:
+        tax_service.set_prices_include_tax(ctx.workspace.id, ctx.actor, form.prices_include_tax.data == "gross")
+    except ValidationFailed as exc:
+        return _rates_page(form, extra_errors=apply_errors(form, exc.errors), status=422)
+    flash("Saved: new drafts read line prices "
+          + ("with VAT included." if form.prices_include_tax.data == "gross" else "without VAT."), "invoicing-success")
+    return redirect(url_for(".tax_rates"))
+
+
+def _rate_input(form: TaxRateForm) -> tax_service.TaxRateInput:
+    return tax_service.TaxRateInput(name=form.name.data or "", rate=form.rate.data or "",
+                                    category=form.category.data or "", note=form.note.data or "",
+                                    is_default=bool(form.is_default.data))
+
+
+def _rate_form(form: TaxRateForm, *, rate=None, extra_errors=(), status: int = 200):
+    return render_template(RATE_FORM_TEMPLATE, form=form, rate=rate, extra_errors=list(extra_errors),
+                           workspace=staff().workspace), status
+
+
+@bp.route("/tax-rates/new", methods=["GET", "POST"])
+@staff_required
+def tax_rate_new():
+    ctx = staff()
+    form = TaxRateForm()
+    if request.method == "GET":
+        return _rate_form(form)
+    if not form.validate_on_submit():
+        return _rate_form(form, status=422)
+    try:
+        rate = tax_service.create_tax_rate(ctx.workspace.id, ctx.actor, _rate_input(form))
+    except ValidationFailed as exc:
+        return _rate_form(form, extra_errors=apply_errors(form, exc.errors), status=422)
+    flash(f"Tax rate “{rate.name}” added.", "invoicing-success")
+    return redirect(url_for(".tax_rates"))
+
+
+@bp.route("/tax-rates/<invoicing_id:rate_id>/edit", methods=["GET", "POST"])
+@staff_required
+def tax_rate_edit(rate_id: int):
+    ctx = staff()
+    rate = tax_service.get_tax_rate(ctx.workspace.id, rate_id)
+    if request.method == "GET":
+        form = TaxRateForm(formdata=None, obj=rate)
+        form.rate.data = tax_service.rate_text(rate.rate)
+        return _rate_form(form, rate=rate)
+    form = TaxRateForm()
+    if not form.validate_on_submit():
+        return _rate_form(form, rate=rate, status=422)
+    try:
+        tax_service.update_tax_rate(ctx.workspace.id, ctx.actor, rate.id, _rate_input(form))
+    except ValidationFailed as exc:
+        return _rate_form(form, rate=rate, extra_errors=apply_errors(form, exc.errors), status=422)
+    except NotFound:
+        raise
+    except InvoicingError as exc:
+        return _rate_form(form, rate=rate, extra_errors=[exc.message], status=422)
+    flash(f"Tax rate “{rate.name}” saved. Lines already on invoices keep what they had.", "invoicing-success")
+    return redirect(url_for(".tax_rates"))
+
+
+@bp.route("/tax-rates/<invoicing_id:rate_id>/default", methods=["POST"])
+@staff_required
+def tax_rate_default(rate_id: int):
+    ctx = staff()
+    _button_form_or_400()
+    try:
+        rate = tax_service.set_default(ctx.workspace.id, ctx.actor, rate_id)
+    except NotFound:
+        raise
+    except InvoicingError as exc:
+        flash(exc.message, "invoicing-error")
+        return redirect(url_for(".tax_rates"))
+    flash(f"“{rate.name}” is now the default tax rate.", "invoicing-success")
+    return redirect(url_for(".tax_rates"))
+
+
+@bp.route("/tax-rates/<invoicing_id:rate_id>/archive", methods=["POST"])
+@staff_required
+def tax_rate_archive(rate_id: int):
+    ctx = staff()
+    _button_form_or_400()
+    rate = tax_service.archive_tax_rate(ctx.workspace.id, ctx.actor, rate_id)
+    flash(f"Tax rate “{rate.name}” archived: it is no longer offered for new lines.", "invoicing-success")
+    return redirect(url_for(".tax_rates"))

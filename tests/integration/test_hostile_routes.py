@@ -102,12 +102,17 @@ def walk_world(app, world, connected_workspace, stripe_emulator):
             world.acme, "user:test", template_service.TemplateInput(name="Walk template", description="x")
         )
         access = portal.ensure_portal_access(world.acme, world.client_a)
+        from invoicing_plugin.services import tax_rates
+
+        tax_rate = tax_rates.create_tax_rate(world.acme, "user:test", tax_rates.TaxRateInput(
+            name="Walk rate", rate="20", category="S"))
         get_state().session.commit()
         public_token = get_state().session.get(Invoice, sent.id).public_token
         accept_token = get_state().session.get(Proposal, int(world.proposal_pending)).accept_token
         values = {
             "invoice_id": str(sent.id),
             "template_id": str(template.id),
+            "rate_id": str(tax_rate.id),
             "proposal_id": world.proposal_accepted,
             "public_token": public_token,
             "event_pk": "1",

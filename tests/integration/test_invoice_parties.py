@@ -329,19 +329,27 @@ def test_the_staff_page_shows_the_one_refusal_message(app, world, staff_client):
     assert load(app, invoice.id).status == "draft"
 
 
-def test_reverse_charge_needs_both_vat_numbers_before_sending(app, world, monkeypatch):
-    """The VAT categories come from one function (stored lines at merge); a reverse-charge
-    invoice without the client's VAT number is refused with EN 16931's BR-AE-02 message."""
-    from decimal import Decimal
+def _reverse_charge_draft(app, world):
+    """A draft with one reverse-charge line (a workspace tax rate, category AE)."""
+    from invoicing_plugin.services.tax_rates import TaxRateInput, create_tax_rate
 
-    from invoicing_plugin.domain.en16931 import VatCategory, VatRate
-    from invoicing_plugin.services import parties
+    with app.test_request_context():
+        rate = create_tax_rate(world.acme, ACTOR, TaxRateInput(
+            name="Reverse charge (EU B2B)", rate="0", category="AE",
+            note="Reverse charge: the customer accounts for VAT (Article 196, Directive 2006/112/EC)"))
+        return api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", send_method="manual",
+                                lines=[{"description": "Penetration test", "quantity": "3", "unit": "day",
+                                        "unit_price": "900.00", "tax_rate_id": str(rate.id)}])
 
-    monkeypatch.setattr(parties, "invoice_vat_rates",
-                        lambda invoice: (VatRate(VatCategory.REVERSE_CHARGE, Decimal(0), "Reverse charge"),))
+
+def test_reverse_charge_needs_both_vat_numbers_before_sending(app, world):
+    """The VAT categories come from the stored lines (services.parties.invoice_vat_rates): a
+    reverse-charge invoice without the client's VAT number is refused with EN 16931's
+    BR-AE-02 message, and nothing changes."""
     save_seller(app, world.acme, **{**SELLER, "vat_id": ""})
     set_client(app, world.client_a, **{**GLOBEX_DE, "vat_id": None})
-    invoice = draft(app, world, send_method="manual")
+    invoice = _reverse_charge_draft(app, world)
+    assert [(line.vat_category, line.net_minor) for line in load_lines(app, invoice.id)] == [("AE", 270000)]
 
     with app.test_request_context(), pytest.raises(api.InvoiceIncomplete) as caught:
         api.send(world.acme, ACTOR, invoice.id, method="manual")
@@ -349,6 +357,30 @@ def test_reverse_charge_needs_both_vat_numbers_before_sending(app, world, monkey
     assert caught.value.missing == ["The seller's VAT number is missing (Invoice settings).",
                                     "Reverse charge needs the client's VAT number."]
     assert load(app, invoice.id).number is None
+
+
+def test_a_vat_line_switches_the_legal_check_on_without_invoice_settings(app, world):
+    """No Invoice settings saved, but a standard-rated line: the invoice carries VAT, so it
+    must be a legal invoice (the seller's VAT number and both parties' details)."""
+    with app.test_request_context():
+        invoice = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP",
+                                   send_method="manual", lines=[{"description": "Audit", "unit_price": "100.00",
+                                                                 "tax_rate": "20"}])
+    assert (invoice.net_minor, invoice.tax_minor, invoice.amount_minor) == (10000, 2000, 12000)
+
+    with app.test_request_context(), pytest.raises(api.InvoiceIncomplete) as caught:
+        api.send(world.acme, ACTOR, invoice.id, method="manual")
+
+    assert "The seller's VAT number is missing (Invoice settings)." in caught.value.missing
+    assert load(app, invoice.id).status == "draft"
+
+
+def load_lines(app, invoice_id):
+    from invoicing_plugin.persistence.models import InvoiceLine
+
+    with app.app_context():
+        return get_state().session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id)
+                                           .order_by(InvoiceLine.position)).all()
 
 
 def test_dates_are_checked_even_when_the_client_is_missing(app, world):

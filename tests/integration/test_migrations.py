@@ -306,3 +306,57 @@ def test_0013_gives_existing_invoices_their_buyer_name_and_leaves_the_rest_empty
     assert "buyer_name" not in columns and "seller_snapshot" not in columns
     with empty_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM invoicing_invoices").scalar() == 2
+def test_0011_moves_every_existing_invoice_to_one_line_without_vat(empty_engine):
+    """Invoices from before 0011 become one line each, as ``en16931.single_line`` makes an
+    amount-and-description draft, and their totals are their amount (net = amount, VAT 0)."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from sqlalchemy import insert, select
+    from sqlalchemy.orm import Session
+
+    from invoicing_plugin.domain import en16931
+    from invoicing_plugin.persistence.models import Invoice, InvoiceLine, SellerProfile
+
+    upgrade(empty_engine, "0010")
+    at = datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)
+    base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "currency": "GBP",
+            "amount_refunded_minor": 0, "checkout_attempt": 0, "online_payment_unavailable": False, "version": 1,
+            "created_at": at, "updated_at": at, "status": "sent", "kind": "standard", "send_method": "email",
+            "idempotency_nonce": "0" * 32, "amount_dispute_lost_minor": 0}
+    rows = [
+        {**base, "id": 1, "workspace_id": "1", "public_token": "t1", "amount_minor": 125050, "description": "Audit"},
+        {**base, "id": 2, "workspace_id": "1", "public_token": "t2", "amount_minor": 1500, "currency": "JPY",
+         "description": "Retainer “Q1”", "status": "paid"},
+        {**base, "id": 3, "workspace_id": "2", "public_token": "t3", "amount_minor": 50, "description": "Fix",
+         "status": "draft"},
+    ]
+    with empty_engine.begin() as connection:
+        connection.execute(insert(_as_migrated(connection, Invoice)), rows)
+        connection.execute(insert(_as_migrated(connection, SellerProfile)),
+                           [{"workspace_id": "1", "legal_name": "Acme Ltd", "country": "GB",
+                             "created_at": at, "updated_at": at}])
+
+    upgrade(empty_engine)
+
+    with Session(empty_engine) as session:
+        invoices = session.scalars(select(Invoice).order_by(Invoice.id)).all()
+        assert [(i.amount_minor, i.net_minor, i.tax_minor, i.prices_include_tax) for i in invoices] == [
+            (125050, 125050, 0, False), (1500, 1500, 0, False), (50, 50, 0, False)]
+        for invoice in invoices:
+            (line,) = invoice.lines
+            assert line.workspace_id == invoice.workspace_id and line.position == 1
+            expected = en16931.single_line(invoice.description, invoice.amount_minor, invoice.currency)
+            assert (line.description, line.quantity, line.unit) == (expected.description, expected.quantity, "")
+            assert line.quantity == Decimal(1) and isinstance(line.quantity, Decimal)
+            assert line.unit_price_minor == invoice.amount_minor and line.discount_minor == 0
+            assert (line.vat_category, line.vat_rate, line.exemption_reason) == (
+                expected.vat.category.value, expected.vat.rate, expected.vat.exemption_reason)
+            totals = en16931.compute(invoice.currency, [expected]).totals
+            assert line.net_minor == totals.total_without_vat_minor == invoice.net_minor
+            assert totals.total_with_vat_minor == invoice.amount_minor
+        assert session.scalars(select(SellerProfile.prices_include_tax)).all() == [False]
+        assert session.scalars(select(InvoiceLine.id)).all() != []
+        session.delete(invoices[0])  # the lines go with their invoice
+        session.commit()
+        assert session.scalars(select(InvoiceLine.invoice_id).order_by(InvoiceLine.invoice_id)).all() == [2, 3]

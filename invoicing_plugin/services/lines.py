@@ -1,0 +1,273 @@
+"""Invoice lines from what a person typed, priced by :mod:`invoicing_plugin.domain.en16931`.
+
+:func:`price_lines` reads a draft's lines -- each a dict of typed text: ``description``,
+``quantity`` ("2", "1.5"), ``unit`` ("hour"), ``unit_price`` ("150.00"), ``discount``
+(an amount off the line, "10.00"), and either ``tax_rate`` (a percent, "20"; "0" is zero
+rated) or ``tax_rate_id`` (one of the workspace's tax rates) -- with
+:func:`~.en16931.parse_quantity`, :func:`~.en16931.parse_unit_price` and
+:func:`~.en16931.parse_rate`. A line with neither takes the workspace's default tax
+rate, or none ("Not subject to VAT", category O) when the workspace has no default.
+
+Errors are collected for every field of every line at once, keyed
+``lines-<index>-<field>`` with the index counted from 0 as in a form's field list
+(``lines-1-quantity`` is the second line's quantity); the message names the line by
+its number from 1 ("Line 2: Enter a quantity."). Errors about the lines as a whole
+are keyed ``lines``. The caller raises them as :class:`~.errors.ValidationFailed`, so
+nothing is saved.
+
+Net or gross: with the workspace's ``prices_include_tax``, unit prices and discounts are
+typed VAT inclusive and :func:`~invoicing_plugin.domain.gross_prices.net_lines` finds
+the line nets so that the total with VAT is what was typed (its docstring states the
+rounding). Either way the invoice stores each line's net (BT-131) and its totals come
+from :func:`~.en16931.compute`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..domain import en16931
+from ..domain.errors import DomainError
+from ..domain.gross_prices import net_lines
+from ..domain.money import Money
+from ..persistence.models import Invoice, InvoiceLine, TaxRate
+from .tax_rates import default_tax_rate, vat_of
+from .text import check_text
+from .uow import UnitOfWork
+
+__all__ = ["LINE_FIELDS", "MAX_LINES", "Priced", "calculation_of", "load_lines", "price_lines", "price_single", "store"]
+
+LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "discount", "tax_rate", "tax_rate_id")
+MAX_LINES = 100
+UNIT_MAX = 32
+LINE_DESCRIPTION_MAX = 1000
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    description: str
+    quantity: Decimal
+    unit: str
+    unit_price_minor: int
+    discount_minor: int
+    vat: en16931.VatRate
+    tax_rate_id: int | None
+    net_minor: int
+
+
+@dataclass(frozen=True)
+class Priced:
+    """Lines ready to store and the invoice's calculation (BT-109, BT-110, BT-112 ...)."""
+
+    currency: str
+    lines: tuple[PricedLine, ...]
+    calculation: en16931.Calculation
+    prices_include_tax: bool
+
+    @property
+    def totals(self) -> en16931.DocumentTotals:
+        return self.calculation.totals
+
+
+def _minor(major: Decimal, currency: str) -> int:
+    return Money.from_decimal(major, currency).minor
+
+
+def _major(minor: int, currency: str) -> Decimal:
+    return Money(minor, currency).as_decimal()
+
+
+def _text(value: Any, key: str, errors: dict[str, str], label: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TypeError(f"{key} must be typed text (str), not {type(value).__name__}")
+    text = str(value)
+    check_text(errors, key, text, label)
+    return text.strip()
+
+
+def _vat_for(uow: UnitOfWork, workspace_id: str, typed_rate: str, typed_id: str, key: str, number: int,
+             errors: dict[str, str], default: TaxRate | None) -> tuple[en16931.VatRate | None, int | None]:
+    if typed_rate and typed_id:
+        errors[f"{key}-tax_rate"] = f"Line {number}: choose a tax rate or type a percent, not both."
+        return None, None
+    if typed_id:
+        found = None
+        if typed_id.isdigit():
+            found = uow.repository(workspace_id).find(TaxRate, id=int(typed_id), archived=False)
+        if found is None:
+            errors[f"{key}-tax_rate_id"] = f"Line {number}: that tax rate was not found; choose one of yours."
+            return None, None
+        return vat_of(found), found.id
+    if typed_rate:
+        try:
+            rate = en16931.parse_rate(typed_rate)
+        except DomainError as exc:
+            errors[f"{key}-tax_rate"] = f"Line {number}: {exc.message}"
+            return None, None
+        category = en16931.VatCategory.STANDARD if rate > 0 else en16931.VatCategory.ZERO
+        return en16931.VatRate(category, rate), None
+    if default is not None:
+        return vat_of(default), default.id
+    return en16931.NOT_SUBJECT_TO_VAT, None
+
+
+def price_lines(uow: UnitOfWork, workspace_id: str, currency: str, raw_lines: Any, *,
+                prices_include_tax: bool, errors: dict[str, str]) -> Priced | None:
+    """Read and price ``raw_lines`` (a list of dicts of typed text); ``None`` with
+    ``errors`` filled when anything is wrong (``currency`` must already be valid)."""
+    if not isinstance(raw_lines, (list, tuple)):
+        raise TypeError("lines must be a list of dicts")
+    if not raw_lines:
+        errors["lines"] = "Add at least one line."
+        return None
+    if len(raw_lines) > MAX_LINES:
+        errors["lines"] = f"An invoice has at most {MAX_LINES} lines."
+        return None
+    default = default_tax_rate(workspace_id, uow=uow)
+    parsed: list[tuple] = []
+    for index, raw in enumerate(raw_lines):
+        if not isinstance(raw, dict):
+            raise TypeError("each line must be a dict of typed text")
+        unknown = set(raw) - set(LINE_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown line fields: {', '.join(sorted(map(str, unknown)))}")
+        key, number = f"lines-{index}", index + 1
+        text = {field: _text(raw.get(field), f"{key}-{field}", errors, field.replace("_", " "))
+                for field in LINE_FIELDS}
+        before = len(errors)
+        description = text["description"]
+        if not description and f"{key}-description" not in errors:
+            errors[f"{key}-description"] = f"Line {number}: describe the item or service."
+        elif len(description) > LINE_DESCRIPTION_MAX:
+            errors[f"{key}-description"] = f"Line {number}: keep the description under {LINE_DESCRIPTION_MAX} characters."
+        if len(text["unit"]) > UNIT_MAX:
+            errors[f"{key}-unit"] = f"Line {number}: keep the unit under {UNIT_MAX} characters."
+        values: dict[str, Any] = {}
+        for field, parse in (("quantity", en16931.parse_quantity),
+                             ("unit_price", lambda t: en16931.parse_unit_price(t, currency)),
+                             ("discount", lambda t: en16931.parse_unit_price(t, currency) if t else Decimal(0))):
+            if f"{key}-{field}" in errors:
+                continue
+            typed = text[field]
+            if field == "quantity" and not typed:
+                typed = "1"
+            try:
+                values[field] = parse(typed)
+            except DomainError as exc:
+                message = exc.message.replace("unit price", "discount") if field == "discount" else exc.message
+                errors[f"{key}-{field}"] = f"Line {number}: {message}"
+        vat, rate_id = (None, None)
+        if f"{key}-tax_rate" not in errors and f"{key}-tax_rate_id" not in errors:
+            vat, rate_id = _vat_for(uow, workspace_id, text["tax_rate"], text["tax_rate_id"], key, number,
+                                    errors, default)
+        if len(errors) > before:
+            continue
+        try:
+            allowance = (en16931.LineAllowance(_minor(values["discount"], currency))
+                         if values["discount"] else None)
+            line = en16931.InvoiceLine(description, values["quantity"], values["unit_price"], vat,
+                                       unit=text["unit"], allowance=allowance)
+            en16931.line_net_amount(line, currency)  # the discount is not above the line's amount
+        except DomainError as exc:
+            errors[f"{key}-{exc.field or 'unit_price'}"] = f"Line {number}: {exc.message}"
+            continue
+        parsed.append((line, rate_id))
+    if errors:
+        return None
+    domain_lines = [line for line, _ in parsed]
+    try:
+        if prices_include_tax:
+            _, nets = net_lines(currency, domain_lines)
+        else:
+            nets = en16931.compute(currency, domain_lines).line_net_minor
+        calculation = _compute_from_nets(currency, [(line.description, line.vat, net)
+                                                    for line, net in zip(domain_lines, nets, strict=True)])
+    except DomainError as exc:
+        errors["lines"] = exc.message
+        return None
+    priced = tuple(
+        PricedLine(line.description, line.quantity, line.unit, _minor(line.net_price, currency),
+                   line.allowance.amount_minor if line.allowance else 0, line.vat, rate_id, net)
+        for (line, rate_id), net in zip(parsed, nets, strict=True)
+    )
+    return Priced(currency, priced, calculation, prices_include_tax)
+
+
+def price_single(description: str, amount_minor: int, currency: str) -> Priced:
+    """The amount-and-description draft: one line without VAT (:func:`~.en16931.single_line`)."""
+    line = en16931.single_line(description, amount_minor, currency)
+    calculation = en16931.compute(currency, [line])
+    priced = PricedLine(line.description, line.quantity, "", amount_minor, 0, line.vat, None,
+                        calculation.line_net_minor[0])
+    return Priced(currency, (priced,), calculation, False)
+
+
+def _compute_from_nets(currency: str, nets: list[tuple[str, en16931.VatRate, int]]) -> en16931.Calculation:
+    """:func:`~.en16931.compute` over lines whose net (BT-131) is already known: each as
+    quantity 1 at its net, which gives the same breakdown and totals."""
+    return en16931.compute(currency, [en16931.InvoiceLine(description or "-", Decimal(1), _major(net, currency), vat)
+                                      for description, vat, net in nets])
+
+
+def store(invoice: Invoice, priced: Priced) -> None:
+    """Replace ``invoice``'s lines and totals with ``priced`` (same session, not flushed).
+
+    Rows are rewritten in place by position and the surplus deleted, so an edit never
+    inserts a position that an old row still holds (the unit of work inserts before it
+    deletes)."""
+    existing = list(invoice.lines)
+    for position, line in enumerate(priced.lines, start=1):
+        values = dict(
+            workspace_id=invoice.workspace_id, position=position, description=line.description,
+            quantity=line.quantity, unit=line.unit, unit_price_minor=line.unit_price_minor,
+            discount_minor=line.discount_minor, vat_category=line.vat.category.value, vat_rate=line.vat.rate,
+            exemption_reason=line.vat.exemption_reason, tax_rate_id=line.tax_rate_id, net_minor=line.net_minor,
+        )
+        if position <= len(existing):
+            for key, value in values.items():
+                setattr(existing[position - 1], key, value)
+        else:
+            invoice.lines.append(InvoiceLine(**values))
+    del invoice.lines[len(priced.lines):]
+    totals = priced.totals
+    invoice.net_minor = totals.total_without_vat_minor
+    invoice.tax_minor = totals.total_vat_minor
+    invoice.amount_minor = totals.total_with_vat_minor
+    invoice.prices_include_tax = priced.prices_include_tax
+
+
+def calculation_of(invoice: Invoice) -> en16931.Calculation:
+    """The stored invoice's breakdown and totals, from its lines' nets; an invoice without
+    line rows (inserted before lines existed, or by hand) is one line without VAT."""
+    rows = list(invoice.lines)
+    if not rows:
+        return en16931.compute(invoice.currency, [
+            en16931.single_line(invoice.description or "-", int(invoice.amount_minor), invoice.currency)])
+    return _compute_from_nets(invoice.currency, [
+        (row.description, en16931.VatRate(en16931.VatCategory(row.vat_category), row.vat_rate,
+                                          row.exemption_reason), int(row.net_minor))
+        for row in rows])
+
+
+def load_lines(invoices) -> None:
+    """Load the lines of many ORM invoices with one query (a list's snapshots would
+    otherwise load them one invoice at a time)."""
+    invoices = [invoice for invoice in invoices if isinstance(invoice, Invoice)]
+    session = object_session(invoices[0]) if invoices else None
+    if session is None:
+        return
+    by_id: dict[int, list[InvoiceLine]] = {invoice.id: [] for invoice in invoices}
+    rows = session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id.in_(list(by_id)))
+                           .order_by(InvoiceLine.invoice_id, InvoiceLine.position))
+    for row in rows:
+        by_id[row.invoice_id].append(row)
+    for invoice in invoices:
+        set_committed_value(invoice, "lines", by_id[invoice.id])

@@ -1,0 +1,154 @@
+"""The staff invoice form's lines (issue 15): add and remove lines without JavaScript.
+
+A draft is either an amount (one line without VAT, as before) or lines. "Add line" and
+"Remove" are submit buttons (``add_line``, ``remove_line=<index>``) and "Update totals"
+(``recalculate``): each posts the whole form back and re-renders it with the change --
+nothing is saved, and the CSRF token travels with it -- so the form works with
+JavaScript off. The totals (net, VAT, total) are computed by the same service that saves
+the draft (:func:`~invoicing_plugin.services.lines.price_lines`) and shown under the lines.
+The first "Add line" turns a typed amount into the first line.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from wtforms.validators import Optional
+
+from ..domain.money import Money, format_decimal_amount
+from ..services import lines as line_service
+from ..services import tax_rates as tax_service
+from ..domain.errors import DomainError
+from ..services.common import configured_currencies, unit_of_work
+from ..services.documents import plain_decimal
+from .forms import apply_errors as apply_field_errors
+from .forms import choices
+
+__all__ = ["apply_errors", "fill", "fill_from_invoice", "handle_buttons", "prepare", "preview", "typed"]
+
+_TEXT_FIELDS = ("description", "quantity", "unit", "unit_price", "discount", "tax_rate")
+
+
+def _rate_choices(workspace_id: str) -> list:
+    rates = tax_service.list_tax_rates(workspace_id, include_archived=False)
+    default = next((rate for rate in rates if rate.is_default), None)
+    first = f"Default ({default.name})" if default else "No VAT / type a percent"
+    return choices([("", first)] + [(str(rate.id), f"{rate.name} ({tax_service.rate_text(rate.rate)} %)")
+                                    for rate in rates])
+
+
+def prepare(form, workspace_id: str) -> None:
+    """Set each line's tax-rate choices; with lines, the amount is not asked for."""
+    options = _rate_choices(workspace_id)
+    for entry in form.lines:
+        entry.form.tax_rate_id.choices = options
+    if form.lines.entries:
+        form.amount.validators = [Optional()]
+
+
+def typed(form) -> list[dict] | None:
+    """The lines as typed, for ``DraftInput.lines`` (``None``: no lines, the amount counts)."""
+    if not form.lines.entries:
+        return None
+    out = []
+    for entry in form.lines:
+        line = {name: entry.form[name].data or "" for name in _TEXT_FIELDS}
+        rate_id = entry.form.tax_rate_id.data or ""
+        if rate_id:
+            line["tax_rate_id"], line["tax_rate"] = rate_id, ""
+        out.append(line)
+    return out
+
+
+def handle_buttons(form, workspace_id: str) -> bool:
+    """Apply "Add line" / "Remove" / "Update totals"; ``True`` when one was pressed (then the
+    form is re-rendered, not saved)."""
+    posted = request.form
+    if "add_line" in posted:
+        if not form.lines.entries and (form.amount.data or "").strip():
+            form.lines.append_entry({"description": form.description.data or "", "quantity": "1",
+                                     "unit_price": form.amount.data})
+            form.amount.data = ""
+        if len(form.lines.entries) < line_service.MAX_LINES:
+            form.lines.append_entry({"quantity": "1"})
+        prepare(form, workspace_id)
+        return True
+    if "remove_line" in posted:
+        index = posted.get("remove_line", "")
+        if index.isdigit() and int(index) < len(form.lines.entries):
+            kept = [entry.form.data for i, entry in enumerate(form.lines.entries) if i != int(index)]
+            while form.lines.entries:
+                form.lines.pop_entry()
+            for data in kept:
+                form.lines.append_entry(data)
+        prepare(form, workspace_id)
+        return True
+    return "recalculate" in posted
+
+
+def fill(form, lines: list[dict] | None, workspace_id: str) -> None:
+    """Put typed ``lines`` (a template's) into an unsubmitted form."""
+    for line in lines or ():
+        form.lines.append_entry({"quantity": "1", **{k: v for k, v in line.items() if k in (*_TEXT_FIELDS, "tax_rate_id")}})
+    if lines:
+        form.amount.data = ""
+    prepare(form, workspace_id)
+
+
+def fill_from_invoice(form, invoice, workspace_id: str) -> None:
+    """A draft's stored lines as typed text, unless it is one line without VAT (then the form
+    shows its amount, as before lines existed)."""
+    while form.lines.entries:  # InvoiceForm(obj=invoice) read the ORM rows; the typed text replaces them
+        form.lines.pop_entry()
+    rows = list(invoice.lines)
+    simple = len(rows) <= 1 and all(row.vat_category == "O" and not row.discount_minor and not row.unit
+                                    and row.quantity == 1 for row in rows)
+    if simple:
+        prepare(form, workspace_id)
+        return
+    active = {str(rate.id) for rate in tax_service.list_tax_rates(workspace_id, include_archived=False)}
+    lines = []
+    for row in rows:
+        rate_id = str(row.tax_rate_id) if row.tax_rate_id is not None else ""
+        line = {
+            "description": row.description, "quantity": plain_decimal(row.quantity), "unit": row.unit,
+            "unit_price": format_decimal_amount(Money(row.unit_price_minor, invoice.currency)),
+            "discount": format_decimal_amount(Money(row.discount_minor, invoice.currency)) if row.discount_minor else "",
+        }
+        if rate_id in active:
+            line["tax_rate_id"] = rate_id
+        elif row.vat_category in ("S", "Z"):
+            line["tax_rate"] = plain_decimal(row.vat_rate)
+        lines.append(line)
+    fill(form, lines, workspace_id)
+
+
+def preview(form, workspace_id: str):
+    """The totals of the typed lines (a :class:`~.lines.Priced`), or ``None`` while they
+    are incomplete or invalid (their errors are shown when the form is saved)."""
+    lines = typed(form)
+    currency = form.currency.data
+    if not lines or not currency:
+        return None
+    if currency not in configured_currencies():
+        return None
+    uow = unit_of_work()
+    errors: dict[str, str] = {}
+    try:
+        return line_service.price_lines(uow, workspace_id, currency, lines, errors=errors,
+                                        prices_include_tax=tax_service.prices_include_tax(workspace_id, uow=uow))
+    except DomainError:
+        return None
+
+
+def apply_errors(form, errors: dict[str, str]) -> list[str]:
+    """Service errors next to their fields, lines included (``lines-1-quantity``)."""
+    rest = {}
+    for key, message in errors.items():
+        parts = key.split("-")
+        if len(parts) == 3 and parts[0] == "lines" and parts[1].isdigit() and int(parts[1]) < len(form.lines.entries):
+            field = form.lines.entries[int(parts[1])].form._fields.get(parts[2])
+            if field is not None:
+                field.errors = list(field.errors or []) + [message]
+                continue
+        rest[key] = message
+    return apply_field_errors(form, rest)
