@@ -26,6 +26,7 @@ from functools import lru_cache
 
 from babel.dates import format_date
 
+from ..domain.balance import of_invoice
 from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
@@ -65,6 +66,10 @@ class InvoiceDocument:
     pay_url: str | None
     locale: str = "en_US"
     seller: HostSellerDetails | None = None
+    #: What is still to pay (EN 16931 BT-115, :mod:`~invoicing_plugin.domain.balance`), never
+    #: below zero; ``None`` on a draft. ``overpaid``: more than owed was paid (kept as credit).
+    amount_due: Money | None = None
+    overpaid: Money | None = None
     """The issuer's legal details (EN 16931 BG-4), or ``None`` when the workspace has none:
     then only :attr:`workspace_name` names the issuer, as before."""
 
@@ -131,6 +136,7 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
     currency = invoice.currency
     paid = invoice.amount_paid_minor
     refunded = invoice.amount_refunded_minor or 0
+    balance = of_invoice(invoice)
     return InvoiceDocument(
         workspace_name=workspace.name,
         number=invoice.number or "Draft",
@@ -149,6 +155,8 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         pay_url=pay_url if is_open_for_payment(status) else None,
         locale=getattr(workspace, "locale", None) or "en_US",
         seller=seller,
+        amount_due=None if status is InvoiceStatus.DRAFT else Money(balance.balance_due_minor, currency),
+        overpaid=Money(balance.overpaid_minor, currency) if balance.overpaid_minor else None,
     )
 
 
@@ -350,6 +358,10 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         total_row("Paid", code_amount(doc.amount_paid))
     if doc.amount_refunded is not None:
         total_row("Refunded", code_amount(doc.amount_refunded))
+    if doc.amount_due is not None:
+        total_row("Amount due", code_amount(doc.amount_due))
+    if doc.overpaid is not None:
+        total_row("Overpaid (client's credit)", code_amount(doc.overpaid))
     pdf.ln(6)
 
     if doc.pay_url:

@@ -34,6 +34,13 @@ def get_snapshot(workspace_id: str, invoice_id: Any, *, uow: UnitOfWork | None =
     return InvoiceSnapshot.of(get_invoice(workspace_id, invoice_id, uow=uow))
 
 
+def invoice_payments(workspace_id: str, invoice_id: int, *, uow: UnitOfWork | None = None):
+    """The invoice's payments (:class:`~.payment_rows.PaymentView`, oldest first), this workspace's only."""
+    from .payment_rows import payments_of
+
+    return payments_of((uow or unit_of_work()).session, str(workspace_id), invoice_id)
+
+
 def invoice_events(workspace_id: str, invoice_id: int, *, uow: UnitOfWork | None = None) -> list[InvoiceEvent]:
     repo = (uow or unit_of_work()).repository(workspace_id)
     return repo.list(InvoiceEvent, InvoiceEvent.invoice_id == invoice_id, order_by=InvoiceEvent.id)
