@@ -285,3 +285,31 @@ def test_one_payment_row_per_payment_intent_is_enforced_by_the_database(app, wor
             session.commit()
         session.rollback()
         assert session.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+def test_refunding_the_stripe_part_in_full_does_not_refund_the_invoice(app, world, connected_workspace,
+                                                                       stripe_emulator):
+    """400.00 by bank transfer, 600.00 through Stripe; the Stripe charge is refunded in full: the
+    bank transfer was not, so the invoice stays paid with 600.00 refunded (paid amount 400.00)."""
+    from tests.integration.webhook_helpers import intent_charge
+
+    invoice = _stripe_invoice(app, world)
+    with app.test_request_context():
+        api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="400")
+    client = app.test_client()
+    assert client.get(f"/invoicing/pay/{invoice.public_token}").status_code == 303
+    session_id = _row(app, invoice.id).checkout_session_id
+    stripe_emulator.control.pay_session(session_id)
+    assert post_event(client, event_for(stripe_emulator, "checkout.session.completed", session_id)).status_code == 200
+    intent = _row(app, invoice.id).payment_intent_id
+    with app.app_context():
+        get_state().platform_gateway().create_refund(payment_intent=intent, amount=None, idempotency_key="rf-all")
+    assert post_event(client, event_for(stripe_emulator, "charge.refunded",
+                                        intent_charge(stripe_emulator, intent))).status_code == 200
+    row = _row(app, invoice.id)
+    assert (row.status, row.amount_paid_minor, row.amount_refunded_minor) == ("paid", 100_000, 60_000)
+    with app.test_request_context():
+        snapshot = api.get_invoice(world.acme, invoice.id)
+    assert (snapshot.paid_minor, snapshot.due_minor) == (40_000, 60_000)
+    with app.app_context():
+        assert totals.drift(get_state().session) == []
