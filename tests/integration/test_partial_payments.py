@@ -313,3 +313,18 @@ def test_refunding_the_stripe_part_in_full_does_not_refund_the_invoice(app, worl
     assert (snapshot.paid_minor, snapshot.due_minor) == (40_000, 60_000)
     with app.app_context():
         assert totals.drift(get_state().session) == []
+
+
+
+def test_the_client_portal_asks_for_the_balance_of_a_partly_paid_invoice(app, world):
+    """The portal's card and its "to pay" total count what is left, not the whole invoice."""
+    from invoicing_plugin.services import portal
+
+    invoice = _manual_invoice(app, world)
+    with app.test_request_context():
+        api.mark_paid(world.acme, ACTOR, invoice.id, method="cash", amount="300")
+        owner = portal.portal_for_token(portal.ensure_portal_access(world.acme, world.client_a).token)
+        page = portal.load_portal(owner)
+    assert [(m.minor, m.currency) for m in page.due_by_currency] == [(70_000, "GBP")]
+    (item,) = [i for group in page.groups for i in group.invoices if i.invoice.id == invoice.id]
+    assert (item.status_key, item.status_label, item.can_pay) == ("partially_paid", "Partly paid", True)
