@@ -234,8 +234,11 @@ def mark_paid(
                 invoice.checkout_session_id = None
                 invoice.checkout_expires_at = None
             received_text = format_money(Money(received, invoice.currency))
-            detail = (f"{received_text} by {MANUAL_PAYMENT_METHODS[method].lower()} on {paid_on.isoformat()}"
-                      + (f": {note}" if note else ""))
+            if due_after == 0 and received == invoice.amount_minor:  # the whole invoice at once, as before
+                detail = f"{MANUAL_PAYMENT_METHODS[method]} on {paid_on.isoformat()}" + (f": {note}" if note else "")
+            else:
+                detail = (f"{received_text} by {MANUAL_PAYMENT_METHODS[method].lower()} on {paid_on.isoformat()}"
+                          + (f": {note}" if note else ""))
             if due_after > 0:
                 detail += f"; {format_money(Money(due_after, invoice.currency))} still due"
             elif due_after < 0:

@@ -19,6 +19,7 @@ from ..domain.statuses import STAFF_LABELS
 from ..persistence.models import Invoice, InvoiceEvent
 from ..persistence.repository import MAX_ID, WorkspaceRepository, as_id
 from .common import record_event, unit_of_work
+from .payment_rows import payments_of
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
@@ -36,8 +37,6 @@ def get_snapshot(workspace_id: str, invoice_id: Any, *, uow: UnitOfWork | None =
 
 def invoice_payments(workspace_id: str, invoice_id: int, *, uow: UnitOfWork | None = None):
     """The invoice's payments (:class:`~.payment_rows.PaymentView`, oldest first), this workspace's only."""
-    from .payment_rows import payments_of
-
     return payments_of((uow or unit_of_work()).session, str(workspace_id), invoice_id)
 
 
