@@ -265,9 +265,20 @@ def mark_paid(
     method: str,
     paid_on: date | None = None,
     note: str | None = None,
+    amount: str | int | None = None,
+    allow_overpayment: bool = False,
 ) -> InvoiceSnapshot:
-    """Record a payment made outside Stripe: ``method`` is one of :data:`MANUAL_PAYMENT_METHODS`."""
-    return _invoices.mark_paid(_billing(workspace_id), actor, invoice_id, method=method, paid_on=paid_on, note=note)
+    """Record a payment made outside Stripe: ``method`` is one of :data:`MANUAL_PAYMENT_METHODS`.
+
+    ``amount`` is what was received -- text as a person types it ("1,250.50", in the
+    invoice's currency) or an ``int`` of minor units; default: the whole balance due. A
+    payment that leaves a balance makes the invoice ``partially_paid`` (call again for the
+    next part); one that leaves nothing makes it ``paid``. More than the balance raises
+    ``ValidationFailed`` (field ``amount``) unless ``allow_overpayment=True``: the excess is
+    then kept as the client's credit (``InvoiceSnapshot.due_minor`` below zero).
+    """
+    return _invoices.mark_paid(_billing(workspace_id), actor, invoice_id, method=method, paid_on=paid_on, note=note,
+                               amount=amount, allow_overpayment=allow_overpayment)
 
 
 def get_invoice(workspace_id: str, invoice_id: int) -> InvoiceSnapshot:

@@ -19,8 +19,10 @@ from .invoice import (
     is_noop,
     is_open_for_payment,
     is_overdue,
+    payment_action,
     transition,
 )
+from .balance import Balance, balance
 from .statuses import STATUS_TABLE, StatusRow, status_row
 from .money import (
     CURRENCIES,
@@ -69,6 +71,9 @@ __all__ = [
     "is_open_for_payment",
     "is_overdue",
     "net_payout",
+    "payment_action",
+    "balance",
+    "Balance",
     "parse_amount",
     "percent_of",
     "status_row",

@@ -11,8 +11,8 @@ from types import MappingProxyType
 
 from .money import Money, fraction_of
 
-__all__ = ["BPS_PER_WHOLE", "DEFAULT_PLAN_FEE_BPS", "PAID_THROUGH_STRIPE", "application_fee", "fee_taken_minor",
-           "net_payout", "paid_outside_stripe"]
+__all__ = ["BPS_PER_WHOLE", "DEFAULT_PLAN_FEE_BPS", "PAID_THROUGH_STRIPE", "application_fee", "fee_share",
+           "fee_taken_minor", "net_payout", "paid_outside_stripe"]
 
 BPS_PER_WHOLE = 10_000
 """Basis points in 100 %."""
@@ -77,3 +77,23 @@ def net_payout(amount: Money, fee: Money) -> Money:
     if not Money.zero(amount.currency) <= fee <= amount:
         raise ValueError(f"fee {fee} must be between zero and the amount {amount}")
     return amount - fee
+
+
+def fee_share(locked_fee: Money, amount_minor: int, total_minor: int) -> Money:
+    """The part of an invoice's locked fee taken from a payment of ``amount_minor`` of its
+    ``total_minor``: ``fee × amount / total``, rounded half up to the currency's step, never
+    above the amount (issue 15: a Checkout Session for the balance carries the balance's
+    share of the fee). The whole total carries the whole fee; a total of 0 carries none.
+    """
+    for name, value in (("amount_minor", amount_minor), ("total_minor", total_minor)):
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, not {value!r}")
+    if locked_fee.minor < 0:
+        raise ValueError(f"the locked fee cannot be negative: {locked_fee}")
+    if total_minor == 0 or amount_minor == 0:
+        return Money.zero(locked_fee.currency)
+    if amount_minor >= total_minor:
+        share = locked_fee
+    else:
+        share = fraction_of(locked_fee, amount_minor, total_minor)
+    return min(share, Money(amount_minor, locked_fee.currency))

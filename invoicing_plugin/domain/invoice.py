@@ -24,6 +24,21 @@ Decisions worth knowing:
   with the refunded amount beside it; only a full refund makes it ``REFUNDED``. A full
   refund that later fails puts it back where it was (``PAID``, or ``PAID_AFTER_VOID`` when
   the payment came after a void).
+
+Partial payments (``PARTIALLY_PAID``: some money received, a balance still due; see
+:mod:`.balance` for the arithmetic):
+
+* A payment -- through Stripe or recorded by hand -- is the *full* action
+  (``PAYMENT_SUCCEEDED`` / ``MARK_PAID``) when it leaves nothing due, and the *part* action
+  (``PART_PAYMENT_SUCCEEDED`` / ``MARK_PART_PAID``) when a balance remains; the service picks
+  with :func:`payment_action` from the balance *after* the payment. ``sent`` and
+  ``partially_paid`` take both; a part payment keeps a partially paid invoice partially paid.
+* A partially paid invoice cannot be voided: money was received on it. Refund the payments
+  or credit the balance (a credit note) instead.
+* It can be refunded in full (``REFUNDED``); a full refund that fails puts it back to
+  ``PARTIALLY_PAID`` (``REFUND_FAILED_PART``).
+* A delayed payment may start on it (``PROCESSING``); if that payment fails it goes back to
+  ``PARTIALLY_PAID`` (``PAYMENT_FAILED_PART``), not to ``SENT``.
 """
 
 from __future__ import annotations
@@ -51,6 +66,7 @@ __all__ = [
     "is_noop",
     "is_open_for_payment",
     "is_overdue",
+    "payment_action",
     "transition",
 ]
 
@@ -65,6 +81,11 @@ class Action(str, Enum):
     REFUND_FULL = "refund_full"
     REFUND_FAILED = "refund_failed"  # a refund came back (the card network returned it)
     REFUND_FAILED_AFTER_VOID = "refund_failed_after_void"  # ... of a payment made after the void
+    # Partial payments (a balance remains after the payment): see payment_action().
+    PART_PAYMENT_SUCCEEDED = "part_payment_succeeded"  # Stripe confirmed a payment; a balance is left
+    MARK_PART_PAID = "mark_part_paid"  # staff recorded part of the amount received outside Stripe
+    PAYMENT_FAILED_PART = "payment_failed_part"  # async payment failed on a partially paid invoice
+    REFUND_FAILED_PART = "refund_failed_part"  # a full refund of a partially paid invoice failed
 
 
 _S, _A = InvoiceStatus, Action
@@ -84,6 +105,19 @@ TRANSITIONS: Mapping[tuple[InvoiceStatus, Action], InvoiceStatus] = MappingProxy
         # A full refund that failed: the money is back with us, the client has nothing.
         (_S.REFUNDED, _A.REFUND_FAILED): _S.PAID,
         (_S.REFUNDED, _A.REFUND_FAILED_AFTER_VOID): _S.PAID_AFTER_VOID,
+        # Partial payments.
+        (_S.SENT, _A.PART_PAYMENT_SUCCEEDED): _S.PARTIALLY_PAID,
+        (_S.SENT, _A.MARK_PART_PAID): _S.PARTIALLY_PAID,
+        (_S.PROCESSING, _A.PART_PAYMENT_SUCCEEDED): _S.PARTIALLY_PAID,
+        (_S.PROCESSING, _A.PAYMENT_FAILED_PART): _S.PARTIALLY_PAID,
+        (_S.PARTIALLY_PAID, _A.PAYMENT_STARTED): _S.PROCESSING,
+        (_S.PARTIALLY_PAID, _A.PAYMENT_SUCCEEDED): _S.PAID,
+        (_S.PARTIALLY_PAID, _A.PART_PAYMENT_SUCCEEDED): _S.PARTIALLY_PAID,
+        (_S.PARTIALLY_PAID, _A.MARK_PAID): _S.PAID,
+        (_S.PARTIALLY_PAID, _A.MARK_PART_PAID): _S.PARTIALLY_PAID,
+        (_S.PARTIALLY_PAID, _A.REFUND_FULL): _S.REFUNDED,
+        (_S.VOIDED, _A.PART_PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,
+        (_S.REFUNDED, _A.REFUND_FAILED_PART): _S.PARTIALLY_PAID,
     }
 )
 """Every allowed ``(status, action) -> new status``; anything else is refused."""
@@ -107,6 +141,12 @@ NOOPS: frozenset[tuple[InvoiceStatus, Action]] = frozenset(
         (_S.VOIDED, _A.PAYMENT_STARTED),
         (_S.VOIDED, _A.PAYMENT_FAILED),
         (_S.VOIDED, _A.VOID),
+        # Partial payments: a failed card attempt leaves the balance due; late repeats of a
+        # part payment once the invoice is settled (a *second* payment is the service's to tell).
+        (_S.PARTIALLY_PAID, _A.PAYMENT_FAILED),
+        (_S.PAID, _A.PART_PAYMENT_SUCCEEDED),
+        (_S.PAID_AFTER_VOID, _A.PART_PAYMENT_SUCCEEDED),
+        (_S.REFUNDED, _A.PART_PAYMENT_SUCCEEDED),
     }
 )
 """Pairs that are harmless repeats: the status stays as it is, nothing to record."""
@@ -123,6 +163,10 @@ _REQUIREMENT: Mapping[Action, str] = MappingProxyType(
         _A.REFUND_FULL: "Only a paid invoice can be refunded.",
         _A.REFUND_FAILED: "Only a refunded invoice can have its refund fail.",
         _A.REFUND_FAILED_AFTER_VOID: "Only a refunded invoice can have its refund fail.",
+        _A.PART_PAYMENT_SUCCEEDED: "Only an invoice awaiting payment can be paid.",
+        _A.MARK_PART_PAID: "Only an invoice awaiting payment can have a payment recorded.",
+        _A.PAYMENT_FAILED_PART: "Only a payment that is processing can fail.",
+        _A.REFUND_FAILED_PART: "Only a refunded invoice can have its refund fail.",
     }
 )
 _IN_FLIGHT = "while a payment is processing: wait until it succeeds or fails."
@@ -136,6 +180,13 @@ _REFUSAL: Mapping[tuple[InvoiceStatus, Action], str] = MappingProxyType(
         (_S.PROCESSING, _A.REFUND_FULL): f"An invoice cannot be refunded {_IN_FLIGHT}",
         (_S.PAID, _A.VOID): "A paid invoice cannot be voided: refund it instead.",
         (_S.PAID, _A.MARK_PAID): "This invoice is already paid.",
+        (_S.PAID, _A.MARK_PART_PAID): "This invoice is already paid.",
+        (_S.PROCESSING, _A.MARK_PART_PAID): f"A payment cannot be recorded {_IN_FLIGHT}",
+        (_S.DRAFT, _A.MARK_PART_PAID): "A draft invoice cannot be marked as paid: send it first.",
+        (_S.PARTIALLY_PAID, _A.VOID): (
+            "A partly paid invoice cannot be voided: money was received on it. Refund the payments, "
+            "or credit the balance, instead."
+        ),
         (_S.PAID_AFTER_VOID, _A.VOID): (
             "This invoice is already voided; the payment it received must be refunded."
         ),
@@ -157,6 +208,27 @@ _ALLOWED: Mapping[InvoiceStatus, frozenset[Action]] = MappingProxyType(
 _OPEN_FOR_PAYMENT = frozenset(InvoiceStatus(value) for value in PAYABLE)
 _EDITABLE = frozenset(InvoiceStatus(value) for value in EDITABLE)
 _CAN_BE_OVERDUE = frozenset(InvoiceStatus(value) for value in CAN_BE_OVERDUE)
+
+
+_PART_OF: Mapping[Action, Action] = MappingProxyType({
+    _A.PAYMENT_SUCCEEDED: _A.PART_PAYMENT_SUCCEEDED,
+    _A.MARK_PAID: _A.MARK_PART_PAID,
+})
+
+
+def payment_action(action: Action, due_after_minor: int) -> Action:
+    """The action a payment is, given the amount due *after* it (minor units).
+
+    ``action`` is ``PAYMENT_SUCCEEDED`` (Stripe) or ``MARK_PAID`` (by hand). Nothing left due
+    (``due_after_minor <= 0``, an overpayment included) is that action; a balance left
+    makes it the part-payment action (``PART_PAYMENT_SUCCEEDED`` / ``MARK_PART_PAID``).
+    """
+    action = Action(action)
+    if action not in _PART_OF:
+        raise ValueError(f"{action!r} is not a payment action")
+    if type(due_after_minor) is not int:
+        raise TypeError(f"due_after_minor must be an int (minor units), not {type(due_after_minor).__name__}")
+    return _PART_OF[action] if due_after_minor > 0 else action
 
 
 def transition(status: InvoiceStatus, action: Action) -> InvoiceStatus:

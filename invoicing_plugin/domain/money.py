@@ -59,7 +59,9 @@ __all__ = [
     "format_money",
     "fraction_of",
     "get_currency",
+    "check_payment_amount",
     "parse_amount",
+    "parse_payment_amount",
     "parse_refund_amount",
     "percent_of",
     "validate_amount",
@@ -319,6 +321,36 @@ def _typed_amount(text: str, spec: CurrencySpec) -> Money:
     whole = match["whole"].replace(",", "") or "0"
     amount = Decimal(f"{match['sign']}{whole}.{fraction or '0'}")
     return Money.from_decimal(amount, spec.code)
+
+
+def parse_payment_amount(text: str, currency: str) -> Money:
+    """What staff typed as an amount received outside Stripe (issue 15: a payment recorded
+    by hand), read as :func:`parse_amount` reads it.
+
+    Cash, a cheque or a bank transfer is not a Stripe charge: Stripe's minimum does not
+    apply. The amount must be more than zero, no more than the currency's
+    ``max_charge`` (a sanity bound), and a whole number of the currency's steps (its
+    smallest coin in the plugin's table), so the paid amount and the balance stay
+    amounts the currency can hold.
+    """
+    spec = get_currency(currency)
+    money = _typed_amount(text, spec)
+    return check_payment_amount(money)
+
+
+def check_payment_amount(money: Money) -> Money:
+    """The rules of :func:`parse_payment_amount` for an amount already in minor units."""
+    spec = money.spec
+    if money.minor <= 0:
+        raise AmountError("Amount must be greater than zero.")
+    if money.minor > spec.max_charge:
+        raise AmountError(_too_large(spec))
+    if money.minor % spec.step:
+        below = money.minor - money.minor % spec.step
+        lower, upper = (format_decimal_amount(Money(minor, spec.code)) for minor in (below, below + spec.step))
+        raise AmountError(f"{spec.code} amounts come in steps of "
+                          f"{format_decimal_amount(Money(spec.step, spec.code))}: enter {lower} or {upper}.")
+    return money
 
 
 def parse_refund_amount(text: str, currency: str) -> Money:

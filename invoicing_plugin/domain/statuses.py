@@ -76,6 +76,7 @@ class InvoiceStatus(str, Enum):
     VOIDED = "voided"
     PAID_AFTER_VOID = "paid_after_void"  # money arrived after voiding: refund due
     REFUNDED = "refunded"  # fully refunded
+    PARTIALLY_PAID = "partially_paid"  # some money received, a balance still due (issue 15)
 
 
 OVERDUE = "overdue"
@@ -118,6 +119,13 @@ STATUS_TABLE: tuple[StatusRow, ...] = (
               tone="danger", client_tone="danger", awaiting_money=True, payable=True),
     StatusRow("processing", _S.PROCESSING, "Processing", "Payment processing", "Payment processing", "Processing",
               "processing a payment", tone="info", client_tone="warn", awaiting_money=True),
+    # Partially paid: money came in, a balance is still due. payable: the pay link asks for the
+    # balance; awaiting_money: the balance is outstanding (analytics' "open" counts the balance);
+    # money_received: a payment is recorded on it; revenue: what was received (and kept) counts
+    # as revenue on the day it was received, as any payment does.
+    StatusRow("partially_paid", _S.PARTIALLY_PAID, "Partially paid", "Partly paid", "Partially paid",
+              "Partially paid", "partially paid", tone="info", client_tone="warn",
+              awaiting_money=True, payable=True, money_received=True, revenue=True),
     StatusRow("paid", _S.PAID, "Paid", "Paid", "Paid", "Paid", "paid",
               tone="ok", client_tone="ok", money_received=True, revenue=True),
     StatusRow("voided", _S.VOIDED, "Voided", "Cancelled", "Cancelled", "Voided", "voided",

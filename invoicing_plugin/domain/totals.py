@@ -16,8 +16,10 @@ Three measures, each summed per day -- the calendar day in the workspace's time 
   or 0 for an invoice paid outside Stripe (:func:`.fees.fee_taken_minor`). Fully refunded
   invoices (status ``refunded``) and payments after a void are not revenue.
 * ``created`` -- per status, by the day of ``created_at``: how many invoices.
-* ``open`` -- per status (``sent``, ``processing``) and currency, by ``due_date``
-  (:data:`NO_DUE_DATE` when there is none): how many and the amount due.
+* ``open`` -- per status (``sent``, ``processing``, ``partially_paid``) and currency, by
+  ``due_date`` (:data:`NO_DUE_DATE` when there is none): how many and the amount still to
+  receive, ``amount_minor - amount_paid_minor`` (the total until a part is paid; a refund
+  does not reopen what was received, see :mod:`.balance`).
   "Overdue" is the ``sent`` part with a day before today.
 """
 
@@ -101,7 +103,7 @@ def contribution(f: Figures, zone: tzinfo | None = None) -> dict[Key, TotalsDelt
         out[key] = (1, revenue, fee_taken_minor(f.application_fee_minor, f.payment_method))
     if f.status in OPEN_STATUSES and f.currency:
         key = Key(f.workspace_id, "open", f.due_date or NO_DUE_DATE, status=f.status, currency=f.currency)
-        out[key] = (1, f.amount_minor or 0, 0)
+        out[key] = (1, (f.amount_minor or 0) - (f.amount_paid_minor or 0), 0)
     return out
 
 

@@ -400,6 +400,53 @@ class CheckoutSessionRecord(Base):
     stripe_mode: Mapped[str] = mapped_column(String(16))  # connect | own_key
     account_id: Mapped[str | None] = mapped_column(String(64))
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # What the session asks the client to pay (minor units, the invoice's currency; revision
+    # 0012): the invoice's balance when it was created. A payment is accepted only for this
+    # amount. Sessions older than 0012 were all for the invoice's total (filled from it).
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+#: How a payment was received: through Stripe Checkout, or recorded by hand
+#: (services.common.MANUAL_PAYMENT_METHODS).
+PAYMENT_METHODS = ("stripe", "bank_transfer", "cash", "cheque", "other")
+
+
+class Payment(Base):
+    """One payment received on an invoice (revision 0012): through Stripe, or recorded by hand.
+
+    ``Invoice.amount_paid_minor`` is the sum of an invoice's rows here, updated in the same
+    transaction as each row is written (:mod:`invoicing_plugin.services.payment_rows`). A
+    Stripe payment is one row per PaymentIntent (``payment_intent_id`` is unique): a replayed
+    or second event for the same intent finds the row and adds nothing. ``received_at`` is
+    when the money came (Stripe: when the plugin learnt the payment succeeded; by hand: the
+    day staff entered, at noon in the workspace's zone unless it is today). Fees are for Stripe
+    payments only (``stripe_fee_minor`` is Stripe's processing fee when known,
+    ``application_fee_minor`` the platform's share taken from this payment). Amounts are
+    minor units of ``currency`` (the invoice's). Rows are never updated nor deleted while the
+    invoice exists: a refund is recorded on the invoice, not by removing its payment.
+    """
+
+    __tablename__ = "invoicing_payments"
+    __table_args__ = (
+        Index("ix_invoicing_payments_ws_received", "workspace_id", "received_at"),
+        # One row per PaymentIntent; manual payments have none (NULLs never conflict).
+        UniqueConstraint("payment_intent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(32))  # PAYMENT_METHODS
+    received_at: Mapped[datetime]
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    application_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

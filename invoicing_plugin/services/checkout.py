@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from ..domain.fees import application_fee
+from ..domain.balance import of_invoice
+from ..domain.fees import application_fee, fee_share
 from ..domain.money import Money
 from ..gateways import stripe_const
 from ..gateways.stripe_gateway import GatewayError
@@ -42,8 +43,21 @@ def checkout_idempotency_key(invoice: Invoice) -> str:
     return checkout_key(invoice)
 
 
+def checkout_amount(invoice: Invoice) -> int:
+    """What a Checkout Session for ``invoice`` asks for: the balance due (issue 15), which is
+    the total until money came in (:func:`~invoicing_plugin.domain.balance.of_invoice`)."""
+    due = of_invoice(invoice).due_minor
+    if due <= 0:
+        raise ValueError(f"invoice {invoice.id} has nothing due: no Checkout Session to create")
+    return due
+
+
 def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None) -> CheckoutRequest:
     """The payment page for ``invoice`` (which has its number and locked fee), in the port's words.
+
+    It asks for the balance due (:func:`checkout_amount`): the total, or what is left once
+    part was paid. Its platform fee is that amount's share of the invoice's locked fee
+    (:func:`~invoicing_plugin.domain.fees.fee_share`: the whole fee for the whole total).
 
     Connect routes pay the workspace's account (``destination_account``) and keep the
     invoice's locked platform fee; own-key routes keep the money on the key's account. The
@@ -52,9 +66,12 @@ def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork |
     """
     uow = uow or UnitOfWork.for_app()
     seconds = int(uow.settings["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
-    fee = int(invoice.application_fee_minor or 0) if route.takes_application_fee else None
+    amount = checkout_amount(invoice)
+    fee = (fee_share(Money(int(invoice.application_fee_minor or 0), invoice.currency), amount,
+                     invoice.amount_minor).minor
+           if route.takes_application_fee else None)
     return CheckoutRequest(
-        amount_minor=invoice.amount_minor,
+        amount_minor=amount,
         currency=invoice.currency,
         title=f"Invoice {invoice.number}",
         description=invoice.description,
@@ -97,10 +114,9 @@ def create_checkout(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | 
     attempt once. That earlier session was never shown to anyone and expires.
     """
     for _ in range(2):
+        request = checkout_request(invoice, route, uow=uow)
         try:
-            session = route.gateway.create_checkout(
-                checkout_request(invoice, route, uow=uow), idempotency_key=checkout_idempotency_key(invoice)
-            )
+            session = route.gateway.create_checkout(request, idempotency_key=checkout_idempotency_key(invoice))
             break
         except GatewayError as exc:
             if exc.kind != "idempotency":
@@ -111,7 +127,8 @@ def create_checkout(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | 
     invoice.checkout_session_id = session.id
     invoice.checkout_url = session.url
     # Every session is kept with its invoice: only these bind Stripe's news to invoices.
-    remember_checkout_session(invoice, session.id, mode=route.mode, account_id=route.account_id, uow=uow)
+    remember_checkout_session(invoice, session.id, mode=route.mode, account_id=route.account_id,
+                              amount_minor=request.amount_minor, uow=uow)
     invoice.checkout_expires_at = (
         datetime.fromtimestamp(session.expires_at, tz=timezone.utc) if session.expires_at else None
     )

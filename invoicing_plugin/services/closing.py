@@ -17,7 +17,10 @@ from datetime import date
 
 from .. import signals
 from ..domain.calendar import local_day, midday
-from ..domain.invoice import Action, InvoiceStatus, transition
+from ..domain.balance import of_invoice
+from ..domain.errors import AmountError
+from ..domain.invoice import Action, InvoiceStatus, payment_action, transition
+from ..domain.money import Money, check_payment_amount, format_money, parse_payment_amount
 from ..gateways.stripe_gateway import GatewayError
 from ..persistence.models import Invoice
 from .common import (
@@ -33,6 +36,7 @@ from .common import (
 )
 from .connection_routes import KeyUnavailable, checkout_gateway, failure_reason, open_session_risk
 from .errors import InvoicingError, PaidMeanwhile, ValidationFailed
+from .payment_rows import record_payment
 from .payment_sync import sync_invoice_from_stripe
 from .text import check_text
 from .uow import UnitOfWork, system_clock
@@ -157,11 +161,24 @@ def mark_paid(
     method: str,
     paid_on: date | None = None,
     note: str | None = None,
+    amount: str | int | None = None,
+    allow_overpayment: bool = False,
     uow: UnitOfWork | None = None,
 ) -> InvoiceSnapshot:
     """Record a payment received outside Stripe (bank transfer, cash, cheque, other).
 
-    Any open Checkout Session is expired first, with the same rule as
+    ``amount`` is what was received: text as staff type it ("1,250.50", in the invoice's
+    currency) or an ``int`` of minor units; ``None`` (the default) is the whole balance due.
+    It must be more than zero and a whole number of the currency's steps
+    (:func:`~invoicing_plugin.domain.money.check_payment_amount`; Stripe's minimum does
+    not apply to cash). More than the balance is refused (field ``amount``) unless
+    ``allow_overpayment``: the excess is then kept as the client's credit on the invoice
+    and shown (a negative amount due). Each call records one payment row
+    (:mod:`.payment_rows`), so an invoice may be paid in several parts; the invoice is
+    ``partially_paid`` while a balance is left and ``paid`` once nothing is.
+
+    Any open Checkout Session is expired first (its amount is no longer the balance; the
+    pay link makes a fresh one for what is left), with the same rule as
     :func:`void_invoice` if the client has just paid through it.
     """
     uow = uow or unit_of_work()
@@ -179,6 +196,10 @@ def mark_paid(
     if len(note) > NOTE_MAX:
         errors["note"] = f"Keep the note under {NOTE_MAX} characters."
     check_text(errors, "note", note, "note")
+    if amount is not None and not isinstance(amount, (str, int)) or isinstance(amount, bool):
+        errors["amount"] = "Enter the amount received, like 1250.00."
+    elif isinstance(amount, str):
+        check_text(errors, "amount", amount, "amount")
     if errors:
         raise ValidationFailed(errors)
     with uow:
@@ -188,28 +209,69 @@ def mark_paid(
         sent_on = local_day(invoice.sent_at, zone) if invoice.sent_at else None
         if sent_on and paid_on < sent_on:
             raise ValidationFailed({"paid_on": f"The payment date cannot be before the invoice was sent ({sent_on.isoformat()})."})
-        before, after = apply_transition(invoice, Action.MARK_PAID)
+        owed = of_invoice(invoice).due_minor
+        received = _received_amount(amount, invoice.currency, owed, allow_overpayment)
+        before_balance = of_invoice(invoice)
         now = uow.clock()
         # Today: the instant; another day: noon of that day in the workspace's zone (that day there).
-        invoice.paid_at = now if paid_on == local_day(now, zone) else midday(paid_on, zone)
+        received_at = now if paid_on == local_day(now, zone) else midday(paid_on, zone)
+        record_payment(uow.session, invoice, amount_minor=received, method=method, received_at=received_at, now=now,
+                       note=note or None, recorded_by=actor)
+        due_after = before_balance.due_minor - received
+        before, after = apply_transition(invoice, payment_action(Action.MARK_PAID, due_after))
+        if invoice.paid_at is None or received_at >= invoice.paid_at:
+            invoice.paid_at = received_at  # when the latest payment was received
         invoice.payment_method = method
         invoice.payment_note = note or None
-        invoice.amount_paid_minor = invoice.amount_minor
         invoice.checkout_url = None
         claim(uow, invoice, workspace_id, Action.MARK_PAID)
         state, left_open = _close_checkout_before(
-            uow, invoice, workspace_id, actor, "mark_paid", "The invoice was not marked as paid"
+            uow, invoice, workspace_id, actor, "mark_paid", "The payment was not recorded"
         )
         if state != "complete":
-            detail = f"{MANUAL_PAYMENT_METHODS[method]} on {paid_on.isoformat()}" + (f": {note}" if note else "")
-            record_event(repo, invoice, actor, "marked_paid", from_status=before, to_status=after, detail=detail)
+            if state == "expired" and after == InvoiceStatus.PARTIALLY_PAID.value:
+                # It asked for the old balance: the pay link makes a fresh one for what is left.
+                invoice.checkout_session_id = None
+                invoice.checkout_expires_at = None
+            received_text = format_money(Money(received, invoice.currency))
+            if due_after == 0 and received == invoice.amount_minor:  # the whole invoice at once, as before
+                detail = f"{MANUAL_PAYMENT_METHODS[method]} on {paid_on.isoformat()}" + (f": {note}" if note else "")
+            else:
+                detail = (f"{received_text} by {MANUAL_PAYMENT_METHODS[method].lower()} on {paid_on.isoformat()}"
+                          + (f": {note}" if note else ""))
+            if due_after > 0:
+                detail += f"; {format_money(Money(due_after, invoice.currency))} still due"
+            elif due_after < 0:
+                detail += (f"; overpaid by {format_money(Money(-due_after, invoice.currency))}, kept as the "
+                           "client's credit")
+            record_event(repo, invoice, actor, "marked_paid" if after == InvoiceStatus.PAID.value else "payment_recorded",
+                         from_status=before, to_status=after, detail=detail)
             _record_left_open(repo, invoice, actor, left_open)
             repo.session.flush()
             snapshot = InvoiceSnapshot.of(invoice)
-            uow.emit(signals.invoice_paid, invoice=snapshot, actor=actor, source="manual")
+            if after == InvoiceStatus.PAID.value:
+                uow.emit(signals.invoice_paid, invoice=snapshot, actor=actor, source="manual")
             commit_or_conflict(uow)
             return snapshot
         invoice_pk = invoice.id
         uow.rollback()
     raise _paid_meanwhile(uow, workspace_id, invoice_pk, actor, "mark_paid", "marked as paid by hand")
 
+
+def _received_amount(amount: str | int | None, currency: str, owed_minor: int, allow_overpayment: bool) -> int:
+    """The amount of a payment recorded by hand, in minor units, or :class:`ValidationFailed`."""
+    if amount is None or (isinstance(amount, str) and not amount.strip()):
+        if owed_minor <= 0:
+            raise ValidationFailed({"amount": "Nothing is due on this invoice."})
+        return owed_minor
+    try:
+        money = (parse_payment_amount(amount, currency) if isinstance(amount, str)
+                 else check_payment_amount(Money(amount, currency)))
+    except AmountError as exc:
+        raise ValidationFailed({"amount": exc.message}) from None
+    if money.minor > owed_minor and not allow_overpayment:
+        owed_text = format_money(Money(max(owed_minor, 0), currency))
+        raise ValidationFailed({"amount": (
+            f"That is more than the {owed_text} due. To keep the excess as the client's credit, "
+            "confirm the overpayment; otherwise enter the amount due or less.")})
+    return money.minor

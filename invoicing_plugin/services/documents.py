@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from babel.dates import format_date
 
+from ..domain.balance import of_invoice
 from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
@@ -144,6 +145,10 @@ class InvoiceDocument:
     supply_start: date | None = None  # BT-73
     supply_end: date | None = None  # BT-74
     payment_terms: str | None = None  # BT-20
+    #: What is still to pay (EN 16931 BT-115, :mod:`~invoicing_plugin.domain.balance`), never
+    #: below zero; ``None`` on a draft. ``overpaid``: more than owed was paid (kept as credit).
+    amount_due: Money | None = None
+    overpaid: Money | None = None
     lines: tuple[DocumentLine, ...] = ()
     vat_breakdown: tuple[DocumentVat, ...] = ()
     net_total: Money | None = None  # BT-109
@@ -250,6 +255,7 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
     paid = invoice.amount_paid_minor
     refunded = invoice.amount_refunded_minor or 0
     lines, breakdown, totals = _lines_of(invoice)
+    balance = of_invoice(invoice)
     return InvoiceDocument(
         workspace_name=workspace.name,
         number=invoice.number or "Draft",
@@ -279,6 +285,8 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         net_total=Money(totals.total_without_vat_minor, currency),
         tax_total=Money(totals.total_vat_minor, currency),
         prices_include_tax=bool(invoice.prices_include_tax),
+        amount_due=None if status is InvoiceStatus.DRAFT else Money(balance.balance_due_minor, currency),
+        overpaid=Money(balance.overpaid_minor, currency) if balance.overpaid_minor else None,
     )
 
 
@@ -546,6 +554,10 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         total_row("Paid", code_amount(doc.amount_paid))
     if doc.amount_refunded is not None:
         total_row("Refunded", code_amount(doc.amount_refunded))
+    if doc.amount_due is not None:
+        total_row("Amount due", code_amount(doc.amount_due))
+    if doc.overpaid is not None:
+        total_row("Overpaid (client's credit)", code_amount(doc.overpaid))
     pdf.ln(6)
 
     if doc.payment_terms:

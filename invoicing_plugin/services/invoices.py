@@ -55,6 +55,7 @@ from .listing import (  # noqa: F401
     get_invoice,
     get_snapshot,
     invoice_events,
+    invoice_payments,
     list_invoices,
     overdue_invoices,
 )

@@ -19,6 +19,7 @@ from ..domain.statuses import STAFF_LABELS
 from ..persistence.models import Invoice, InvoiceEvent
 from ..persistence.repository import MAX_ID, WorkspaceRepository, as_id
 from .common import record_event, unit_of_work
+from .payment_rows import payments_of
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
@@ -32,6 +33,11 @@ def get_invoice(workspace_id: str, invoice_id: Any, *, uow: UnitOfWork | None = 
 
 def get_snapshot(workspace_id: str, invoice_id: Any, *, uow: UnitOfWork | None = None) -> InvoiceSnapshot:
     return InvoiceSnapshot.of(get_invoice(workspace_id, invoice_id, uow=uow))
+
+
+def invoice_payments(workspace_id: str, invoice_id: int, *, uow: UnitOfWork | None = None):
+    """The invoice's payments (:class:`~.payment_rows.PaymentView`, oldest first), this workspace's only."""
+    return payments_of((uow or unit_of_work()).session, str(workspace_id), invoice_id)
 
 
 def invoice_events(workspace_id: str, invoice_id: int, *, uow: UnitOfWork | None = None) -> list[InvoiceEvent]:

@@ -16,12 +16,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..domain.balance import of_invoice
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..domain.statuses import AWAITING_MONEY
 from ..gateways.stripe_gateway import GatewayError
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
-from .checkout import create_checkout, lock_fee
+from .checkout import checkout_amount, create_checkout, lock_fee
 from .common import commit_or_conflict, get_workspace, lock_invoice, record_event, unit_of_work
 from .connection_routes import payment_route
 from .fees import UnknownPlan
@@ -62,6 +63,8 @@ def status_page(invoice: Invoice) -> PayLinkOutcome | None:
     status = InvoiceStatus(invoice.status)
     if status in (InvoiceStatus.PAID, InvoiceStatus.PAID_AFTER_VOID):
         return PayLinkOutcome(invoice, page="paid")
+    if status is InvoiceStatus.PARTIALLY_PAID and of_invoice(invoice).due_minor <= 0:
+        return PayLinkOutcome(invoice, page="paid")  # nothing left to pay (credited meanwhile)
     if status is InvoiceStatus.PROCESSING:
         return PayLinkOutcome(invoice, page="processing")
     if status is InvoiceStatus.VOIDED:
@@ -78,7 +81,8 @@ def status_page(invoice: Invoice) -> PayLinkOutcome | None:
 def open_pay_link(token: str, *, uow: UnitOfWork | None = None) -> PayLinkOutcome:
     """Where the client's pay link goes now.
 
-    An open session comfortably before its expiry: redirect to it. A session that
+    An open session comfortably before its expiry, for the balance due now: redirect to
+    it (one for another amount -- part was paid since -- is expired and replaced). A session that
     expired (by our clock or Stripe's), or is about to: replace it with a fresh one
     (next attempt) and redirect. A session Stripe reports complete: the payment is
     applied through the payments service and the paid page is shown.
@@ -102,7 +106,13 @@ def open_pay_link(token: str, *, uow: UnitOfWork | None = None) -> PayLinkOutcom
             if session.status == "complete":
                 return _after_payment(uow, invoice)
             if session.status == "open" and fresh and session.url:
-                return PayLinkOutcome(invoice, redirect_url=session.url)
+                if session.amount_total == checkout_amount(invoice):
+                    return PayLinkOutcome(invoice, redirect_url=session.url)
+                # It asks for another amount than the balance due now (part of the invoice was
+                # paid since): close it, so it cannot be paid too, and make one for the balance.
+                session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
+                if session.status == "complete":
+                    return _after_payment(uow, invoice)
         return _renew_checkout(uow, invoice.workspace_id, invoice.id, invoice.checkout_attempt, route)
     except UnknownPlan as exc:  # reconnected through Connect under a plan with no configured fee
         log.error("pay link for invoice %s: %s", invoice.id, exc.message)

@@ -36,8 +36,9 @@ from .views import InvoiceSnapshot
 
 
 def remember_checkout_session(invoice: Invoice, session_id: str, *, mode: str, account_id: str | None,
-                              uow: UnitOfWork | None = None) -> None:
-    """Record that the plugin created Checkout Session ``session_id`` for ``invoice``.
+                              amount_minor: int | None = None, uow: UnitOfWork | None = None) -> None:
+    """Record that the plugin created Checkout Session ``session_id`` for ``invoice``, asking
+    the client for ``amount_minor`` (the balance due then; a payment is accepted only for it).
 
     Call in the transaction (``uow``, default: the app's) that stores the session on the
     invoice; rows are never deleted, so every session an invoice ever had stays bound to it.
@@ -46,7 +47,17 @@ def remember_checkout_session(invoice: Invoice, session_id: str, *, mode: str, a
     if db.scalars(select(CheckoutSessionRecord.id).where(CheckoutSessionRecord.session_id == session_id)).first():
         return  # the same session again (an idempotent retry)
     db.add(CheckoutSessionRecord(session_id=session_id, invoice_id=invoice.id, workspace_id=str(invoice.workspace_id),
-                                 stripe_mode=mode, account_id=account_id, created_at=utcnow()))
+                                 stripe_mode=mode, account_id=account_id, amount_minor=amount_minor,
+                                 created_at=utcnow()))
+
+
+def session_amount(session_id: str, *, uow: UnitOfWork | None = None) -> int | None:
+    """What the recorded Checkout Session ``session_id`` asked for (``None``: not recorded,
+    or recorded without its amount)."""
+    db = (uow or UnitOfWork.for_app()).session
+    return autocommit.reader(db).execute(
+        select(CheckoutSessionRecord.__table__.c.amount_minor)
+        .where(CheckoutSessionRecord.__table__.c.session_id == session_id)).scalar()
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,8 @@ def _bound(db: Session, column, value: str, *, lock: bool, checks: dict) -> Bind
 
 _RECORDS = CheckoutSessionRecord.__table__
 #: The record's columns the binding reads (:func:`_refusal`, :meth:`Binding.ignored`).
-_RECORD_COLUMNS: tuple[str, ...] = ("workspace_id", "invoice_id", "stripe_mode", "account_id", "payment_intent_id")
+_RECORD_COLUMNS: tuple[str, ...] = ("workspace_id", "invoice_id", "stripe_mode", "account_id", "payment_intent_id",
+                                     "amount_minor")
 
 #: The invoice's columns the hot path reads or writes, not all 43 of them (building a
 #: result row costs per column, in psycopg and SQLAlchemy): what the ``invoice_paid``

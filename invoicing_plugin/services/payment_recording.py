@@ -38,14 +38,18 @@ from sqlalchemy import select
 
 from .. import signals
 from ..domain.errors import InvalidTransition
-from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
+from ..domain.balance import of_invoice
+from ..domain.fees import PAID_THROUGH_STRIPE, fee_share
+from ..domain.invoice import Action, InvoiceStatus, is_noop, payment_action, transition
+from ..domain.money import Money
 from ..domain.statuses import MONEY_RECEIVED
 from ..gateways.stripe_gateway import CheckoutSession, MalformedStripeObject
 from ..persistence.models import Invoice, WebhookEvent, utcnow
 from ..persistence import autocommit
 from ..persistence.rows import TrackedRow, save_invoice
 from .common import append_audit
-from .payment_binding import bind_session
+from .payment_binding import bind_session, session_amount
+from .payment_rows import intent_recorded, latest_stripe_intent, record_payment
 from .payment_confirmation import queue_payment_confirmation
 from .payment_outcome import PaymentOutcome, actor_for, flag, money_text, outcome_of, set_status
 from .uow import UnitOfWork
@@ -116,19 +120,21 @@ def apply_checkout_session(
     """
     uow = uow or UnitOfWork.for_app()
     if invoice is not None:
-        return _apply(invoice, session, source=source, action=action, uow=uow)
+        return _apply(invoice, session, source=source, action=action, uow=uow,
+                      asked_minor=lambda: session_amount(session.id, uow=uow))
     binding = bind_session(session, scope_workspace=scope_workspace, event_account=event_account, source=source,
                            uow=uow)
     if binding.invoice is None:
         return binding.ignored()
     row: TrackedRow = binding.invoice
-    outcome = _apply(row, session, source=source, action=action, uow=uow)
+    outcome = _apply(row, session, source=source, action=action, uow=uow,
+                     asked_minor=lambda: binding.record.amount_minor)
     save_invoice(uow.session, row)
     return outcome
 
 
 def _apply(invoice: Invoice | TrackedRow, session: CheckoutSession, *, source: str, action: Action | None,
-           uow: UnitOfWork) -> PaymentOutcome:
+           uow: UnitOfWork, asked_minor=lambda: None) -> PaymentOutcome:
     """What :func:`apply_checkout_session` does once the invoice is found and locked."""
     if action is None:
         if session.status == "expired":
@@ -137,30 +143,45 @@ def _apply(invoice: Invoice | TrackedRow, session: CheckoutSession, *, source: s
         if action is None:
             return outcome_of(invoice, note=f"checkout session {session.id} is {session.status}; nothing to record")
     if action is Action.PAYMENT_SUCCEEDED:
-        return _apply_success(invoice, session, source=source, uow=uow)
+        return _apply_success(invoice, session, source=source, uow=uow, asked_minor=asked_minor)
     if action is Action.PAYMENT_STARTED:
         return _apply_started(invoice, session, source=source, uow=uow)
     if action is Action.PAYMENT_FAILED:
-        return _apply_failed(invoice, session, source=source)
+        return _apply_failed(invoice, session, source=source, uow=uow)
     raise ValueError(f"apply_checkout_session cannot apply {action!r}")
 
 
-def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork) -> PaymentOutcome:
+def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork,
+                   asked_minor=lambda: None) -> PaymentOutcome:
+    """Record the payment ``session`` made: one payment row per PaymentIntent (issue 15).
+
+    ``asked_minor()`` is what the session was created to ask for (its record's amount; the
+    invoice's total for a record without one). The payment is accepted only for that
+    amount and the invoice's currency; it then becomes a payment row and the invoice moves
+    to ``paid`` when nothing is left due, ``partially_paid`` when a balance is left.
+    """
     status = InvoiceStatus(invoice.status)
     paid = money_text(session.amount_total, session.currency)
     intent = session.payment_intent
     actor = actor_for(source)
 
+    if intent and invoice.amount_paid_minor and intent != invoice.payment_intent_id \
+            and intent_recorded(uow.session, intent):
+        # A late or repeated event of an earlier payment of this invoice (paid in parts).
+        return outcome_of(invoice, note="payment already recorded")
+    if status is InvoiceStatus.PARTIALLY_PAID and intent and intent == invoice.payment_intent_id:
+        return outcome_of(invoice, note="payment already recorded")
     already_paid = status.value in MONEY_RECEIVED
     if already_paid and intent and invoice.payment_intent_id and intent != invoice.payment_intent_id:
-        # Real money on a *second* session (e.g. two tabs). Never drop it: staff refund it.
-        detail = f"a second payment of {paid} ({intent}, checkout session {session.id}) arrived; refund it"
-        if intent in (invoice.attention_detail or ""):
-            return outcome_of(invoice, note="second payment already flagged")
-        flag(invoice, "duplicate_payment", detail)
-        append_audit(invoice, actor=actor, action="payment_duplicate", from_status=invoice.status,
-               to_status=invoice.status, detail=f"{detail} [{source}]", result="failed")
-        return outcome_of(invoice, changed=True, note="second payment flagged", flags=["duplicate_payment"])
+        if status is not InvoiceStatus.PARTIALLY_PAID:
+            # Real money on a *second* session (e.g. two tabs). Never drop it: staff refund it.
+            detail = f"a second payment of {paid} ({intent}, checkout session {session.id}) arrived; refund it"
+            if intent in (invoice.attention_detail or ""):
+                return outcome_of(invoice, note="second payment already flagged")
+            flag(invoice, "duplicate_payment", detail)
+            append_audit(invoice, actor=actor, action="payment_duplicate", from_status=invoice.status,
+                   to_status=invoice.status, detail=f"{detail} [{source}]", result="failed")
+            return outcome_of(invoice, changed=True, note="second payment flagged", flags=["duplicate_payment"])
 
     if is_noop(status, Action.PAYMENT_SUCCEEDED):
         return outcome_of(invoice, note=f"already {invoice.status}")
@@ -170,20 +191,24 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
         # session from Stripe first (webhooks.handlers._event_session); this is what is left.
         raise MalformedStripeObject(f"Stripe gives no amount or currency for checkout session {session.id}: "
                                     "the payment cannot be checked against the invoice.")
-    if session.amount_total != invoice.amount_minor or session.currency.upper() != invoice.currency.upper():
-        expected = money_text(invoice.amount_minor, invoice.currency)
-        detail = f"Stripe reports {paid} paid ({intent or session.id}) but the invoice is for {expected}"
+    asked = asked_minor()
+    if asked is None:
+        asked = invoice.amount_minor  # a session recorded before its amount was kept asked for the total
+    if session.amount_total != asked or session.currency.upper() != invoice.currency.upper():
+        expected = money_text(asked, invoice.currency)
+        detail = f"Stripe reports {paid} paid ({intent or session.id}) but the checkout session asked for {expected}"
         if detail in (invoice.attention_detail or ""):
             return outcome_of(invoice, note="amount mismatch already flagged")
         flag(invoice, "amount_mismatch", detail)
         if invoice.payment_intent_id is None:
             invoice.payment_intent_id = intent
         append_audit(invoice, actor=actor, action="payment_mismatch", from_status=invoice.status,
-               to_status=invoice.status, detail=f"{detail}; not marked paid [{source}]", result="failed")
+               to_status=invoice.status, detail=f"{detail}; not recorded as paid [{source}]", result="failed")
         return outcome_of(invoice, changed=True, note="amount mismatch flagged", flags=["amount_mismatch"])
 
+    due_after = of_invoice(invoice).due_minor - session.amount_total
     try:
-        new = transition(status, Action.PAYMENT_SUCCEEDED)
+        new = transition(status, payment_action(Action.PAYMENT_SUCCEEDED, due_after))
     except InvalidTransition as refused:
         detail = f"a payment of {paid} ({intent or session.id}) arrived: {refused.message}"
         flag(invoice, "unexpected_payment", detail)
@@ -192,20 +217,31 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
         return outcome_of(invoice, changed=True, note="unexpected payment flagged", flags=["unexpected_payment"])
 
     from_status = invoice.status
+    now = utcnow()
+    fee = invoice.application_fee_minor
+    fee_part = (fee_share(Money(int(fee), invoice.currency), session.amount_total, invoice.amount_minor).minor
+                if fee is not None else None)
+    record_payment(uow.session, invoice, amount_minor=session.amount_total, method=PAID_THROUGH_STRIPE,
+                   received_at=now, now=now, payment_intent_id=intent, checkout_session_id=session.id,
+                   application_fee_minor=fee_part, recorded_by=actor)
     set_status(invoice, new)
-    invoice.paid_at = utcnow()
+    invoice.paid_at = now
     invoice.payment_intent_id = intent
-    invoice.amount_paid_minor = session.amount_total
-    invoice.payment_method = "stripe"
+    invoice.payment_method = PAID_THROUGH_STRIPE
     invoice.checkout_url = None
     flags: list[str] = []
     if new is InvoiceStatus.PAID_AFTER_VOID:
         flag(invoice, "refund_due", f"{paid} was paid ({intent}) after the invoice was voided; refund it")
         flags.append("refund_due")
-    fee = invoice.application_fee_minor
-    fee_note = f", platform fee {money_text(fee, invoice.currency)}" if fee else ""
+    fee_note = f", platform fee {money_text(fee_part, invoice.currency)}" if fee_part else ""
+    left = ""
+    if new is InvoiceStatus.PARTIALLY_PAID:
+        left = f"; {money_text(due_after, invoice.currency)} still due"
+    elif due_after < 0:
+        left = f"; overpaid by {money_text(-due_after, invoice.currency)}, kept as the client's credit"
     append_audit(invoice, actor=actor, action="payment_succeeded", from_status=from_status, to_status=new.value,
-           detail=f"{paid} paid by Stripe ({intent}, checkout session {session.id}{fee_note}) [{source}]", uow=uow)
+           detail=f"{paid} paid by Stripe ({intent}, checkout session {session.id}{fee_note}){left} [{source}]",
+           uow=uow)
 
     # A refund that overtook its payment (events out of order) is applied now.
     if invoice.amount_refunded_minor and invoice.amount_refunded_minor >= (invoice.amount_paid_minor or 0):
@@ -248,11 +284,11 @@ def _forget_session(invoice: Invoice, session: CheckoutSession) -> bool:
     return True
 
 
-def _apply_failed(invoice: Invoice, session: CheckoutSession, *, source: str) -> PaymentOutcome:
+def _apply_failed(invoice: Invoice, session: CheckoutSession, *, source: str, uow: UnitOfWork) -> PaymentOutcome:
     status = InvoiceStatus(invoice.status)
     if is_noop(status, Action.PAYMENT_FAILED):
         # The failure overtook its "payment started": still forget the dead session.
-        if status is InvoiceStatus.SENT and _forget_session(invoice, session):
+        if status in (InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID) and _forget_session(invoice, session):
             append_audit(invoice, actor=actor_for(source), action="payment_failed", from_status=invoice.status,
                    to_status=invoice.status,
                    detail=f"the delayed payment ({session.payment_intent or session.id}) failed; "
@@ -261,16 +297,20 @@ def _apply_failed(invoice: Invoice, session: CheckoutSession, *, source: str) ->
         return outcome_of(invoice, note=f"already {invoice.status}")
     if session.payment_intent and invoice.payment_intent_id and session.payment_intent != invoice.payment_intent_id:
         return outcome_of(invoice, note="another payment is in progress; this failure does not concern it")
+    # Part of the invoice was paid before this delayed payment started: back to partially paid.
+    part_paid = bool(invoice.amount_paid_minor)
     try:
-        new = transition(status, Action.PAYMENT_FAILED)
+        new = transition(status, Action.PAYMENT_FAILED_PART if part_paid else Action.PAYMENT_FAILED)
     except InvalidTransition as refused:
         return outcome_of(invoice, note=f"payment failure ignored: {refused.message}")
     from_status = invoice.status
     set_status(invoice, new)
-    invoice.payment_intent_id = None
+    # The invoice names the PaymentIntent of its latest Stripe payment (refunds use it), if any.
+    invoice.payment_intent_id = latest_stripe_intent(uow.session, invoice.id) if part_paid else None
     _forget_session(invoice, session)
     append_audit(invoice, actor=actor_for(source), action="payment_failed", from_status=from_status, to_status=new.value,
-           detail=f"the delayed payment ({session.payment_intent or session.id}) failed; awaiting payment [{source}]")
+           detail=f"the delayed payment ({session.payment_intent or session.id}) failed; "
+                  f"{'a balance is still due' if part_paid else 'awaiting payment'} [{source}]")
     return outcome_of(invoice, changed=True, note=f"{from_status} -> {new.value}")
 
 
@@ -278,7 +318,7 @@ def _apply_expired(invoice: Invoice, session: CheckoutSession, *, source: str) -
     """Forget an expired session; the stable pay link creates a new one on the next visit."""
     if invoice.checkout_session_id != session.id:
         return outcome_of(invoice, note=f"checkout session {session.id} is not the invoice's current one")
-    if invoice.status != InvoiceStatus.SENT.value:
+    if invoice.status not in (InvoiceStatus.SENT.value, InvoiceStatus.PARTIALLY_PAID.value):
         return outcome_of(invoice, note=f"invoice is {invoice.status}; expiry changes nothing")
     _forget_session(invoice, session)
     append_audit(invoice, actor=actor_for(source), action="checkout_expired", from_status=invoice.status,

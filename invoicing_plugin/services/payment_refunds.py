@@ -132,7 +132,10 @@ def apply_charge_refunded(
     invoice.amount_refunded_minor = refunded
     status = InvoiceStatus(invoice.status)
     paid = invoice.amount_paid_minor if invoice.amount_paid_minor is not None else charge.get("amount")
-    full = (bool(charge.get("refunded")) and not stale) or (paid is not None and refunded >= int(paid))
+    # The charge refunded in full is the invoice refunded in full only when that charge is all the
+    # invoice received (issue 15: a bank transfer may have paid the rest, and is not refunded here).
+    covers = paid is None or int(charge.get("amount") or 0) >= int(paid)
+    full = (bool(charge.get("refunded")) and not stale and covers) or (paid is not None and refunded >= int(paid))
     if full and InvoiceStatus.REFUNDED in _targets(status, Action.REFUND_FULL):
         refund_full(invoice, actor=actor_for(source), source=source)
         return outcome_of(invoice, changed=True, note="refunded in full")
@@ -177,7 +180,12 @@ def apply_refund_update(refund: Mapping[str, Any], *, source: str, scope_workspa
     invoice.amount_refunded_minor = max(0, (invoice.amount_refunded_minor or 0) - amount)
     if InvoiceStatus(invoice.status) is InvoiceStatus.REFUNDED and \
             invoice.amount_refunded_minor < (invoice.amount_paid_minor or 0):
-        action = Action.REFUND_FAILED_AFTER_VOID if invoice.voided_at is not None else Action.REFUND_FAILED
+        if invoice.voided_at is not None:
+            action = Action.REFUND_FAILED_AFTER_VOID
+        elif (invoice.amount_paid_minor or 0) < invoice.amount_minor:
+            action = Action.REFUND_FAILED_PART  # it was only partly paid (issue 15)
+        else:
+            action = Action.REFUND_FAILED
         invoice.status = transition(InvoiceStatus.REFUNDED, action).value
     detail = (f"the refund of {amount_text} ({refund_id}) {status} ({reason}): the client got nothing back and the "
               f"money is in the Stripe balance again; refund again or repay the client another way")

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.balance import of_invoice
 from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money
 from ..domain.statuses import CLIENT_LABELS, CLIENT_TONES, CLIENT_VISIBLE
@@ -242,7 +243,8 @@ def load_portal(owner: PortalOwner, today: date | None = None, *, uow: UnitOfWor
             group = groups[key] = PortalGroup(title=title or OTHER_INVOICES, subject_ref=key)
         group.invoices.append(item)
         if item.can_pay:
-            due[invoice.currency] = due.get(invoice.currency, 0) + invoice.amount_minor
+            # issue 15: what is still to pay (the total until part of it was paid).
+            due[invoice.currency] = due.get(invoice.currency, 0) + max(0, of_invoice(invoice).due_minor)
         if item.status_key == "overdue":
             overdue += 1
     ordered = sorted(

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from ..domain.balance import of_invoice
 from ..domain.fees import fee_taken_minor
 from ..persistence.models import Invoice
+from .payment_rows import PaymentView, payments_of
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,16 @@ class InvoiceSnapshot:
     ``application_fee_minor`` is the platform fee the invoice carries: the one locked when
     it was sent (``None`` before, 0 for an own-key workspace), or 0 once it was paid outside
     Stripe (``payment_method`` other than ``"stripe"``: no application fee is taken there).
+
+    The balance (issue 15; :mod:`invoicing_plugin.domain.balance`): ``paid_minor`` is the
+    money received and kept (payments less refunds and lost disputes, EN 16931 BT-113),
+    ``due_minor`` what is still to pay (BT-115: ``amount_minor - paid_minor`` less credit
+    notes), negative for an overpayment kept as the client's credit. ``payments`` lists the
+    payments received (:class:`~.payment_rows.PaymentView`, oldest first) when the snapshot
+    was taken of an invoice read through the ORM (``api.get_invoice``, what ``mark_paid``
+    returns, the ``invoice_paid`` signal of a payment recorded by hand); a snapshot taken
+    on the webhook's hot path (the ``invoice_paid`` signal of a Stripe payment) carries the
+    amounts but an empty ``payments``.
     """
 
     id: int
@@ -85,9 +97,13 @@ class InvoiceSnapshot:
     def total_minor(self) -> int:
         """Total with VAT (BT-112): the same as ``amount_minor``."""
         return self.amount_minor
+    paid_minor: int = 0
+    due_minor: int = 0
+    payments: tuple[PaymentView, ...] = ()
 
     @classmethod
-    def of(cls, invoice: Invoice) -> "InvoiceSnapshot":
+    def of(cls, invoice: Invoice, *, credited_minor: int = 0) -> "InvoiceSnapshot":
+        balance = of_invoice(invoice, credited_minor=credited_minor)
         return cls(
             id=invoice.id,
             workspace_id=invoice.workspace_id,
@@ -125,4 +141,17 @@ class InvoiceSnapshot:
             net_minor=invoice.net_minor,
             tax_minor=invoice.tax_minor,
             prices_include_tax=bool(invoice.prices_include_tax),
+            paid_minor=balance.paid_minor,
+            due_minor=balance.due_minor,
+            payments=_payments(invoice),
         )
+
+
+def _payments(invoice) -> tuple[PaymentView, ...]:
+    """The invoice's payments when it is an ORM instance in a session (see the class docstring)."""
+    if not isinstance(invoice, Invoice) or invoice.id is None or not invoice.amount_paid_minor:
+        return ()  # nothing received: no query
+    from sqlalchemy.orm import object_session
+
+    session = object_session(invoice)
+    return payments_of(session, invoice.workspace_id, invoice.id) if session is not None else ()

@@ -178,9 +178,14 @@ class ActionForm(InvoicingForm):
 
 
 class MarkPaidForm(InvoicingForm):
+    """Record a payment received outside Stripe; the service checks the amount against the balance."""
+
+    amount = StringField("Amount received", filters=[_strip], validators=[Optional()],
+                         render_kw={"inputmode": "decimal", "autocomplete": "off"})
     method = SelectField("Paid by", choices=choices(MANUAL_PAYMENT_METHODS.items()), default="bank_transfer")
     paid_on = DateField("Payment date", validators=[InputRequired("Enter the payment date.")], format="%Y-%m-%d")
     note = TextAreaField("Note", filters=[_strip], validators=[Optional()], render_kw={"rows": 2, "maxlength": NOTE_MAX})
+    allow_overpayment = BooleanField("More than the balance was received: keep the excess as the client's credit")
 
 
 class RefundForm(InvoicingForm):

@@ -6,6 +6,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from ..state import get_state
+from ..domain.balance import of_invoice
 from ..domain.calendar import local_day
 from ..domain.invoice import Action, allowed_actions, display_status, is_editable
 from ..domain.money import Money, format_decimal_amount, format_money
@@ -342,7 +343,10 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
     emails = outbox.emails_of_invoice(ctx.workspace.id, invoice.id)
     send_form = SendForm(method=invoice.send_method)
     today = service.today(ctx.workspace)
-    mark_paid_form = mark_paid_form or MarkPaidForm(paid_on=today)
+    balance = of_invoice(invoice)
+    if mark_paid_form is None:  # prefilled with the balance due
+        mark_paid_form = MarkPaidForm(formdata=None, paid_on=today, amount=(
+            format_decimal_amount(Money(balance.due_minor, invoice.currency)) if balance.due_minor > 0 else ""))
     refundable = refunding.refundable_amount(invoice)
     if refund_form is None:
         refund_form = RefundForm(formdata=None, request_token=refunding.new_request_token())
@@ -374,6 +378,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
         send_form=send_form,
         action_form=ActionForm(),
         mark_paid_form=mark_paid_form,
+        balance=balance,
+        payments=service.invoice_payments(ctx.workspace.id, invoice.id),
         refundable=refundable,
         refund_form=refund_form,
         subject_url=_subject_url(invoice),
@@ -453,7 +459,8 @@ def invoice_mark_paid(invoice_id: int):
         return _render_detail(invoice, mark_paid_form=form, status=422)
     try:
         result = service.mark_paid(
-            ctx.workspace.id, ctx.actor, invoice_id, method=form.method.data, paid_on=form.paid_on.data, note=form.note.data
+            ctx.workspace.id, ctx.actor, invoice_id, method=form.method.data, paid_on=form.paid_on.data,
+            note=form.note.data, amount=form.amount.data or None, allow_overpayment=bool(form.allow_overpayment.data),
         )
     except ValidationFailed as exc:
         unplaced = apply_errors(form, exc.errors)
@@ -467,7 +474,16 @@ def invoice_mark_paid(invoice_id: int):
     except InvoicingError as exc:
         _error(exc.message)
     else:
-        _success(f"Invoice {result.number} marked as paid.")
+        paid = result.payments[-1].amount_minor if result.payments else result.paid_minor
+        received = format_money(Money(paid, result.currency))
+        if result.due_minor > 0:
+            _success(f"{received} recorded on invoice {result.number}; "
+                     f"{format_money(Money(result.due_minor, result.currency))} is still due.")
+        elif result.due_minor < 0:
+            _success(f"{received} recorded: invoice {result.number} is paid, overpaid by "
+                     f"{format_money(Money(-result.due_minor, result.currency))}, kept as the client's credit.")
+        else:
+            _success(f"Invoice {result.number} marked as paid.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
 
 

@@ -306,6 +306,8 @@ def test_0013_gives_existing_invoices_their_buyer_name_and_leaves_the_rest_empty
     assert "buyer_name" not in columns and "seller_snapshot" not in columns
     with empty_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM invoicing_invoices").scalar() == 2
+
+
 def test_0011_moves_every_existing_invoice_to_one_line_without_vat(empty_engine):
     """Invoices from before 0011 become one line each, as ``en16931.single_line`` makes an
     amount-and-description draft, and their totals are their amount (net = amount, VAT 0)."""
@@ -360,3 +362,75 @@ def test_0011_moves_every_existing_invoice_to_one_line_without_vat(empty_engine)
         session.delete(invoices[0])  # the lines go with their invoice
         session.commit()
         assert session.scalars(select(InvoiceLine.invoice_id).order_by(InvoiceLine.invoice_id)).all() == [2, 3]
+
+
+def test_0012_moves_each_received_payment_to_a_payment_row(empty_engine):
+    """Every invoice that received money before 0012 gets its payment as one row (method, date,
+    intent, session, fees, note); its sessions get the amount they asked for (the total)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, select, text
+
+    from invoicing_plugin.persistence.models import Invoice, Payment
+
+    upgrade(empty_engine, "0010")
+    at = datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)
+    paid_at = datetime(2025, 4, 2, 10, 15, tzinfo=timezone.utc)
+    base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "description": "Audit",
+            "currency": "GBP", "amount_minor": 1000, "amount_refunded_minor": 0, "amount_dispute_lost_minor": 0,
+            "checkout_attempt": 0, "online_payment_unavailable": False, "version": 1, "created_at": at,
+            "updated_at": at, "sent_at": at, "kind": "standard", "send_method": "email", "paid_at": None,
+            "amount_paid_minor": None, "payment_method": None, "payment_intent_id": None, "checkout_session_id": None,
+            "application_fee_minor": None, "stripe_fee_minor": None, "payment_note": None,
+            "idempotency_nonce": "n" * 32}
+    rows = [
+        {**base, "id": 1, "workspace_id": "1", "public_token": "t1", "status": "paid", "payment_method": "stripe",
+         "amount_paid_minor": 1000, "paid_at": paid_at, "payment_intent_id": "pi_1", "checkout_session_id": "cs_1b",
+         "application_fee_minor": 30, "stripe_fee_minor": 59},
+        {**base, "id": 2, "workspace_id": "1", "public_token": "t2", "status": "paid", "amount_minor": 2500,
+         "payment_method": "bank_transfer", "amount_paid_minor": 2500, "paid_at": paid_at,
+         "application_fee_minor": 75, "payment_note": "ref 42"},
+        {**base, "id": 3, "workspace_id": "2", "public_token": "t3", "status": "refunded", "amount_minor": 700,
+         "amount_refunded_minor": 700, "paid_at": paid_at, "payment_intent_id": "pi_3", "currency": "EUR"},
+        {**base, "id": 4, "workspace_id": "2", "public_token": "t4", "status": "paid_after_void", "amount_minor": 900,
+         "payment_method": "stripe", "amount_paid_minor": 900, "payment_intent_id": "pi_4"},
+        {**base, "id": 5, "workspace_id": "1", "public_token": "t5", "status": "sent", "checkout_session_id": "cs_5"},
+        {**base, "id": 6, "workspace_id": "1", "public_token": "t6", "status": "voided"},
+        {**base, "id": 7, "workspace_id": "1", "public_token": "t7", "status": "draft", "sent_at": None},
+    ]
+    with empty_engine.begin() as connection:
+        connection.execute(insert(_as_migrated(connection, Invoice)), rows)
+        for session_id, invoice_id, intent in (("cs_1a", 1, "pi_1"), ("cs_1b", 1, None), ("cs_5", 5, None)):
+            connection.execute(text(
+                "INSERT INTO invoicing_checkout_sessions (session_id, invoice_id, workspace_id, stripe_mode,"
+                " payment_intent_id, created_at) VALUES (:s, :i, '1', 'connect', :p, :at)"),
+                {"s": session_id, "i": invoice_id, "p": intent, "at": at})
+
+    upgrade(empty_engine)
+
+    p = Payment.__table__
+    with empty_engine.connect() as connection:
+        payments = connection.execute(
+            select(p.c.invoice_id, p.c.workspace_id, p.c.amount_minor, p.c.currency, p.c.method,
+                   p.c.payment_intent_id, p.c.checkout_session_id, p.c.stripe_fee_minor, p.c.application_fee_minor,
+                   p.c.note, p.c.received_at).order_by(p.c.invoice_id)).all()
+        cached = dict(connection.execute(select(Invoice.__table__.c.id, Invoice.__table__.c.amount_paid_minor)).all())
+        sessions = dict(connection.execute(text("SELECT session_id, amount_minor FROM invoicing_checkout_sessions")).all())
+
+    def utc(moment):
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+    assert [tuple(row[:10]) for row in payments] == [
+        (1, "1", 1000, "GBP", "stripe", "pi_1", "cs_1a", 59, 30, None),
+        (2, "1", 2500, "GBP", "bank_transfer", None, None, None, None, "ref 42"),
+        (3, "2", 700, "EUR", "stripe", "pi_3", None, None, None, None),
+        (4, "2", 900, "GBP", "stripe", "pi_4", None, None, None, None),
+    ]
+    assert [utc(row[10]) for row in payments] == [paid_at, paid_at, paid_at, at]
+    assert cached == {1: 1000, 2: 2500, 3: 700, 4: 900, 5: None, 6: None, 7: None}
+    assert sessions == {"cs_1a": 1000, "cs_1b": 1000, "cs_5": 1000}
+    with empty_engine.begin() as connection:  # one row per PaymentIntent
+        with pytest.raises(Exception):
+            connection.execute(insert(p).values(invoice_id=5, workspace_id="1", amount_minor=1, currency="GBP",
+                                                method="stripe", received_at=at, payment_intent_id="pi_1",
+                                                created_at=at))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 
 from invoicing_plugin.extension import get_state
-from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, WebhookEvent
+from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, Payment, WebhookEvent
 from tests.integration.webhook_helpers import (
     connect_workspace,
     event_for,
@@ -83,6 +83,7 @@ def test_any_order_of_a_payments_events_gives_the_same_invoice(app, world, strip
         with app.app_context():
             session = get_state().session
             session.execute(delete(InvoiceEvent))
+            session.execute(delete(Payment))  # issue 15: the payment's row goes with its events
             session.execute(delete(WebhookEvent))
             row = session.get(Invoice, invoice.id)
             for name, value in initial.items():
@@ -102,6 +103,7 @@ def test_any_order_of_a_payments_events_gives_the_same_invoice(app, world, strip
     assert (state.status, state.amount_paid_minor, state.amount_refunded_minor) == (status, paid, refunded)
     assert (state.checkout_session_id is not None) == keeps_session
     assert state.payments == (0 if outcome == "failed" else 1)
+    assert state.payment_rows == state.payments  # issue 15: exactly one payment row per PaymentIntent
 
     @settings(max_examples=25, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -18,7 +18,7 @@ import stripe
 from sqlalchemy import func, select
 
 from invoicing_plugin.extension import get_state
-from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, StripeConnection, WebhookEvent, utcnow
+from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, Payment, StripeConnection, WebhookEvent, utcnow
 from invoicing_plugin.services import payments
 from tests.conftest import CONNECT_WEBHOOK_SECRET, PLATFORM_KEY, WEBHOOK_SECRET
 from tests.integration.conftest import connect_workspace  # noqa: F401  (one way to connect, re-exported)
@@ -184,11 +184,12 @@ class InvoiceState:
     attention_detail: str | None
     confirmation_sent: bool
     payments: int  # payment_succeeded audit entries
+    payment_rows: int = 0  # invoicing_payments rows (issue 15): one per payment received
 
     @property
     def comparable(self) -> tuple:
         return (self.status, self.amount_paid_minor, self.amount_refunded_minor, self.payment_intent_id,
-                self.checkout_session_id, self.attention, self.payments)
+                self.checkout_session_id, self.attention, self.payments, self.payment_rows)
 
 
 def invoice_state(app, invoice_id: int) -> InvoiceState:
@@ -204,6 +205,7 @@ def invoice_state(app, invoice_id: int) -> InvoiceState:
             invoice.status, invoice.amount_paid_minor, invoice.amount_refunded_minor, invoice.payment_intent_id,
             invoice.checkout_session_id, invoice.attention, invoice.attention_detail,
             invoice.confirmation_sent_at is not None, payments,
+            session.scalar(select(func.count()).select_from(Payment).where(Payment.invoice_id == invoice_id)),
         )
         return state
 

@@ -31,6 +31,19 @@ EXPECTED_TRANSITIONS = {
     # issue 13 fault 6: a full refund that failed puts the invoice back where it was.
     (S.REFUNDED, A.REFUND_FAILED): S.PAID,
     (S.REFUNDED, A.REFUND_FAILED_AFTER_VOID): S.PAID_AFTER_VOID,
+    # issue 15: partial payments. A payment that leaves a balance is the "part" action.
+    (S.SENT, A.PART_PAYMENT_SUCCEEDED): S.PARTIALLY_PAID,
+    (S.SENT, A.MARK_PART_PAID): S.PARTIALLY_PAID,
+    (S.PROCESSING, A.PART_PAYMENT_SUCCEEDED): S.PARTIALLY_PAID,
+    (S.PROCESSING, A.PAYMENT_FAILED_PART): S.PARTIALLY_PAID,
+    (S.PARTIALLY_PAID, A.PAYMENT_STARTED): S.PROCESSING,
+    (S.PARTIALLY_PAID, A.PAYMENT_SUCCEEDED): S.PAID,
+    (S.PARTIALLY_PAID, A.PART_PAYMENT_SUCCEEDED): S.PARTIALLY_PAID,
+    (S.PARTIALLY_PAID, A.MARK_PAID): S.PAID,
+    (S.PARTIALLY_PAID, A.MARK_PART_PAID): S.PARTIALLY_PAID,
+    (S.PARTIALLY_PAID, A.REFUND_FULL): S.REFUNDED,
+    (S.VOIDED, A.PART_PAYMENT_SUCCEEDED): S.PAID_AFTER_VOID,
+    (S.REFUNDED, A.REFUND_FAILED_PART): S.PARTIALLY_PAID,
 }
 FORBIDDEN = [pair for pair in product(InvoiceStatus, Action) if pair not in TRANSITIONS]
 
@@ -92,6 +105,12 @@ def test_forbidden_transition_is_refused_with_a_message(
             "wait until it succeeds or fails.",
         ),
         (
+            S.PARTIALLY_PAID,
+            A.VOID,
+            "A partly paid invoice cannot be voided: money was received on it. Refund the payments, "
+            "or credit the balance, instead.",
+        ),
+        (
             S.PROCESSING,
             A.MARK_PAID,
             "An invoice cannot be marked as paid while a payment is processing: "
@@ -121,6 +140,10 @@ EXPECTED_NOOPS = {
     (S.VOIDED, A.PAYMENT_STARTED),
     (S.VOIDED, A.PAYMENT_FAILED),
     (S.VOIDED, A.VOID),
+    (S.PARTIALLY_PAID, A.PAYMENT_FAILED),
+    (S.PAID, A.PART_PAYMENT_SUCCEEDED),
+    (S.PAID_AFTER_VOID, A.PART_PAYMENT_SUCCEEDED),
+    (S.REFUNDED, A.PART_PAYMENT_SUCCEEDED),
 }
 
 
@@ -175,12 +198,16 @@ def test_unknown_status_is_a_programming_error() -> None:
     ("status", "actions"),
     [
         (S.DRAFT, {A.SEND}),
-        (S.SENT, {A.PAYMENT_STARTED, A.PAYMENT_SUCCEEDED, A.MARK_PAID, A.VOID}),
-        (S.PROCESSING, {A.PAYMENT_SUCCEEDED, A.PAYMENT_FAILED}),
+        (S.SENT, {A.PAYMENT_STARTED, A.PAYMENT_SUCCEEDED, A.MARK_PAID, A.VOID, A.PART_PAYMENT_SUCCEEDED,
+                  A.MARK_PART_PAID}),
+        (S.PROCESSING, {A.PAYMENT_SUCCEEDED, A.PAYMENT_FAILED, A.PART_PAYMENT_SUCCEEDED, A.PAYMENT_FAILED_PART}),
         (S.PAID, {A.REFUND_FULL}),
-        (S.VOIDED, {A.PAYMENT_SUCCEEDED}),
+        (S.VOIDED, {A.PAYMENT_SUCCEEDED, A.PART_PAYMENT_SUCCEEDED}),
         (S.PAID_AFTER_VOID, {A.REFUND_FULL}),
-        (S.REFUNDED, {A.REFUND_FAILED, A.REFUND_FAILED_AFTER_VOID}),
+        (S.REFUNDED, {A.REFUND_FAILED, A.REFUND_FAILED_AFTER_VOID, A.REFUND_FAILED_PART}),
+        # issue 15: no VOID (money was received on it: refund or credit instead).
+        (S.PARTIALLY_PAID, {A.PAYMENT_STARTED, A.PAYMENT_SUCCEEDED, A.PART_PAYMENT_SUCCEEDED, A.MARK_PAID,
+                            A.MARK_PART_PAID, A.REFUND_FULL}),
     ],
     ids=enum_id,
 )
@@ -190,9 +217,48 @@ def test_allowed_actions_per_status(status: InvoiceStatus, actions: set[Action])
 
 def test_status_and_action_values_are_stable_for_the_database() -> None:
     assert [status.value for status in InvoiceStatus] == [
-        "draft", "sent", "processing", "paid", "voided", "paid_after_void", "refunded"
+        "draft", "sent", "processing", "paid", "voided", "paid_after_void", "refunded", "partially_paid"
     ]
     assert [action.value for action in Action] == [
         "send", "payment_started", "payment_succeeded", "payment_failed",
         "mark_paid", "void", "refund_full", "refund_failed", "refund_failed_after_void",
+        "part_payment_succeeded", "mark_part_paid", "payment_failed_part", "refund_failed_part",
     ]  # fmt: skip
+
+
+def test_two_part_payments_settle_on_paid() -> None:
+    """issue 15: a payment that leaves a balance keeps the invoice partially paid; the last one pays it."""
+    from invoicing_plugin.domain import payment_action
+
+    status = S.SENT
+    for action, due_after in ((A.PAYMENT_SUCCEEDED, 6_000), (A.MARK_PAID, 1_000), (A.PAYMENT_SUCCEEDED, 0)):
+        status = transition(status, payment_action(action, due_after))
+    assert status is S.PAID
+
+
+@pytest.mark.parametrize(("action", "due_after", "expected"), [
+    (A.PAYMENT_SUCCEEDED, 1, A.PART_PAYMENT_SUCCEEDED),
+    (A.PAYMENT_SUCCEEDED, 0, A.PAYMENT_SUCCEEDED),
+    (A.PAYMENT_SUCCEEDED, -500, A.PAYMENT_SUCCEEDED),  # an overpayment settles it too
+    (A.MARK_PAID, 1, A.MARK_PART_PAID),
+    (A.MARK_PAID, 0, A.MARK_PAID),
+], ids=str)
+def test_payment_action_follows_the_balance_after_the_payment(action, due_after, expected) -> None:
+    from invoicing_plugin.domain import payment_action
+
+    assert payment_action(action, due_after) is expected
+
+
+def test_payment_action_refuses_what_is_not_a_payment_or_not_minor_units() -> None:
+    from invoicing_plugin.domain import payment_action
+
+    with pytest.raises(ValueError):
+        payment_action(A.VOID, 0)
+    with pytest.raises(TypeError):
+        payment_action(A.MARK_PAID, 1.5)  # type: ignore[arg-type]
+
+
+def test_a_failed_delayed_payment_on_a_partly_paid_invoice_goes_back_to_partially_paid() -> None:
+    status = transition(S.PARTIALLY_PAID, A.PAYMENT_STARTED)
+    assert status is S.PROCESSING
+    assert transition(status, A.PAYMENT_FAILED_PART) is S.PARTIALLY_PAID

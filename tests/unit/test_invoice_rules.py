@@ -50,7 +50,8 @@ def test_only_drafts_are_editable_and_only_sent_invoices_take_payment(
     status: InvoiceStatus,
 ) -> None:
     assert is_editable(status) is (status is S.DRAFT)
-    assert is_open_for_payment(status) is (status is S.SENT)
+    # issue 15: a partially paid invoice takes payment of its balance.
+    assert is_open_for_payment(status) is (status in (S.SENT, S.PARTIALLY_PAID))
 
 
 @pytest.mark.parametrize(

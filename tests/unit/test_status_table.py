@@ -52,16 +52,17 @@ def test_the_overdue_row_means_what_sent_means():
 
 def test_the_derived_status_sets_are_the_ones_the_code_used_before():
     # payments.AWAITING_STRIPE, domain.totals.OPEN_STATUSES, analytics._OUTSTANDING, sending's pay-link return.
-    assert statuses.AWAITING_MONEY == ("sent", "processing")
+    assert statuses.AWAITING_MONEY == ("sent", "processing", "partially_paid")
     # domain.invoice._OPEN_FOR_PAYMENT, the document's pay link, connections._open_invoice_clause.
-    assert statuses.PAYABLE == ("sent",)
+    assert statuses.PAYABLE == ("sent", "partially_paid")
     # payments: "already paid" when a second payment arrives.
-    assert statuses.MONEY_RECEIVED == ("paid", "paid_after_void", "refunded")
+    assert statuses.MONEY_RECEIVED == ("partially_paid", "paid", "paid_after_void", "refunded")
     # domain.totals and the totals rebuild: revenue.
-    assert statuses.REVENUE == ("paid",)
+    assert statuses.REVENUE == ("partially_paid", "paid")
     assert statuses.EDITABLE == ("draft",)
     # portal._VISIBLE.
-    assert statuses.CLIENT_VISIBLE == ("sent", "processing", "paid", "voided", "paid_after_void", "refunded")
+    assert statuses.CLIENT_VISIBLE == ("sent", "processing", "partially_paid", "paid", "voided", "paid_after_void",
+                                       "refunded")
     assert statuses.CAN_BE_OVERDUE == ("sent",)
 
 
@@ -69,26 +70,30 @@ def test_the_old_names_are_the_derived_views():
     from invoicing_plugin.domain import totals
     from invoicing_plugin.services import analytics, documents, invoices, payments, portal
 
-    assert payments.AWAITING_STRIPE == totals.OPEN_STATUSES == analytics._OUTSTANDING == ("sent", "processing")
+    assert payments.AWAITING_STRIPE == totals.OPEN_STATUSES == analytics._OUTSTANDING == (
+        "sent", "processing", "partially_paid")
     assert portal._VISIBLE == statuses.CLIENT_VISIBLE
     assert dict(invoices.STATUS_FILTERS) == {
-        "draft": "Draft", "sent": "Sent", "overdue": "Overdue", "processing": "Processing", "paid": "Paid",
+        "draft": "Draft", "sent": "Sent", "overdue": "Overdue", "processing": "Processing",
+        "partially_paid": "Partially paid", "paid": "Paid",
         "voided": "Voided", "paid_after_void": "Paid after void", "refunded": "Refunded",
     }
-    assert list(invoices.STATUS_FILTERS) == ["draft", "sent", "overdue", "processing", "paid", "voided",
-                                             "paid_after_void", "refunded"]
+    assert list(invoices.STATUS_FILTERS) == ["draft", "sent", "overdue", "processing", "partially_paid", "paid",
+                                             "voided", "paid_after_void", "refunded"]
     assert dict(portal.CLIENT_STATUS_LABELS) == {
         "sent": "Awaiting payment", "overdue": "Overdue", "processing": "Payment processing", "paid": "Paid",
         "voided": "Cancelled", "paid_after_void": "Paid — refund on its way", "refunded": "Refunded",
+        "partially_paid": "Partly paid",
     }
     assert dict(documents.DOCUMENT_STATUS) == {
         "draft": "Draft", "sent": "Awaiting payment", "overdue": "Overdue", "processing": "Payment processing",
         "paid": "Paid", "voided": "Cancelled", "paid_after_void": "Cancelled (payment received, refund due)",
-        "refunded": "Refunded",
+        "refunded": "Refunded", "partially_paid": "Partially paid",
     }
     # The analytics page's counts (a template literal before).
     assert statuses.REPORT_LABELS == (
-        ("draft", "Drafts"), ("sent", "Awaiting payment"), ("processing", "Processing"), ("paid", "Paid"),
+        ("draft", "Drafts"), ("sent", "Awaiting payment"), ("processing", "Processing"),
+        ("partially_paid", "Partially paid"), ("paid", "Paid"),
         ("voided", "Voided"), ("paid_after_void", "Paid after void"), ("refunded", "Refunded"),
     )
 
@@ -98,12 +103,12 @@ def test_the_tones_reproduce_the_colours_the_stylesheets_gave_each_status():
     # sent and processing accent on staff badges; draft and refunded plain.
     assert dict(statuses.TONES) == {
         "draft": "neutral", "sent": "info", "overdue": "danger", "processing": "info", "paid": "ok",
-        "voided": "danger", "paid_after_void": "danger", "refunded": "neutral",
+        "voided": "danger", "paid_after_void": "danger", "refunded": "neutral", "partially_paid": "info",
     }
     # portal.css: paid green, overdue red, processing amber, the closed ones grey, sent plain.
     assert dict(statuses.CLIENT_TONES) == {
         "sent": "info", "overdue": "danger", "processing": "warn", "paid": "ok", "voided": "muted",
-        "paid_after_void": "muted", "refunded": "muted",
+        "paid_after_void": "muted", "refunded": "muted", "partially_paid": "warn",
     }
 
 
@@ -111,6 +116,7 @@ def test_the_refusal_phrases_are_the_ones_before():
     assert dict(statuses.PHRASES) == {
         "draft": "a draft", "sent": "awaiting payment", "processing": "processing a payment", "paid": "paid",
         "voided": "voided", "paid_after_void": "voided but was paid (refund due)", "refunded": "refunded",
+        "partially_paid": "partially paid",
     }
 
 
@@ -134,8 +140,10 @@ def test_adding_a_status_is_one_row():
     row = StatusRow("partially_paid", new_status, "Partially paid", "Partly paid", "Partially paid",
                     "Partially paid", "partially paid", tone="info", client_tone="warn",
                     awaiting_money=True, payable=True, money_received=True)
-    paid_at = next(i for i, r in enumerate(STATUS_TABLE) if r.key == "paid")
-    views = StatusViews(STATUS_TABLE[:paid_at] + (row,) + STATUS_TABLE[paid_at:])
+    # (issue 15 made partially_paid a real status: the table without it stands for "before".)
+    before = tuple(r for r in STATUS_TABLE if r.key != "partially_paid")
+    paid_at = next(i for i, r in enumerate(before) if r.key == "paid")
+    views = StatusViews(before[:paid_at] + (row,) + before[paid_at:])
 
     assert views.staff_labels["partially_paid"] == "Partially paid"
     assert list(views.staff_labels).index("partially_paid") == list(views.staff_labels).index("paid") - 1
@@ -150,7 +158,7 @@ def test_adding_a_status_is_one_row():
     assert views.revenue == ("paid",)
     assert "partially_paid" in views.client_visible
     # The rest of the table is untouched.
-    base = StatusViews(STATUS_TABLE)
+    base = StatusViews(before)
     assert {k: v for k, v in views.staff_labels.items() if k != "partially_paid"} == dict(base.staff_labels)
 
 

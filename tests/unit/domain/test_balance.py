@@ -1,0 +1,56 @@
+"""issue 15: an invoice's balance -- paid amount (BT-113) and amount due (BT-115) -- in minor units."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from invoicing_plugin.domain import balance
+from invoicing_plugin.domain.balance import of_invoice
+
+
+@pytest.mark.parametrize(("kwargs", "paid", "due", "overpaid"), [
+    # Nothing received: the whole total is due.
+    (dict(total_minor=10_000), 0, 10_000, 0),
+    # Paid in two parts: 4,000 then 6,000.
+    (dict(total_minor=10_000, received_minor=4_000), 4_000, 6_000, 0),
+    (dict(total_minor=10_000, received_minor=10_000), 10_000, 0, 0),
+    # A refund gives money back: no longer paid.
+    (dict(total_minor=10_000, received_minor=10_000, refunded_minor=2_500), 7_500, 2_500, 0),
+    # A dispute the seller lost: the bank took it back, not paid either.
+    (dict(total_minor=10_000, received_minor=10_000, dispute_lost_minor=10_000), 0, 10_000, 0),
+    # A credit note reduces what is owed without any money moving.
+    (dict(total_minor=10_000, received_minor=4_000, credited_minor=6_000), 4_000, 0, 0),
+    # Overpayment: kept as the client's credit, shown.
+    (dict(total_minor=10_000, received_minor=12_000), 12_000, -2_000, 2_000),
+    (dict(total_minor=10_000, received_minor=4_000, credited_minor=7_000), 4_000, -1_000, 1_000),
+], ids=["unpaid", "part", "paid", "refund", "dispute_lost", "credited", "overpaid", "over_credited"])
+def test_balance_hand_worked(kwargs, paid, due, overpaid):
+    b = balance(**kwargs)
+    assert (b.paid_minor, b.due_minor, b.overpaid_minor) == (paid, due, overpaid)
+    assert b.balance_due_minor == max(0, due)
+
+
+@pytest.mark.parametrize("bad", [1.5, "100", None, True])
+def test_amounts_are_integer_minor_units(bad):
+    with pytest.raises(TypeError):
+        balance(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        balance(100, bad)  # type: ignore[arg-type]
+
+
+def test_negative_amounts_and_refunds_beyond_what_was_received_are_refused():
+    with pytest.raises(ValueError):
+        balance(100, -1)
+    with pytest.raises(ValueError):
+        balance(100, 50, refunded_minor=40, dispute_lost_minor=20)
+
+
+def test_of_invoice_reads_the_cached_columns_and_caps_early_refunds():
+    invoice = SimpleNamespace(amount_minor=10_000, amount_paid_minor=None, amount_refunded_minor=3_000,
+                              amount_dispute_lost_minor=0)
+    # A refund recorded before its payment (events out of order) cannot make "paid" negative.
+    assert of_invoice(invoice).paid_minor == 0 and of_invoice(invoice).due_minor == 10_000
+    invoice.amount_paid_minor = 10_000
+    assert of_invoice(invoice, credited_minor=1_000).due_minor == 2_000
