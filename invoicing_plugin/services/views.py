@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from ..domain.fees import fee_taken_minor
 from ..persistence.models import Invoice
+from .lines import allowances_of
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ class InvoiceLineSnapshot:
     exemption_reason: str | None
     tax_rate_id: int | None
     net_minor: int
+
+
+@dataclass(frozen=True)
+class DiscountSnapshot:
+    """The document discount's share at one VAT category and rate (EN 16931 BG-20: amount
+    BT-92 in minor units, without VAT; category BT-95; rate BT-96 as a percent)."""
+
+    vat_category: str
+    vat_rate: Decimal
+    amount_minor: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,11 @@ class InvoiceSnapshot:
     tax_minor: int | None = None
     """Total VAT (BT-110)."""
     prices_include_tax: bool = False
+    discount_minor: int = 0
+    """The document discount, without VAT (BT-107); 0 for none."""
+    discounts: tuple[DiscountSnapshot, ...] = ()
+    """``discount_minor`` per VAT category and rate (one allowance each, pro rata to the
+    rates' line nets; empty when there is no discount or no lines in the snapshot)."""
 
     @property
     def total_minor(self) -> int:
@@ -125,4 +141,7 @@ class InvoiceSnapshot:
             net_minor=invoice.net_minor,
             tax_minor=invoice.tax_minor,
             prices_include_tax=bool(invoice.prices_include_tax),
+            discount_minor=int(getattr(invoice, "discount_minor", 0) or 0),
+            discounts=tuple(DiscountSnapshot(a.vat.category.value, a.vat.rate, a.amount_minor)
+                            for a in allowances_of(invoice)),
         )
