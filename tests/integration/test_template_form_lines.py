@@ -190,3 +190,18 @@ def test_a_no_vat_line_stays_without_vat_when_the_draft_is_edited(app, world, st
     assert _selected(edit, "lines-1-tax_rate_id") == "none"
     both = staff_client.post(NEW, data={**form, "lines-1-tax_rate": "5"})
     assert both.status_code == 422 and "not both" in both.text
+
+
+def test_hostile_line_buttons_and_indices_on_the_template_page(app, world, staff_client):
+    for extra in ({"remove_line": "9999"}, {"remove_line": "abc"}, {"remove_line": "-1"}, {"add_line": "\x00"},
+                  {"lines-7-description": "Sparse", "lines-7-unit_price": "1.00", "recalculate": "1"}):
+        response = staff_client.post(NEW_TEMPLATE, data=_template(**LINES, **extra))
+        assert response.status_code == 200, extra
+    full = {f"lines-{i}-{field}": text for i in range(105) for field, text in
+            (("description", f"Item {i}"), ("unit_price", "1.00"))}
+    capped = staff_client.post(NEW_TEMPLATE, data=_template(add_line="1", **full))
+    assert capped.status_code == 200 and value(capped.text, "lines-99-description") == "Item 99"
+    assert value(capped.text, "lines-100-description") is None
+    nul = staff_client.post(NEW_TEMPLATE, data=_template(**{**LINES, "lines-0-unit": "d\x00y"}))
+    assert nul.status_code == 422
+    assert _templates(app) == []
