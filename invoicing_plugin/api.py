@@ -112,6 +112,7 @@ def create_draft(
     supply_end: date | None = None,
     payment_terms: str | None = None,
     lines: list[dict] | None = None,
+    discount: str | int | None = None,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
@@ -123,7 +124,8 @@ def create_draft(
     ``[{"description": "Audit", "quantity": "2", "unit": "day", "unit_price": "150.00",
     "tax_rate": "20"}]`` -- ``quantity`` (default "1", up to 4 decimals), ``unit``,
     ``unit_price`` (the currency's decimals), ``discount`` (an amount off the line),
-    ``tax_rate`` (a percent; "0" is zero rated) or ``tax_rate_id`` (one of the workspace's
+    ``tax_rate`` (a percent; "0" is zero rated; ``"none"``: not subject to VAT, category O,
+    even when the workspace has a default rate) or ``tax_rate_id`` (one of the workspace's
     tax rates); a line with neither gets the workspace's default rate, or no VAT. Errors
     are :class:`ValidationFailed` keyed ``lines-<index from 0>-<field>``; nothing is saved.
     The snapshot's ``net_minor``, ``tax_minor`` and ``total_minor`` (= ``amount_minor``) are
@@ -140,6 +142,13 @@ def create_draft(
     ``payment_terms`` (text, up to 500 characters) are printed on the invoice. Bad values
     raise :class:`ValidationFailed` (fields ``buyer_name``, ``buyer_country``,
     ``buyer_vat_id`` ..., ``supply_date``, ``supply_end``, ``payment_terms``).
+
+    ``discount`` (optional): an amount off the whole invoice *without VAT* (EN 16931's
+    document allowance, BT-92/BT-107), as typed text (``"10.00"``) or an ``int`` of minor
+    units. With lines at several VAT rates it is shared among them pro rata to their
+    line nets (one allowance per rate; docs/invoices.md gives the rounding). It cannot
+    exceed the lines' total without VAT (``ValidationFailed`` keyed ``discount``). The
+    snapshot's ``discount_minor`` and ``discounts`` (per rate) show it.
     """
     data = DraftInput(
         client_id=str(client_id),
@@ -155,6 +164,7 @@ def create_draft(
         supply_end=supply_end,
         payment_terms=payment_terms,
         lines=None if lines is None else list(lines),
+        discount=discount,
     )
     return _invoices.create_draft(str(workspace_id), actor, data)
 

@@ -262,6 +262,9 @@ class Invoice(Base):
     # Whether the lines' unit prices and discounts were typed with VAT included (the
     # workspace's setting when the draft was saved); the line nets are always without VAT.
     prices_include_tax: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # The document discount (EN 16931 BT-107, without VAT; revision 0015): taken off the lines'
+    # net before VAT, shared among the VAT rates pro rata (services/lines.py, domain/discounts.py).
+    discount_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     currency: Mapped[str] = mapped_column(String(3), active_history=True)
     description: Mapped[str] = mapped_column(Text)
     due_date: Mapped[date | None] = mapped_column(active_history=True)

@@ -33,7 +33,7 @@ from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostSellerDetails, HostWorkspace
-from .lines import calculation_of
+from .lines import allowances_of, calculation_of
 from .parties import document_seller
 from .uow import UnitOfWork, wall_today
 
@@ -86,6 +86,15 @@ class DocumentVat:
     taxable: Money  # BT-116
     tax: Money  # BT-117
     note: str | None  # BT-120
+
+
+@dataclass(frozen=True)
+class DocumentDiscount:
+    """The document discount at one VAT rate (BG-20): ``label`` ("Discount (VAT 20 %)") and
+    the amount without VAT (BT-92), printed between the lines' sum and the total without VAT."""
+
+    label: str
+    amount: Money
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,8 @@ class InvoiceDocument:
     net_total: Money | None = None  # BT-109
     tax_total: Money | None = None  # BT-110 (the total with VAT, BT-112, is ``amount``)
     prices_include_tax: bool = False
+    lines_total: Money | None = None  # BT-106, printed when there is a document discount
+    discounts: tuple[DocumentDiscount, ...] = ()  # BG-20, one per VAT rate (BT-107 in total)
 
     @property
     def buyer_name(self) -> str:
@@ -256,6 +267,9 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
     refunded = invoice.amount_refunded_minor or 0
     lines, breakdown, totals = _lines_of(invoice)
     balance = of_invoice(invoice)
+    discounts = tuple(
+        DocumentDiscount(f"Discount ({_group_label(a.vat.category.value, a.vat.rate)})", Money(a.amount_minor, currency))
+        for a in allowances_of(invoice))
     return InvoiceDocument(
         workspace_name=workspace.name,
         number=invoice.number or "Draft",
@@ -287,7 +301,13 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         prices_include_tax=bool(invoice.prices_include_tax),
         amount_due=None if status is InvoiceStatus.DRAFT else Money(balance.balance_due_minor, currency),
         overpaid=Money(balance.overpaid_minor, currency) if balance.overpaid_minor else None,
+        lines_total=Money(totals.sum_of_line_net_minor, currency) if discounts else None,
+        discounts=discounts,
     )
+
+
+def _group_label(category: str, rate: Decimal) -> str:
+    return f"VAT {plain_decimal(rate)} %" if category == "S" else VAT_LABELS[category]
 
 
 def _vat_text(category: str, rate: Decimal) -> str:
@@ -317,7 +337,7 @@ def _lines_of(invoice):
             for row in rows)
     breakdown = tuple(
         DocumentVat(
-            f"VAT {plain_decimal(group.rate)} %" if group.category.value == "S" else VAT_LABELS[group.category.value],
+            _group_label(group.category.value, group.rate),
             Money(group.taxable_amount_minor, currency), Money(group.tax_amount_minor, currency),
             group.exemption_reason)
         for group in calculation.breakdown)
@@ -546,6 +566,10 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
             pen.paragraph(group.note, height=4.5)
     pen.rule(4)
 
+    if doc.discounts:
+        total_row("Sum of lines", code_amount(doc.lines_total))
+        for discount in doc.discounts:
+            total_row(discount.label, "-" + code_amount(discount.amount))
     if doc.net_total is not None:
         total_row("Total without VAT", code_amount(doc.net_total))
         total_row("VAT", code_amount(doc.tax_total))

@@ -39,7 +39,7 @@ from .common import (
 )
 from .errors import InvoicingError, ValidationFailed
 from .parties import BuyerInput, buyer_from_client, buyer_input_of, check_buyer, check_dates
-from .lines import Priced, price_lines, price_single, store
+from .lines import Priced, price_lines, price_single, store, with_discount
 from .tax_rates import prices_include_tax
 from .text import check_text
 from .uow import UnitOfWork
@@ -62,6 +62,11 @@ class DraftInput:
     ``lines-<index from 0>-<field>``). The invoice's ``amount_minor`` is then the total with
     VAT computed by ``domain/en16931.py``. ``description`` may be left empty with lines:
     the first line's description is used.
+
+    ``discount`` (optional, with an amount or lines): a discount off the whole invoice,
+    *without VAT*, as typed text (``"10.00"``) or an ``int`` of minor units; EN 16931's
+    document allowance (BG-20), shared among the invoice's VAT rates pro rata to their
+    line nets (:func:`~invoicing_plugin.domain.discounts.prorate`). Errors keyed ``discount``.
     """
 
     client_id: str
@@ -79,6 +84,7 @@ class DraftInput:
     supply_end: date | None = None
     payment_terms: str | None = None
     lines: list[dict] | None = None
+    discount: str | int | None = None
 
 
 @dataclass
@@ -170,6 +176,16 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
         errors["description"] = "Describe what the invoice is for; the client sees it."
     elif len(description) > DESCRIPTION_MAX:
         errors["description"] = f"Keep the description under {DESCRIPTION_MAX} characters (it has {len(description)})."
+
+    if money is not None and not errors.keys() & {"amount", "lines", "currency", "description"}:
+        base = priced or price_single(description, money.minor, money.currency)
+        discounted = with_discount(base, data.discount, errors)
+        if discounted is not None and discounted is not base:
+            try:
+                money = validate_amount(Money(discounted.totals.total_with_vat_minor, currency))
+                priced = discounted
+            except AmountError as exc:
+                errors["discount"] = f"The total after the discount: {exc.message}"
 
     subject = None
     if data.subject_ref and "subject_ref" not in errors:

@@ -3,10 +3,17 @@
 :func:`price_lines` reads a draft's lines -- each a dict of typed text: ``description``,
 ``quantity`` ("2", "1.5"), ``unit`` ("hour"), ``unit_price`` ("150.00"), ``discount``
 (an amount off the line, "10.00"), and either ``tax_rate`` (a percent, "20"; "0" is zero
-rated) or ``tax_rate_id`` (one of the workspace's tax rates) -- with
+rated; :data:`NO_VAT`, ``"none"``, is "Not subject to VAT", category O, whatever the
+workspace's default) or ``tax_rate_id`` (one of the workspace's tax rates) -- with
 :func:`~.en16931.parse_quantity`, :func:`~.en16931.parse_unit_price` and
 :func:`~.en16931.parse_rate`. A line with neither takes the workspace's default tax
 rate, or none ("Not subject to VAT", category O) when the workspace has no default.
+
+A document discount (:func:`with_discount`, EN 16931 BG-20) is an amount without VAT off
+the whole invoice, shared among its VAT rates pro rata by
+:func:`~invoicing_plugin.domain.discounts.prorate`; the invoice stores the amount
+(``Invoice.discount_minor``, BT-107) and the per-rate allowances follow from the stored
+line nets, so they are computed the same way wherever they are shown.
 
 Errors are collected for every field of every line at once, keyed
 ``lines-<index>-<field>`` with the index counted from 0 as in a form's field list
@@ -33,6 +40,7 @@ from sqlalchemy.orm import object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..domain import en16931
+from ..domain.discounts import prorate
 from ..domain.errors import DomainError
 from ..domain.gross_prices import net_lines
 from ..domain.money import Money
@@ -41,12 +49,16 @@ from .tax_rates import default_tax_rate, vat_of
 from .text import check_text
 from .uow import UnitOfWork
 
-__all__ = ["LINE_FIELDS", "MAX_LINES", "Priced", "calculation_of", "load_lines", "price_lines", "price_single", "store"]
+__all__ = ["LINE_FIELDS", "MAX_LINES", "NO_VAT", "Priced", "allowances_of", "calculation_of", "load_lines",
+           "parse_discount", "price_lines", "price_single", "store", "with_discount"]
 
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "discount", "tax_rate", "tax_rate_id")
 MAX_LINES = 100
 UNIT_MAX = 32
 LINE_DESCRIPTION_MAX = 1000
+NO_VAT = "none"
+"""``tax_rate`` of a line that is not subject to VAT (category O), even when the workspace
+has a default rate (an empty ``tax_rate`` means the default). Read case-insensitively."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,9 @@ class Priced:
     lines: tuple[PricedLine, ...]
     calculation: en16931.Calculation
     prices_include_tax: bool
+    discount_minor: int = 0
+    """The document discount (BT-107, without VAT); its per-rate allowances are :attr:`allowances`."""
+    allowances: tuple[en16931.DocumentAllowance, ...] = ()
 
     @property
     def totals(self) -> en16931.DocumentTotals:
@@ -98,6 +113,8 @@ def _vat_for(uow: UnitOfWork, workspace_id: str, typed_rate: str, typed_id: str,
     if typed_rate and typed_id:
         errors[f"{key}-tax_rate"] = f"Line {number}: choose a tax rate or type a percent, not both."
         return None, None
+    if typed_rate.lower() == NO_VAT:
+        return en16931.NOT_SUBJECT_TO_VAT, None
     if typed_id:
         found = None
         if typed_id.isdigit():
@@ -210,11 +227,50 @@ def price_single(description: str, amount_minor: int, currency: str) -> Priced:
     return Priced(currency, (priced,), calculation, False)
 
 
-def _compute_from_nets(currency: str, nets: list[tuple[str, en16931.VatRate, int]]) -> en16931.Calculation:
+def _compute_from_nets(currency: str, nets: list[tuple[str, en16931.VatRate, int]],
+                       allowances: tuple[en16931.DocumentAllowance, ...] = ()) -> en16931.Calculation:
     """:func:`~.en16931.compute` over lines whose net (BT-131) is already known: each as
     quantity 1 at its net, which gives the same breakdown and totals."""
     return en16931.compute(currency, [en16931.InvoiceLine(description or "-", Decimal(1), _major(net, currency), vat)
-                                      for description, vat, net in nets])
+                                      for description, vat, net in nets], allowances)
+
+
+def parse_discount(value: Any, currency: str) -> int:
+    """The document discount in minor units from text as typed (``"10.00"``, the currency's
+    decimals, without VAT) or an ``int`` of minor units; ``None`` or empty text is 0.
+    :class:`DomainError` (field ``discount``) for bad text or a negative amount;
+    ``TypeError`` for another type (a ``float``)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TypeError(f"discount must be typed text (str) or an int of minor units, not {type(value).__name__}")
+    if isinstance(value, int):
+        if value < 0:
+            raise DomainError("A discount cannot be negative.", field="discount")
+        return value
+    if not value.strip():
+        return 0
+    try:
+        return _minor(en16931.parse_unit_price(value, currency), currency)
+    except DomainError as exc:
+        raise DomainError(exc.message.replace("unit price", "discount"), field="discount") from None
+
+
+def with_discount(priced: Priced, discount: Any, errors: dict[str, str]) -> Priced | None:
+    """``priced`` with a document discount (see :func:`parse_discount`) taken off, shared
+    among its VAT rates by :func:`~invoicing_plugin.domain.discounts.prorate`; ``None`` with
+    ``errors["discount"]`` set when it cannot be (bad text, more than the lines' net)."""
+    try:
+        discount_minor = parse_discount(discount, priced.currency)
+        if not discount_minor:
+            return priced
+        nets = [(line.description, line.vat, line.net_minor) for line in priced.lines]
+        allowances = prorate(priced.currency, [(vat, net) for _, vat, net in nets], discount_minor)
+        calculation = _compute_from_nets(priced.currency, nets, allowances)
+    except DomainError as exc:
+        errors["discount"] = exc.message
+        return None
+    return Priced(priced.currency, priced.lines, calculation, priced.prices_include_tax, discount_minor, allowances)
 
 
 def store(invoice: Invoice, priced: Priced) -> None:
@@ -242,19 +298,33 @@ def store(invoice: Invoice, priced: Priced) -> None:
     invoice.tax_minor = totals.total_vat_minor
     invoice.amount_minor = totals.total_with_vat_minor
     invoice.prices_include_tax = priced.prices_include_tax
+    invoice.discount_minor = priced.discount_minor
+
+
+def _stored_nets(invoice: Invoice) -> list[tuple[str, en16931.VatRate, int]]:
+    return [(row.description, en16931.VatRate(en16931.VatCategory(row.vat_category), row.vat_rate,
+                                              row.exemption_reason), int(row.net_minor))
+            for row in invoice.lines]
+
+
+def allowances_of(invoice: Invoice) -> tuple[en16931.DocumentAllowance, ...]:
+    """The stored invoice's document discount as EN 16931 allowances (BG-20), one per VAT
+    rate, pro rata to the stored line nets (:func:`~invoicing_plugin.domain.discounts.prorate`)."""
+    discount = int(getattr(invoice, "discount_minor", 0) or 0)
+    if not discount or not list(getattr(invoice, "lines", ()) or ()):
+        return ()
+    return prorate(invoice.currency, [(vat, net) for _, vat, net in _stored_nets(invoice)], discount)
 
 
 def calculation_of(invoice: Invoice) -> en16931.Calculation:
-    """The stored invoice's breakdown and totals, from its lines' nets; an invoice without
-    line rows (inserted before lines existed, or by hand) is one line without VAT."""
+    """The stored invoice's breakdown and totals, from its lines' nets and its document
+    discount; an invoice without line rows (inserted before lines existed, or by hand) is
+    one line without VAT."""
     rows = list(invoice.lines)
     if not rows:
         return en16931.compute(invoice.currency, [
             en16931.single_line(invoice.description or "-", int(invoice.amount_minor), invoice.currency)])
-    return _compute_from_nets(invoice.currency, [
-        (row.description, en16931.VatRate(en16931.VatCategory(row.vat_category), row.vat_rate,
-                                          row.exemption_reason), int(row.net_minor))
-        for row in rows])
+    return _compute_from_nets(invoice.currency, _stored_nets(invoice), allowances_of(invoice))
 
 
 def load_lines(invoices) -> None:

@@ -14,6 +14,7 @@ from ..domain.balance import of_invoice
 from ..domain.fees import fee_taken_minor
 from ..persistence.models import Invoice
 from .payment_rows import PaymentView, payments_of
+from .lines import allowances_of
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,16 @@ class InvoiceLineSnapshot:
     exemption_reason: str | None
     tax_rate_id: int | None
     net_minor: int
+
+
+@dataclass(frozen=True)
+class DiscountSnapshot:
+    """The document discount's share at one VAT category and rate (EN 16931 BG-20: amount
+    BT-92 in minor units, without VAT; category BT-95; rate BT-96 as a percent)."""
+
+    vat_category: str
+    vat_rate: Decimal
+    amount_minor: int
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,11 @@ class InvoiceSnapshot:
     tax_minor: int | None = None
     """Total VAT (BT-110)."""
     prices_include_tax: bool = False
+    discount_minor: int = 0
+    """The document discount, without VAT (BT-107); 0 for none."""
+    discounts: tuple[DiscountSnapshot, ...] = ()
+    """``discount_minor`` per VAT category and rate (one allowance each, pro rata to the
+    rates' line nets; empty when there is no discount or no lines in the snapshot)."""
 
     @property
     def total_minor(self) -> int:
@@ -144,6 +160,9 @@ class InvoiceSnapshot:
             paid_minor=balance.paid_minor,
             due_minor=balance.due_minor,
             payments=_payments(invoice),
+            discount_minor=int(getattr(invoice, "discount_minor", 0) or 0),
+            discounts=tuple(DiscountSnapshot(a.vat.category.value, a.vat.rate, a.amount_minor)
+                            for a in allowances_of(invoice)),
         )
 
 

@@ -149,6 +149,9 @@ class InvoiceForm(PartiesFields, InvoicingForm):
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
     # Lines (issue 15): none -> the amount above is one line without VAT. See web/invoice_lines.py.
     lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES)
+    # A discount off the whole invoice, without VAT (EN 16931 BG-20); the service shares it among the rates.
+    discount = StringField("Discount on the whole invoice (optional, without VAT)", filters=[_strip],
+                           render_kw={"inputmode": "decimal", "autocomplete": "off"})
 
     def set_choices(self, clients, currencies, subjects=()) -> None:
         self.client_id.choices = choices([("", "Choose a client…")] + [(c.id, f"{c.name} <{c.email}>") for c in clients])
@@ -206,6 +209,8 @@ class TemplateForm(InvoicingForm):
     currency = SelectField("Currency", choices=[])
     due_in_days = IntegerField("Due in (days, optional)", validators=[Optional(), NumberRange(0, 365, "Due in days must be from 0 to 365.")])
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
+    # Lines (issue 15), edited as on the invoice form (web/invoice_lines.py); none: the amount above.
+    lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES)
 
 
 class TaxRateForm(InvoicingForm):

@@ -1,4 +1,8 @@
-"""The staff invoice form's lines (issue 15): add and remove lines without JavaScript.
+"""The staff forms' lines (issue 15): add and remove lines without JavaScript.
+
+Serves the invoice form and the template form alike: each has ``lines`` (a FieldList of
+:class:`~.forms.LineForm`), ``amount``, ``description`` and ``currency``; the invoice form
+also has ``discount`` (a document discount without VAT), which the totals take off.
 
 A draft is either an amount (one line without VAT, as before) or lines. "Add line" and
 "Remove" are submit buttons (``add_line``, ``remove_line=<index>``) and "Update totals"
@@ -7,6 +11,10 @@ nothing is saved, and the CSRF token travels with it -- so the form works with
 JavaScript off. The totals (net, VAT, total) are computed by the same service that saves
 the draft (:func:`~invoicing_plugin.services.lines.price_lines`) and shown under the lines.
 The first "Add line" turns a typed amount into the first line.
+
+Each line's tax-rate menu offers the workspace's default (the empty choice), "No VAT"
+(:data:`~invoicing_plugin.services.lines.NO_VAT`, sent to the service as ``tax_rate``
+"none": not subject to VAT even when there is a default rate) and the workspace's rates.
 """
 
 from __future__ import annotations
@@ -32,8 +40,8 @@ def _rate_choices(workspace_id: str) -> list:
     rates = tax_service.list_tax_rates(workspace_id, include_archived=False)
     default = next((rate for rate in rates if rate.is_default), None)
     first = f"Default ({default.name})" if default else "No VAT / type a percent"
-    return choices([("", first)] + [(str(rate.id), f"{rate.name} ({tax_service.rate_text(rate.rate)} %)")
-                                    for rate in rates])
+    return choices([("", first), (line_service.NO_VAT, "No VAT (not subject to VAT)")]
+                   + [(str(rate.id), f"{rate.name} ({tax_service.rate_text(rate.rate)} %)") for rate in rates])
 
 
 def prepare(form, workspace_id: str) -> None:
@@ -41,7 +49,7 @@ def prepare(form, workspace_id: str) -> None:
     options = _rate_choices(workspace_id)
     for entry in form.lines:
         entry.form.tax_rate_id.choices = options
-    if form.lines.entries:
+    if form.lines.entries and form.amount.validators:
         form.amount.validators = [Optional()]
 
 
@@ -53,8 +61,13 @@ def typed(form) -> list[dict] | None:
     for entry in form.lines:
         line = {name: entry.form[name].data or "" for name in _TEXT_FIELDS}
         rate_id = entry.form.tax_rate_id.data or ""
-        if rate_id:
-            line["tax_rate_id"], line["tax_rate"] = rate_id, ""
+        if rate_id == line_service.NO_VAT:
+            if not line["tax_rate"]:  # a typed percent as well is refused by the service, as for a rate
+                line["tax_rate"] = line_service.NO_VAT
+            else:
+                line["tax_rate_id"] = rate_id
+        elif rate_id:
+            line["tax_rate_id"] = rate_id
         out.append(line)
     return out
 
@@ -86,9 +99,16 @@ def handle_buttons(form, workspace_id: str) -> bool:
 
 
 def fill(form, lines: list[dict] | None, workspace_id: str) -> None:
-    """Put typed ``lines`` (a template's) into an unsubmitted form."""
+    """Put typed ``lines`` (a template's) into an unsubmitted form, replacing any entries
+    (``Form(obj=template)`` may have made empty ones from the stored dicts). A line typed
+    with ``tax_rate`` "none" shows as the "No VAT" choice."""
+    while form.lines.entries:
+        form.lines.pop_entry()
     for line in lines or ():
-        form.lines.append_entry({"quantity": "1", **{k: v for k, v in line.items() if k in (*_TEXT_FIELDS, "tax_rate_id")}})
+        data = {"quantity": "1", **{k: v for k, v in line.items() if k in (*_TEXT_FIELDS, "tax_rate_id")}}
+        if str(data.get("tax_rate", "")).strip().lower() == line_service.NO_VAT:
+            data["tax_rate"], data["tax_rate_id"] = "", line_service.NO_VAT
+        form.lines.append_entry(data)
     if lines:
         form.amount.data = ""
     prepare(form, workspace_id)
@@ -118,6 +138,8 @@ def fill_from_invoice(form, invoice, workspace_id: str) -> None:
             line["tax_rate_id"] = rate_id
         elif row.vat_category in ("S", "Z"):
             line["tax_rate"] = plain_decimal(row.vat_rate)
+        elif row.vat_category == "O":  # not the workspace's default: "No VAT"
+            line["tax_rate_id"] = line_service.NO_VAT
         lines.append(line)
     fill(form, lines, workspace_id)
 
@@ -134,8 +156,13 @@ def preview(form, workspace_id: str):
     uow = unit_of_work()
     errors: dict[str, str] = {}
     try:
-        return line_service.price_lines(uow, workspace_id, currency, lines, errors=errors,
-                                        prices_include_tax=tax_service.prices_include_tax(workspace_id, uow=uow))
+        priced = line_service.price_lines(uow, workspace_id, currency, lines, errors=errors,
+                                          prices_include_tax=tax_service.prices_include_tax(workspace_id, uow=uow))
+        discount = getattr(form, "discount", None)
+        if priced is not None and discount is not None and (discount.data or "").strip():
+            discounted = line_service.with_discount(priced, discount.data, errors)
+            return discounted  # None for a bad discount: its error shows when the form is saved
+        return priced
     except DomainError:
         return None
 

@@ -124,6 +124,7 @@ def _draft_input(form: InvoiceForm) -> service.DraftInput:
         send_method=form.send_method.data or "email",
         **form.parties_input(),
         lines=form_lines.typed(form),
+        discount=form.discount.data or None,
     )
 
 
@@ -207,7 +208,10 @@ def invoice_edit(invoice_id: int):
     form = InvoiceForm(obj=invoice) if request.method == "GET" else InvoiceForm()
     form.set_choices(_clients(), _currencies_for(invoice), _subjects(invoice.subject_ref))
     if request.method == "GET":
-        form.amount.data = format_decimal_amount(Money(invoice.amount_minor, invoice.currency))
+        form.amount.data = format_decimal_amount(Money(invoice.amount_minor + invoice.discount_minor,
+                                                       invoice.currency))  # the one line's amount
+        form.discount.data = (format_decimal_amount(Money(invoice.discount_minor, invoice.currency))
+                              if invoice.discount_minor else "")
         form.buyer_for.data = invoice.client_id  # the buyer fields below are this client's
         form_lines.fill_from_invoice(form, invoice, ctx.workspace.id)
         return _render_form(form, invoice=invoice)
@@ -543,12 +547,14 @@ def _template_input(form: TemplateForm) -> template_service.TemplateInput:
         currency=form.currency.data,
         due_in_days=form.due_in_days.data,
         send_method=form.send_method.data or "email",
+        lines=form_lines.typed(form),
     )
 
 
 def _render_template_form(form, template=None, extra_errors=(), status=200):
     return render_template(
-        "invoicing/template_form.html", form=form, template=template, extra_errors=list(extra_errors), workspace=staff().workspace
+        "invoicing/template_form.html", form=form, template=template, extra_errors=list(extra_errors),
+        workspace=staff().workspace, lines_preview=form_lines.preview(form, staff().workspace.id),
     ), status
 
 
@@ -560,13 +566,17 @@ def template_new():
     form.currency.choices = choices((c, c) for c in service.configured_currencies())
     if request.method == "GET":
         form.currency.data = current_app.config["INVOICING_DEFAULT_CURRENCY"]
+        form_lines.prepare(form, ctx.workspace.id)
+        return _render_template_form(form)
+    form_lines.prepare(form, ctx.workspace.id)
+    if form_lines.handle_buttons(form, ctx.workspace.id):
         return _render_template_form(form)
     if not form.validate_on_submit():
         return _render_template_form(form, status=422)
     try:
         template = template_service.create_template(ctx.workspace.id, ctx.actor, _template_input(form))
     except ValidationFailed as exc:
-        return _render_template_form(form, extra_errors=apply_errors(form, exc.errors), status=422)
+        return _render_template_form(form, extra_errors=form_lines.apply_errors(form, exc.errors), status=422)
     _success(f"Template “{template.name}” saved.")
     return redirect(url_for(".template_list"))
 
@@ -580,13 +590,18 @@ def template_edit(template_id: int):
     form.currency.choices = choices((c, c) for c in service.configured_currencies())
     if request.method == "GET":
         form.amount.data = format_decimal_amount(Money(template.amount_minor, template.currency)) if template.amount_minor else ""
+        form_lines.fill(form, template.lines, ctx.workspace.id)
+        return _render_template_form(form, template)
+    form_lines.prepare(form, ctx.workspace.id)
+    if form_lines.handle_buttons(form, ctx.workspace.id):
         return _render_template_form(form, template)
     if not form.validate_on_submit():
         return _render_template_form(form, template, status=422)
     try:
         template_service.update_template(ctx.workspace.id, ctx.actor, template.id, _template_input(form))
     except ValidationFailed as exc:
-        return _render_template_form(form, template, extra_errors=apply_errors(form, exc.errors), status=422)
+        return _render_template_form(form, template, extra_errors=form_lines.apply_errors(form, exc.errors),
+                                     status=422)
     _success("Template updated.")
     return redirect(url_for(".template_list"))
 
