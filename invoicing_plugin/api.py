@@ -112,6 +112,8 @@ def create_draft(
     supply_end: date | None = None,
     payment_terms: str | None = None,
     lines: list[dict] | None = None,
+    allow_partial: bool = False,
+    partial_minimum: str | int | None = None,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
@@ -140,6 +142,11 @@ def create_draft(
     ``payment_terms`` (text, up to 500 characters) are printed on the invoice. Bad values
     raise :class:`ValidationFailed` (fields ``buyer_name``, ``buyer_country``,
     ``buyer_vat_id`` ..., ``supply_date``, ``supply_end``, ``payment_terms``).
+
+    ``allow_partial=True`` lets the client pay part of the balance through the pay link,
+    at least ``partial_minimum`` (text as typed, or int minor units; required then; an
+    amount Stripe can charge in the currency, no more than the total; errors under
+    ``partial_minimum``). By default the pay link asks for the whole balance.
     """
     data = DraftInput(
         client_id=str(client_id),
@@ -155,6 +162,8 @@ def create_draft(
         supply_end=supply_end,
         payment_terms=payment_terms,
         lines=None if lines is None else list(lines),
+        allow_partial=allow_partial,
+        partial_minimum=partial_minimum,
     )
     return _invoices.create_draft(str(workspace_id), actor, data)
 

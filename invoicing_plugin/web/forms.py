@@ -149,6 +149,10 @@ class InvoiceForm(PartiesFields, InvoicingForm):
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
     # Lines (issue 15): none -> the amount above is one line without VAT. See web/invoice_lines.py.
     lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES)
+    # Partial payments through the pay link (issue 15); the service checks the minimum.
+    allow_partial = BooleanField("Let the client pay part of the balance through the pay link")
+    partial_minimum = StringField("Least part the client may pay", filters=[_strip],
+                                  render_kw={"inputmode": "decimal", "autocomplete": "off", "maxlength": 32})
 
     def set_choices(self, clients, currencies, subjects=()) -> None:
         self.client_id.choices = choices([("", "Choose a client…")] + [(c.id, f"{c.name} <{c.email}>") for c in clients])

@@ -124,6 +124,8 @@ def _draft_input(form: InvoiceForm) -> service.DraftInput:
         send_method=form.send_method.data or "email",
         **form.parties_input(),
         lines=form_lines.typed(form),
+        allow_partial=bool(form.allow_partial.data),
+        partial_minimum=form.partial_minimum.data or None,
     )
 
 
@@ -208,6 +210,8 @@ def invoice_edit(invoice_id: int):
     form.set_choices(_clients(), _currencies_for(invoice), _subjects(invoice.subject_ref))
     if request.method == "GET":
         form.amount.data = format_decimal_amount(Money(invoice.amount_minor, invoice.currency))
+        form.partial_minimum.data = (format_decimal_amount(Money(invoice.partial_minimum_minor, invoice.currency))
+                                     if invoice.partial_minimum_minor else "")
         form.buyer_for.data = invoice.client_id  # the buyer fields below are this client's
         form_lines.fill_from_invoice(form, invoice, ctx.workspace.id)
         return _render_form(form, invoice=invoice)
