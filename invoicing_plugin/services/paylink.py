@@ -23,7 +23,7 @@ from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..domain.money import Money, format_money
 from ..domain.statuses import AWAITING_MONEY
 from ..gateways.stripe_gateway import GatewayError
-from ..persistence.models import CheckoutSessionRecord, Invoice
+from ..persistence.models import CheckoutSessionRecord, Invoice, Payment
 from ..persistence.repository import NotFound
 from .checkout import checkout_amount, create_checkout, lock_fee
 from .common import commit_or_conflict, get_workspace, lock_invoice, record_event, unit_of_work
@@ -47,7 +47,7 @@ class PayLinkOutcome:
 
     invoice: Invoice
     redirect_url: str | None = None
-    page: str | None = None  # paid | processing | voided | refunded | unavailable | error | choose
+    page: str | None = None  # paid | part_paid | processing | voided | refunded | unavailable | error | choose
     message: str | None = None
     #: ``page == "choose"``: the amounts the client may pay (an invoice allowing partial
     #: payments), and what they typed when it was refused (``message`` says why).
@@ -140,8 +140,9 @@ def open_pay_link(token: str, *, amount: str | None = None, uow: UnitOfWork | No
                 session = route.gateway.retrieve_checkout_session(invoice.checkout_session_id)
             else:
                 session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
-            if session.status == "complete":
+            if session.status == "complete" and not _recorded(uow, invoice.checkout_session_id):
                 return _after_payment(uow, invoice)
+            # complete and recorded: it paid a part (the balance is still due); a new session follows
             if session.status == "open" and fresh and session.url:
                 if session.amount_total == wanted:
                     return PayLinkOutcome(invoice, redirect_url=session.url)
@@ -170,7 +171,18 @@ def _after_payment(uow: UnitOfWork, invoice: Invoice) -> PayLinkOutcome:
         uow.session.rollback()
     uow.session.expire_all()
     invoice = uow.repository(workspace_id).get(Invoice, invoice_id)
-    return status_page(invoice) or PayLinkOutcome(invoice, page="confirming")
+    page = status_page(invoice)
+    if page is None and invoice.status == InvoiceStatus.PARTIALLY_PAID.value and _recorded(
+            uow, invoice.checkout_session_id):
+        return PayLinkOutcome(invoice, page="part_paid")  # this session paid a part; the rest is still due
+    return page or PayLinkOutcome(invoice, page="confirming")
+
+
+def _recorded(uow: UnitOfWork, session_id: str | None) -> bool:
+    """Whether the payment of Checkout Session ``session_id`` is already a payment row."""
+    if not session_id:
+        return False
+    return uow.session.scalar(select(Payment.id).where(Payment.checkout_session_id == session_id).limit(1)) is not None
 
 
 def _asked(uow: UnitOfWork, session_id: str | None) -> int | None:
@@ -236,6 +248,6 @@ def return_from_checkout(token: str, *, uow: UnitOfWork | None = None) -> PayLin
     if invoice.status in AWAITING_MONEY and invoice.checkout_session_id:
         outcome = _after_payment(uow, invoice)
         if outcome.page != "confirming":
-            return outcome
+            return outcome  # paid, processing, part_paid (a part: the rest still due) ...
         return PayLinkOutcome(outcome.invoice, page="confirming")
     return status_page(invoice) or PayLinkOutcome(invoice, page="confirming")

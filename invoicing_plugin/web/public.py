@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 
+from ..domain.balance import of_invoice
 from ..domain.calendar import UTC, local_day
 from ..domain.money import Money, format_decimal_amount
 from ..domain.invoice import display_status
@@ -71,6 +72,7 @@ def _page(outcome, status: int = 200):
         paid_on=local_day(invoice.paid_at, zone) if invoice.paid_at else None,
         token=invoice.public_token,
         choice=outcome.choice,
+        due_minor=of_invoice(invoice).balance_due_minor,
         typed=outcome.typed if outcome.typed is not None else (
             format_decimal_amount(Money(outcome.choice.default_minor, invoice.currency)) if outcome.choice else None),
     ), status
