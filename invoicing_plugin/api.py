@@ -113,6 +113,8 @@ def create_draft(
     payment_terms: str | None = None,
     lines: list[dict] | None = None,
     discount: str | int | None = None,
+    allow_partial: bool = False,
+    partial_minimum: str | int | None = None,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
@@ -149,6 +151,10 @@ def create_draft(
     line nets (one allowance per rate; docs/invoices.md gives the rounding). It cannot
     exceed the lines' total without VAT (``ValidationFailed`` keyed ``discount``). The
     snapshot's ``discount_minor`` and ``discounts`` (per rate) show it.
+    ``allow_partial=True`` lets the client pay part of the balance through the pay link,
+    at least ``partial_minimum`` (text as typed, or int minor units; required then; an
+    amount Stripe can charge in the currency, no more than the total; errors under
+    ``partial_minimum``). By default the pay link asks for the whole balance.
     """
     data = DraftInput(
         client_id=str(client_id),
@@ -165,6 +171,8 @@ def create_draft(
         payment_terms=payment_terms,
         lines=None if lines is None else list(lines),
         discount=discount,
+        allow_partial=allow_partial,
+        partial_minimum=partial_minimum,
     )
     return _invoices.create_draft(str(workspace_id), actor, data)
 

@@ -270,6 +270,11 @@ class Invoice(Base):
     due_date: Mapped[date | None] = mapped_column(active_history=True)
     send_method: Mapped[str] = mapped_column(String(16), default="email")  # stripe_link | email | manual
 
+    # Whether the pay link lets the client pay part of the balance, and the least part
+    # (minor units) it accepts (revision 0016; services/paylink.py, domain/partial_pay.py).
+    allow_partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    partial_minimum_minor: Mapped[int | None] = mapped_column(BigInteger)
+
     # Fee locked when sent (a later plan change does not alter sent invoices).
     fee_bps: Mapped[int | None]
     application_fee_minor: Mapped[int | None] = mapped_column(BigInteger, active_history=True)

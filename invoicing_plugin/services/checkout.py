@@ -52,12 +52,15 @@ def checkout_amount(invoice: Invoice) -> int:
     return due
 
 
-def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None) -> CheckoutRequest:
+def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None,
+                     amount_minor: int | None = None) -> CheckoutRequest:
     """The payment page for ``invoice`` (which has its number and locked fee), in the port's words.
 
     It asks for the balance due (:func:`checkout_amount`): the total, or what is left once
     part was paid. Its platform fee is that amount's share of the invoice's locked fee
     (:func:`~invoicing_plugin.domain.fees.fee_share`: the whole fee for the whole total).
+    ``amount_minor``: a part of the balance the client chose on the pay link of an invoice
+    that allows it (checked there; here only refused above the balance or below 1).
 
     Connect routes pay the workspace's account (``destination_account``) and keep the
     invoice's locked platform fee; own-key routes keep the money on the key's account. The
@@ -67,6 +70,10 @@ def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork |
     uow = uow or UnitOfWork.for_app()
     seconds = int(uow.settings["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
     amount = checkout_amount(invoice)
+    if amount_minor is not None:
+        if not 0 < amount_minor <= amount:
+            raise ValueError(f"invoice {invoice.id}: {amount_minor} is not a part of the balance {amount}")
+        amount = amount_minor
     fee = (fee_share(Money(int(invoice.application_fee_minor or 0), invoice.currency), amount,
                      invoice.amount_minor).minor
            if route.takes_application_fee else None)
@@ -105,16 +112,18 @@ def lock_fee(invoice: Invoice, route: PaymentRoute, workspace: HostWorkspace) ->
         invoice.application_fee_minor = 0
 
 
-def create_checkout(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None) -> CheckoutSession:
+def create_checkout(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None,
+                    amount_minor: int | None = None) -> CheckoutSession:
     """Create the session for the invoice's current attempt, store it on the invoice and
     record it (:func:`~.payment_binding.remember_checkout_session`) in the caller's transaction.
+    It asks for the balance, or ``amount_minor`` (a part chosen on the pay link).
 
     A Stripe ``idempotency`` error means this attempt's key was used with other
     parameters (an earlier try reached Stripe, then failed here): move to the next
     attempt once. That earlier session was never shown to anyone and expires.
     """
     for _ in range(2):
-        request = checkout_request(invoice, route, uow=uow)
+        request = checkout_request(invoice, route, uow=uow, amount_minor=amount_minor)
         try:
             session = route.gateway.create_checkout(request, idempotency_key=checkout_idempotency_key(invoice))
             break

@@ -85,6 +85,10 @@ class DraftInput:
     payment_terms: str | None = None
     lines: list[dict] | None = None
     discount: str | int | None = None
+    # The pay link may take part of the balance (issue 15): at least ``partial_minimum``
+    # (text as typed, or int minor units; required when allowed, ignored otherwise).
+    allow_partial: bool = False
+    partial_minimum: str | int | None = None
 
 
 @dataclass
@@ -97,6 +101,7 @@ class _Validated:
     subject: HostSubject | None
     send_method: str
     parties: dict | None = None  # buyer_* columns and the dates (services/parties.py)
+    partial_minimum_minor: int | None = None  # set only when partial payments are allowed
 
 
 def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: bool = False,
@@ -209,11 +214,47 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
         errors["send_method"] = "Choose how to send the invoice: email, Stripe link or manually."
 
     parties = _check_parties(data, client, current, errors)
+    partial_minimum = _check_partial(data, money, errors)
     if errors:
         raise ValidationFailed(errors)
     if priced is None:
         priced = price_single(description, money.minor, money.currency)
-    return _Validated(client, money, priced, description, data.due_date, subject, data.send_method, parties)
+    return _Validated(client, money, priced, description, data.due_date, subject, data.send_method, parties,
+                      partial_minimum)
+
+
+def _check_partial(data: DraftInput, money: Money | None, errors: dict[str, str]) -> int | None:
+    """The least part the pay link accepts (minor units), or ``None`` when partial payments
+    are not allowed. The minimum must be an amount Stripe can charge in the currency
+    (:func:`~..domain.money.validate_amount`) and no more than the invoice's total."""
+    if type(data.allow_partial) is not bool:
+        raise TypeError("allow_partial must be True or False")
+    if not data.allow_partial:
+        return None
+    text = data.partial_minimum
+    if text is None or (isinstance(text, str) and not text.strip()):
+        errors["partial_minimum"] = "Enter the least amount the client may pay at once."
+        return None
+    if money is None:
+        return None  # the currency or the amount is wrong: said already
+    try:
+        if isinstance(text, bool) or not isinstance(text, (str, int)):
+            raise TypeError(f"partial_minimum must be text or an int of minor units, not {type(text).__name__}")
+        if isinstance(text, int):
+            minimum = validate_amount(Money(text, money.currency))
+        else:
+            check_text(errors, "partial_minimum", text, "minimum amount")
+            if "partial_minimum" in errors:
+                return None
+            minimum = parse_amount(text, money.currency)
+    except AmountError as exc:
+        errors["partial_minimum"] = f"The least part: {exc.message}"
+        return None
+    if minimum.minor > money.minor:
+        errors["partial_minimum"] = (f"The least part ({format_money(minimum)}) is more than the invoice's total "
+                                     f"({format_money(money)}).")
+        return None
+    return minimum.minor
 
 
 def _check_parties(data: DraftInput, client, current: Invoice | None, errors: dict[str, str]) -> dict:
@@ -254,6 +295,8 @@ def _apply(invoice: Invoice, valid: _Validated) -> None:
     invoice.subject_title = valid.subject.title if valid.subject else None
     for column, value in (valid.parties or {}).items():
         setattr(invoice, column, value)
+    invoice.allow_partial = valid.partial_minimum_minor is not None
+    invoice.partial_minimum_minor = valid.partial_minimum_minor
 
 
 def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str = "standard",

@@ -17,10 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.balance import of_invoice
+from ..domain.errors import AmountError
+from ..domain.partial_pay import MAX_TYPED, PartialRange, choose_amount, partial_range
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
+from ..domain.money import Money, format_money
 from ..domain.statuses import AWAITING_MONEY
 from ..gateways.stripe_gateway import GatewayError
-from ..persistence.models import Invoice
+from ..persistence.models import CheckoutSessionRecord, Invoice, Payment
 from ..persistence.repository import NotFound
 from .checkout import checkout_amount, create_checkout, lock_fee
 from .common import commit_or_conflict, get_workspace, lock_invoice, record_event, unit_of_work
@@ -44,8 +47,24 @@ class PayLinkOutcome:
 
     invoice: Invoice
     redirect_url: str | None = None
-    page: str | None = None  # paid | processing | voided | refunded | unavailable | error
+    page: str | None = None  # paid | part_paid | processing | voided | refunded | unavailable | error | choose
     message: str | None = None
+    #: ``page == "choose"``: the amounts the client may pay (an invoice allowing partial
+    #: payments), and what they typed when it was refused (``message`` says why).
+    choice: PartialRange | None = None
+    typed: str | None = None
+
+
+def partial_choice(invoice: Invoice) -> PartialRange | None:
+    """The amounts the pay link offers for ``invoice`` when staff allowed partial payments
+    (from the minimum, or the balance if smaller, to the balance); ``None``: the link asks
+    for the whole balance."""
+    if not invoice.allow_partial:
+        return None
+    due = of_invoice(invoice).due_minor
+    if due <= 0:
+        return None
+    return partial_range(due, invoice.partial_minimum_minor, invoice.currency)
 
 
 def find_by_token(token: str, *, uow: UnitOfWork | None = None) -> Invoice:
@@ -78,8 +97,16 @@ def status_page(invoice: Invoice) -> PayLinkOutcome | None:
     return None
 
 
-def open_pay_link(token: str, *, uow: UnitOfWork | None = None) -> PayLinkOutcome:
+def open_pay_link(token: str, *, amount: str | None = None, uow: UnitOfWork | None = None) -> PayLinkOutcome:
     """Where the client's pay link goes now.
+
+    An invoice that allows partial payments (:func:`partial_choice`): without ``amount``
+    (the text the client typed) the ``choose`` page (a form, default the balance); with an
+    amount outside the range or not a number, the ``choose`` page with the reason in
+    ``message`` -- Stripe is not asked. A valid amount is then handled as below, with a
+    session for *that* amount: the open one if it asks for exactly that (a reload or a
+    double submit makes no second session), otherwise the open one is expired and a new
+    one made. Without partial payments ``amount`` is ignored: the link asks for the balance.
 
     An open session comfortably before its expiry, for the balance due now: redirect to
     it (one for another amount -- part was paid since -- is expired and replaced). A session that
@@ -95,6 +122,16 @@ def open_pay_link(token: str, *, uow: UnitOfWork | None = None) -> PayLinkOutcom
     route = payment_route(invoice.workspace_id, uow=uow)
     if route is None:
         return PayLinkOutcome(invoice, page="unavailable")
+    choice, chosen = partial_choice(invoice), None
+    if choice is not None:
+        if amount is None:
+            return PayLinkOutcome(invoice, page="choose", choice=choice)
+        try:
+            chosen = choose_amount(amount, choice).minor
+        except AmountError as exc:
+            typed = amount[:MAX_TYPED] if isinstance(amount, str) and amount.isprintable() else None
+            return PayLinkOutcome(invoice, page="choose", choice=choice, message=exc.message, typed=typed)
+    wanted = checkout_amount(invoice) if chosen is None else chosen
     now = uow.clock()
     try:
         if invoice.checkout_session_id and invoice.stripe_mode == route.mode and invoice.stripe_account_id == route.account_id:
@@ -103,17 +140,20 @@ def open_pay_link(token: str, *, uow: UnitOfWork | None = None) -> PayLinkOutcom
                 session = route.gateway.retrieve_checkout_session(invoice.checkout_session_id)
             else:
                 session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
-            if session.status == "complete":
+            if session.status == "complete" and not _recorded(uow, invoice.checkout_session_id):
                 return _after_payment(uow, invoice)
+            # complete and recorded: it paid a part (the balance is still due); a new session follows
             if session.status == "open" and fresh and session.url:
-                if session.amount_total == checkout_amount(invoice):
+                if session.amount_total == wanted:
                     return PayLinkOutcome(invoice, redirect_url=session.url)
                 # It asks for another amount than the balance due now (part of the invoice was
-                # paid since): close it, so it cannot be paid too, and make one for the balance.
+                # paid since) or than the client chose: close it, so it cannot be paid too, and
+                # make one for the amount wanted now.
                 session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
                 if session.status == "complete":
                     return _after_payment(uow, invoice)
-        return _renew_checkout(uow, invoice.workspace_id, invoice.id, invoice.checkout_attempt, route)
+        return _renew_checkout(uow, invoice.workspace_id, invoice.id, invoice.checkout_attempt, route,
+                               amount_minor=chosen)
     except UnknownPlan as exc:  # reconnected through Connect under a plan with no configured fee
         log.error("pay link for invoice %s: %s", invoice.id, exc.message)
         return PayLinkOutcome(invoice, page="unavailable")
@@ -131,11 +171,35 @@ def _after_payment(uow: UnitOfWork, invoice: Invoice) -> PayLinkOutcome:
         uow.session.rollback()
     uow.session.expire_all()
     invoice = uow.repository(workspace_id).get(Invoice, invoice_id)
-    return status_page(invoice) or PayLinkOutcome(invoice, page="confirming")
+    page = status_page(invoice)
+    if page is None and invoice.status == InvoiceStatus.PARTIALLY_PAID.value and _recorded(
+            uow, invoice.checkout_session_id):
+        return PayLinkOutcome(invoice, page="part_paid")  # this session paid a part; the rest is still due
+    return page or PayLinkOutcome(invoice, page="confirming")
 
 
-def _renew_checkout(uow: UnitOfWork, workspace_id: str, invoice_id: int, seen_attempt: int, route) -> PayLinkOutcome:
-    """Replace an expired session with the next attempt's (once, even on a double click)."""
+def _recorded(uow: UnitOfWork, session_id: str | None) -> bool:
+    """Whether the payment of Checkout Session ``session_id`` is already a payment row."""
+    if not session_id:
+        return False
+    return uow.session.scalar(select(Payment.id).where(Payment.checkout_session_id == session_id).limit(1)) is not None
+
+
+def _asked(uow: UnitOfWork, session_id: str | None) -> int | None:
+    """What our recorded Checkout Session ``session_id`` asked for."""
+    if not session_id:
+        return None
+    return uow.session.scalar(select(CheckoutSessionRecord.amount_minor)
+                              .where(CheckoutSessionRecord.session_id == session_id))
+
+
+def _renew_checkout(uow: UnitOfWork, workspace_id: str, invoice_id: int, seen_attempt: int, route, *,
+                    amount_minor: int | None = None) -> PayLinkOutcome:
+    """Replace an expired session with the next attempt's (once, even on a double click).
+
+    ``amount_minor``: the part of the balance the client chose (``None``: the balance). When
+    another request renewed the session meanwhile, its session is used if it asks for the
+    same part; one for another part is expired (it must not stay payable) and replaced."""
     workspace = get_workspace(workspace_id, uow)
     with uow:
         repo = uow.repository(workspace_id)
@@ -146,9 +210,15 @@ def _renew_checkout(uow: UnitOfWork, workspace_id: str, invoice_id: int, seen_at
             return page
         if invoice.checkout_attempt != seen_attempt and invoice.checkout_url:
             # Another request renewed it while we waited for the lock.
-            url = invoice.checkout_url
-            uow.rollback()
-            return PayLinkOutcome(invoice, redirect_url=url)
+            if amount_minor is None or _asked(uow, invoice.checkout_session_id) == amount_minor:
+                url = invoice.checkout_url
+                uow.rollback()
+                return PayLinkOutcome(invoice, redirect_url=url)
+            # ... for another part the client chose (two tabs): that one must not stay payable.
+            other = route.gateway.expire_checkout_session(invoice.checkout_session_id)
+            if other.status == "complete":
+                uow.rollback()
+                return _after_payment(uow, uow.repository(workspace_id).get(Invoice, invoice_id))
         if invoice.stripe_mode != route.mode or invoice.stripe_account_id != route.account_id:
             lock_fee(invoice, route, workspace)  # the workspace reconnected Stripe differently
         previous = invoice.checkout_session_id
@@ -162,8 +232,10 @@ def _renew_checkout(uow: UnitOfWork, workspace_id: str, invoice_id: int, seen_at
             if page is None and invoice.checkout_url:
                 return PayLinkOutcome(invoice, redirect_url=invoice.checkout_url)
             return page or PayLinkOutcome(invoice, page="error", message=_TRY_AGAIN)
-        session = create_checkout(invoice, route)
+        session = create_checkout(invoice, route, amount_minor=amount_minor)
         detail = f"New Checkout Session (attempt {invoice.checkout_attempt})" + (f"; {previous} had expired" if previous else "")
+        if amount_minor is not None:
+            detail += f"; the client chose to pay {format_money(Money(amount_minor, invoice.currency))}"
         record_event(repo, invoice, "client", "checkout_renewed", from_status=invoice.status, to_status=invoice.status, detail=detail)
         commit_or_conflict(uow)
         return PayLinkOutcome(invoice, redirect_url=session.url)
@@ -176,6 +248,6 @@ def return_from_checkout(token: str, *, uow: UnitOfWork | None = None) -> PayLin
     if invoice.status in AWAITING_MONEY and invoice.checkout_session_id:
         outcome = _after_payment(uow, invoice)
         if outcome.page != "confirming":
-            return outcome
+            return outcome  # paid, processing, part_paid (a part: the rest still due) ...
         return PayLinkOutcome(outcome.invoice, page="confirming")
     return status_page(invoice) or PayLinkOutcome(invoice, page="confirming")

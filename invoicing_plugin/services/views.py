@@ -116,6 +116,10 @@ class InvoiceSnapshot:
     paid_minor: int = 0
     due_minor: int = 0
     payments: tuple[PaymentView, ...] = ()
+    allow_partial: bool = False
+    """Whether the pay link lets the client pay part of the balance (issue 15)."""
+    partial_minimum_minor: int | None = None
+    """The least part the pay link accepts (``None`` unless ``allow_partial``)."""
 
     @classmethod
     def of(cls, invoice: Invoice, *, credited_minor: int = 0) -> "InvoiceSnapshot":
@@ -135,6 +139,8 @@ class InvoiceSnapshot:
             description=invoice.description,
             due_date=invoice.due_date,
             send_method=invoice.send_method,
+            allow_partial=bool(getattr(invoice, "allow_partial", False)),
+            partial_minimum_minor=getattr(invoice, "partial_minimum_minor", None),
             fee_bps=invoice.fee_bps,
             application_fee_minor=(None if invoice.application_fee_minor is None
                                    else fee_taken_minor(invoice.application_fee_minor, invoice.payment_method)),

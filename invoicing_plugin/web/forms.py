@@ -152,6 +152,10 @@ class InvoiceForm(PartiesFields, InvoicingForm):
     # A discount off the whole invoice, without VAT (EN 16931 BG-20); the service shares it among the rates.
     discount = StringField("Discount on the whole invoice (optional, without VAT)", filters=[_strip],
                            render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    # Partial payments through the pay link (issue 15); the service checks the minimum.
+    allow_partial = BooleanField("Let the client pay part of the balance through the pay link")
+    partial_minimum = StringField("Least part the client may pay", filters=[_strip],
+                                  render_kw={"inputmode": "decimal", "autocomplete": "off", "maxlength": 32})
 
     def set_choices(self, clients, currencies, subjects=()) -> None:
         self.client_id.choices = choices([("", "Choose a client…")] + [(c.id, f"{c.name} <{c.email}>") for c in clients])

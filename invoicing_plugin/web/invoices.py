@@ -125,6 +125,8 @@ def _draft_input(form: InvoiceForm) -> service.DraftInput:
         **form.parties_input(),
         lines=form_lines.typed(form),
         discount=form.discount.data or None,
+        allow_partial=bool(form.allow_partial.data),
+        partial_minimum=form.partial_minimum.data or None,
     )
 
 
@@ -212,6 +214,8 @@ def invoice_edit(invoice_id: int):
                                                        invoice.currency))  # the one line's amount
         form.discount.data = (format_decimal_amount(Money(invoice.discount_minor, invoice.currency))
                               if invoice.discount_minor else "")
+        form.partial_minimum.data = (format_decimal_amount(Money(invoice.partial_minimum_minor, invoice.currency))
+                                     if invoice.partial_minimum_minor else "")
         form.buyer_for.data = invoice.client_id  # the buyer fields below are this client's
         form_lines.fill_from_invoice(form, invoice, ctx.workspace.id)
         return _render_form(form, invoice=invoice)

@@ -6,6 +6,12 @@ session, replaces an expired one, or shows a plain page when the invoice is
 paid, voided or cannot be paid online. ``?cancelled=1`` (Checkout's cancel
 return) shows the invoice with a "Pay" button instead of redirecting straight back.
 
+An invoice whose staff allowed partial payments shows a small form instead (``GET``,
+so reloading it or submitting it twice asks for the same thing): ``?amount=250.00``
+goes to a Checkout Session for that part (see :func:`~..services.paylink.open_pay_link`);
+an amount out of range or not a number is shown again with the reason (400), Stripe
+is not asked.
+
 These pages extend the client layout (``INVOICING_CLIENT_BASE_TEMPLATE``, by default
 the plugin's neutral ``invoicing/client_layout.html``), never the host's staff layout,
 and never receive staff data: the plugin's navigation helper returns nothing while
@@ -16,7 +22,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 
+from ..domain.balance import of_invoice
 from ..domain.calendar import UTC, local_day
+from ..domain.money import Money, format_decimal_amount
 from ..domain.invoice import display_status
 from ..host import HostWorkspace
 from ..state import get_state
@@ -63,6 +71,10 @@ def _page(outcome, status: int = 200):
         display=display_status(invoice.status, invoice.due_date, today(zone)),
         paid_on=local_day(invoice.paid_at, zone) if invoice.paid_at else None,
         token=invoice.public_token,
+        choice=outcome.choice,
+        due_minor=of_invoice(invoice).balance_due_minor,
+        typed=outcome.typed if outcome.typed is not None else (
+            format_decimal_amount(Money(outcome.choice.default_minor, invoice.currency)) if outcome.choice else None),
     ), status
 
 
@@ -73,9 +85,11 @@ def pay(token: str):
         outcome = sending.PayLinkOutcome(invoice, page="cancelled")
         page = sending.status_page(invoice)
         return _page(page or outcome)
-    outcome = sending.open_pay_link(token)
+    outcome = sending.open_pay_link(token, amount=request.args.get("amount"))
     if outcome.redirect_url:
         return redirect(outcome.redirect_url, code=303)
+    if outcome.page == "choose" and outcome.message:
+        return _page(outcome, 400)  # a refused amount: the form again, with the reason
     return _page(outcome, 503 if outcome.page == "error" else 200)
 
 
