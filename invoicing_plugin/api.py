@@ -53,6 +53,8 @@ from decimal import Decimal
 from .domain.errors import DomainError, InvalidTransition
 from .persistence.repository import NotFound
 from .services import common as _common
+from .services import credit_notes as _credit_notes
+from .services.credit_notes import CreditNoteSnapshot
 from .services import invoices as _invoices
 from .services import sending as _sending
 from .services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
@@ -64,6 +66,7 @@ from .services.outbox import DeliveryReport
 __all__ = [
     "MANUAL_PAYMENT_METHODS",
     "SEND_METHODS",
+    "CreditNoteSnapshot",
     "DomainError",
     "DeliveryReport",
     "DraftInput",
@@ -74,6 +77,7 @@ __all__ = [
     "NotFound",
     "PaidMeanwhile",
     "ValidationFailed",
+    "create_credit_note",
     "create_deposit",
     "create_deposit_from_proposal",
     "create_draft",
@@ -228,6 +232,34 @@ def mark_paid(
 ) -> InvoiceSnapshot:
     """Record a payment made outside Stripe: ``method`` is one of :data:`MANUAL_PAYMENT_METHODS`."""
     return _invoices.mark_paid(_billing(workspace_id), actor, invoice_id, method=method, paid_on=paid_on, note=note)
+
+
+def create_credit_note(
+    workspace_id: str,
+    actor: str,
+    invoice_id: int,
+    *,
+    amount: str | int | None = None,
+    lines: list | None = None,
+    reason: str,
+    settlement: str | None = None,
+    currency: str | None = None,
+) -> CreditNoteSnapshot:
+    """Correct a sent invoice with a credit note for ``amount`` (``None``: all still creditable).
+
+    ``amount``: text a person typed (``"120.50"``) or an ``int`` of minor units, in the
+    invoice's currency (``currency``, when given, must be it). ``reason`` is required and
+    printed on the note. Before payment the note reduces the amount due (all of it: the
+    invoice is ``credited`` and its pay link stops taking payments); after payment
+    ``settlement`` is ``"refund"`` (through Stripe) or ``"client_credit"``. ``lines`` (crediting
+    chosen invoice lines) is not available yet: anything but ``None`` is
+    :class:`ValidationFailed` (field ``lines``). Numbers come from the workspace's own
+    sequence (``INVOICING_CREDIT_NOTE_PREFIX``, ``CN-0001``).
+    Refusals (draft, voided, too much, another currency, no reason): :class:`InvoicingError`
+    subclasses, nothing changed.
+    """
+    return _credit_notes.create_credit_note(_billing(workspace_id), actor, invoice_id, amount=amount, lines=lines,
+                                            reason=reason, settlement=settlement, currency=currency)
 
 
 def get_invoice(workspace_id: str, invoice_id: int) -> InvoiceSnapshot:

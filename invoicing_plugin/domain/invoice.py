@@ -20,6 +20,11 @@ Decisions worth knowing:
 * A payment that starts or fails on a voided invoice changes nothing (no money moved).
 * Only a payment in progress can fail back to ``SENT``; a failed card attempt on a
   ``SENT`` invoice is a no-op, the client may simply try again.
+* A credit note for everything still due closes a ``SENT`` invoice as ``CREDITED``
+  (``CREDIT_FULL``); a partial one changes no status (the amount due is lower), and one made
+  after payment neither (it is settled by a refund or kept as the client's credit). Money
+  that still arrives on a credited invoice (an old session) is real: ``PAID_AFTER_VOID``,
+  to refund, as after a void.
 * A partial refund changes no status: the invoice stays ``PAID`` (or ``PAID_AFTER_VOID``)
   with the refunded amount beside it; only a full refund makes it ``REFUNDED``. A full
   refund that later fails puts it back where it was (``PAID``, or ``PAID_AFTER_VOID`` when
@@ -65,6 +70,7 @@ class Action(str, Enum):
     REFUND_FULL = "refund_full"
     REFUND_FAILED = "refund_failed"  # a refund came back (the card network returned it)
     REFUND_FAILED_AFTER_VOID = "refund_failed_after_void"  # ... of a payment made after the void
+    CREDIT_FULL = "credit_full"  # a credit note for all that is due, before any payment
 
 
 _S, _A = InvoiceStatus, Action
@@ -76,9 +82,11 @@ TRANSITIONS: Mapping[tuple[InvoiceStatus, Action], InvoiceStatus] = MappingProxy
         (_S.SENT, _A.PAYMENT_SUCCEEDED): _S.PAID,
         (_S.SENT, _A.MARK_PAID): _S.PAID,
         (_S.SENT, _A.VOID): _S.VOIDED,
+        (_S.SENT, _A.CREDIT_FULL): _S.CREDITED,
         (_S.PROCESSING, _A.PAYMENT_SUCCEEDED): _S.PAID,
         (_S.PROCESSING, _A.PAYMENT_FAILED): _S.SENT,
         (_S.VOIDED, _A.PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,
+        (_S.CREDITED, _A.PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,  # real money: refund it
         (_S.PAID, _A.REFUND_FULL): _S.REFUNDED,
         (_S.PAID_AFTER_VOID, _A.REFUND_FULL): _S.REFUNDED,
         # A full refund that failed: the money is back with us, the client has nothing.
@@ -107,6 +115,9 @@ NOOPS: frozenset[tuple[InvoiceStatus, Action]] = frozenset(
         (_S.VOIDED, _A.PAYMENT_STARTED),
         (_S.VOIDED, _A.PAYMENT_FAILED),
         (_S.VOIDED, _A.VOID),
+        # A credited invoice ignores payments until money actually arrives, as a voided one.
+        (_S.CREDITED, _A.PAYMENT_STARTED),
+        (_S.CREDITED, _A.PAYMENT_FAILED),
     }
 )
 """Pairs that are harmless repeats: the status stays as it is, nothing to record."""
@@ -123,6 +134,7 @@ _REQUIREMENT: Mapping[Action, str] = MappingProxyType(
         _A.REFUND_FULL: "Only a paid invoice can be refunded.",
         _A.REFUND_FAILED: "Only a refunded invoice can have its refund fail.",
         _A.REFUND_FAILED_AFTER_VOID: "Only a refunded invoice can have its refund fail.",
+        _A.CREDIT_FULL: "Only an invoice awaiting payment can be credited in full before payment.",
     }
 )
 _IN_FLIGHT = "while a payment is processing: wait until it succeeds or fails."
@@ -140,6 +152,10 @@ _REFUSAL: Mapping[tuple[InvoiceStatus, Action], str] = MappingProxyType(
             "This invoice is already voided; the payment it received must be refunded."
         ),
         (_S.REFUNDED, _A.VOID): "A refunded invoice cannot be voided.",
+        (_S.CREDITED, _A.VOID): "This invoice was credited in full: there is nothing left to void.",
+        (_S.CREDITED, _A.MARK_PAID): "This invoice was credited in full: nothing is due.",
+        (_S.PROCESSING, _A.CREDIT_FULL): f"An invoice cannot be credited {_IN_FLIGHT}",
+        (_S.DRAFT, _A.CREDIT_FULL): "A draft invoice cannot be credited: edit or delete it instead.",
     }
 )
 _STATUS_PHRASE: Mapping[InvoiceStatus, str] = MappingProxyType(

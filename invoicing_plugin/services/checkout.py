@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from ..domain.balance import amount_due
 from ..domain.fees import application_fee
 from ..domain.money import Money
 from ..gateways import stripe_const
@@ -42,8 +43,20 @@ def checkout_idempotency_key(invoice: Invoice) -> str:
     return checkout_key(invoice)
 
 
+def checkout_amount_minor(invoice: Invoice) -> int:
+    """What the client is asked to pay: the total less the invoice's credit notes
+    (:func:`~..domain.balance.amount_due`; a session is only made before any payment)."""
+    return amount_due(int(invoice.amount_minor), 0, int(invoice.amount_credited_minor or 0))
+
+
 def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork | None = None) -> CheckoutRequest:
     """The payment page for ``invoice`` (which has its number and locked fee), in the port's words.
+
+    The amount is :func:`checkout_amount_minor` (the total less credit notes); the fee is the
+    invoice's ``application_fee_minor``, which a credit note recomputes at the locked rate on
+    the lower amount (:mod:`.credit_notes`), so it never exceeds the amount asked for (Stripe
+    refuses an ``application_fee_amount`` above the payment's,
+    https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-payment_intent_data-application_fee_amount).
 
     Connect routes pay the workspace's account (``destination_account``) and keep the
     invoice's locked platform fee; own-key routes keep the money on the key's account. The
@@ -54,7 +67,7 @@ def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork |
     seconds = int(uow.settings["INVOICING_CHECKOUT_EXPIRES_SECONDS"])
     fee = int(invoice.application_fee_minor or 0) if route.takes_application_fee else None
     return CheckoutRequest(
-        amount_minor=invoice.amount_minor,
+        amount_minor=checkout_amount_minor(invoice),
         currency=invoice.currency,
         title=f"Invoice {invoice.number}",
         description=invoice.description,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import date
 
 from .. import signals
+from ..domain.balance import amount_due
 from ..domain.calendar import local_day, midday
 from ..domain.invoice import Action, InvoiceStatus, transition
 from ..gateways.stripe_gateway import GatewayError
@@ -194,7 +195,7 @@ def mark_paid(
         invoice.paid_at = now if paid_on == local_day(now, zone) else midday(paid_on, zone)
         invoice.payment_method = method
         invoice.payment_note = note or None
-        invoice.amount_paid_minor = invoice.amount_minor
+        invoice.amount_paid_minor = amount_due(int(invoice.amount_minor), 0, int(invoice.amount_credited_minor or 0))
         invoice.checkout_url = None
         claim(uow, invoice, workspace_id, Action.MARK_PAID)
         state, left_open = _close_checkout_before(

@@ -26,6 +26,7 @@ from functools import lru_cache
 
 from babel.dates import format_date
 
+from ..domain.balance import amount_due
 from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
 from ..domain.money import Money, format_decimal_amount, format_money
@@ -33,7 +34,8 @@ from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostSellerDetails, HostWorkspace
 from .uow import UnitOfWork, wall_today
 
-__all__ = ["InvoiceDocument", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
+__all__ = ["CreditNoteDocument", "CreditNoteLine", "InvoiceDocument", "build_credit_note_document", "build_document",
+           "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
 
 #: Status wording on the document, for staff and client alike (from the status table).
 DOCUMENT_STATUS: Mapping[str, str] = DOCUMENT_LABELS
@@ -44,6 +46,15 @@ FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
     ("/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
     ("/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
 )
+
+
+@dataclass(frozen=True)
+class CreditNoteLine:
+    """A credit note as the invoice it corrects lists it."""
+
+    number: str
+    amount: Money
+    issued_on: date | None
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,10 @@ class InvoiceDocument:
     seller: HostSellerDetails | None = None
     """The issuer's legal details (EN 16931 BG-4), or ``None`` when the workspace has none:
     then only :attr:`workspace_name` names the issuer, as before."""
+    credit_notes: tuple[CreditNoteLine, ...] = ()
+    """The invoice's credit notes, oldest first (none: nothing is printed for them)."""
+    amount_due: Money | None = None
+    """What is left to pay once credit notes are taken off (printed only when there are some)."""
 
     @property
     def seller_lines(self) -> list[tuple[str, str]]:
@@ -116,8 +131,11 @@ class InvoiceDocument:
 
 def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = None,
                    today: date | None = None, uow: UnitOfWork | None = None,
-                   seller: HostSellerDetails | None = None) -> InvoiceDocument:
+                   seller: HostSellerDetails | None = None, credit_notes=()) -> InvoiceDocument:
     """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid.
+
+    ``credit_notes``: the invoice's credit notes (objects with ``number``, ``amount_minor``,
+    ``currency``, ``created_at``), listed under the totals with the amount due after them.
 
     ``seller``: the workspace's seller details to print (``services.seller.seller_details``);
     ``None`` prints the workspace's name alone.
@@ -149,6 +167,91 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         pay_url=pay_url if is_open_for_payment(status) else None,
         locale=getattr(workspace, "locale", None) or "en_US",
         seller=seller,
+        credit_notes=tuple(CreditNoteLine(note.number, Money(int(note.amount_minor), note.currency),
+                                          _day(note.created_at, zone)) for note in credit_notes),
+        amount_due=_due_after_credit(invoice, status) if credit_notes else None,
+    )
+
+
+def _due_after_credit(invoice, status: InvoiceStatus) -> Money:
+    """Still to pay: nothing once paid, refunded or closed; else the total less credit notes."""
+    if not is_open_for_payment(status) and status is not InvoiceStatus.PROCESSING:
+        return Money(0, invoice.currency)
+    return Money(amount_due(int(invoice.amount_minor), 0, int(invoice.amount_credited_minor or 0)), invoice.currency)
+
+
+@dataclass(frozen=True)
+class CreditNoteDocument:
+    """A printable credit note: the issuer and client of the invoice it corrects (``invoice``,
+    that invoice's :class:`InvoiceDocument`), its own number, date, amount, reason and settlement."""
+
+    invoice: InvoiceDocument
+    number: str
+    issued_on: date | None
+    amount: Money
+    reason: str
+    settlement_label: str
+
+    # The frame (documents/_layout.html) reads these from any document.
+    @property
+    def issuer_name(self) -> str:
+        return self.invoice.issuer_name
+
+    @property
+    def seller_lines(self) -> list[tuple[str, str]]:
+        return self.invoice.seller_lines
+
+    @property
+    def seller(self) -> HostSellerDetails | None:
+        return self.invoice.seller
+
+    @property
+    def locale(self) -> str:
+        return self.invoice.locale
+
+    @property
+    def title(self) -> str:
+        return f"Credit note {self.number}"
+
+    @property
+    def client_name(self) -> str:
+        return self.invoice.client_name
+
+    @property
+    def client_email(self) -> str:
+        return self.invoice.client_email
+
+    @property
+    def invoice_number(self) -> str:
+        return self.invoice.number
+
+    @property
+    def invoice_issued_on(self) -> date | None:
+        return self.invoice.issued_on
+
+    @property
+    def invoice_total(self) -> Money:
+        return self.invoice.amount
+
+    @property
+    def amount_text(self) -> str:
+        return format_money(self.amount, self.locale)
+
+    def date_text(self, value: date | None) -> str:
+        return self.invoice.date_text(value)
+
+
+def build_credit_note_document(note, invoice, workspace: HostWorkspace, *, seller: HostSellerDetails | None = None,
+                               settlement_label: str = "") -> CreditNoteDocument:
+    """Describe credit ``note`` (a ``CreditNote`` row) of ``invoice`` for printing."""
+    zone = as_zone(getattr(workspace, "timezone", None))
+    return CreditNoteDocument(
+        invoice=build_document(invoice, workspace, seller=seller),
+        number=note.number,
+        issued_on=_day(note.created_at, zone),
+        amount=Money(int(note.amount_minor), note.currency),
+        reason=note.reason,
+        settlement_label=settlement_label or note.settlement,
     )
 
 
@@ -350,6 +453,10 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         total_row("Paid", code_amount(doc.amount_paid))
     if doc.amount_refunded is not None:
         total_row("Refunded", code_amount(doc.amount_refunded))
+    for note in doc.credit_notes:
+        total_row(f"Credit note {note.number}", "-" + code_amount(note.amount))
+    if doc.amount_due is not None:
+        total_row("Amount due", code_amount(doc.amount_due), bold=True)
     pdf.ln(6)
 
     if doc.pay_url:

@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import signals
+from ..domain.balance import amount_due
 from ..domain.errors import InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, is_noop, transition
 from ..domain.statuses import MONEY_RECEIVED
@@ -170,8 +171,9 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
         # session from Stripe first (webhooks.handlers._event_session); this is what is left.
         raise MalformedStripeObject(f"Stripe gives no amount or currency for checkout session {session.id}: "
                                     "the payment cannot be checked against the invoice.")
-    if session.amount_total != invoice.amount_minor or session.currency.upper() != invoice.currency.upper():
-        expected = money_text(invoice.amount_minor, invoice.currency)
+    owed = amount_due(int(invoice.amount_minor), 0, int(invoice.amount_credited_minor or 0))  # less credit notes
+    if session.amount_total != owed or session.currency.upper() != invoice.currency.upper():
+        expected = money_text(owed, invoice.currency)
         detail = f"Stripe reports {paid} paid ({intent or session.id}) but the invoice is for {expected}"
         if detail in (invoice.attention_detail or ""):
             return outcome_of(invoice, note="amount mismatch already flagged")

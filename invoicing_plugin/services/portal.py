@@ -242,7 +242,7 @@ def load_portal(owner: PortalOwner, today: date | None = None, *, uow: UnitOfWor
             group = groups[key] = PortalGroup(title=title or OTHER_INVOICES, subject_ref=key)
         group.invoices.append(item)
         if item.can_pay:
-            due[invoice.currency] = due.get(invoice.currency, 0) + invoice.amount_minor
+            due[invoice.currency] = due.get(invoice.currency, 0) + invoice.amount_minor - (invoice.amount_credited_minor or 0)
         if item.status_key == "overdue":
             overdue += 1
     ordered = sorted(

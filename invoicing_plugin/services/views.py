@@ -45,6 +45,8 @@ class InvoiceSnapshot:
     sent_at: datetime | None
     paid_at: datetime | None
     voided_at: datetime | None
+    #: The sum of the invoice's credit notes (0 when none).
+    amount_credited_minor: int = 0
 
     @classmethod
     def of(cls, invoice: Invoice) -> "InvoiceSnapshot":
@@ -73,4 +75,5 @@ class InvoiceSnapshot:
             sent_at=invoice.sent_at,
             paid_at=invoice.paid_at,
             voided_at=invoice.voided_at,
+            amount_credited_minor=int(invoice.amount_credited_minor or 0),
         )

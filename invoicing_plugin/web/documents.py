@@ -18,7 +18,7 @@ from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..state import get_state
 from ..persistence.models import Invoice
 from ..persistence.repository import NotFound
-from ..services import documents, fees
+from ..services import credit_notes, documents, fees
 from ..services.seller import seller_details
 from ..services.links import external_path, external_url
 from .access import staff, staff_required
@@ -52,7 +52,7 @@ def invoice_print(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
     workspace = staff().workspace
     document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
-                                        seller=seller_details(workspace))
+                                        seller=seller_details(workspace), credit_notes=_notes(invoice))
     return invoice_document_response(
         document,
         back_url=_staff_invoice_url(invoice),
@@ -62,14 +62,42 @@ def invoice_print(invoice_id: int):
     )
 
 
+@bp.get("/credit-notes/<invoicing_id:credit_note_id>")
+@staff_required
+def credit_note_print(credit_note_id: int):
+    """A credit note of this workspace, printable (another workspace's id: 404)."""
+    try:
+        note, invoice = credit_notes.get_credit_note(staff().workspace.id, credit_note_id)
+    except NotFound:
+        abort(404)
+    return credit_note_response(note, invoice, staff().workspace, back_url=_staff_invoice_url(invoice),
+                                back_label=f"Back to invoice {invoice.number}", invoice_url=_staff_invoice_url(invoice))
+
+
+def credit_note_response(note, invoice, workspace, *, back_url: str, back_label: str, invoice_url: str | None):
+    """The credit note's printable page (``invoicing/documents/credit_note.html``), staff's or client's."""
+    document = documents.build_credit_note_document(
+        note, invoice, workspace, seller=seller_details(workspace),
+        settlement_label=credit_notes.SETTLEMENTS.get(note.settlement, note.settlement))
+    return render_template("invoicing/documents/credit_note.html", document=document, back_url=back_url,
+                           back_label=back_label, pdf_url=None, invoice_url=invoice_url)
+
+
 @bp.get("/invoices/<invoicing_id:invoice_id>/pdf")
 @staff_required
 def invoice_pdf(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
     workspace = staff().workspace
     document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
-                                        seller=seller_details(workspace))
+                                        seller=seller_details(workspace), credit_notes=_notes(invoice))
     return pdf_response(document)
+
+
+def _notes(invoice: Invoice):
+    """The invoice's credit note rows, oldest first (for its document)."""
+    from ..persistence.models import CreditNote
+
+    return staff().repo.list(CreditNote, CreditNote.invoice_id == invoice.id, order_by=CreditNote.id)
 
 
 # --- Shared by the staff and client pages -----------------------------------------------------

@@ -79,6 +79,21 @@ def pay(token: str):
     return _page(outcome, 503 if outcome.page == "error" else 200)
 
 
+@bp.get("/credit-notes/<token>")
+def credit_note(token: str):
+    """A credit note's document for the client (its unguessable token is the key)."""
+    from ..services import credit_notes
+    from ..web.documents import credit_note_response
+
+    note, invoice = credit_notes.find_by_token(token)
+    workspace = _workspace(invoice)
+    if workspace is None:
+        raise NotFound("credit note")
+    back = sending.pay_link(invoice)
+    return credit_note_response(note, invoice, workspace, back_url=back, back_label=f"Invoice {invoice.number}",
+                                invoice_url=None)
+
+
 @bp.get("/pay/<token>/success")
 def pay_success(token: str):
     outcome = sending.return_from_checkout(token)
