@@ -52,6 +52,7 @@ from ..persistence.models import CreditNote, CreditNoteSequence, Invoice
 from ..persistence.repository import NotFound
 from .closing import _close_checkout_before, _paid_meanwhile, _record_left_open
 from .common import apply_transition, claim, commit_or_conflict, lock_invoice, record_event, unit_of_work
+from . import refunding  # the refund path, reused as the staff page uses it
 from .errors import InvoicingError, ValidationFailed
 from .numbering import take_next_number
 from .text import check_text
@@ -235,8 +236,6 @@ def create_credit_note(workspace_id: str, actor: str, invoice_id: Any, *, amount
     (:func:`.refunding.new_request_token`; a new one when not given). See the module for
     what changes and what is refused.
     """
-    from . import refunding  # the refund path, reused as the staff page uses it
-
     reason, settlement = _check_input(amount, currency, reason, settlement, lines)
     uow = uow or unit_of_work()
     with uow:  # every check that needs the invoice, before anything is changed or asked of Stripe

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, url_
 from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..state import get_state
-from ..persistence.models import Invoice
+from ..persistence.models import CreditNote, Invoice
 from ..persistence.repository import NotFound
 from ..services import credit_notes, documents, fees
 from ..services.seller import seller_details
@@ -95,8 +95,6 @@ def invoice_pdf(invoice_id: int):
 
 def _notes(invoice: Invoice):
     """The invoice's credit note rows, oldest first (for its document)."""
-    from ..persistence.models import CreditNote
-
     return staff().repo.list(CreditNote, CreditNote.invoice_id == invoice.id, order_by=CreditNote.id)
 
 

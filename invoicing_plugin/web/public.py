@@ -21,9 +21,10 @@ from ..domain.invoice import display_status
 from ..host import HostWorkspace
 from ..state import get_state
 from ..persistence.repository import NotFound
-from ..services import sending
+from ..services import credit_notes, sending
 from ..services.invoices import today
 from .access import private_token_page
+from .documents import credit_note_response
 
 bp = Blueprint("invoicing_public", __name__, template_folder="templates")
 
@@ -82,9 +83,6 @@ def pay(token: str):
 @bp.get("/credit-notes/<token>")
 def credit_note(token: str):
     """A credit note's document for the client (its unguessable token is the key)."""
-    from ..services import credit_notes
-    from ..web.documents import credit_note_response
-
     note, invoice = credit_notes.find_by_token(token)
     workspace = _workspace(invoice)
     if workspace is None:

@@ -31,6 +31,10 @@ EXPECTED_TRANSITIONS = {
     # issue 13 fault 6: a full refund that failed puts the invoice back where it was.
     (S.REFUNDED, A.REFUND_FAILED): S.PAID,
     (S.REFUNDED, A.REFUND_FAILED_AFTER_VOID): S.PAID_AFTER_VOID,
+    # issue 15: a credit note for all that is due closes an unpaid invoice; money that still
+    # arrives on an old session is real and is to be refunded, as after a void.
+    (S.SENT, A.CREDIT_FULL): S.CREDITED,
+    (S.CREDITED, A.PAYMENT_SUCCEEDED): S.PAID_AFTER_VOID,
 }
 FORBIDDEN = [pair for pair in product(InvoiceStatus, Action) if pair not in TRANSITIONS]
 
@@ -121,6 +125,8 @@ EXPECTED_NOOPS = {
     (S.VOIDED, A.PAYMENT_STARTED),
     (S.VOIDED, A.PAYMENT_FAILED),
     (S.VOIDED, A.VOID),
+    (S.CREDITED, A.PAYMENT_STARTED),
+    (S.CREDITED, A.PAYMENT_FAILED),
 }
 
 
@@ -175,12 +181,13 @@ def test_unknown_status_is_a_programming_error() -> None:
     ("status", "actions"),
     [
         (S.DRAFT, {A.SEND}),
-        (S.SENT, {A.PAYMENT_STARTED, A.PAYMENT_SUCCEEDED, A.MARK_PAID, A.VOID}),
+        (S.SENT, {A.PAYMENT_STARTED, A.PAYMENT_SUCCEEDED, A.MARK_PAID, A.VOID, A.CREDIT_FULL}),
         (S.PROCESSING, {A.PAYMENT_SUCCEEDED, A.PAYMENT_FAILED}),
         (S.PAID, {A.REFUND_FULL}),
         (S.VOIDED, {A.PAYMENT_SUCCEEDED}),
         (S.PAID_AFTER_VOID, {A.REFUND_FULL}),
         (S.REFUNDED, {A.REFUND_FAILED, A.REFUND_FAILED_AFTER_VOID}),
+        (S.CREDITED, {A.PAYMENT_SUCCEEDED}),
     ],
     ids=enum_id,
 )
@@ -190,9 +197,9 @@ def test_allowed_actions_per_status(status: InvoiceStatus, actions: set[Action])
 
 def test_status_and_action_values_are_stable_for_the_database() -> None:
     assert [status.value for status in InvoiceStatus] == [
-        "draft", "sent", "processing", "paid", "voided", "paid_after_void", "refunded"
+        "draft", "sent", "processing", "paid", "voided", "paid_after_void", "refunded", "credited"
     ]
     assert [action.value for action in Action] == [
         "send", "payment_started", "payment_succeeded", "payment_failed",
-        "mark_paid", "void", "refund_full", "refund_failed", "refund_failed_after_void",
+        "mark_paid", "void", "refund_full", "refund_failed", "refund_failed_after_void", "credit_full",
     ]  # fmt: skip
