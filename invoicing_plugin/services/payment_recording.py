@@ -172,7 +172,10 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
         raise MalformedStripeObject(f"Stripe gives no amount or currency for checkout session {session.id}: "
                                     "the payment cannot be checked against the invoice.")
     owed = amount_due(int(invoice.amount_minor), 0, int(invoice.amount_credited_minor or 0))  # less credit notes
-    if session.amount_total != owed or session.currency.upper() != invoice.currency.upper():
+    # On a credited invoice nothing is owed: whatever arrives (an old session) is money to refund,
+    # recorded as paid after void below, never left unrecorded as a "mismatch".
+    if status is not InvoiceStatus.CREDITED and (
+            session.amount_total != owed or session.currency.upper() != invoice.currency.upper()):
         expected = money_text(owed, invoice.currency)
         detail = f"Stripe reports {paid} paid ({intent or session.id}) but the invoice is for {expected}"
         if detail in (invoice.attention_detail or ""):

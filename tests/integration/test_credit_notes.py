@@ -447,3 +447,18 @@ class TestWithCsrf:
                                data={"amount": "10", "reason": "Forged", "settlement": "reduces_due"})
         assert response.status_code == 400  # the host's CSRF protection refuses it
         assert notes(app) == [] and load(app, invoice.id).amount_credited_minor == 0
+
+
+def test_money_arriving_on_an_old_session_of_a_credited_invoice_is_paid_after_void(app, world, connected_workspace,
+                                                                                   stripe_emulator):
+    """A session left unexpired (another tab) is paid after a full credit: real money, to refund."""
+    from tests.integration.webhook_helpers import new_session
+
+    invoice = sent_online(app, world)
+    other_tab = new_session(app, invoice.id, make_current=False)
+    credit(app, world.acme, invoice.id)
+    stripe_emulator.control.pay_session(other_tab)
+    assert post_event(app.test_client(),
+                      event_for(stripe_emulator, "checkout.session.completed", other_tab)).status_code == 200
+    stored = load(app, invoice.id)
+    assert (stored.status, stored.amount_paid_minor) == ("paid_after_void", 125_000)

@@ -51,10 +51,10 @@ CURRENCIES = ("GBP", "USD", "EUR")
 OPEN = ("sent", "processing")
 STEPS = 120
 #: How likely each operation is when it can run (1 unless said here).
-WEIGHTS = {"edit": 0.5, "delete": 0.3, "redeliver": 0.4}
+WEIGHTS = {"edit": 0.5, "delete": 0.3, "redeliver": 0.4, "credit_all": 0.15}
 OPERATIONS = ("create", "edit", "delete", "send_manual", "send_link", "pay", "pay_and_return", "pay_delayed",
               "refund_first", "settle", "renew_link", "mark_paid", "void", "pay_after_void", "pay_twice", "refund_part",
-              "refund_rest", "redeliver")
+              "refund_rest", "redeliver", "credit_part", "credit_all")
 
 
 # --- Reading the database ---------------------------------------------------------------------
@@ -143,10 +143,10 @@ def expected_report(invoices, workspace_id: str, period: analytics.DateRange, on
             month[2] += fee
         if invoice.status in OPEN:
             figures = of(invoice.currency)
-            figures["outstanding"] += invoice.amount_minor
+            figures["outstanding"] += invoice.amount_minor - invoice.amount_credited_minor  # the amount due
             figures["outstanding_count"] += 1
             if invoice.status == "sent" and invoice.due_date is not None and invoice.due_date < on:
-                figures["overdue"] += invoice.amount_minor
+                figures["overdue"] += invoice.amount_minor - invoice.amount_credited_minor
                 figures["overdue_count"] += 1
     for figures in currencies.values():
         figures["months"] = [(month, *values) for month, values in figures["months"].items()]
@@ -192,6 +192,7 @@ class Tracked:
     workspace_id: str
     token: str
     spare_session: str | None = None  # an older Checkout Session the client still has open
+    expired_by_credit: bool = False  # a credit note expired its session: the pay link makes the next one
 
 
 class Scenario:
@@ -223,20 +224,29 @@ class Scenario:
             "delete": where(lambda t, r: r.status == "draft"),
             "send_manual": where(lambda t, r: r.status == "draft" and r.send_method == "manual"),
             "send_link": where(lambda t, r: r.status == "draft" and r.send_method == "stripe_link"),
-            "pay": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None),
-            "pay_and_return": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None),
-            "pay_delayed": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None),
-            "refund_first": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None),
+            "pay": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None
+                                 and not t.expired_by_credit),
+            "pay_and_return": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None
+                                 and not t.expired_by_credit),
+            "pay_delayed": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None
+                                 and not t.expired_by_credit),
+            "refund_first": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None
+                                 and not t.expired_by_credit),
             "settle": where(lambda t, r: r.status == "processing"),
-            "renew_link": where(lambda t, r: r.status == "sent" and r.stripe_mode and r.checkout_session_id is None),
+            "renew_link": where(lambda t, r: r.status == "sent" and r.stripe_mode
+                                and (r.checkout_session_id is None or t.expired_by_credit)),
             "mark_paid": where(lambda t, r: r.status == "sent"),
             "void": where(lambda t, r: r.status == "sent"),
-            "pay_after_void": where(lambda t, r: r.status == "voided" and t.spare_session is not None),
+            "pay_after_void": where(lambda t, r: r.status in ("voided", "credited") and t.spare_session is not None),
             "pay_twice": where(lambda t, r: r.status in ("paid", "refunded") and t.spare_session is not None),
             "refund_part": where(lambda t, r: r.status in ("paid", "paid_after_void") and r.payment_intent_id
                                  and r.amount_paid_minor - r.amount_refunded_minor > 1),
             "refund_rest": where(lambda t, r: r.status in ("paid", "paid_after_void") and r.payment_intent_id),
             "redeliver": [0] if self.delivered else [],
+            # Issue 15: credit notes before payment (the amount due, then nothing, is open).
+            "credit_part": where(lambda t, r: r.status == "sent" and r.stripe_mode and not t.expired_by_credit
+                                 and r.amount_minor - r.amount_credited_minor >= 2_000),
+            "credit_all": where(lambda t, r: r.status == "sent"),
         }
 
     def step(self) -> str:
@@ -337,6 +347,7 @@ class Scenario:
 
     def renew_link(self, invoice: Tracked):
         assert self.http.get(f"/invoicing/pay/{invoice.token}").status_code == 303
+        invoice.expired_by_credit = False
         return f"#{invoice.id}"
 
     def mark_paid(self, invoice: Tracked):
@@ -348,6 +359,20 @@ class Scenario:
         if self.rows()[invoice.id].stripe_mode and invoice.spare_session is None and self.rng.random() < 0.9:
             invoice.spare_session = new_session(self.app, invoice.id, make_current=False)
         api.void(invoice.workspace_id, ACTOR, invoice.id)
+        return f"#{invoice.id}"
+
+    def credit_part(self, invoice: Tracked):
+        row = self.rows()[invoice.id]
+        amount = self.rng.randint(1, row.amount_minor - row.amount_credited_minor - 1_000)
+        api.create_credit_note(invoice.workspace_id, ACTOR, invoice.id, amount=amount, reason="Partly credited")
+        # The old session was expired: the pay link (renew_link) opens one for the amount due.
+        invoice.expired_by_credit = True
+        return f"#{invoice.id} {amount}"
+
+    def credit_all(self, invoice: Tracked):
+        if self.rows()[invoice.id].stripe_mode and invoice.spare_session is None and self.rng.random() < 0.5:
+            invoice.spare_session = new_session(self.app, invoice.id, make_current=False)
+        api.create_credit_note(invoice.workspace_id, ACTOR, invoice.id, reason="Cancelled")
         return f"#{invoice.id}"
 
     def pay_after_void(self, invoice: Tracked):
