@@ -42,6 +42,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..domain.balance import amount_due
 from ..domain.errors import AmountError, InvalidTransition
@@ -51,7 +52,9 @@ from ..domain.money import Money, format_decimal_amount, format_money, parse_ref
 from ..persistence.models import CreditNote, CreditNoteSequence, Invoice
 from ..persistence.repository import NotFound
 from .closing import _close_checkout_before, _paid_meanwhile, _record_left_open
-from .common import apply_transition, claim, commit_or_conflict, lock_invoice, record_event, unit_of_work
+from .common import (
+    CHANGED_MEANWHILE, apply_transition, claim, commit_or_conflict, lock_invoice, record_event, unit_of_work,
+)
 from . import refunding  # the refund path, reused as the staff page uses it
 from .errors import InvoicingError, ValidationFailed
 from .numbering import take_next_number
@@ -293,7 +296,11 @@ def _save(uow: UnitOfWork, repo, invoice: Invoice, actor: str, money: Money, rea
            "client_credit": "kept as the client's credit"}[settlement]
     record_event(repo, invoice, actor, CREDITED, from_status=before or invoice.status, to_status=after or invoice.status,
                  detail=f"credit note {number} for {format_money(money)}, {how}: {reason}")
-    uow.session.flush()
+    try:  # the invoice's version-checked UPDATE: where two writers of one invoice meet on SQLite
+        uow.session.flush()
+    except StaleDataError:
+        uow.rollback()
+        raise InvoicingError(CHANGED_MEANWHILE) from None
     return note
 
 

@@ -529,6 +529,11 @@ def invoice_credit_note(invoice_id: int):
         for message in apply_errors(form, exc.errors):
             _error(message)
         return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), credit_note_form=form, status=422)
+    except refunding.RefundUnanswered as exc:
+        # Stripe may have made the refund: the same form (same request token) again is the same
+        # refund, so it comes back as sent; a fresh form would refund twice.
+        _error(exc.message)
+        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), credit_note_form=form, status=503)
     except PaidMeanwhile as exc:
         flash(exc.message, "invoicing-info")
     except NotFound:

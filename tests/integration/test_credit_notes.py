@@ -462,3 +462,20 @@ def test_money_arriving_on_an_old_session_of_a_credited_invoice_is_paid_after_vo
                       event_for(stripe_emulator, "checkout.session.completed", other_tab)).status_code == 200
     stored = load(app, invoice.id)
     assert (stored.status, stored.amount_paid_minor) == ("paid_after_void", 125_000)
+
+
+def test_stripe_not_answering_a_credit_refund_keeps_the_form_token_so_a_resend_is_one_refund(
+        app, world, invoice, stripe_emulator, staff_client):
+    client = app.test_client()
+    stripe_emulator.control.pay_session(invoice.session_id)
+    assert post_event(client, event_for(stripe_emulator, "checkout.session.completed",
+                                        invoice.session_id)).status_code == 200
+    stripe_emulator.control.fail_next_requests(1, error="connection_drop", path_prefix="/v1/refunds")
+    data = {"amount": "50", "reason": "Scope reduced", "settlement": "refund", "request_token": TOKEN}
+    response = staff_client.post(f"/invoicing/invoices/{invoice.id}/credit-notes", data=data)
+    assert response.status_code == 503 and f'value="{TOKEN}"' in response.text
+    assert notes(app) == []
+    assert staff_client.post(f"/invoicing/invoices/{invoice.id}/credit-notes", data=data).status_code == 302
+    (note,) = notes(app)
+    refunds = [r for r in stripe_emulator.control.requests() if r["path"] == "/v1/refunds" and r["status"] == 200]
+    assert len({r["idempotency_key"] for r in refunds}) == 1 and note[6]
