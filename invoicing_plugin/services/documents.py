@@ -269,10 +269,11 @@ def code_amount(money: Money) -> str:
     return f"{money.currency} {sign}{grouped}{'.' + fraction if fraction else ''}"
 
 
-def pdf_filename(document: InvoiceDocument) -> str:
-    """A safe download name: ``invoice-INV-0001.pdf``."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", document.number).strip("-.") or "invoice"
-    return f"invoice-{slug}.pdf"
+def pdf_filename(document) -> str:
+    """A safe download name: ``invoice-INV-0001.pdf`` (``credit-note-CN-0001.pdf`` for a credit note)."""
+    kind = "credit-note" if isinstance(document, CreditNoteDocument) else "invoice"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", document.number).strip("-.") or kind
+    return f"{kind}-{slug}.pdf"
 
 
 # --- PDF -----------------------------------------------------------------------------------
@@ -311,8 +312,9 @@ def unicode_font_files() -> tuple[str, str] | None:
     return None
 
 
-def render_pdf(document: InvoiceDocument, *, unicode_font: bool | None = None) -> bytes:
-    """The invoice as PDF bytes (A4). ``unicode_font=False`` forces the Latin-1 core font."""
+def render_pdf(document, *, unicode_font: bool | None = None) -> bytes:
+    """The invoice (an :class:`InvoiceDocument`) or credit note (a :class:`CreditNoteDocument`)
+    as PDF bytes (A4). ``unicode_font=False`` forces the Latin-1 core font."""
     from fpdf import FPDF  # imported lazily: only PDF downloads need it
 
     fonts = unicode_font_files() if unicode_font is not False else None
@@ -379,11 +381,10 @@ class _Pen:
         pdf.ln(gap / 2)
 
 
-def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
+def _draw_header(pen: _Pen, doc, heading: str) -> None:
+    """Who issues the document (the seller's details) and what it is, with its number."""
     pdf = pen.pdf
     full = pdf.w - pdf.l_margin - pdf.r_margin
-
-    # Header: who issues it, and what it is.
     top = pdf.get_y()
     pen.font(18, bold=True)
     pdf.multi_cell(full * 0.6, 8, pen.clean(doc.issuer_name))
@@ -392,12 +393,65 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         pdf.multi_cell(full * 0.6, 4.5, pen.clean(f"{label}: {value}" if label else value))
     pdf.set_xy(pdf.l_margin + full * 0.6, top)
     pen.font(20, bold=True, color=_Pen.ACCENT)
-    pen.text("DRAFT INVOICE" if doc.is_draft else "INVOICE", width=full * 0.4, height=8, align="R")
+    pen.text(heading, width=full * 0.4, height=8, align="R")
     pdf.set_x(pdf.l_margin + full * 0.6)
     pen.font(11, color=_Pen.MUTED)
     pen.text(doc.number, width=full * 0.4, align="R")
     pdf.set_y(max(pdf.get_y(), top + 18))
     pen.rule(6)
+
+
+def _draw_footer(pen: _Pen, doc) -> None:
+    if doc.seller is not None and doc.seller.footer:
+        pen.pdf.ln(4)
+        pen.rule(2)
+        pen.font(9, color=_Pen.MUTED)
+        pen.paragraph(doc.seller.footer, height=4.5)
+
+
+def _draw_credit_note(pen: _Pen, doc: "CreditNoteDocument") -> None:
+    pdf = pen.pdf
+    full = pdf.w - pdf.l_margin - pdf.r_margin
+    _draw_header(pen, doc, "CREDIT NOTE")
+    pen.font(9, bold=True, color=_Pen.MUTED)
+    pen.text("CREDIT TO", height=5)
+    pen.font(11, bold=True)
+    pdf.multi_cell(full, 6, pen.clean(doc.client_name))
+    pen.font(10, color=_Pen.MUTED)
+    pdf.multi_cell(full, 5, pen.clean(doc.client_email))
+    pdf.ln(3)
+    for label, value in (("Credit note number", doc.number), ("Issued", doc.date_text(doc.issued_on)),
+                         ("Corrects invoice", doc.invoice_number),
+                         ("Invoice issued", doc.date_text(doc.invoice_issued_on)),
+                         ("Settlement", doc.settlement_label)):
+        pen.font(10, color=_Pen.MUTED)
+        pen.text(label, width=full * 0.35, height=6, ln=False)
+        pen.font(10)
+        pen.text(value, width=full * 0.65, height=6)
+    pen.rule(4)
+    pen.font(9, bold=True, color=_Pen.MUTED)
+    pen.text("REASON")
+    pen.font(11)
+    pen.paragraph(doc.reason or "—")
+    pen.rule(4)
+    for label, value, bold in (("Invoice total", code_amount(doc.invoice_total), False),
+                               ("Credited", code_amount(doc.amount), True)):
+        pdf.set_x(pdf.l_margin + full * 0.4)
+        pen.font(12, bold=bold, color=_Pen.INK if bold else _Pen.MUTED)
+        pen.text(label, width=full * 0.3, height=7, ln=False)
+        pen.text(value, width=full * 0.3, height=7, align="R")
+    _draw_footer(pen, doc)
+
+
+def _draw(pen: _Pen, doc) -> None:
+    if isinstance(doc, CreditNoteDocument):
+        _draw_credit_note(pen, doc)
+        return
+    pdf = pen.pdf
+    full = pdf.w - pdf.l_margin - pdf.r_margin
+
+    # Header: who issues it, and what it is.
+    _draw_header(pen, doc, "DRAFT INVOICE" if doc.is_draft else "INVOICE")
 
     # Bill to / key dates side by side.
     block_top = pdf.get_y()
@@ -471,11 +525,7 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         pen.font(11, bold=True, color=(6, 118, 71))
         pen.text(f"Paid on {doc.date_text(doc.paid_on)}. Thank you.")
 
-    if doc.seller is not None and doc.seller.footer:
-        pdf.ln(4)
-        pen.rule(2)
-        pen.font(9, color=_Pen.MUTED)
-        pen.paragraph(doc.seller.footer, height=4.5)
+    _draw_footer(pen, doc)
 
 
 def _status_color(doc: InvoiceDocument) -> tuple[int, int, int]:

@@ -71,16 +71,31 @@ def credit_note_print(credit_note_id: int):
     except NotFound:
         abort(404)
     return credit_note_response(note, invoice, staff().workspace, back_url=_staff_invoice_url(invoice),
-                                back_label=f"Back to invoice {invoice.number}", invoice_url=_staff_invoice_url(invoice))
+                                back_label=f"Back to invoice {invoice.number}", invoice_url=_staff_invoice_url(invoice),
+                                pdf_url=url_for(".credit_note_pdf", credit_note_id=note.id))
 
 
-def credit_note_response(note, invoice, workspace, *, back_url: str, back_label: str, invoice_url: str | None):
-    """The credit note's printable page (``invoicing/documents/credit_note.html``), staff's or client's."""
-    document = documents.build_credit_note_document(
+@bp.get("/credit-notes/<invoicing_id:credit_note_id>/pdf")
+@staff_required
+def credit_note_pdf(credit_note_id: int):
+    try:
+        note, invoice = credit_notes.get_credit_note(staff().workspace.id, credit_note_id)
+    except NotFound:
+        abort(404)
+    return pdf_response(credit_note_document(note, invoice, staff().workspace))
+
+
+def credit_note_document(note, invoice, workspace) -> documents.CreditNoteDocument:
+    return documents.build_credit_note_document(
         note, invoice, workspace, seller=seller_details(workspace),
         settlement_label=credit_notes.SETTLEMENTS.get(note.settlement, note.settlement))
-    return render_template("invoicing/documents/credit_note.html", document=document, back_url=back_url,
-                           back_label=back_label, pdf_url=None, invoice_url=invoice_url)
+
+
+def credit_note_response(note, invoice, workspace, *, back_url: str, back_label: str, invoice_url: str | None,
+                         pdf_url: str | None):
+    """The credit note's printable page (``invoicing/documents/credit_note.html``), staff's or client's."""
+    return render_template("invoicing/documents/credit_note.html", document=credit_note_document(note, invoice, workspace),
+                           back_url=back_url, back_label=back_label, pdf_url=pdf_url, invoice_url=invoice_url)
 
 
 @bp.get("/invoices/<invoicing_id:invoice_id>/pdf")
@@ -113,7 +128,7 @@ def invoice_document_response(document: documents.InvoiceDocument, *, back_url: 
     )
 
 
-def pdf_response(document: documents.InvoiceDocument) -> Response:
+def pdf_response(document) -> Response:
     body = documents.render_pdf(document)
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{documents.pdf_filename(document)}"'

@@ -403,6 +403,15 @@ def test_the_staff_page_makes_a_credit_note_and_links_both_ways(app, world, staf
     assert 'data-credit-note="CN-0001"' in printed and "Amount due" in printed and "£1,000.00" in printed
     pdf = staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    note_pdf = staff_client.get(f"/invoicing/credit-notes/{note_id}/pdf")
+    assert note_pdf.status_code == 200 and note_pdf.data.startswith(b"%PDF")
+    assert 'filename="credit-note-CN-0001.pdf"' in note_pdf.headers["Content-Disposition"]
+    with app.app_context():
+        token = get_state().session.scalar(select(CreditNote.public_token))
+    client_copy = app.test_client().get(f"/invoicing/credit-notes/{token}")
+    assert client_copy.status_code == 200 and "Discount agreed" in client_copy.text
+    assert client_copy.headers["Referrer-Policy"] == "no-referrer"
+    assert app.test_client().get(f"/invoicing/credit-notes/{token}/pdf").data.startswith(b"%PDF")
 
 
 def test_the_staff_form_refuses_bad_input_with_a_message_and_changes_nothing(app, world, staff_client):
@@ -422,6 +431,7 @@ def test_other_workspaces_and_outsiders_get_404_or_403(app, world, staff_client)
     assert staff_client.post(f"/invoicing/invoices/{other.id}/credit-notes",
                              data={"amount": "1", "reason": "x"}).status_code == 404
     assert staff_client.get(f"/invoicing/credit-notes/{note.id}").status_code == 404
+    assert staff_client.get(f"/invoicing/credit-notes/{note.id}/pdf").status_code == 404
     member = login(app.test_client(), world.member_email, world.acme_slug)
     own = sent_manual(app, world)
     assert member.post(f"/invoicing/invoices/{own.id}/credit-notes",
