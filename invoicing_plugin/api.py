@@ -244,6 +244,7 @@ def create_credit_note(
     reason: str,
     settlement: str | None = None,
     currency: str | None = None,
+    request_token: str | None = None,
 ) -> CreditNoteSnapshot:
     """Correct a sent invoice with a credit note for ``amount`` (``None``: all still creditable).
 
@@ -254,12 +255,15 @@ def create_credit_note(
     ``settlement`` is ``"refund"`` (through Stripe) or ``"client_credit"``. ``lines`` (crediting
     chosen invoice lines) is not available yet: anything but ``None`` is
     :class:`ValidationFailed` (field ``lines``). Numbers come from the workspace's own
-    sequence (``INVOICING_CREDIT_NOTE_PREFIX``, ``CN-0001``).
+    sequence (``INVOICING_CREDIT_NOTE_PREFIX``, ``CN-0001``). ``request_token`` (32 hex
+    characters) makes a ``refund`` settlement safe to call again after Stripe did not answer
+    (``RefundUnanswered``): the same token is the same refund and one credit note.
     Refusals (draft, voided, too much, another currency, no reason): :class:`InvoicingError`
     subclasses, nothing changed.
     """
     return _credit_notes.create_credit_note(_billing(workspace_id), actor, invoice_id, amount=amount, lines=lines,
-                                            reason=reason, settlement=settlement, currency=currency)
+                                            reason=reason, settlement=settlement, currency=currency,
+                                            request_token=request_token)
 
 
 def get_invoice(workspace_id: str, invoice_id: int) -> InvoiceSnapshot:
