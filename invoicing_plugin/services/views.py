@@ -100,9 +100,11 @@ class InvoiceSnapshot:
     paid_minor: int = 0
     due_minor: int = 0
     payments: tuple[PaymentView, ...] = ()
+    #: The sum of the invoice's credit notes (0 when none); ``due_minor`` has it taken off.
+    amount_credited_minor: int = 0
 
     @classmethod
-    def of(cls, invoice: Invoice, *, credited_minor: int = 0) -> "InvoiceSnapshot":
+    def of(cls, invoice: Invoice, *, credited_minor: int | None = None) -> "InvoiceSnapshot":
         balance = of_invoice(invoice, credited_minor=credited_minor)
         return cls(
             id=invoice.id,
@@ -144,6 +146,7 @@ class InvoiceSnapshot:
             paid_minor=balance.paid_minor,
             due_minor=balance.due_minor,
             payments=_payments(invoice),
+            amount_credited_minor=balance.credited_minor,
         )
 
 
