@@ -341,7 +341,7 @@ def _credit_note_form(invoice, form=None) -> CreditNoteForm:
     form = form or CreditNoteForm(formdata=None, request_token=refunding.new_request_token())
     if not form.request_token.data:
         form.request_token.data = refunding.new_request_token()
-    if invoice.status == "sent":
+    if invoice.status in ("sent", "partially_paid"):  # before payment, or on a partly paid one's balance
         wanted = ["reduces_due"]
     else:
         wanted = [key for key in credit_notes.AFTER_PAYMENT if key != "refund" or invoice.payment_intent_id]

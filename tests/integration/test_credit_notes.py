@@ -535,6 +535,10 @@ def test_crediting_the_whole_balance_of_a_partly_paid_invoice_makes_it_paid_not_
 
     invoice = sent_manual(app, world)
     part_paid(app, world, invoice.id)  # £250.00 of £1,250.00 received
+    page = staff_client.get(f"/invoicing/invoices/{invoice.id}").text
+    assert 'data-action="credit-note"' in page and "£1,000.00 can be credited" in page
+    assert 'value="reduces_due"' in page and 'value="refund"' not in page and 'value="client_credit"' not in page
+    assert "crediting all of it settles the invoice as paid" in page
     seen = []
     with signals.invoice_paid.connected_to(lambda sender, **kw: seen.append((kw["source"], kw["invoice"].status))):
         note = credit(app, world.acme, invoice.id)  # no amount: all the balance
@@ -596,3 +600,32 @@ def test_a_partly_paid_online_invoice_credited_in_part_asks_the_rest_with_its_fe
     assert (paid.status, paid.amount_paid_minor, paid.amount_credited_minor, paid.attention) == (
         "paid", 75_000, 50_000, None)
     assert stripe_emulator.control.get_object(paid.payment_intent_id)["application_fee_amount"] == 1_750
+
+
+def test_a_failed_refund_of_an_invoice_paid_after_a_credit_goes_back_to_paid(
+        app, world, connected_workspace, stripe_emulator):
+    """£1,000.00 credited, the £250.00 left paid through Stripe, then all of it credited again
+    and refunded: if that refund fails the invoice is paid again (its balance was settled by
+    the payment and the credit), not partially paid with a negative balance."""
+    from tests.integration.webhook_helpers import intent_charge
+
+    invoice = sent_online(app, world)
+    credit(app, world.acme, invoice.id, amount="1000")
+    client = app.test_client()
+    assert client.get(f"/invoicing/pay/{invoice.public_token}").status_code == 303
+    session_id = load(app, invoice.id).checkout_session_id
+    stripe_emulator.control.pay_session(session_id)
+    assert post_event(client, event_for(stripe_emulator, "checkout.session.completed", session_id)).status_code == 200
+    assert (load(app, invoice.id).status, load(app, invoice.id).amount_paid_minor) == ("paid", 25_000)
+
+    note = credit(app, world.acme, invoice.id, settlement="refund", request_token=TOKEN)  # all that is left
+    assert note.amount_minor == 25_000
+    intent = load(app, invoice.id).payment_intent_id
+    assert post_event(client, event_for(stripe_emulator, "charge.refunded",
+                                        intent_charge(stripe_emulator, intent))).status_code == 200
+    assert load(app, invoice.id).status == "refunded"
+    stripe_emulator.control.trigger("refund.failed", refund=note.refund_id, failure_reason="expired_or_canceled_card")
+    assert post_event(client, event_for(stripe_emulator, "refund.failed", note.refund_id)).status_code == 200
+
+    stored = load(app, invoice.id)
+    assert (stored.status, stored.amount_refunded_minor, stored.attention) == ("paid", 0, "refund_failed")
