@@ -55,6 +55,8 @@ from decimal import Decimal
 from .domain.errors import DomainError, InvalidTransition
 from .persistence.repository import NotFound
 from .services import common as _common
+from .services import credit_notes as _credit_notes
+from .services.credit_notes import CreditNoteSnapshot
 from .services import invoices as _invoices
 from .services import lines as _lines
 from .services import sending as _sending
@@ -69,6 +71,7 @@ __all__ = [
     "MANUAL_PAYMENT_METHODS",
     "SEND_METHODS",
     "BuyerInput",
+    "CreditNoteSnapshot",
     "DomainError",
     "DeliveryReport",
     "DraftInput",
@@ -80,6 +83,7 @@ __all__ = [
     "NotFound",
     "PaidMeanwhile",
     "ValidationFailed",
+    "create_credit_note",
     "create_deposit",
     "create_deposit_from_proposal",
     "create_draft",
@@ -297,6 +301,39 @@ def mark_paid(
     """
     return _invoices.mark_paid(_billing(workspace_id), actor, invoice_id, method=method, paid_on=paid_on, note=note,
                                amount=amount, allow_overpayment=allow_overpayment)
+
+
+def create_credit_note(
+    workspace_id: str,
+    actor: str,
+    invoice_id: int,
+    *,
+    amount: str | int | None = None,
+    lines: list | None = None,
+    reason: str,
+    settlement: str | None = None,
+    currency: str | None = None,
+    request_token: str | None = None,
+) -> CreditNoteSnapshot:
+    """Correct a sent invoice with a credit note for ``amount`` (``None``: all still creditable).
+
+    ``amount``: text a person typed (``"120.50"``) or an ``int`` of minor units, in the
+    invoice's currency (``currency``, when given, must be it). ``reason`` is required and
+    printed on the note. Before payment, and on a ``partially_paid`` invoice, the note reduces
+    the amount due, at most the balance (all of it: a ``sent`` invoice is ``credited`` and its
+    pay link stops taking payments, a ``partially_paid`` one is ``paid``); after payment
+    (``paid``) ``settlement`` is ``"refund"`` (through Stripe) or ``"client_credit"``. ``lines`` (crediting
+    chosen invoice lines) is not available yet: anything but ``None`` is
+    :class:`ValidationFailed` (field ``lines``). Numbers come from the workspace's own
+    sequence (``INVOICING_CREDIT_NOTE_PREFIX``, ``CN-0001``). ``request_token`` (32 hex
+    characters) makes a ``refund`` settlement safe to call again after Stripe did not answer
+    (``RefundUnanswered``): the same token is the same refund and one credit note.
+    Refusals (draft, voided, too much, another currency, no reason): :class:`InvoicingError`
+    subclasses, nothing changed.
+    """
+    return _credit_notes.create_credit_note(_billing(workspace_id), actor, invoice_id, amount=amount, lines=lines,
+                                            reason=reason, settlement=settlement, currency=currency,
+                                            request_token=request_token)
 
 
 def get_invoice(workspace_id: str, invoice_id: int) -> InvoiceSnapshot:

@@ -123,6 +123,9 @@ SETTINGS: Mapping[str, Setting] = {
         "is missing here cannot send invoices for payment through Stripe Connect (never a silent 0%).",
     ),
     "INVOICING_NUMBER_PREFIX": Setting("INV-", "Prefix of invoice numbers (INV-0001)."),
+    "INVOICING_CREDIT_NOTE_PREFIX": Setting(
+        "CN-", "Prefix of credit note numbers (CN-0001): their own gap-free sequence per workspace."
+    ),
     "INVOICING_CHECKOUT_EXPIRES_SECONDS": Setting(
         24 * 3600,
         "Lifetime of a Checkout Session in seconds, 1800 (30 minutes) to 86400 (24 hours), Stripe's bounds; "

@@ -22,7 +22,8 @@ _signals = Namespace()
 invoice_created = _signals.signal("invoicing.invoice-created")
 #: An invoice was sent (by Stripe link, email or manually). kwargs: ``invoice``, ``actor``, ``method``.
 invoice_sent = _signals.signal("invoicing.invoice-sent")
-#: An invoice became paid (by Stripe or marked by hand). kwargs: ``invoice``, ``actor``, ``source``.
+#: An invoice became paid (by Stripe, marked by hand, or a partly paid invoice's balance credited:
+#: ``source`` ``"credit_note"``). kwargs: ``invoice``, ``actor``, ``source``.
 invoice_paid = _signals.signal("invoicing.invoice-paid")
 #: An invoice was voided. kwargs: ``invoice``, ``actor``.
 invoice_voided = _signals.signal("invoicing.invoice-voided")

@@ -9,8 +9,11 @@ amounts of the invoice's own currency).
   money back to the client, so it is no longer paid; a dispute the seller lost is money the
   client's bank took back, so it is not paid either. (A dispute that is still open, or won,
   changes nothing.) This is EN 16931's *paid amount* (BT-113).
-* ``credited`` -- what credit notes took off the invoice (another part of the plugin passes
-  it; 0 until then). A credit note reduces what the client owes without any money moving.
+* ``credited`` -- what credit notes took off the invoice (``Invoice.amount_credited_minor``,
+  the sum of its credit notes; :func:`of_invoice` reads it). A credit note reduces what the
+  client owes without any money moving; one settled by a refund also shows as ``refunded``
+  once Stripe reports the refund, one kept as the client's credit leaves ``due`` negative
+  (the client's credit on this invoice).
 * ``due`` -- ``total - paid - credited`` (BT-115, *amount due for payment*). Negative when
   more was paid than the invoice asks: an **overpayment**, kept as the client's credit on
   the invoice and shown (``overpaid``), never silently dropped.
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Balance", "balance"]
+__all__ = ["Balance", "balance", "of_invoice"]
 
 
 def _minor(name: str, value: object) -> int:
@@ -93,10 +96,17 @@ def balance(total_minor: int, received_minor: int = 0, *, refunded_minor: int = 
     return Balance(**values)
 
 
-def of_invoice(invoice, *, credited_minor: int = 0) -> Balance:
+def of_invoice(invoice, *, credited_minor: int | None = None) -> Balance:
     """The balance of an ``Invoice`` (or anything with its money columns: a snapshot, a
     :class:`~invoicing_plugin.persistence.rows.TrackedRow`). A refund or lost dispute
-    recorded before its payment (events out of order) is capped at what was received."""
+    recorded before its payment (events out of order) is capped at what was received.
+
+    ``credited_minor`` defaults to the invoice's own ``amount_credited_minor`` (its credit
+    notes; 0 for an object without the column), so every caller -- checkout, the payment
+    check, ``mark_paid``, the totals, the portal, the documents, the snapshot -- sees the
+    credit notes. Pass it only to ask "what if" (a credit note about to be made)."""
+    if credited_minor is None:
+        credited_minor = int(getattr(invoice, "amount_credited_minor", 0) or 0)
     received = int(invoice.amount_paid_minor or 0)
     refunded = min(int(invoice.amount_refunded_minor or 0), received)
     lost = min(int(getattr(invoice, "amount_dispute_lost_minor", 0) or 0), received - refunded)

@@ -20,6 +20,11 @@ Decisions worth knowing:
 * A payment that starts or fails on a voided invoice changes nothing (no money moved).
 * Only a payment in progress can fail back to ``SENT``; a failed card attempt on a
   ``SENT`` invoice is a no-op, the client may simply try again.
+* A credit note for everything still due closes a ``SENT`` invoice as ``CREDITED``
+  (``CREDIT_FULL``; a ``PARTIALLY_PAID`` one becomes ``PAID``, below); a partial one changes no status (the amount due is lower), and one made
+  after payment neither (it is settled by a refund or kept as the client's credit). Money
+  that still arrives on a credited invoice (an old session) is real: ``PAID_AFTER_VOID``,
+  to refund, as after a void.
 * A partial refund changes no status: the invoice stays ``PAID`` (or ``PAID_AFTER_VOID``)
   with the refunded amount beside it; only a full refund makes it ``REFUNDED``. A full
   refund that later fails puts it back where it was (``PAID``, or ``PAID_AFTER_VOID`` when
@@ -39,6 +44,9 @@ Partial payments (``PARTIALLY_PAID``: some money received, a balance still due; 
   ``PARTIALLY_PAID`` (``REFUND_FAILED_PART``).
 * A delayed payment may start on it (``PROCESSING``); if that payment fails it goes back to
   ``PARTIALLY_PAID`` (``PAYMENT_FAILED_PART``), not to ``SENT``.
+* A credit note may take part of its balance off (no status change) or all of it
+  (``CREDIT_FULL``): it is then ``PAID`` -- money was received for the rest, so it is not
+  ``CREDITED`` (which means "nothing was ever received").
 """
 
 from __future__ import annotations
@@ -86,6 +94,7 @@ class Action(str, Enum):
     MARK_PART_PAID = "mark_part_paid"  # staff recorded part of the amount received outside Stripe
     PAYMENT_FAILED_PART = "payment_failed_part"  # async payment failed on a partially paid invoice
     REFUND_FAILED_PART = "refund_failed_part"  # a full refund of a partially paid invoice failed
+    CREDIT_FULL = "credit_full"  # a credit note for all that is due, before any payment
 
 
 _S, _A = InvoiceStatus, Action
@@ -97,9 +106,11 @@ TRANSITIONS: Mapping[tuple[InvoiceStatus, Action], InvoiceStatus] = MappingProxy
         (_S.SENT, _A.PAYMENT_SUCCEEDED): _S.PAID,
         (_S.SENT, _A.MARK_PAID): _S.PAID,
         (_S.SENT, _A.VOID): _S.VOIDED,
+        (_S.SENT, _A.CREDIT_FULL): _S.CREDITED,
         (_S.PROCESSING, _A.PAYMENT_SUCCEEDED): _S.PAID,
         (_S.PROCESSING, _A.PAYMENT_FAILED): _S.SENT,
         (_S.VOIDED, _A.PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,
+        (_S.CREDITED, _A.PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,  # real money: refund it
         (_S.PAID, _A.REFUND_FULL): _S.REFUNDED,
         (_S.PAID_AFTER_VOID, _A.REFUND_FULL): _S.REFUNDED,
         # A full refund that failed: the money is back with us, the client has nothing.
@@ -118,6 +129,10 @@ TRANSITIONS: Mapping[tuple[InvoiceStatus, Action], InvoiceStatus] = MappingProxy
         (_S.PARTIALLY_PAID, _A.REFUND_FULL): _S.REFUNDED,
         (_S.VOIDED, _A.PART_PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,
         (_S.REFUNDED, _A.REFUND_FAILED_PART): _S.PARTIALLY_PAID,
+        # Credit notes meet partial payments: a credit note for all the balance of a partially
+        # paid invoice settles it -- paid: money received for part, the rest credited.
+        (_S.PARTIALLY_PAID, _A.CREDIT_FULL): _S.PAID,
+        (_S.CREDITED, _A.PART_PAYMENT_SUCCEEDED): _S.PAID_AFTER_VOID,  # real money: refund it
     }
 )
 """Every allowed ``(status, action) -> new status``; anything else is refused."""
@@ -147,6 +162,9 @@ NOOPS: frozenset[tuple[InvoiceStatus, Action]] = frozenset(
         (_S.PAID, _A.PART_PAYMENT_SUCCEEDED),
         (_S.PAID_AFTER_VOID, _A.PART_PAYMENT_SUCCEEDED),
         (_S.REFUNDED, _A.PART_PAYMENT_SUCCEEDED),
+        # A credited invoice ignores payments until money actually arrives, as a voided one.
+        (_S.CREDITED, _A.PAYMENT_STARTED),
+        (_S.CREDITED, _A.PAYMENT_FAILED),
     }
 )
 """Pairs that are harmless repeats: the status stays as it is, nothing to record."""
@@ -167,6 +185,7 @@ _REQUIREMENT: Mapping[Action, str] = MappingProxyType(
         _A.MARK_PART_PAID: "Only an invoice awaiting payment can have a payment recorded.",
         _A.PAYMENT_FAILED_PART: "Only a payment that is processing can fail.",
         _A.REFUND_FAILED_PART: "Only a refunded invoice can have its refund fail.",
+        _A.CREDIT_FULL: "Only an invoice awaiting payment can be credited in full before payment.",
     }
 )
 _IN_FLIGHT = "while a payment is processing: wait until it succeeds or fails."
@@ -191,6 +210,10 @@ _REFUSAL: Mapping[tuple[InvoiceStatus, Action], str] = MappingProxyType(
             "This invoice is already voided; the payment it received must be refunded."
         ),
         (_S.REFUNDED, _A.VOID): "A refunded invoice cannot be voided.",
+        (_S.CREDITED, _A.VOID): "This invoice was credited in full: there is nothing left to void.",
+        (_S.CREDITED, _A.MARK_PAID): "This invoice was credited in full: nothing is due.",
+        (_S.PROCESSING, _A.CREDIT_FULL): f"An invoice cannot be credited {_IN_FLIGHT}",
+        (_S.DRAFT, _A.CREDIT_FULL): "A draft invoice cannot be credited: edit or delete it instead.",
     }
 )
 _STATUS_PHRASE: Mapping[InvoiceStatus, str] = MappingProxyType(

@@ -77,6 +77,7 @@ class InvoiceStatus(str, Enum):
     PAID_AFTER_VOID = "paid_after_void"  # money arrived after voiding: refund due
     REFUNDED = "refunded"  # fully refunded
     PARTIALLY_PAID = "partially_paid"  # some money received, a balance still due (issue 15)
+    CREDITED = "credited"  # closed by a credit note for all of it, before any payment
 
 
 OVERDUE = "overdue"
@@ -135,6 +136,11 @@ STATUS_TABLE: tuple[StatusRow, ...] = (
               tone="danger", client_tone="muted", money_received=True),
     StatusRow("refunded", _S.REFUNDED, "Refunded", "Refunded", "Refunded", "Refunded", "refunded",
               tone="neutral", client_tone="muted", money_received=True),
+    # Closed by a full credit note before any payment: nothing is due and nothing was
+    # received, so it is neither outstanding (awaiting_money) nor revenue; the client still
+    # sees it (with its credit note), as a voided invoice.
+    StatusRow("credited", _S.CREDITED, "Credited", "Cancelled by credit note", "Credited in full", "Credited",
+              "credited in full", tone="neutral", client_tone="muted"),
 )
 """Every displayed status, in the order lists and filters show them."""
 

@@ -175,6 +175,16 @@ class InvoiceSequence(Base):
     next_value: Mapped[int] = mapped_column(default=1)
 
 
+class CreditNoteSequence(Base):
+    """Next credit note number per workspace (revision 0014): its own gap-free sequence,
+    locked while a number is taken exactly as :class:`InvoiceSequence` is."""
+
+    __tablename__ = "invoicing_credit_note_sequences"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_value: Mapped[int] = mapped_column(default=1)
+
+
 class InvoiceTemplate(Base):
     """A workspace-defined preset for new invoices."""
 
@@ -295,6 +305,10 @@ class Invoice(Base):
     # Taken back by the client's bank: a dispute closed as lost (revision 0008). Not revenue.
     amount_dispute_lost_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0",
                                                            active_history=True)
+    # The sum of the invoice's credit notes (revision 0014), kept with each one in its
+    # transaction: the amount due is the total less payments less this (domain/balance.py).
+    amount_credited_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0",
+                                                       active_history=True)
     stripe_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
     # stripe | bank_transfer | cash | ...; counted by the revenue totals (no platform fee outside Stripe).
     payment_method: Mapped[str | None] = mapped_column(String(32), active_history=True)
@@ -653,3 +667,39 @@ class SellerProfile(Base):
     updated_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CreditNote(Base):
+    """A credit note correcting a sent invoice (revision 0014).
+
+    ``number`` comes from the workspace's own gap-free sequence (:class:`CreditNoteSequence`,
+    ``INVOICING_CREDIT_NOTE_PREFIX``, ``CN-0001``), taken in the transaction that saves the
+    note. ``amount_minor`` is what is credited, tax included, in ``currency`` (always the
+    invoice's). ``settlement``: ``reduces_due`` (made before payment: the invoice's amount due
+    is lower), ``refund`` (after payment: the money goes back through Stripe, ``refund_id``)
+    or ``client_credit`` (after payment: kept as the client's credit, ``client_id``).
+    ``public_token`` opens the printable document. Never edited or deleted once saved.
+    """
+
+    __tablename__ = "invoicing_credit_notes"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        Index("ix_invoicing_credit_notes_ws_invoice", "workspace_id", "invoice_id", "id"),
+        Index("ix_invoicing_credit_notes_ws_client", "workspace_id", "client_id", "settlement"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(40))
+    public_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    settlement: Mapped[str] = mapped_column(String(16))  # reduces_due | refund | client_credit
+    refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship()

@@ -44,8 +44,9 @@ def checkout_idempotency_key(invoice: Invoice) -> str:
 
 
 def checkout_amount(invoice: Invoice) -> int:
-    """What a Checkout Session for ``invoice`` asks for: the balance due (issue 15), which is
-    the total until money came in (:func:`~invoicing_plugin.domain.balance.of_invoice`)."""
+    """What a Checkout Session for ``invoice`` asks for: the balance due (issue 15), the total
+    less what was paid and less its credit notes
+    (:func:`~invoicing_plugin.domain.balance.of_invoice`)."""
     due = of_invoice(invoice).due_minor
     if due <= 0:
         raise ValueError(f"invoice {invoice.id} has nothing due: no Checkout Session to create")
@@ -57,8 +58,12 @@ def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork |
     """The payment page for ``invoice`` (which has its number and locked fee), in the port's words.
 
     It asks for the balance due (:func:`checkout_amount`): the total, or what is left once
-    part was paid. Its platform fee is that amount's share of the invoice's locked fee
-    (:func:`~invoicing_plugin.domain.fees.fee_share`: the whole fee for the whole total).
+    part was paid or credited. Its platform fee is that amount's share of the invoice's
+    locked fee (:func:`~invoicing_plugin.domain.fees.fee_share`: the whole fee for the whole
+    total; after a credit note, the rate locked at send on the lower amount), so it never
+    exceeds the amount asked for (Stripe refuses an ``application_fee_amount`` above the
+    payment's, https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-payment_intent_data-application_fee_amount).
+    The locked fee itself (``application_fee_minor``) is never rewritten.
     ``amount_minor``: a part of the balance the client chose on the pay link of an invoice
     that allows it (checked there; here only refused above the balance or below 1).
 

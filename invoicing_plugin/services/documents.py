@@ -37,10 +37,9 @@ from .lines import allowances_of, calculation_of
 from .parties import document_seller
 from .uow import UnitOfWork, wall_today
 
-__all__ = ["Buyer", "DocumentLine", "DocumentVat", "InvoiceDocument", "plain_decimal", "build_document", "code_amount",
-           "latin1_safe", "pdf_filename", "render_pdf"]
-
-__all__ = ["DocumentLine", "DocumentVat", "InvoiceDocument", "plain_decimal", "build_document", "code_amount", "latin1_safe", "pdf_filename", "render_pdf"]
+__all__ = ["Buyer", "CreditNoteDocument", "CreditNoteLine", "DocumentLine", "DocumentVat", "InvoiceDocument",
+           "build_credit_note_document", "build_document", "code_amount", "latin1_safe", "pdf_filename", "plain_decimal",
+           "render_pdf"]
 
 #: Status wording on the document, for staff and client alike (from the status table).
 DOCUMENT_STATUS: Mapping[str, str] = DOCUMENT_LABELS
@@ -127,6 +126,15 @@ def _buyer(invoice) -> Buyer | None:
 
 
 @dataclass(frozen=True)
+class CreditNoteLine:
+    """A credit note as the invoice it corrects lists it."""
+
+    number: str
+    amount: Money
+    issued_on: date | None
+
+
+@dataclass(frozen=True)
 class InvoiceDocument:
     workspace_name: str
     number: str
@@ -200,6 +208,9 @@ class InvoiceDocument:
     def money_text(self, money: Money | None) -> str:
         """For HTML, with the currency symbol; "—" for ``None``."""
         return format_money(money, self.locale) if money is not None else "—"
+    credit_notes: tuple[CreditNoteLine, ...] = ()
+    """The invoice's credit notes, oldest first (none: nothing is printed for them); the
+    amount due already has them taken off (:func:`~invoicing_plugin.domain.balance.of_invoice`)."""
 
     @property
     def seller_lines(self) -> list[tuple[str, str]]:
@@ -249,12 +260,15 @@ class InvoiceDocument:
 
 def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = None,
                    today: date | None = None, uow: UnitOfWork | None = None,
-                   seller: HostSellerDetails | None = None) -> InvoiceDocument:
+                   seller: HostSellerDetails | None = None, credit_notes=()) -> InvoiceDocument:
     """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid.
 
     ``seller``: the workspace's seller details now (``services.seller.seller_details``);
     ``None`` prints the workspace's name alone. A sent invoice prints the seller as it was
     sent instead (:func:`.parties.document_seller`), whatever is passed.
+
+    ``credit_notes``: the invoice's credit notes (objects with ``number``, ``amount_minor``,
+    ``currency``, ``created_at``), listed under the totals, before the amount due.
 
     ``today`` (for "overdue") defaults to today in the workspace's time zone by ``uow``'s
     clock, else the wall clock; the issued and paid days are in that zone too."""
@@ -303,6 +317,83 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         overpaid=Money(balance.overpaid_minor, currency) if balance.overpaid_minor else None,
         lines_total=Money(totals.sum_of_line_net_minor, currency) if discounts else None,
         discounts=discounts,
+        credit_notes=tuple(CreditNoteLine(note.number, Money(int(note.amount_minor), note.currency),
+                                          _day(note.created_at, zone)) for note in credit_notes),
+    )
+
+
+@dataclass(frozen=True)
+class CreditNoteDocument:
+    """A printable credit note: the issuer and client of the invoice it corrects (``invoice``,
+    that invoice's :class:`InvoiceDocument`), its own number, date, amount, reason and settlement."""
+
+    invoice: InvoiceDocument
+    number: str
+    issued_on: date | None
+    amount: Money
+    reason: str
+    settlement_label: str
+
+    # The frame (documents/_layout.html) reads these from any document.
+    @property
+    def issuer_name(self) -> str:
+        return self.invoice.issuer_name
+
+    @property
+    def seller_lines(self) -> list[tuple[str, str]]:
+        return self.invoice.seller_lines
+
+    @property
+    def seller(self) -> HostSellerDetails | None:
+        return self.invoice.seller
+
+    @property
+    def locale(self) -> str:
+        return self.invoice.locale
+
+    @property
+    def title(self) -> str:
+        return f"Credit note {self.number}"
+
+    @property
+    def client_name(self) -> str:
+        return self.invoice.client_name
+
+    @property
+    def client_email(self) -> str:
+        return self.invoice.client_email
+
+    @property
+    def invoice_number(self) -> str:
+        return self.invoice.number
+
+    @property
+    def invoice_issued_on(self) -> date | None:
+        return self.invoice.issued_on
+
+    @property
+    def invoice_total(self) -> Money:
+        return self.invoice.amount
+
+    @property
+    def amount_text(self) -> str:
+        return format_money(self.amount, self.locale)
+
+    def date_text(self, value: date | None) -> str:
+        return self.invoice.date_text(value)
+
+
+def build_credit_note_document(note, invoice, workspace: HostWorkspace, *, seller: HostSellerDetails | None = None,
+                               settlement_label: str = "") -> CreditNoteDocument:
+    """Describe credit ``note`` (a ``CreditNote`` row) of ``invoice`` for printing."""
+    zone = as_zone(getattr(workspace, "timezone", None))
+    return CreditNoteDocument(
+        invoice=build_document(invoice, workspace, seller=seller),
+        number=note.number,
+        issued_on=_day(note.created_at, zone),
+        amount=Money(int(note.amount_minor), note.currency),
+        reason=note.reason,
+        settlement_label=settlement_label or note.settlement,
     )
 
 
@@ -358,10 +449,11 @@ def code_amount(money: Money) -> str:
     return f"{money.currency} {sign}{grouped}{'.' + fraction if fraction else ''}"
 
 
-def pdf_filename(document: InvoiceDocument) -> str:
-    """A safe download name: ``invoice-INV-0001.pdf``."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", document.number).strip("-.") or "invoice"
-    return f"invoice-{slug}.pdf"
+def pdf_filename(document) -> str:
+    """A safe download name: ``invoice-INV-0001.pdf`` (``credit-note-CN-0001.pdf`` for a credit note)."""
+    kind = "credit-note" if isinstance(document, CreditNoteDocument) else "invoice"
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", document.number).strip("-.") or kind
+    return f"{kind}-{slug}.pdf"
 
 
 # --- PDF -----------------------------------------------------------------------------------
@@ -400,8 +492,9 @@ def unicode_font_files() -> tuple[str, str] | None:
     return None
 
 
-def render_pdf(document: InvoiceDocument, *, unicode_font: bool | None = None) -> bytes:
-    """The invoice as PDF bytes (A4). ``unicode_font=False`` forces the Latin-1 core font."""
+def render_pdf(document, *, unicode_font: bool | None = None) -> bytes:
+    """The invoice (an :class:`InvoiceDocument`) or credit note (a :class:`CreditNoteDocument`)
+    as PDF bytes (A4). ``unicode_font=False`` forces the Latin-1 core font."""
     from fpdf import FPDF  # imported lazily: only PDF downloads need it
 
     fonts = unicode_font_files() if unicode_font is not False else None
@@ -468,11 +561,10 @@ class _Pen:
         pdf.ln(gap / 2)
 
 
-def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
+def _draw_header(pen: _Pen, doc, heading: str) -> None:
+    """Who issues the document (the seller's details) and what it is, with its number."""
     pdf = pen.pdf
     full = pdf.w - pdf.l_margin - pdf.r_margin
-
-    # Header: who issues it, and what it is.
     top = pdf.get_y()
     pen.font(18, bold=True)
     pdf.multi_cell(full * 0.6, 8, pen.clean(doc.issuer_name))
@@ -481,12 +573,65 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         pdf.multi_cell(full * 0.6, 4.5, pen.clean(f"{label}: {value}" if label else value))
     pdf.set_xy(pdf.l_margin + full * 0.6, top)
     pen.font(20, bold=True, color=_Pen.ACCENT)
-    pen.text("DRAFT INVOICE" if doc.is_draft else "INVOICE", width=full * 0.4, height=8, align="R")
+    pen.text(heading, width=full * 0.4, height=8, align="R")
     pdf.set_x(pdf.l_margin + full * 0.6)
     pen.font(11, color=_Pen.MUTED)
     pen.text(doc.number, width=full * 0.4, align="R")
     pdf.set_y(max(pdf.get_y(), top + 18))
     pen.rule(6)
+
+
+def _draw_footer(pen: _Pen, doc) -> None:
+    if doc.seller is not None and doc.seller.footer:
+        pen.pdf.ln(4)
+        pen.rule(2)
+        pen.font(9, color=_Pen.MUTED)
+        pen.paragraph(doc.seller.footer, height=4.5)
+
+
+def _draw_credit_note(pen: _Pen, doc: "CreditNoteDocument") -> None:
+    pdf = pen.pdf
+    full = pdf.w - pdf.l_margin - pdf.r_margin
+    _draw_header(pen, doc, "CREDIT NOTE")
+    pen.font(9, bold=True, color=_Pen.MUTED)
+    pen.text("CREDIT TO", height=5)
+    pen.font(11, bold=True)
+    pdf.multi_cell(full, 6, pen.clean(doc.client_name))
+    pen.font(10, color=_Pen.MUTED)
+    pdf.multi_cell(full, 5, pen.clean(doc.client_email))
+    pdf.ln(3)
+    for label, value in (("Credit note number", doc.number), ("Issued", doc.date_text(doc.issued_on)),
+                         ("Corrects invoice", doc.invoice_number),
+                         ("Invoice issued", doc.date_text(doc.invoice_issued_on)),
+                         ("Settlement", doc.settlement_label)):
+        pen.font(10, color=_Pen.MUTED)
+        pen.text(label, width=full * 0.35, height=6, ln=False)
+        pen.font(10)
+        pen.text(value, width=full * 0.65, height=6)
+    pen.rule(4)
+    pen.font(9, bold=True, color=_Pen.MUTED)
+    pen.text("REASON")
+    pen.font(11)
+    pen.paragraph(doc.reason or "—")
+    pen.rule(4)
+    for label, value, bold in (("Invoice total", code_amount(doc.invoice_total), False),
+                               ("Credited", code_amount(doc.amount), True)):
+        pdf.set_x(pdf.l_margin + full * 0.4)
+        pen.font(12, bold=bold, color=_Pen.INK if bold else _Pen.MUTED)
+        pen.text(label, width=full * 0.3, height=7, ln=False)
+        pen.text(value, width=full * 0.3, height=7, align="R")
+    _draw_footer(pen, doc)
+
+
+def _draw(pen: _Pen, doc) -> None:
+    if isinstance(doc, CreditNoteDocument):
+        _draw_credit_note(pen, doc)
+        return
+    pdf = pen.pdf
+    full = pdf.w - pdf.l_margin - pdf.r_margin
+
+    # Header: who issues it, and what it is.
+    _draw_header(pen, doc, "DRAFT INVOICE" if doc.is_draft else "INVOICE")
 
     # Bill to / key dates side by side.
     block_top = pdf.get_y()
@@ -578,6 +723,8 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         total_row("Paid", code_amount(doc.amount_paid))
     if doc.amount_refunded is not None:
         total_row("Refunded", code_amount(doc.amount_refunded))
+    for note in doc.credit_notes:
+        total_row(f"Credit note {note.number}", "-" + code_amount(note.amount))
     if doc.amount_due is not None:
         total_row("Amount due", code_amount(doc.amount_due))
     if doc.overpaid is not None:
@@ -603,11 +750,7 @@ def _draw(pen: _Pen, doc: InvoiceDocument) -> None:
         pen.font(11, bold=True, color=(6, 118, 71))
         pen.text(f"Paid on {doc.date_text(doc.paid_on)}. Thank you.")
 
-    if doc.seller is not None and doc.seller.footer:
-        pdf.ln(4)
-        pen.rule(2)
-        pen.font(9, color=_Pen.MUTED)
-        pen.paragraph(doc.seller.footer, height=4.5)
+    _draw_footer(pen, doc)
 
 
 def _status_color(doc: InvoiceDocument) -> tuple[int, int, int]:

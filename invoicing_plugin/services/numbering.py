@@ -9,6 +9,10 @@ committed. A send that fails rolls back and gives its number back.
 
 Lock order is always *invoice row, then sequence row*, so two sends never
 deadlock.
+
+Credit notes number the same way from their own sequence (``model=CreditNoteSequence``,
+``INVOICING_CREDIT_NOTE_PREFIX``): a credit note takes its number while the credited
+invoice's row is locked, in the transaction that saves the note.
 """
 
 from __future__ import annotations
@@ -17,31 +21,35 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain.invoice import format_invoice_number
-from ..persistence.models import InvoiceSequence
+from ..persistence.models import CreditNoteSequence, InvoiceSequence
 from ..persistence.repository import WorkspaceRepository, insert_on_conflict
 
 
-def _ensure_sequence_row(session: Session, workspace_id: str) -> None:
+Sequence = type[InvoiceSequence] | type[CreditNoteSequence]
+
+
+def _ensure_sequence_row(session: Session, workspace_id: str, model: Sequence = InvoiceSequence) -> None:
     values = {"workspace_id": workspace_id, "next_value": 1}
     insert = insert_on_conflict(session.get_bind().dialect.name)
     if insert is not None:
-        stmt = insert(InvoiceSequence).values(**values).on_conflict_do_nothing(index_elements=["workspace_id"])
+        stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=["workspace_id"])
         session.execute(stmt)
         return
-    if session.get(InvoiceSequence, workspace_id) is not None:  # pragma: no cover - other backends
+    if session.get(model, workspace_id) is not None:  # pragma: no cover - other backends
         return
     try:  # pragma: no cover - other backends
         with session.begin_nested():
-            session.add(InvoiceSequence(**values))
+            session.add(model(**values))
     except IntegrityError:  # pragma: no cover - another transaction created it first
         pass
 
 
-def take_next_number(session: Session, workspace_id: str, prefix: str) -> str:
-    """Reserve the workspace's next invoice number in the current transaction."""
-    _ensure_sequence_row(session, workspace_id)
+def take_next_number(session: Session, workspace_id: str, prefix: str, *, model: Sequence = InvoiceSequence) -> str:
+    """Reserve the workspace's next number of ``model``'s sequence (invoices by default;
+    :class:`CreditNoteSequence` for credit notes) in the current transaction."""
+    _ensure_sequence_row(session, workspace_id, model)
     repo = WorkspaceRepository(session, workspace_id)
-    stmt = repo.select(InvoiceSequence).with_for_update().execution_options(populate_existing=True)
+    stmt = repo.select(model).with_for_update().execution_options(populate_existing=True)
     sequence = session.scalars(stmt).one()
     value = sequence.next_value
     sequence.next_value = value + 1

@@ -86,7 +86,7 @@ def status_page(invoice: Invoice) -> PayLinkOutcome | None:
         return PayLinkOutcome(invoice, page="paid")  # nothing left to pay (credited meanwhile)
     if status is InvoiceStatus.PROCESSING:
         return PayLinkOutcome(invoice, page="processing")
-    if status is InvoiceStatus.VOIDED:
+    if status in (InvoiceStatus.VOIDED, InvoiceStatus.CREDITED):  # a full credit note cancels it too
         return PayLinkOutcome(invoice, page="voided")
     if status is InvoiceStatus.REFUNDED:
         return PayLinkOutcome(invoice, page="refunded")

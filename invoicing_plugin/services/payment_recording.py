@@ -231,7 +231,8 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
     invoice.checkout_url = None
     flags: list[str] = []
     if new is InvoiceStatus.PAID_AFTER_VOID:
-        flag(invoice, "refund_due", f"{paid} was paid ({intent}) after the invoice was voided; refund it")
+        closed = "credited in full" if status is InvoiceStatus.CREDITED else "voided"
+        flag(invoice, "refund_due", f"{paid} was paid ({intent}) after the invoice was {closed}; refund it")
         flags.append("refund_due")
     fee_note = f", platform fee {money_text(fee_part, invoice.currency)}" if fee_part else ""
     left = ""

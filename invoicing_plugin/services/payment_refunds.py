@@ -182,8 +182,9 @@ def apply_refund_update(refund: Mapping[str, Any], *, source: str, scope_workspa
             invoice.amount_refunded_minor < (invoice.amount_paid_minor or 0):
         if invoice.voided_at is not None:
             action = Action.REFUND_FAILED_AFTER_VOID
-        elif (invoice.amount_paid_minor or 0) < invoice.amount_minor:
-            action = Action.REFUND_FAILED_PART  # it was only partly paid (issue 15)
+        elif (invoice.amount_paid_minor or 0) + (invoice.amount_credited_minor or 0) < invoice.amount_minor:
+            # It was only partly paid (issue 15); a balance settled by a credit note was paid.
+            action = Action.REFUND_FAILED_PART
         else:
             action = Action.REFUND_FAILED
         invoice.status = transition(InvoiceStatus.REFUNDED, action).value

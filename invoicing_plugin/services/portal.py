@@ -243,7 +243,7 @@ def load_portal(owner: PortalOwner, today: date | None = None, *, uow: UnitOfWor
             group = groups[key] = PortalGroup(title=title or OTHER_INVOICES, subject_ref=key)
         group.invoices.append(item)
         if item.can_pay:
-            # issue 15: what is still to pay (the total until part of it was paid).
+            # issue 15: what is still to pay (the total less what was paid and credited).
             due[invoice.currency] = due.get(invoice.currency, 0) + max(0, of_invoice(invoice).due_minor)
         if item.status_key == "overdue":
             overdue += 1

@@ -120,9 +120,11 @@ class InvoiceSnapshot:
     """Whether the pay link lets the client pay part of the balance (issue 15)."""
     partial_minimum_minor: int | None = None
     """The least part the pay link accepts (``None`` unless ``allow_partial``)."""
+    #: The sum of the invoice's credit notes (0 when none); ``due_minor`` has it taken off.
+    amount_credited_minor: int = 0
 
     @classmethod
-    def of(cls, invoice: Invoice, *, credited_minor: int = 0) -> "InvoiceSnapshot":
+    def of(cls, invoice: Invoice, *, credited_minor: int | None = None) -> "InvoiceSnapshot":
         balance = of_invoice(invoice, credited_minor=credited_minor)
         return cls(
             id=invoice.id,
@@ -169,6 +171,7 @@ class InvoiceSnapshot:
             discount_minor=int(getattr(invoice, "discount_minor", 0) or 0),
             discounts=tuple(DiscountSnapshot(a.vat.category.value, a.vat.rate, a.amount_minor)
                             for a in allowances_of(invoice)),
+            amount_credited_minor=balance.credited_minor,
         )
 
 

@@ -16,9 +16,9 @@ from flask import Blueprint, Response, abort, current_app, render_template, url_
 from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..state import get_state
-from ..persistence.models import Invoice
+from ..persistence.models import CreditNote, Invoice
 from ..persistence.repository import NotFound
-from ..services import documents, fees
+from ..services import credit_notes, documents, fees
 from ..services.seller import seller_details
 from ..services.links import external_path, external_url
 from .access import staff, staff_required
@@ -52,7 +52,7 @@ def invoice_print(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
     workspace = staff().workspace
     document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
-                                        seller=seller_details(workspace))
+                                        seller=seller_details(workspace), credit_notes=_notes(invoice))
     return invoice_document_response(
         document,
         back_url=_staff_invoice_url(invoice),
@@ -62,14 +62,55 @@ def invoice_print(invoice_id: int):
     )
 
 
+@bp.get("/credit-notes/<invoicing_id:credit_note_id>")
+@staff_required
+def credit_note_print(credit_note_id: int):
+    """A credit note of this workspace, printable (another workspace's id: 404)."""
+    try:
+        note, invoice = credit_notes.get_credit_note(staff().workspace.id, credit_note_id)
+    except NotFound:
+        abort(404)
+    return credit_note_response(note, invoice, staff().workspace, back_url=_staff_invoice_url(invoice),
+                                back_label=f"Back to invoice {invoice.number}", invoice_url=_staff_invoice_url(invoice),
+                                pdf_url=url_for(".credit_note_pdf", credit_note_id=note.id))
+
+
+@bp.get("/credit-notes/<invoicing_id:credit_note_id>/pdf")
+@staff_required
+def credit_note_pdf(credit_note_id: int):
+    try:
+        note, invoice = credit_notes.get_credit_note(staff().workspace.id, credit_note_id)
+    except NotFound:
+        abort(404)
+    return pdf_response(credit_note_document(note, invoice, staff().workspace))
+
+
+def credit_note_document(note, invoice, workspace) -> documents.CreditNoteDocument:
+    return documents.build_credit_note_document(
+        note, invoice, workspace, seller=seller_details(workspace),
+        settlement_label=credit_notes.SETTLEMENTS.get(note.settlement, note.settlement))
+
+
+def credit_note_response(note, invoice, workspace, *, back_url: str, back_label: str, invoice_url: str | None,
+                         pdf_url: str | None):
+    """The credit note's printable page (``invoicing/documents/credit_note.html``), staff's or client's."""
+    return render_template("invoicing/documents/credit_note.html", document=credit_note_document(note, invoice, workspace),
+                           back_url=back_url, back_label=back_label, pdf_url=pdf_url, invoice_url=invoice_url)
+
+
 @bp.get("/invoices/<invoicing_id:invoice_id>/pdf")
 @staff_required
 def invoice_pdf(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
     workspace = staff().workspace
     document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
-                                        seller=seller_details(workspace))
+                                        seller=seller_details(workspace), credit_notes=_notes(invoice))
     return pdf_response(document)
+
+
+def _notes(invoice: Invoice):
+    """The invoice's credit note rows, oldest first (for its document)."""
+    return staff().repo.list(CreditNote, CreditNote.invoice_id == invoice.id, order_by=CreditNote.id)
 
 
 # --- Shared by the staff and client pages -----------------------------------------------------
@@ -87,7 +128,7 @@ def invoice_document_response(document: documents.InvoiceDocument, *, back_url: 
     )
 
 
-def pdf_response(document: documents.InvoiceDocument) -> Response:
+def pdf_response(document) -> Response:
     body = documents.render_pdf(document)
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{documents.pdf_filename(document)}"'

@@ -21,6 +21,8 @@ from ..services.refunding import REFUND_REASONS
 from ..services.lines import MAX_LINES
 from ..services.tax_rates import CATEGORIES as TAX_CATEGORIES
 from ..services.tax_rates import NOTE_MAX as TAX_NOTE_MAX
+from ..services.credit_notes import REASON_MAX as CREDIT_REASON_MAX
+from ..services.credit_notes import SETTLEMENTS
 from ..services.text import has_nul, nul_message
 
 
@@ -203,6 +205,18 @@ class RefundForm(InvoicingForm):
     reason = SelectField("Reason", choices=choices([("", "No reason given"), *REFUND_REASONS.items()]), default="")
     note = TextAreaField("Note (kept with the refund in Stripe)", filters=[_strip], validators=[Optional()],
                          render_kw={"rows": 2, "maxlength": REFUND_NOTE_MAX})
+    request_token = HiddenField()
+
+
+class CreditNoteForm(InvoicingForm):
+    """A credit note on a sent invoice; the credit note service checks amount, reason and settlement."""
+
+    amount = StringField("Amount to credit, tax included (empty: all that is left)", filters=[_strip],
+                         validators=[Optional()], render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    reason = TextAreaField("Reason (printed on the credit note)", filters=[_strip],
+                           validators=[InputRequired("Say why the invoice is credited.")],
+                           render_kw={"rows": 2, "maxlength": CREDIT_REASON_MAX})
+    settlement = RadioField("Settle it by", choices=choices(SETTLEMENTS.items()), validate_choice=False)
     request_token = HiddenField()
 
 

@@ -15,6 +15,7 @@ from ..persistence.repository import NotFound
 from ..services import invoices as service
 from ..services import outbox, sending
 from ..services import refunding
+from ..services import credit_notes
 from ..services import templates as template_service
 from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
@@ -24,7 +25,8 @@ from . import invoice_lines as form_lines
 from .access import staff, staff_required
 from .input import id_arg
 from .forms import (
-    choices, ActionForm, DepositForm, InvoiceForm, MarkPaidForm, RefundForm, SendForm, TemplateForm, apply_errors,
+    choices, ActionForm, CreditNoteForm, DepositForm, InvoiceForm, MarkPaidForm, RefundForm, SendForm, TemplateForm,
+    apply_errors,
 )
 
 bp = Blueprint(
@@ -342,7 +344,22 @@ def _deposit_page(kind: str, subject_id: str):
 # --------------------------------------------------------------------- one invoice
 
 
-def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200):
+def _credit_note_form(invoice, form=None) -> CreditNoteForm:
+    """The credit note form, with the settlements that fit the invoice (before or after payment)."""
+    form = form or CreditNoteForm(formdata=None, request_token=refunding.new_request_token())
+    if not form.request_token.data:
+        form.request_token.data = refunding.new_request_token()
+    if invoice.status in ("sent", "partially_paid"):  # before payment, or on a partly paid one's balance
+        wanted = ["reduces_due"]
+    else:
+        wanted = [key for key in credit_notes.AFTER_PAYMENT if key != "refund" or invoice.payment_intent_id]
+    form.settlement.choices = choices((key, credit_notes.SETTLEMENTS[key]) for key in wanted)
+    if not form.settlement.data:  # what was posted stays as posted: the service judges it
+        form.settlement.data = wanted[0]
+    return form
+
+
+def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_note_form=None, status=200):
     ctx = staff()
     actions = allowed_actions(invoice.status)
     availability = payment_availability(ctx.workspace.id)
@@ -361,6 +378,7 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
     elif not refund_form.request_token.data:
         refund_form.request_token.data = refunding.new_request_token()
     show_pay_link = invoice.status not in ("draft",) and invoice.send_method != "manual" and invoice.stripe_mode
+    creditable = credit_notes.creditable_amount(invoice)
     return render_template(
         "invoicing/invoice_detail.html",
         invoice=invoice,
@@ -391,6 +409,10 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, status=200
         refundable=refundable,
         refund_form=refund_form,
         subject_url=_subject_url(invoice),
+        creditable=creditable,
+        credit_note_form=_credit_note_form(invoice, credit_note_form) if creditable else None,
+        credit_notes=credit_notes.credit_notes_of_invoice(ctx.workspace.id, invoice.id),
+        client_credit=credit_notes.client_credit_balance(ctx.workspace.id, invoice.client_id),
     ), status
 
 
@@ -525,6 +547,42 @@ def invoice_refund(invoice_id: int):
     else:
         _success(f"Stripe accepted the refund of {format_money(result.amount)} ({result.refund_id}). The invoice "
                  "shows it as soon as Stripe confirms it.")
+    return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
+
+
+@bp.post("/invoices/<invoicing_id:invoice_id>/credit-notes")
+@staff_required
+def invoice_credit_note(invoice_id: int):
+    """Make a credit note on a sent invoice (services/credit_notes.py): before payment it lowers the
+    amount due (all of it closes the invoice), after payment it is refunded or kept as client credit."""
+    ctx = staff()
+    invoice = service.get_invoice(ctx.workspace.id, invoice_id)  # 404 before anything else
+    form = CreditNoteForm()
+    _credit_note_form(invoice, form)
+    if not form.validate_on_submit():
+        return _render_detail(invoice, credit_note_form=form, status=422)
+    try:
+        note = credit_notes.create_credit_note(
+            ctx.workspace.id, ctx.actor, invoice_id, amount=form.amount.data or None, reason=form.reason.data or "",
+            settlement=form.settlement.data or None, request_token=form.request_token.data or None,
+        )
+    except ValidationFailed as exc:
+        for message in apply_errors(form, exc.errors):
+            _error(message)
+        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), credit_note_form=form, status=422)
+    except refunding.RefundUnanswered as exc:
+        # Stripe may have made the refund: the same form (same request token) again is the same
+        # refund, so it comes back as sent; a fresh form would refund twice.
+        _error(exc.message)
+        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), credit_note_form=form, status=503)
+    except PaidMeanwhile as exc:
+        flash(exc.message, "invoicing-info")
+    except NotFound:
+        raise  # the host's 404 page (see _not_found), never a message
+    except InvoicingError as exc:
+        _error(exc.message)
+    else:
+        _success(f"Credit note {note.number} for {format_money(note.amount)} saved.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
 
 

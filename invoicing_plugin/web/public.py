@@ -20,7 +20,7 @@ they render.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, render_template, request
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from ..domain.balance import of_invoice
 from ..domain.calendar import UTC, local_day
@@ -29,9 +29,10 @@ from ..domain.invoice import display_status
 from ..host import HostWorkspace
 from ..state import get_state
 from ..persistence.repository import NotFound
-from ..services import sending
+from ..services import credit_notes, sending
 from ..services.invoices import today
 from .access import private_token_page
+from .documents import credit_note_document, credit_note_response, pdf_response
 
 bp = Blueprint("invoicing_public", __name__, template_folder="templates")
 
@@ -91,6 +92,28 @@ def pay(token: str):
     if outcome.page == "choose" and outcome.message:
         return _page(outcome, 400)  # a refused amount: the form again, with the reason
     return _page(outcome, 503 if outcome.page == "error" else 200)
+
+
+@bp.get("/credit-notes/<token>")
+def credit_note(token: str):
+    """A credit note's document for the client (its unguessable token is the key)."""
+    note, invoice = credit_notes.find_by_token(token)
+    workspace = _workspace(invoice)
+    if workspace is None:
+        raise NotFound("credit note")
+    back = sending.pay_link(invoice)
+    return credit_note_response(note, invoice, workspace, back_url=back, back_label=f"Invoice {invoice.number}",
+                                invoice_url=None, pdf_url=url_for("invoicing_public.credit_note_pdf", token=token))
+
+
+@bp.get("/credit-notes/<token>/pdf")
+def credit_note_pdf(token: str):
+    """The client's copy of a credit note as PDF."""
+    note, invoice = credit_notes.find_by_token(token)
+    workspace = _workspace(invoice)
+    if workspace is None:
+        raise NotFound("credit note")
+    return pdf_response(credit_note_document(note, invoice, workspace))
 
 
 @bp.get("/pay/<token>/success")

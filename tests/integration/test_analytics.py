@@ -104,7 +104,7 @@ def test_counts_by_status_are_for_invoices_created_in_the_period(app, world, dat
     counts = report(app, world.acme).status_counts
 
     assert counts == {"draft": 1, "sent": 1, "processing": 1, "paid": 5, "voided": 0, "paid_after_void": 0,
-                      "refunded": 1, "partially_paid": 0}
+                      "refunded": 1, "partially_paid": 0, "credited": 0}
 
 
 def test_another_workspace_sees_only_its_own_figures(app, world, dataset):

@@ -33,6 +33,7 @@ def _calls(ws: str, invoice_id, client_id: str, proposal_id: str):
         "send": lambda: api.send(ws, ACTOR, invoice_id, method="manual"),
         "void": lambda: api.void(ws, ACTOR, invoice_id),
         "mark_paid": lambda: api.mark_paid(ws, ACTOR, invoice_id, method="cash"),
+        "create_credit_note": lambda: api.create_credit_note(ws, ACTOR, invoice_id, amount="1", reason="x"),
         "get_invoice": lambda: api.get_invoice(ws, invoice_id),
         "list_invoices": lambda: api.list_invoices(ws),
     }

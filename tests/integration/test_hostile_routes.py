@@ -132,6 +132,15 @@ def walk_world(app, world, connected_workspace, stripe_emulator):
             ("main.accept_proposal", "token"): accept_token,
         }
     values["draft_id"] = str(kept_draft.id)
+    credited = draft(app, world, description="Credited for the walk", send_method="manual")
+    send(app, world, credited.id, method="manual")
+    with app.test_request_context():
+        from invoicing_plugin import api
+
+        note = api.create_credit_note(world.acme, "user:test", credited.id, amount="10", reason="Walk")
+    values["credit_note_id"] = str(note.id)
+    values[("invoicing_public.credit_note", "token")] = note.public_token
+    values[("invoicing_public.credit_note_pdf", "token")] = note.public_token
     emailed = draft(app, world, description="Emailed for the walk")
     send(app, world, emailed.id, method="email")
     with app.app_context():

@@ -434,3 +434,37 @@ def test_0012_moves_each_received_payment_to_a_payment_row(empty_engine):
             connection.execute(insert(p).values(invoice_id=5, workspace_id="1", amount_minor=1, currency="GBP",
                                                 method="stripe", received_at=at, payment_intent_id="pi_1",
                                                 created_at=at))
+
+
+def test_0014_gives_existing_invoices_no_credit_and_a_new_credit_note_numbers_from_one(empty_engine):
+    """Invoices from before credit notes (0014) owe what they did: their credited sum reads 0."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, select
+
+    from invoicing_plugin.persistence.models import CreditNote, CreditNoteSequence, Invoice
+
+    upgrade(empty_engine, "0010")
+    at = datetime(2025, 3, 31, 23, 30, tzinfo=timezone.utc)
+    base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "description": "Audit",
+            "currency": "GBP", "amount_minor": 1000, "amount_refunded_minor": 0, "checkout_attempt": 0,
+            "online_payment_unavailable": False, "version": 1, "created_at": at, "updated_at": at,
+            "status": "sent", "kind": "standard", "send_method": "email", "idempotency_nonce": "n" * 32,
+            "amount_dispute_lost_minor": 0}
+    with empty_engine.begin() as connection:
+        connection.execute(insert(_as_migrated(connection, Invoice)),
+                           [{**base, "workspace_id": "1", "public_token": f"t{n}", "number": f"INV-000{n}"}
+                            for n in range(1, 4)])
+
+    upgrade(empty_engine)
+
+    with empty_engine.begin() as connection:
+        credited = connection.execute(select(Invoice.__table__.c.amount_credited_minor)).scalars().all()
+        assert credited == [0, 0, 0]
+        assert connection.execute(select(CreditNoteSequence.__table__)).all() == []
+        first = connection.execute(select(Invoice.__table__.c.id).order_by(Invoice.__table__.c.id)).scalars().first()
+        connection.execute(insert(CreditNote.__table__).values(
+            workspace_id="1", number="CN-0001", public_token="p" * 43, invoice_id=first, client_id="c",
+            amount_minor=100, currency="GBP", reason="Correction", settlement="reduces_due", created_at=at))
+    with empty_engine.connect() as connection:
+        assert connection.execute(select(CreditNote.__table__.c.number)).scalars().all() == ["CN-0001"]

@@ -51,13 +51,18 @@ CURRENCIES = ("GBP", "USD", "EUR")
 OPEN = ("sent", "processing", "partially_paid")
 STEPS = 200
 #: How likely each operation is when it can run (1 unless said here).
-WEIGHTS = {"edit": 0.5, "delete": 0.3, "redeliver": 0.4, "mark_part_paid": 0.5, "pay": 2}
+WEIGHTS = {"edit": 0.5, "delete": 0.3, "redeliver": 0.4, "mark_part_paid": 0.5, "pay": 2, "credit_all": 0.15}
 OPERATIONS = ("create", "edit", "delete", "send_manual", "send_link", "pay", "pay_and_return", "pay_delayed",
               "refund_first", "settle", "renew_link", "mark_paid", "void", "pay_after_void", "pay_twice", "refund_part",
-              "refund_rest", "redeliver", "mark_part_paid")
+              "refund_rest", "redeliver", "mark_part_paid", "credit_part", "credit_all")
 
 
 # --- Reading the database ---------------------------------------------------------------------
+
+
+def due_of(row) -> int:
+    """The balance of an open invoice (row or ORM object): total less paid less credited."""
+    return row.amount_minor - (row.amount_paid_minor or 0) - (row.amount_credited_minor or 0)
 
 
 def drift(app, workspace_id=None) -> list:
@@ -143,11 +148,11 @@ def expected_report(invoices, workspace_id: str, period: analytics.DateRange, on
             month[2] += fee
         if invoice.status in OPEN:
             figures = of(invoice.currency)
-            # issue 15: what is still to receive (the total until a part is paid).
-            figures["outstanding"] += invoice.amount_minor - (invoice.amount_paid_minor or 0)
+            # issue 15: what is still to receive (the total less what was paid and credited).
+            figures["outstanding"] += due_of(invoice)
             figures["outstanding_count"] += 1
             if invoice.status == "sent" and invoice.due_date is not None and invoice.due_date < on:
-                figures["overdue"] += invoice.amount_minor
+                figures["overdue"] += due_of(invoice)
                 figures["overdue_count"] += 1
     for figures in currencies.values():
         figures["months"] = [(month, *values) for month, values in figures["months"].items()]
@@ -194,6 +199,7 @@ class Tracked:
     token: str
     spare_session: str | None = None  # an older Checkout Session the client still has open
     parts: bool = False  # paid in parts (issue 15): its Stripe charge is not all it received
+    expired_by_credit: bool = False  # a credit note expired its session: the pay link makes the next one
 
 
 class Scenario:
@@ -225,24 +231,32 @@ class Scenario:
             "delete": where(lambda t, r: r.status == "draft"),
             "send_manual": where(lambda t, r: r.status == "draft" and r.send_method == "manual"),
             "send_link": where(lambda t, r: r.status == "draft" and r.send_method == "stripe_link"),
-            "pay": where(lambda t, r: r.status in ("sent", "partially_paid") and r.checkout_session_id is not None),
-            "pay_and_return": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None),
-            "pay_delayed": where(lambda t, r: r.status in ("sent", "partially_paid") and r.checkout_session_id is not None),
-            "refund_first": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None),
+            "pay": where(lambda t, r: r.status in ("sent", "partially_paid") and r.checkout_session_id is not None
+                                 and not t.expired_by_credit),
+            "pay_and_return": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None
+                                    and not t.expired_by_credit),
+            "pay_delayed": where(lambda t, r: r.status in ("sent", "partially_paid") and r.checkout_session_id is not None
+                                 and not t.expired_by_credit),
+            "refund_first": where(lambda t, r: r.status == "sent" and r.checkout_session_id is not None
+                                  and not t.expired_by_credit),
             "settle": where(lambda t, r: r.status == "processing"),
             "renew_link": where(lambda t, r: r.status in ("sent", "partially_paid") and r.stripe_mode
-                                and r.checkout_session_id is None),
+                                and (r.checkout_session_id is None or t.expired_by_credit)),
             "mark_paid": where(lambda t, r: r.status in ("sent", "partially_paid")),
-            "mark_part_paid": where(lambda t, r: r.status in ("sent", "partially_paid")
-                                    and r.amount_minor - (r.amount_paid_minor or 0) >= 200),
+            "mark_part_paid": where(lambda t, r: r.status in ("sent", "partially_paid") and due_of(r) >= 200),
             "void": where(lambda t, r: r.status == "sent"),
-            "pay_after_void": where(lambda t, r: r.status == "voided" and t.spare_session is not None),
+            "pay_after_void": where(lambda t, r: r.status in ("voided", "credited") and t.spare_session is not None),
             "pay_twice": where(lambda t, r: r.status in ("paid", "refunded") and t.spare_session is not None),
             "refund_part": where(lambda t, r: r.status in ("paid", "paid_after_void") and r.payment_intent_id
                                  and not t.parts and r.amount_paid_minor - r.amount_refunded_minor > 1),
             "refund_rest": where(lambda t, r: r.status in ("paid", "paid_after_void") and r.payment_intent_id
                                  and not t.parts),
             "redeliver": [0] if self.delivered else [],
+            # Issue 15: credit notes before payment and on a partly paid invoice's balance (the
+            # amount due, then nothing, is open; all of a partly paid one's balance makes it paid).
+            "credit_part": where(lambda t, r: r.status in ("sent", "partially_paid") and r.stripe_mode
+                                 and not t.expired_by_credit and due_of(r) >= 2_000),
+            "credit_all": where(lambda t, r: r.status in ("sent", "partially_paid")),
         }
 
     def step(self) -> str:
@@ -343,6 +357,7 @@ class Scenario:
 
     def renew_link(self, invoice: Tracked):
         assert self.http.get(f"/invoicing/pay/{invoice.token}").status_code == 303
+        invoice.expired_by_credit = False
         return f"#{invoice.id}"
 
     def mark_paid(self, invoice: Tracked):
@@ -353,7 +368,7 @@ class Scenario:
     def mark_part_paid(self, invoice: Tracked):
         """issue 15: part of the balance received by hand; the invoice is partially paid."""
         row = self.rows()[invoice.id]
-        due = row.amount_minor - (row.amount_paid_minor or 0)
+        due = due_of(row)
         amount = self.rng.randint(1, due // 100 - 1) * 100  # whole units: every currency's step
         api.mark_paid(invoice.workspace_id, ACTOR, invoice.id, method="bank_transfer", amount=amount)
         invoice.parts = True
@@ -363,6 +378,20 @@ class Scenario:
         if self.rows()[invoice.id].stripe_mode and invoice.spare_session is None and self.rng.random() < 0.9:
             invoice.spare_session = new_session(self.app, invoice.id, make_current=False)
         api.void(invoice.workspace_id, ACTOR, invoice.id)
+        return f"#{invoice.id}"
+
+    def credit_part(self, invoice: Tracked):
+        row = self.rows()[invoice.id]
+        amount = self.rng.randint(1, due_of(row) - 1_000)  # leaves at least Stripe's minimum to pay
+        api.create_credit_note(invoice.workspace_id, ACTOR, invoice.id, amount=amount, reason="Partly credited")
+        # The old session was expired: the pay link (renew_link) opens one for the amount due.
+        invoice.expired_by_credit = True
+        return f"#{invoice.id} {amount}"
+
+    def credit_all(self, invoice: Tracked):
+        if self.rows()[invoice.id].stripe_mode and invoice.spare_session is None and self.rng.random() < 0.5:
+            invoice.spare_session = new_session(self.app, invoice.id, make_current=False)
+        api.create_credit_note(invoice.workspace_id, ACTOR, invoice.id, reason="Cancelled")
         return f"#{invoice.id}"
 
     def pay_after_void(self, invoice: Tracked):

@@ -44,6 +44,14 @@ EXPECTED_TRANSITIONS = {
     (S.PARTIALLY_PAID, A.REFUND_FULL): S.REFUNDED,
     (S.VOIDED, A.PART_PAYMENT_SUCCEEDED): S.PAID_AFTER_VOID,
     (S.REFUNDED, A.REFUND_FAILED_PART): S.PARTIALLY_PAID,
+    # issue 15: a credit note for all that is due closes an unpaid invoice; money that still
+    # arrives on an old session is real and is to be refunded, as after a void.
+    (S.SENT, A.CREDIT_FULL): S.CREDITED,
+    (S.CREDITED, A.PAYMENT_SUCCEEDED): S.PAID_AFTER_VOID,
+    # issue 15, credit notes meet partial payments: a credit note for the whole balance of a
+    # partly paid invoice settles it (paid: money for part, the rest credited).
+    (S.PARTIALLY_PAID, A.CREDIT_FULL): S.PAID,
+    (S.CREDITED, A.PART_PAYMENT_SUCCEEDED): S.PAID_AFTER_VOID,
 }
 FORBIDDEN = [pair for pair in product(InvoiceStatus, Action) if pair not in TRANSITIONS]
 
@@ -144,6 +152,8 @@ EXPECTED_NOOPS = {
     (S.PAID, A.PART_PAYMENT_SUCCEEDED),
     (S.PAID_AFTER_VOID, A.PART_PAYMENT_SUCCEEDED),
     (S.REFUNDED, A.PART_PAYMENT_SUCCEEDED),
+    (S.CREDITED, A.PAYMENT_STARTED),
+    (S.CREDITED, A.PAYMENT_FAILED),
 }
 
 
@@ -199,7 +209,7 @@ def test_unknown_status_is_a_programming_error() -> None:
     [
         (S.DRAFT, {A.SEND}),
         (S.SENT, {A.PAYMENT_STARTED, A.PAYMENT_SUCCEEDED, A.MARK_PAID, A.VOID, A.PART_PAYMENT_SUCCEEDED,
-                  A.MARK_PART_PAID}),
+                  A.MARK_PART_PAID, A.CREDIT_FULL}),
         (S.PROCESSING, {A.PAYMENT_SUCCEEDED, A.PAYMENT_FAILED, A.PART_PAYMENT_SUCCEEDED, A.PAYMENT_FAILED_PART}),
         (S.PAID, {A.REFUND_FULL}),
         (S.VOIDED, {A.PAYMENT_SUCCEEDED, A.PART_PAYMENT_SUCCEEDED}),
@@ -207,7 +217,8 @@ def test_unknown_status_is_a_programming_error() -> None:
         (S.REFUNDED, {A.REFUND_FAILED, A.REFUND_FAILED_AFTER_VOID, A.REFUND_FAILED_PART}),
         # issue 15: no VOID (money was received on it: refund or credit instead).
         (S.PARTIALLY_PAID, {A.PAYMENT_STARTED, A.PAYMENT_SUCCEEDED, A.PART_PAYMENT_SUCCEEDED, A.MARK_PAID,
-                            A.MARK_PART_PAID, A.REFUND_FULL}),
+                            A.MARK_PART_PAID, A.REFUND_FULL, A.CREDIT_FULL}),
+        (S.CREDITED, {A.PAYMENT_SUCCEEDED, A.PART_PAYMENT_SUCCEEDED}),
     ],
     ids=enum_id,
 )
@@ -217,12 +228,12 @@ def test_allowed_actions_per_status(status: InvoiceStatus, actions: set[Action])
 
 def test_status_and_action_values_are_stable_for_the_database() -> None:
     assert [status.value for status in InvoiceStatus] == [
-        "draft", "sent", "processing", "paid", "voided", "paid_after_void", "refunded", "partially_paid"
+        "draft", "sent", "processing", "paid", "voided", "paid_after_void", "refunded", "partially_paid", "credited"
     ]
     assert [action.value for action in Action] == [
         "send", "payment_started", "payment_succeeded", "payment_failed",
         "mark_paid", "void", "refund_full", "refund_failed", "refund_failed_after_void",
-        "part_payment_succeeded", "mark_part_paid", "payment_failed_part", "refund_failed_part",
+        "part_payment_succeeded", "mark_part_paid", "payment_failed_part", "refund_failed_part", "credit_full",
     ]  # fmt: skip
 
 

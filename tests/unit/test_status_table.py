@@ -62,7 +62,7 @@ def test_the_derived_status_sets_are_the_ones_the_code_used_before():
     assert statuses.EDITABLE == ("draft",)
     # portal._VISIBLE.
     assert statuses.CLIENT_VISIBLE == ("sent", "processing", "partially_paid", "paid", "voided", "paid_after_void",
-                                       "refunded")
+                                       "refunded", "credited")
     assert statuses.CAN_BE_OVERDUE == ("sent",)
 
 
@@ -76,25 +76,26 @@ def test_the_old_names_are_the_derived_views():
     assert dict(invoices.STATUS_FILTERS) == {
         "draft": "Draft", "sent": "Sent", "overdue": "Overdue", "processing": "Processing",
         "partially_paid": "Partially paid", "paid": "Paid",
-        "voided": "Voided", "paid_after_void": "Paid after void", "refunded": "Refunded",
+        "voided": "Voided", "paid_after_void": "Paid after void", "refunded": "Refunded", "credited": "Credited",
     }
     assert list(invoices.STATUS_FILTERS) == ["draft", "sent", "overdue", "processing", "partially_paid", "paid",
-                                             "voided", "paid_after_void", "refunded"]
+                                             "voided", "paid_after_void", "refunded", "credited"]
     assert dict(portal.CLIENT_STATUS_LABELS) == {
         "sent": "Awaiting payment", "overdue": "Overdue", "processing": "Payment processing", "paid": "Paid",
         "voided": "Cancelled", "paid_after_void": "Paid — refund on its way", "refunded": "Refunded",
-        "partially_paid": "Partly paid",
+        "partially_paid": "Partly paid", "credited": "Cancelled by credit note",
     }
     assert dict(documents.DOCUMENT_STATUS) == {
         "draft": "Draft", "sent": "Awaiting payment", "overdue": "Overdue", "processing": "Payment processing",
         "paid": "Paid", "voided": "Cancelled", "paid_after_void": "Cancelled (payment received, refund due)",
-        "refunded": "Refunded", "partially_paid": "Partially paid",
+        "refunded": "Refunded", "partially_paid": "Partially paid", "credited": "Credited in full",
     }
     # The analytics page's counts (a template literal before).
     assert statuses.REPORT_LABELS == (
         ("draft", "Drafts"), ("sent", "Awaiting payment"), ("processing", "Processing"),
         ("partially_paid", "Partially paid"), ("paid", "Paid"),
         ("voided", "Voided"), ("paid_after_void", "Paid after void"), ("refunded", "Refunded"),
+        ("credited", "Credited"),
     )
 
 
@@ -104,11 +105,12 @@ def test_the_tones_reproduce_the_colours_the_stylesheets_gave_each_status():
     assert dict(statuses.TONES) == {
         "draft": "neutral", "sent": "info", "overdue": "danger", "processing": "info", "paid": "ok",
         "voided": "danger", "paid_after_void": "danger", "refunded": "neutral", "partially_paid": "info",
+        "credited": "neutral",
     }
     # portal.css: paid green, overdue red, processing amber, the closed ones grey, sent plain.
     assert dict(statuses.CLIENT_TONES) == {
         "sent": "info", "overdue": "danger", "processing": "warn", "paid": "ok", "voided": "muted",
-        "paid_after_void": "muted", "refunded": "muted", "partially_paid": "warn",
+        "paid_after_void": "muted", "refunded": "muted", "partially_paid": "warn", "credited": "muted",
     }
 
 
@@ -116,7 +118,7 @@ def test_the_refusal_phrases_are_the_ones_before():
     assert dict(statuses.PHRASES) == {
         "draft": "a draft", "sent": "awaiting payment", "processing": "processing a payment", "paid": "paid",
         "voided": "voided", "paid_after_void": "voided but was paid (refund due)", "refunded": "refunded",
-        "partially_paid": "partially paid",
+        "partially_paid": "partially paid", "credited": "credited in full",
     }
 
 

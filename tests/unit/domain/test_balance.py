@@ -54,3 +54,18 @@ def test_of_invoice_reads_the_cached_columns_and_caps_early_refunds():
     assert of_invoice(invoice).paid_minor == 0 and of_invoice(invoice).due_minor == 10_000
     invoice.amount_paid_minor = 10_000
     assert of_invoice(invoice, credited_minor=1_000).due_minor == 2_000
+
+
+def test_of_invoice_takes_the_invoices_own_credit_notes_unless_told_otherwise():
+    """issue 15, credit notes merged with partial payments: every caller of ``of_invoice`` sees
+    ``amount_credited_minor`` without passing it (checkout, payment check, mark_paid, snapshot...)."""
+    invoice = SimpleNamespace(amount_minor=10_000, amount_paid_minor=2_500, amount_refunded_minor=0,
+                              amount_dispute_lost_minor=0, amount_credited_minor=4_000)
+    assert (of_invoice(invoice).credited_minor, of_invoice(invoice).due_minor) == (4_000, 3_500)
+    assert of_invoice(invoice, credited_minor=1_000).due_minor == 6_500  # "what if" stays possible
+    invoice.amount_credited_minor = None  # a row read before the column had its default
+    assert of_invoice(invoice).due_minor == 7_500
+    # A client's credit kept on a paid invoice is a negative due: shown as the client's credit.
+    paid = SimpleNamespace(amount_minor=10_000, amount_paid_minor=10_000, amount_refunded_minor=0,
+                           amount_dispute_lost_minor=0, amount_credited_minor=3_000)
+    assert (of_invoice(paid).due_minor, of_invoice(paid).overpaid_minor) == (-3_000, 3_000)
