@@ -112,6 +112,7 @@ def create_draft(
     supply_end: date | None = None,
     payment_terms: str | None = None,
     lines: list[dict] | None = None,
+    deduct_deposits: bool | list = False,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
@@ -140,6 +141,17 @@ def create_draft(
     ``payment_terms`` (text, up to 500 characters) are printed on the invoice. Bad values
     raise :class:`ValidationFailed` (fields ``buyer_name``, ``buyer_country``,
     ``buyer_vat_id`` ..., ``supply_date``, ``supply_end``, ``payment_terms``).
+
+    ``deduct_deposits`` (with ``subject``): the subject's **paid** deposit invoices to deduct
+    from this one, each shown as a prepayment ("Deposit INV-0003 paid 12 March 2026:
+    −£500.00") so the amount due is the total less deposits (EN 16931 BT-113). ``False``
+    (the default, so existing host code keeps its meaning): none; ``True``: every one that
+    can be (paid, same currency, not deducted before); a list of deposit invoice ids:
+    exactly those, each refused with :class:`ValidationFailed` (field ``deduct_deposits``)
+    when it cannot be deducted (not paid, another subject or currency, already deducted),
+    :class:`NotFound` when it is not an invoice of this workspace. A deposit is deducted
+    once, ever; deleting the draft frees it. Deposits that would leave nothing to pay
+    are refused (never capped). The snapshot's ``prepaid_minor`` and ``prepayments`` show them.
     """
     data = DraftInput(
         client_id=str(client_id),
@@ -156,7 +168,7 @@ def create_draft(
         payment_terms=payment_terms,
         lines=None if lines is None else list(lines),
     )
-    return _invoices.create_draft(str(workspace_id), actor, data)
+    return _invoices.create_draft(str(workspace_id), actor, data, deduct_deposits=deduct_deposits)
 
 
 def _billing(workspace_id) -> str:
