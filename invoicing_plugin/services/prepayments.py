@@ -43,7 +43,7 @@ from ..domain.money import Money, format_money
 from ..persistence import locks
 from ..persistence.models import Invoice, Prepayment
 from ..persistence.repository import NotFound, as_id
-from .common import DEPOSIT_KIND
+from .common import DEPOSIT_KIND, unit_of_work
 from .errors import InvoicingError, ValidationFailed
 from .uow import UnitOfWork
 
@@ -132,11 +132,12 @@ def _deposits_of_subject(repo, subject_ref: str) -> list[Invoice]:
 
 
 def deductible_deposits(workspace_id: str, subject_ref: str | None, currency: str, *,
-                        uow: UnitOfWork) -> list[DepositChoice]:
+                        uow: UnitOfWork | None = None) -> list[DepositChoice]:
     """The subject's paid deposits (oldest first), each with why it cannot be deducted
     (``refusal``), for the draft form. Empty without a subject."""
-    if not subject_ref:
+    if not subject_ref or not isinstance(subject_ref, str):
         return []
+    uow = uow or unit_of_work()
     repo = uow.repository(workspace_id)
     zone = uow.zone(workspace_id)
     out = []
