@@ -273,3 +273,90 @@ def test_the_database_refuses_a_second_row_for_one_deposit(app, world):
             session.flush()
         session.rollback()
     assert first.prepaid_minor == 30_000
+
+
+# --- The staff page ---------------------------------------------------------------------------
+
+NEW = "/invoicing/invoices/new"
+
+
+def _form(world, **extra):
+    return {"client_id": world.client_a, "currency": "GBP", "description": "Final invoice", "send_method": "manual",
+            "amount": "1,000.00", "subject_ref": _subject(world), **extra}
+
+
+def _checkbox(html: str, deposit_id: int) -> str | None:
+    import re
+
+    match = re.search(rf'<input[^>]*name="deduct_deposit"[^>]*value="{deposit_id}"[^>]*>', html)
+    return match.group(0) if match else None
+
+
+def _saved_id(response) -> int:
+    assert response.status_code == 302, response.text
+    return int(response.headers["Location"].rstrip("/").split("/")[-1])
+
+
+def test_the_new_invoice_page_offers_paid_deposits_checked(app, world, staff_client):
+    deposit = _paid_deposit(app, world)
+    unpaid = _paid_deposit(app, world, percent=10, paid=False)
+    page = staff_client.get(f"{NEW}?subject={_subject(world)}")
+    assert page.status_code == 200
+    box = _checkbox(page.text, deposit.id)
+    assert box is not None and "checked" in box
+    assert _checkbox(page.text, unpaid.id) is None  # only paid deposits are offered
+    assert f"Deposit {deposit.number} paid " in page.text
+
+    saved = staff_client.post(NEW, data=_form(world, deposits_for=_subject(world), deduct_deposit=str(deposit.id)))
+    with app.test_request_context():
+        invoice = api.get_invoice(world.acme, _saved_id(saved))
+    assert (invoice.prepaid_minor, invoice.due_minor) == (30_000, 70_000)
+    # Deducted once: the next new invoice shows it, but not to tick.
+    again = staff_client.get(f"{NEW}?subject={_subject(world)}")
+    assert "disabled" in _checkbox(again.text, deposit.id) and "already deducted" in again.text
+
+
+def test_unticked_deposits_are_not_deducted(app, world, staff_client):
+    _paid_deposit(app, world)
+    saved = staff_client.post(NEW, data=_form(world, deposits_for=_subject(world)))
+    with app.test_request_context():
+        assert api.get_invoice(world.acme, _saved_id(saved)).prepaid_minor == 0
+
+
+def test_a_subject_picked_on_this_post_shows_its_deposits_before_saving(app, world, staff_client):
+    deposit = _paid_deposit(app, world)
+    before = _counts(app)
+    page = staff_client.post(NEW, data=_form(world))  # the deposits were never shown
+    assert page.status_code == 200
+    assert "choose which to deduct" in page.text
+    assert "checked" in _checkbox(page.text, deposit.id)
+    assert _counts(app) == before
+
+
+def test_the_page_refuses_a_deposit_clearly_and_saves_nothing(app, world, staff_client):
+    deposit = _paid_deposit(app, world)
+    before = _counts(app)
+    page = staff_client.post(NEW, data=_form(world, amount="100.00", deposits_for=_subject(world),
+                                             deduct_deposit=str(deposit.id)))
+    assert page.status_code == 422
+    assert "would leave nothing to pay" in page.text
+    assert _counts(app) == before
+
+
+@pytest.mark.parametrize("hostile", ["abc", "-1", "99999999", "1e3"])
+def test_the_page_answers_404_for_ids_that_are_no_invoice_of_this_workspace(app, world, staff_client, hostile):
+    _paid_deposit(app, world)
+    before = _counts(app)
+    response = staff_client.post(NEW, data=_form(world, deposits_for=_subject(world), deduct_deposit=hostile))
+    assert response.status_code == 404
+    assert _counts(app) == before
+
+
+def test_the_page_answers_404_for_another_workspaces_deposit(app, world, staff_client):
+    deposit = _paid_deposit(app, world)
+    with app.app_context():
+        session = get_state(app).session
+        session.execute(update(Invoice).where(Invoice.id == deposit.id).values(workspace_id=world.internal))
+        session.commit()
+    response = staff_client.post(NEW, data=_form(world, deposits_for=_subject(world), deduct_deposit=str(deposit.id)))
+    assert response.status_code == 404
