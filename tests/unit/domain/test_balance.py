@@ -54,3 +54,23 @@ def test_of_invoice_reads_the_cached_columns_and_caps_early_refunds():
     assert of_invoice(invoice).paid_minor == 0 and of_invoice(invoice).due_minor == 10_000
     invoice.amount_paid_minor = 10_000
     assert of_invoice(invoice, credited_minor=1_000).due_minor == 2_000
+
+
+def test_deposits_deducted_reduce_the_amount_due_but_not_what_was_paid_on_the_invoice():
+    b = balance(150_000, 40_000, prepaid_minor=50_000)
+    assert (b.prepaid_minor, b.paid_minor, b.due_minor) == (50_000, 40_000, 60_000)
+    assert balance(150_000, 110_000, prepaid_minor=50_000).overpaid_minor == 10_000
+
+
+def test_prepaid_is_whole_non_negative_minor_units():
+    with pytest.raises(TypeError):
+        balance(10_000, prepaid_minor=1.5)
+    with pytest.raises(ValueError):
+        balance(10_000, prepaid_minor=-1)
+
+
+def test_of_invoice_reads_the_invoices_prepaid_amount():
+    row = SimpleNamespace(amount_minor=100_000, amount_paid_minor=None, amount_refunded_minor=0, prepaid_minor=30_000)
+    assert of_invoice(row).due_minor == 70_000
+    del row.prepaid_minor  # a row read without the column (older callers): nothing deducted
+    assert of_invoice(row).due_minor == 100_000
