@@ -360,3 +360,28 @@ def test_the_page_answers_404_for_another_workspaces_deposit(app, world, staff_c
         session.commit()
     response = staff_client.post(NEW, data=_form(world, deposits_for=_subject(world), deduct_deposit=str(deposit.id)))
     assert response.status_code == 404
+
+
+def test_the_kept_outstanding_total_leaves_the_deposits_out_and_stays_exact(app, world):
+    from invoicing_plugin.persistence import totals
+    from invoicing_plugin.persistence.models import InvoiceTotal
+
+    _paid_deposit(app, world)
+    final = _final(app, world, deduct_deposits=True)
+    with app.test_request_context():
+        api.send(world.acme, ACTOR, final.id, method="manual")
+    with app.app_context():
+        session = get_state(app).session
+        outstanding = session.scalar(select(func.sum(InvoiceTotal.amount_minor)).where(
+            InvoiceTotal.workspace_id == world.acme, InvoiceTotal.measure == "open"))
+        assert outstanding == 70_000
+        assert totals.drift(session) == []
+        session.rollback()
+    with app.test_request_context():
+        api.mark_paid(world.acme, ACTOR, final.id, method="cash", amount="100.00")
+    with app.app_context():
+        session = get_state(app).session
+        assert session.scalar(select(func.sum(InvoiceTotal.amount_minor)).where(
+            InvoiceTotal.workspace_id == world.acme, InvoiceTotal.measure == "open")) == 60_000
+        assert totals.drift(session) == []
+        session.rollback()
