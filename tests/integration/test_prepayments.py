@@ -385,3 +385,18 @@ def test_the_kept_outstanding_total_leaves_the_deposits_out_and_stays_exact(app,
             InvoiceTotal.workspace_id == world.acme, InvoiceTotal.measure == "open")) == 60_000
         assert totals.drift(session) == []
         session.rollback()
+
+
+def test_the_pdf_lists_each_deposit_deducted(app, world, staff_client):
+    from tests.integration.test_documents import pdf_text
+
+    deposit = _paid_deposit(app, world)
+    final = _final(app, world, deduct_deposits=True)
+    with app.test_request_context():
+        api.send(world.acme, ACTOR, final.id, method="manual")
+    response = staff_client.get(f"/invoicing/invoices/{final.id}/pdf")
+    assert response.status_code == 200
+    text = " ".join(pdf_text(response.data).split())
+    assert f"Deposit {deposit.number} paid" in text
+    assert "-GBP 300.00" in text
+    assert "Amount due GBP 700.00" in text
