@@ -119,6 +119,7 @@ def create_draft(
     discount: str | int | None = None,
     allow_partial: bool = False,
     partial_minimum: str | int | None = None,
+    deduct_deposits: bool | list = False,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
@@ -159,6 +160,16 @@ def create_draft(
     at least ``partial_minimum`` (text as typed, or int minor units; required then; an
     amount Stripe can charge in the currency, no more than the total; errors under
     ``partial_minimum``). By default the pay link asks for the whole balance.
+    ``deduct_deposits`` (with ``subject``): the subject's **paid** deposit invoices to deduct
+    from this one, each shown as a prepayment ("Deposit INV-0003 paid 12 March 2026:
+    −£500.00") so the amount due is the total less deposits (EN 16931 BT-113). ``False``
+    (the default, so existing host code keeps its meaning): none; ``True``: every one that
+    can be (paid, same currency, not deducted before); a list of deposit invoice ids:
+    exactly those, each refused with :class:`ValidationFailed` (field ``deduct_deposits``)
+    when it cannot be deducted (not paid, another subject or currency, already deducted),
+    :class:`NotFound` when it is not an invoice of this workspace. A deposit is deducted
+    once, ever; deleting the draft frees it. Deposits that would leave nothing to pay
+    are refused (never capped). The snapshot's ``prepaid_minor`` and ``prepayments`` show them.
     """
     data = DraftInput(
         client_id=str(client_id),
@@ -178,7 +189,7 @@ def create_draft(
         allow_partial=allow_partial,
         partial_minimum=partial_minimum,
     )
-    return _invoices.create_draft(str(workspace_id), actor, data)
+    return _invoices.create_draft(str(workspace_id), actor, data, deduct_deposits=deduct_deposits)
 
 
 def _billing(workspace_id) -> str:

@@ -14,7 +14,10 @@ amounts of the invoice's own currency).
   client owes without any money moving; one settled by a refund also shows as ``refunded``
   once Stripe reports the refund, one kept as the client's credit leaves ``due`` negative
   (the client's credit on this invoice).
-* ``due`` -- ``total - paid - credited`` (BT-115, *amount due for payment*). Negative when
+* ``prepaid`` -- paid deposit invoices deducted from this invoice (prepayments, cached as
+  ``Invoice.prepaid_minor``). EN 16931 counts them in BT-113 with the payments; here they
+  are kept apart so ``paid`` stays the money received on *this* invoice.
+* ``due`` -- ``total - prepaid - paid - credited`` (BT-115, *amount due for payment*). Negative when
   more was paid than the invoice asks: an **overpayment**, kept as the client's credit on
   the invoice and shown (``overpaid``), never silently dropped.
 
@@ -49,6 +52,7 @@ class Balance:
     refunded_minor: int
     dispute_lost_minor: int
     credited_minor: int
+    prepaid_minor: int = 0
 
     @property
     def paid_minor(self) -> int:
@@ -57,8 +61,8 @@ class Balance:
 
     @property
     def due_minor(self) -> int:
-        """Total less paid less credited (BT-115); negative for an overpayment."""
-        return self.total_minor - self.paid_minor - self.credited_minor
+        """Total less deposits deducted, paid and credited (BT-115); negative for an overpayment."""
+        return self.total_minor - self.prepaid_minor - self.paid_minor - self.credited_minor
 
     @property
     def overpaid_minor(self) -> int:
@@ -72,7 +76,7 @@ class Balance:
 
 
 def balance(total_minor: int, received_minor: int = 0, *, refunded_minor: int = 0, dispute_lost_minor: int = 0,
-            credited_minor: int = 0) -> Balance:
+            credited_minor: int = 0, prepaid_minor: int = 0) -> Balance:
     """The balance of an invoice of ``total_minor`` (``Invoice.amount_minor``, tax included).
 
     Every amount is a non-negative ``int`` of minor units in the invoice's currency;
@@ -88,7 +92,8 @@ def balance(total_minor: int, received_minor: int = 0, *, refunded_minor: int = 
     """
     values = {name: _minor(name, value) for name, value in (
         ("total_minor", total_minor), ("received_minor", received_minor), ("refunded_minor", refunded_minor),
-        ("dispute_lost_minor", dispute_lost_minor), ("credited_minor", credited_minor))}
+        ("dispute_lost_minor", dispute_lost_minor), ("credited_minor", credited_minor),
+        ("prepaid_minor", prepaid_minor))}
     if values["refunded_minor"] + values["dispute_lost_minor"] > values["received_minor"]:
         raise ValueError(
             f"refunds ({refunded_minor}) and lost disputes ({dispute_lost_minor}) exceed what was received "
@@ -111,4 +116,4 @@ def of_invoice(invoice, *, credited_minor: int | None = None) -> Balance:
     refunded = min(int(invoice.amount_refunded_minor or 0), received)
     lost = min(int(getattr(invoice, "amount_dispute_lost_minor", 0) or 0), received - refunded)
     return balance(int(invoice.amount_minor), received, refunded_minor=refunded, dispute_lost_minor=lost,
-                   credited_minor=credited_minor)
+                   credited_minor=credited_minor, prepaid_minor=int(getattr(invoice, "prepaid_minor", 0) or 0))

@@ -74,9 +74,12 @@ class Figures:
     #: The invoice's credit notes (revision 0014): an open invoice owes this much less.
     amount_credited_minor: int | None = 0
 
+    #: Paid deposits deducted from the invoice (``Invoice.prepaid_minor``): not outstanding.
+    prepaid_minor: int | None = 0
+
     FIELDS = ("workspace_id", "status", "currency", "amount_minor", "amount_paid_minor", "amount_refunded_minor",
               "application_fee_minor", "created_at", "paid_at", "due_date", "amount_dispute_lost_minor",
-              "payment_method", "amount_credited_minor")
+              "payment_method", "amount_credited_minor", "prepaid_minor")
 
 
 #: ``(invoices, amount_minor, fee_minor)`` to add to a row.
@@ -105,7 +108,8 @@ def contribution(f: Figures, zone: tzinfo | None = None) -> dict[Key, TotalsDelt
         out[key] = (1, revenue, fee_taken_minor(f.application_fee_minor, f.payment_method))
     if f.status in OPEN_STATUSES and f.currency:
         key = Key(f.workspace_id, "open", f.due_date or NO_DUE_DATE, status=f.status, currency=f.currency)
-        out[key] = (1, (f.amount_minor or 0) - (f.amount_paid_minor or 0) - (f.amount_credited_minor or 0), 0)
+        out[key] = (1, (f.amount_minor or 0) - (f.amount_paid_minor or 0) - (f.amount_credited_minor or 0)
+                    - (f.prepaid_minor or 0), 0)
     return out
 
 

@@ -309,6 +309,9 @@ class Invoice(Base):
     # transaction: the amount due is the total less payments less this (domain/balance.py).
     amount_credited_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0",
                                                        active_history=True)
+    # Paid deposits deducted from this invoice (revision 0017): the sum of its
+    # invoicing_prepayments rows, part of EN 16931's paid amount BT-113 (domain/balance.py).
+    prepaid_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", active_history=True)
     stripe_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
     # stripe | bank_transfer | cash | ...; counted by the revenue totals (no platform fee outside Stripe).
     payment_method: Mapped[str | None] = mapped_column(String(32), active_history=True)
@@ -334,6 +337,10 @@ class Invoice(Base):
     )
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan", lazy="select"
+    )
+    prepayments: Mapped[list["Prepayment"]] = relationship(
+        foreign_keys="Prepayment.invoice_id", order_by="Prepayment.id", cascade="all, delete-orphan",
+        lazy="select",
     )
 
 
@@ -469,6 +476,32 @@ class Payment(Base):
     application_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Prepayment(Base):
+    """A paid deposit invoice deducted from a later invoice (revision 0017; EN 16931 BT-113).
+
+    ``deposit_invoice_id`` is unique: a deposit is deducted once, ever (the database says so,
+    also when two requests deduct it at the same moment). The row goes with the invoice it
+    is deducted from (deleting that draft frees the deposit). ``amount_minor`` is what the
+    deposit kept when deducted (paid less refunds and lost disputes), in ``currency`` (the
+    deposit's, which is the invoice's); ``reference`` its number, ``paid_on`` the day it was
+    paid in the workspace's zone.
+    """
+
+    __tablename__ = "invoicing_prepayments"
+    __table_args__ = (UniqueConstraint("deposit_invoice_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="CASCADE"), index=True)
+    deposit_invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="RESTRICT"))
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reference: Mapped[str] = mapped_column(String(40))
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -255,7 +255,8 @@ def _contributions(workspace_ids: list[str] | None, zone: tzinfo = UTC):
     open_ = (
         select(i.workspace_id, literal("open"), due, i.status, i.currency, func.count(),
                func.sum(func.coalesce(i.amount_minor, 0) - func.coalesce(i.amount_paid_minor, 0)
-                        - func.coalesce(i.amount_credited_minor, 0)), literal(0))
+                        - func.coalesce(i.amount_credited_minor, 0)
+                        - func.coalesce(i.prepaid_minor, 0)), literal(0))
         .where(i.status.in_(OPEN_STATUSES), *scope)
         .group_by(i.workspace_id, due, i.status, i.currency)
     )

@@ -65,6 +65,15 @@ def plain_decimal(value: Decimal) -> str:
 
 
 @dataclass(frozen=True)
+class DocumentPrepayment:
+    """A paid deposit deducted from the invoice (part of EN 16931 BT-113)."""
+
+    reference: str  # the deposit invoice's number
+    paid_on: date | None
+    amount: Money
+
+
+@dataclass(frozen=True)
 class DocumentLine:
     """One printed line (EN 16931 BG-25): amounts as :class:`Money` of the invoice's currency."""
 
@@ -173,6 +182,17 @@ class InvoiceDocument:
     prices_include_tax: bool = False
     lines_total: Money | None = None  # BT-106, printed when there is a document discount
     discounts: tuple[DocumentDiscount, ...] = ()  # BG-20, one per VAT rate (BT-107 in total)
+    #: Paid deposits deducted from this invoice (``Invoice.prepayments``), oldest first.
+    prepayments: tuple[DocumentPrepayment, ...] = ()
+
+    def prepayment_label(self, prepayment: DocumentPrepayment) -> str:
+        """"Deposit INV-0003 paid 12 March 2026" (the date in the document's locale)."""
+        paid = f" paid {self.date_text(prepayment.paid_on)}" if prepayment.paid_on else ""
+        return f"Deposit {prepayment.reference}{paid}"
+
+    def prepayment_amount(self, prepayment: DocumentPrepayment) -> str:
+        """"−£500.00": deducted, so with a minus sign (U+2212)."""
+        return "\u2212" + format_money(prepayment.amount, self.locale)
 
     @property
     def buyer_name(self) -> str:
@@ -313,12 +333,15 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         net_total=Money(totals.total_without_vat_minor, currency),
         tax_total=Money(totals.total_vat_minor, currency),
         prices_include_tax=bool(invoice.prices_include_tax),
-        amount_due=None if status is InvoiceStatus.DRAFT else Money(balance.balance_due_minor, currency),
+        amount_due=(None if status is InvoiceStatus.DRAFT and not balance.prepaid_minor
+                    else Money(balance.balance_due_minor, currency)),
         overpaid=Money(balance.overpaid_minor, currency) if balance.overpaid_minor else None,
         lines_total=Money(totals.sum_of_line_net_minor, currency) if discounts else None,
         discounts=discounts,
         credit_notes=tuple(CreditNoteLine(note.number, Money(int(note.amount_minor), note.currency),
                                           _day(note.created_at, zone)) for note in credit_notes),
+        prepayments=tuple(DocumentPrepayment(row.reference, row.paid_on, Money(int(row.amount_minor), row.currency))
+                          for row in (getattr(invoice, "prepayments", None) or ())),
     )
 
 
@@ -719,6 +742,8 @@ def _draw(pen: _Pen, doc) -> None:
         total_row("Total without VAT", code_amount(doc.net_total))
         total_row("VAT", code_amount(doc.tax_total))
     total_row("Total", code_amount(doc.amount), bold=True, size=13)
+    for prepayment in doc.prepayments:
+        total_row(doc.prepayment_label(prepayment), "-" + code_amount(prepayment.amount))  # core fonts: no U+2212
     if doc.amount_paid is not None:
         total_row("Paid", code_amount(doc.amount_paid))
     if doc.amount_refunded is not None:

@@ -39,6 +39,7 @@ from .common import (
 )
 from .errors import InvoicingError, ValidationFailed
 from .parties import BuyerInput, buyer_from_client, buyer_input_of, check_buyer, check_dates
+from . import prepayments
 from .lines import Priced, price_lines, price_single, store, with_discount
 from .tax_rates import prices_include_tax
 from .text import check_text
@@ -300,8 +301,12 @@ def _apply(invoice: Invoice, valid: _Validated) -> None:
 
 
 def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str = "standard",
-                 uow: UnitOfWork | None = None) -> InvoiceSnapshot:
-    """Save a new draft invoice; the client's name and email are copied onto it."""
+                 uow: UnitOfWork | None = None, deduct_deposits: prepayments.Selection = False) -> InvoiceSnapshot:
+    """Save a new draft invoice; the client's name and email are copied onto it.
+
+    ``deduct_deposits``: paid deposits of the same subject to deduct (``True``: all that
+    can be; a list: those deposit invoice ids; see :mod:`.prepayments`)."""
+    deduct_deposits = prepayments.check_selection(deduct_deposits)
     uow = uow or unit_of_work()
     get_workspace(workspace_id, uow)
     valid = validate_draft(workspace_id, data, allow_any_currency=kind == DEPOSIT_KIND, uow=uow)
@@ -311,6 +316,12 @@ def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str =
         _apply(invoice, valid)
         record_event(repo, invoice, actor, "created", to_status=invoice.status, detail=_summary(invoice))
         repo.session.flush()
+        deducted = prepayments.deduct(uow, invoice, deduct_deposits, actor)
+        if deducted:
+            record_event(repo, invoice, actor, "deposits_deducted", from_status=invoice.status, to_status=invoice.status,
+                         detail=", ".join(f"{row.reference} {format_money(Money(row.amount_minor, row.currency))}"
+                                          for row in deducted))
+            repo.session.flush()
         snapshot = InvoiceSnapshot.of(invoice)
         uow.emit(signals.invoice_created, invoice=snapshot, actor=actor)
         commit_or_conflict(uow)
@@ -329,6 +340,7 @@ def update_draft(workspace_id: str, actor: str, invoice_id: int, data: DraftInpu
         valid = validate_draft(workspace_id, data, allow_any_currency=invoice.kind == DEPOSIT_KIND, uow=uow,
                                current=invoice)
         _apply(invoice, valid)
+        prepayments.recheck(invoice)  # deducted deposits: same currency and subject, something left to pay
         record_event(repo, invoice, actor, "edited", from_status=invoice.status, to_status=invoice.status, detail=_summary(invoice))
         repo.session.flush()
         snapshot = InvoiceSnapshot.of(invoice)

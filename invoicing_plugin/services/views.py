@@ -122,6 +122,11 @@ class InvoiceSnapshot:
     """The least part the pay link accepts (``None`` unless ``allow_partial``)."""
     #: The sum of the invoice's credit notes (0 when none); ``due_minor`` has it taken off.
     amount_credited_minor: int = 0
+    prepaid_minor: int = 0
+    """Paid deposits deducted from this invoice (part of EN 16931 BT-113); ``due_minor`` is
+    ``amount_minor - prepaid_minor - paid_minor`` less credit notes."""
+    prepayments: tuple["PrepaymentView", ...] = ()
+    """The deposits deducted (oldest first), when read through the ORM (as ``payments``)."""
 
     @classmethod
     def of(cls, invoice: Invoice, *, credited_minor: int | None = None) -> "InvoiceSnapshot":
@@ -172,7 +177,28 @@ class InvoiceSnapshot:
             discounts=tuple(DiscountSnapshot(a.vat.category.value, a.vat.rate, a.amount_minor)
                             for a in allowances_of(invoice)),
             amount_credited_minor=balance.credited_minor,
+            prepaid_minor=balance.prepaid_minor,
+            prepayments=_prepayments(invoice),
         )
+
+
+@dataclass(frozen=True)
+class PrepaymentView:
+    """A paid deposit deducted from an invoice: the deposit invoice's id and number, the day
+    it was paid, and the amount deducted (minor units of the invoice's currency)."""
+
+    deposit_invoice_id: int
+    reference: str
+    paid_on: date | None
+    amount_minor: int
+    currency: str
+
+
+def _prepayments(invoice) -> tuple[PrepaymentView, ...]:
+    if not isinstance(invoice, Invoice) or invoice.id is None or not getattr(invoice, "prepaid_minor", 0):
+        return ()
+    return tuple(PrepaymentView(row.deposit_invoice_id, row.reference, row.paid_on, row.amount_minor, row.currency)
+                 for row in invoice.prepayments)
 
 
 def _payments(invoice) -> tuple[PaymentView, ...]:

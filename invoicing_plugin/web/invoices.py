@@ -14,8 +14,7 @@ from ..host import parse_subject_ref
 from ..persistence.repository import NotFound
 from ..services import invoices as service
 from ..services import outbox, sending
-from ..services import refunding
-from ..services import credit_notes
+from ..services import credit_notes, prepayments, refunding
 from ..services import templates as template_service
 from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
@@ -144,8 +143,27 @@ def _subject_context(ref: str | None):
     return subject, refusal
 
 
+def _deposit_choices(form: InvoiceForm) -> list:
+    """The linked subject's paid deposits, offered for deduction on a new draft."""
+    currency = form.currency.data or current_app.config["INVOICING_DEFAULT_CURRENCY"]
+    return prepayments.deductible_deposits(staff().workspace.id, form.subject_ref.data or None, currency)
+
+
+def _deposits_seen(form: InvoiceForm) -> bool:
+    """Whether the posted form showed the deposits of the subject it is linked to now."""
+    return request.method == "POST" and request.form.get("deposits_for") == (form.subject_ref.data or "")
+
+
+def _checked_deposits(form: InvoiceForm, choices) -> set[str]:
+    """Deposits to show checked: what was posted, else every one that can be deducted (the default)."""
+    if _deposits_seen(form):
+        return set(request.form.getlist("deduct_deposit"))
+    return {str(choice.id) for choice in choices if choice.refusal is None}
+
+
 def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200):
     subject, deposit_refusal = _subject_context(form.subject_ref.data)
+    deposits = _deposit_choices(form) if invoice is None else []
     return render_template(
         "invoicing/invoice_form.html",
         form=form,
@@ -157,6 +175,8 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
         extra_errors=list(extra_errors),
         workspace=staff().workspace,
         lines_preview=form_lines.preview(form, staff().workspace.id),
+        deposits=deposits,
+        deposits_checked=_checked_deposits(form, deposits),
     ), status
 
 
@@ -193,8 +213,16 @@ def invoice_new():
         return _render_form(form)
     if not form.validate_on_submit():
         return _render_form(form, status=422)
+    if _deposits_seen(form):
+        deduct = request.form.getlist("deduct_deposit")
+    elif any(choice.refusal is None for choice in _deposit_choices(form)):
+        # Linked on this post: show its paid deposits (checked) before saving anything.
+        _error("This invoice's subject has paid deposits: choose which to deduct, then save.")
+        return _render_form(form)
+    else:
+        deduct = False
     try:
-        invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form))
+        invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form), deduct_deposits=deduct)
     except ValidationFailed as exc:
         return _render_form(form, extra_errors=form_lines.apply_errors(form, exc.errors), status=422)
     _success("Draft saved. Check it, then send it when ready.")

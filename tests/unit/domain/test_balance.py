@@ -69,3 +69,21 @@ def test_of_invoice_takes_the_invoices_own_credit_notes_unless_told_otherwise():
     paid = SimpleNamespace(amount_minor=10_000, amount_paid_minor=10_000, amount_refunded_minor=0,
                            amount_dispute_lost_minor=0, amount_credited_minor=3_000)
     assert (of_invoice(paid).due_minor, of_invoice(paid).overpaid_minor) == (-3_000, 3_000)
+def test_deposits_deducted_reduce_the_amount_due_but_not_what_was_paid_on_the_invoice():
+    b = balance(150_000, 40_000, prepaid_minor=50_000)
+    assert (b.prepaid_minor, b.paid_minor, b.due_minor) == (50_000, 40_000, 60_000)
+    assert balance(150_000, 110_000, prepaid_minor=50_000).overpaid_minor == 10_000
+
+
+def test_prepaid_is_whole_non_negative_minor_units():
+    with pytest.raises(TypeError):
+        balance(10_000, prepaid_minor=1.5)
+    with pytest.raises(ValueError):
+        balance(10_000, prepaid_minor=-1)
+
+
+def test_of_invoice_reads_the_invoices_prepaid_amount():
+    row = SimpleNamespace(amount_minor=100_000, amount_paid_minor=None, amount_refunded_minor=0, prepaid_minor=30_000)
+    assert of_invoice(row).due_minor == 70_000
+    del row.prepaid_minor  # a row read without the column (older callers): nothing deducted
+    assert of_invoice(row).due_minor == 100_000

@@ -1,0 +1,238 @@
+"""Paid deposits deducted from a later invoice for the same subject (issue 15).
+
+When staff create an invoice for a subject (``subject_ref``, e.g. ``"proposal:42"``)
+whose deposit invoices were paid, the new invoice may deduct them, as Odoo does with
+down payments: each deducted deposit is a :class:`~invoicing_plugin.persistence.models.Prepayment`
+row (its number, the day it was paid, what it kept) and ``Invoice.prepaid_minor`` is
+their sum. EN 16931 counts prepayments in the paid amount BT-113, so the amount due
+(BT-115) is the total less deposits, payments and credit notes
+(:mod:`invoicing_plugin.domain.balance`); the Checkout Session asks for that.
+
+Rules (each refusal is a :class:`ValidationFailed` on ``deduct_deposits`` and saves nothing):
+
+* A deposit can be deducted when it is a ``deposit`` invoice of this workspace for the
+  same subject, ``paid``, with money kept (paid less refunds and lost disputes, > 0), in
+  the invoice's currency (a deposit in another currency cannot be deducted: the message
+  says so), and not deducted already.
+* A deposit is deducted once, ever: ``invoicing_prepayments.deposit_invoice_id`` is
+  unique, and the check and the insert run under a lock on the deposit (PostgreSQL,
+  :mod:`~invoicing_plugin.persistence.locks`), so two drafts created at the same moment
+  cannot both take it. Deleting the draft deletes its rows: the deposits are free again.
+* The deposits deducted must leave something to pay: their sum must be **below** the
+  invoice's total. More (or all of it) is refused, never capped -- a cap would silently
+  drop part of a deposit the client paid. (Issue the final invoice for the full amount,
+  or deduct fewer deposits and settle the rest with a credit note.)
+* Ids that are not invoices of this workspace answer :class:`NotFound` (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
+
+from ..domain.balance import of_invoice
+from ..domain.calendar import local_day
+from ..domain.invoice import InvoiceStatus
+from ..domain.money import Money, format_money
+from ..persistence import locks
+from ..persistence.models import Invoice, Prepayment
+from ..persistence.repository import NotFound, as_id
+from .common import DEPOSIT_KIND, unit_of_work
+from .errors import InvoicingError, ValidationFailed
+from .uow import UnitOfWork
+
+__all__ = ["DepositChoice", "Selection", "check_selection", "deduct", "deductible_deposits", "recheck"]
+
+FIELD = "deduct_deposits"
+
+Selection = bool | Sequence[Any] | None
+"""``True``: every deductible deposit of the subject in the invoice's currency; ``False`` /
+``None``: none; a list: those deposit invoice ids (each must be deductible)."""
+
+
+@dataclass(frozen=True)
+class DepositChoice:
+    """A paid deposit of the subject, as the draft form offers it.
+
+    ``amount_minor``: what would be deducted (paid less refunds and lost disputes), in
+    ``currency``. ``refusal``: why it cannot be deducted now (``None``: it can).
+    """
+
+    id: int
+    number: str
+    paid_on: date | None
+    amount_minor: int
+    currency: str
+    refusal: str | None
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+def check_selection(selection: Any) -> Selection:
+    """The selection's shape, before anything is read: ``True``, ``False``, ``None`` or a
+    list of invoice ids (ints or digit text). Else :class:`ValidationFailed`."""
+    if selection is None or isinstance(selection, bool):
+        return selection
+    if isinstance(selection, (str, bytes, dict)) or not isinstance(selection, Sequence):
+        raise ValidationFailed({FIELD: "Give True, False or a list of deposit invoice ids."})
+    if len(selection) > 100:
+        raise ValidationFailed({FIELD: "That is too many deposits for one invoice."})
+    ids: list[Any] = []
+    for item in selection:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise ValidationFailed({FIELD: "Deposit invoice ids are whole numbers."})
+        ids.append(item)
+    return ids
+
+
+def _kept(deposit: Invoice) -> int:
+    balance = of_invoice(deposit)
+    return max(0, balance.paid_minor)
+
+
+def _deducted_on(session, deposit_id: int) -> Prepayment | None:
+    return session.scalars(select(Prepayment).where(Prepayment.deposit_invoice_id == deposit_id).limit(1)).first()
+
+
+def _refusal(session, deposit: Invoice, subject_ref: str | None, currency: str) -> str | None:
+    label = deposit.number or f"draft #{deposit.id}"
+    if deposit.kind != DEPOSIT_KIND:
+        return f"Invoice {label} is not a deposit invoice."
+    if subject_ref is None or deposit.subject_ref != subject_ref:
+        return f"Deposit {label} is for another proposal, engagement or project."
+    if deposit.status != InvoiceStatus.PAID.value:
+        return f"Deposit {label} has not been paid."
+    if _kept(deposit) <= 0:
+        return f"Deposit {label} was refunded: nothing to deduct."
+    if deposit.currency.upper() != (currency or "").upper():
+        return (f"Deposit {label} was paid in {deposit.currency.upper()}; this invoice is in "
+                f"{(currency or '').upper()}. A deposit can only be deducted from an invoice in its own currency.")
+    taken = _deducted_on(session, deposit.id)
+    if taken is not None:
+        other = session.get(Invoice, taken.invoice_id)
+        where = (other.number or f"draft #{other.id}") if other is not None else f"invoice #{taken.invoice_id}"
+        return f"Deposit {label} is already deducted on {where}."
+    return None
+
+
+def _deposits_of_subject(repo, subject_ref: str) -> list[Invoice]:
+    stmt = (repo.select(Invoice)
+            .where(Invoice.kind == DEPOSIT_KIND, Invoice.subject_ref == subject_ref,
+                   Invoice.status == InvoiceStatus.PAID.value)
+            .order_by(Invoice.id))
+    return list(repo.session.scalars(stmt))
+
+
+def deductible_deposits(workspace_id: str, subject_ref: str | None, currency: str, *,
+                        uow: UnitOfWork | None = None) -> list[DepositChoice]:
+    """The subject's paid deposits (oldest first), each with why it cannot be deducted
+    (``refusal``), for the draft form. Empty without a subject."""
+    if not subject_ref or not isinstance(subject_ref, str):
+        return []
+    uow = uow or unit_of_work()
+    repo = uow.repository(workspace_id)
+    zone = uow.zone(workspace_id)
+    out = []
+    for deposit in _deposits_of_subject(repo, subject_ref):
+        out.append(DepositChoice(
+            id=deposit.id, number=deposit.number or f"#{deposit.id}",
+            paid_on=local_day(deposit.paid_at, zone) if deposit.paid_at else None,
+            amount_minor=_kept(deposit), currency=deposit.currency,
+            refusal=_refusal(repo.session, deposit, subject_ref, currency)))
+    return out
+
+
+def deduct(uow: UnitOfWork, invoice: Invoice, selection: Selection, actor: str) -> list[Prepayment]:
+    """Deduct the selected deposits from ``invoice`` (a new, flushed draft) in ``uow``'s
+    transaction: lock each deposit, check it, insert its :class:`Prepayment` row and set
+    ``invoice.prepaid_minor``. Raises :class:`ValidationFailed` / :class:`NotFound`; the
+    caller's transaction then rolls back, so nothing is saved."""
+    selection = check_selection(selection)
+    if not selection:
+        return []
+    workspace_id = str(invoice.workspace_id)
+    repo = uow.repository(workspace_id)
+    session = repo.session
+    if invoice.kind == DEPOSIT_KIND:
+        raise ValidationFailed({FIELD: "Deposits are deducted from the final invoice, not from another deposit."})
+    if selection is True:
+        if not invoice.subject_ref:
+            return []
+        ids = [d.id for d in _deposits_of_subject(repo, invoice.subject_ref)]
+        explicit = False
+    else:
+        if not invoice.subject_ref:
+            raise ValidationFailed({FIELD: "Link the invoice to the proposal, engagement or project its deposits "
+                                           "were for, to deduct them."})
+        ids = []
+        for raw in selection:
+            key = as_id(raw)
+            if key is None:
+                raise NotFound(f"Invoice {str(raw)[:40]!r}")
+            if key not in ids:
+                ids.append(key)
+        explicit = True
+    zone = uow.zone(workspace_id)
+    rows = []
+    for deposit_id in sorted(ids):  # one order for every request: no deadlock between two
+        locks.hold(session, "prepayment", workspace_id, str(deposit_id))
+        deposit = session.scalars(repo.select(Invoice).where(Invoice.id == deposit_id)).one_or_none()
+        if deposit is None:
+            raise NotFound(f"Invoice {deposit_id!r}")
+        refusal = _refusal(session, deposit, invoice.subject_ref, invoice.currency)
+        if refusal is not None:
+            if explicit:
+                raise ValidationFailed({FIELD: refusal})
+            continue  # "all of them": the ones that can be deducted
+        rows.append(Prepayment(
+            invoice_id=invoice.id, deposit_invoice_id=deposit.id, workspace_id=workspace_id,
+            amount_minor=_kept(deposit), currency=deposit.currency.upper(), reference=deposit.number or f"#{deposit.id}",
+            paid_on=local_day(deposit.paid_at, zone) if deposit.paid_at else None, created_by=actor))
+    total = sum(row.amount_minor for row in rows)
+    _check_total(invoice, total)
+    for row in rows:
+        session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:  # another transaction took one meanwhile (SQLite has no lock): the index says no
+        raise InvoicingError("One of these deposits was just deducted on another invoice; reload and try again.") from None
+    invoice.prepaid_minor = total
+    session.expire(invoice, ["prepayments"])
+    return rows
+
+
+def _check_total(invoice: Invoice, prepaid_minor: int) -> None:
+    if prepaid_minor and prepaid_minor >= int(invoice.amount_minor):
+        raise ValidationFailed({FIELD: (
+            f"The deposits deducted ({format_money(Money(prepaid_minor, invoice.currency))}) would leave nothing to pay "
+            f"on this invoice of {format_money(Money(int(invoice.amount_minor), invoice.currency))}; "
+            "deduct fewer deposits or raise the invoice's total.")})
+
+
+def recheck(invoice: Invoice) -> None:
+    """After a draft with deducted deposits was edited: its currency and subject must still
+    be the deposits', and the deposits must still leave something to pay."""
+    prepaid = int(invoice.prepaid_minor or 0)
+    if not prepaid:
+        return
+    for row in invoice.prepayments:
+        if row.currency.upper() != invoice.currency.upper():
+            raise ValidationFailed({"currency": (
+                f"Deposit {row.reference} deducted here was paid in {row.currency}; the invoice must stay in "
+                f"{row.currency} (delete the draft to free the deposit).")})
+    session = object_session(invoice)
+    subjects = {getattr(session.get(Invoice, row.deposit_invoice_id), "subject_ref", None) for row in invoice.prepayments}
+    if subjects and subjects != {invoice.subject_ref}:
+        raise ValidationFailed({"subject_ref": (
+            "Deposits of this proposal, engagement or project are deducted here: keep the link "
+            "(delete the draft to free the deposits).")})
+    _check_total(invoice, prepaid)
+
