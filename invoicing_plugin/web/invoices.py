@@ -15,6 +15,7 @@ from ..persistence.repository import NotFound
 from ..services import invoices as service
 from ..services import outbox, sending
 from ..services import refunding
+from ..services import tax_rates as tax_rates_service
 from ..services import templates as template_service
 from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
@@ -125,6 +126,7 @@ def _draft_input(form: InvoiceForm) -> service.DraftInput:
         **form.parties_input(),
         lines=form_lines.typed(form),
         discount=form.discount.data or None,
+        prices_include_tax=form_lines.basis_of(form),  # None (not posted): the service decides
     )
 
 
@@ -141,6 +143,9 @@ def _subject_context(ref: str | None):
 
 
 def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200):
+    if form_lines.basis_of(form) is None:  # not posted: show the basis the service reads the prices on
+        form_lines.set_basis(form, bool(invoice.prices_include_tax) if invoice is not None
+                             else tax_rates_service.prices_include_tax(staff().workspace.id))
     subject, deposit_refusal = _subject_context(form.subject_ref.data)
     return render_template(
         "invoicing/invoice_form.html",
@@ -152,7 +157,8 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
         templates=template_service.list_templates(staff().workspace.id) if invoice is None else [],
         extra_errors=list(extra_errors),
         workspace=staff().workspace,
-        lines_preview=form_lines.preview(form, staff().workspace.id),
+        lines_preview=form_lines.preview(form, staff().workspace.id,
+                                         show_errors=request.method == "POST" and "recalculate" in request.form),
     ), status
 
 
@@ -554,7 +560,8 @@ def _template_input(form: TemplateForm) -> template_service.TemplateInput:
 def _render_template_form(form, template=None, extra_errors=(), status=200):
     return render_template(
         "invoicing/template_form.html", form=form, template=template, extra_errors=list(extra_errors),
-        workspace=staff().workspace, lines_preview=form_lines.preview(form, staff().workspace.id),
+        workspace=staff().workspace, lines_preview=form_lines.preview(
+            form, staff().workspace.id, show_errors=request.method == "POST" and "recalculate" in request.form),
     ), status
 
 
