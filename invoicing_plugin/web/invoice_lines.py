@@ -221,16 +221,22 @@ def preview(form, workspace_id: str, *, show_errors: bool = False):
     return result
 
 
-def apply_errors(form, errors: dict[str, str]) -> list[str]:
+def apply_errors(form, errors: dict[str, str], *, hidden: tuple[str, ...] = ()) -> list[str]:
     """Service errors next to their fields, lines included (``lines-1-quantity``); an error
     about the lines as a whole (``lines``) or about a line or field the form does not
     show goes to ``form.line_errors`` (shown above the lines), never onto the field list,
-    which has no place to show it. Returns the errors with no field on the form."""
+    which has no place to show it. ``hidden``: prefixes of fields the page does not show
+    (the new invoice form's ``buyer_``): their errors are returned, to be shown at the top.
+    Returns the errors with no field on the form."""
     if not isinstance(getattr(form, "line_errors", None), list):
         form.line_errors = []
     rest = {}
+    unshown = []
     for key, message in errors.items():
         parts = key.split("-")
+        if hidden and key.startswith(hidden):
+            unshown.append(message)
+            continue
         if parts[0] != "lines":
             rest[key] = message
             continue
@@ -240,4 +246,4 @@ def apply_errors(form, errors: dict[str, str]) -> list[str]:
                 field.errors = list(field.errors or []) + [message]
                 continue
         form.line_errors.append(message)
-    return apply_field_errors(form, rest)
+    return unshown + apply_field_errors(form, rest)

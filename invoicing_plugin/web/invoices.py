@@ -198,7 +198,9 @@ def invoice_new():
     try:
         invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form))
     except ValidationFailed as exc:
-        return _render_form(form, extra_errors=form_lines.apply_errors(form, exc.errors), status=422)
+        # The new form shows no buyer fields (they come from the client's record): say those at the top.
+        return _render_form(form, extra_errors=form_lines.apply_errors(form, exc.errors, hidden=("buyer_",)),
+                            status=422)
     _success("Draft saved. Check it, then send it when ready.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
 
