@@ -178,7 +178,7 @@ def test_every_error_the_draft_service_can_give_is_shown_on_the_invoice_form(app
     keys |= {column for column, _, _ in parties.BUYER_FIELDS.values()}
     keys |= {"supply_start", "supply_end", "supply_date", "payment_terms"}
     keys |= set(LINE_KEYS)
-    errors = {key: f"MESSAGE-FOR-{key}" for key in sorted(keys)}
+    errors = {key: f"MESSAGE[{key}]" for key in sorted(keys)}  # none a prefix of another
 
     def refuse(*args, **kwargs):
         raise ValidationFailed(dict(errors))
@@ -201,7 +201,7 @@ def test_every_error_the_template_service_can_give_is_shown_on_the_template_form
                                                                                  monkeypatch):
     root = Path(line_service.__file__).parent
     keys = _service_error_keys((root / "templates.py").read_text()) | set(LINE_KEYS)
-    errors = {key: f"MESSAGE-FOR-{key}" for key in sorted(keys)}
+    errors = {key: f"MESSAGE[{key}]" for key in sorted(keys)}  # none a prefix of another
 
     def refuse(*args, **kwargs):
         raise ValidationFailed(dict(errors))
