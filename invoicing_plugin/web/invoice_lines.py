@@ -167,7 +167,9 @@ def fill_from_invoice(form, invoice, workspace_id: str) -> None:
         prepare(form, workspace_id)
         return
     set_basis(form, bool(invoice.prices_include_tax))  # the draft's own basis, whatever the workspace's is now
-    active = {str(rate.id) for rate in tax_service.list_tax_rates(workspace_id, include_archived=False)}
+    # A rate edited since the line was priced no longer says what the line has (F9): then the
+    # line's own percent is shown typed, so the edit page and a save keep what the draft has.
+    active = {str(rate.id): rate for rate in tax_service.list_tax_rates(workspace_id, include_archived=False)}
     lines = []
     for row in rows:
         rate_id = str(row.tax_rate_id) if row.tax_rate_id is not None else ""
@@ -176,7 +178,8 @@ def fill_from_invoice(form, invoice, workspace_id: str) -> None:
             "unit_price": format_decimal_amount(Money(row.unit_price_minor, invoice.currency)),
             "discount": format_decimal_amount(Money(row.discount_minor, invoice.currency)) if row.discount_minor else "",
         }
-        if rate_id in active:
+        current = active.get(rate_id)
+        if current is not None and (current.category, current.rate) == (row.vat_category, row.vat_rate):
             line["tax_rate_id"] = rate_id
         elif row.vat_category in ("S", "Z"):
             line["tax_rate"] = plain_decimal(row.vat_rate)

@@ -281,3 +281,33 @@ def test_ambiguous_commas_in_a_line_are_refused_on_the_form(app, world, staff_cl
 def test_add_line_turns_an_amount_with_thousands_separators_into_a_plain_price(app, world, staff_client):
     response = staff_client.post(NEW, data=_base(world, amount="2,000", add_line="1"))
     assert value(response.text, "lines-0-unit_price") == "2000"
+
+
+# --- F7: a typed VAT % and a chosen rate together ----------------------------------------------------------
+
+
+def test_a_chosen_rate_and_a_typed_percent_together_are_refused(app, world, staff_client):
+    rate = _rate(app, world)
+    response = staff_client.post(NEW, data=_base(world, **{
+        "lines-0-description": "Work", "lines-0-unit_price": "100", "lines-0-tax_rate_id": str(rate),
+        "lines-0-tax_rate": "5"}))
+    assert response.status_code == 422 and "not both" in response.text
+    assert _counts(app) == (0, 0)
+
+
+# --- F9: a rate edited after the line was priced ------------------------------------------------------------
+
+
+def test_editing_a_rate_does_not_change_a_draft_through_its_edit_page(app, world, staff_client):
+    reduced = _rate(app, world, "5")
+    with app.test_request_context():
+        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, description="D", lines=[
+            {"description": "Work", "unit_price": "100", "tax_rate_id": str(reduced)}])
+        tax_rates.update_tax_rate(world.acme, ACTOR, reduced, tax_rates.TaxRateInput(
+            name="Standard 5", rate="10", category="S"))
+    assert _stored(app, draft.id) == (10500, False)
+
+    html, response = _edit_and_save(staff_client, draft.id)
+    assert totals(html)["total"] == "£105.00" and value(html, "lines-0-tax_rate") == "5"
+    assert response.status_code == 302
+    assert _stored(app, draft.id) == (10500, False)
