@@ -311,3 +311,17 @@ def test_editing_a_rate_does_not_change_a_draft_through_its_edit_page(app, world
     assert totals(html)["total"] == "£105.00" and value(html, "lines-0-tax_rate") == "5"
     assert response.status_code == 302
     assert _stored(app, draft.id) == (10500, False)
+
+
+# --- F14: the staff detail page shows the VAT breakdown --------------------------------------------------------
+
+
+def test_the_detail_page_shows_net_vat_and_the_price_basis(app, world, staff_client):
+    rate = _rate(app, world)
+    with app.test_request_context():
+        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, description="D", lines=[
+            {"description": "Work", "quantity": "2", "unit_price": "100", "tax_rate_id": str(rate)}])
+    html = staff_client.get(f"/invoicing/invoices/{draft.id}").text
+    fields = dict(re.findall(r'data-field="([\w-]+)">([^<]+)<', html))
+    assert fields["amount"].strip() == "£240.00" and fields["net"] == "£200.00" and fields["tax"] == "£40.00"
+    assert fields["prices-basis"] == "without VAT (net)"
