@@ -325,3 +325,14 @@ def test_the_detail_page_shows_net_vat_and_the_price_basis(app, world, staff_cli
     fields = dict(re.findall(r'data-field="([\w-]+)">([^<]+)<', html))
     assert fields["amount"].strip() == "£240.00" and fields["net"] == "£200.00" and fields["tax"] == "£40.00"
     assert fields["prices-basis"] == "without VAT (net)"
+
+
+# --- F12: an empty extra line ----------------------------------------------------------------------------
+
+
+def test_an_empty_extra_line_says_to_fill_it_in_or_remove_it(app, world, staff_client):
+    response = staff_client.post(NEW, data=_base(world, **{
+        "lines-0-description": "Work", "lines-0-unit_price": "100", "lines-1-quantity": "1"}))
+    assert response.status_code == 422
+    assert 'id="lines-1-description-error">Line 2 is empty: fill it in, or remove it.' in response.text
+    assert "Line 2: Enter" not in response.text
