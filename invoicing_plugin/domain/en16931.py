@@ -507,13 +507,22 @@ def missing_for_vat(
 
 # --- Parsing what a person types -------------------------------------------------------
 
-_PLAIN_NUMBER = re.compile(r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.(?P<fraction>[0-9]*))?")
+_PLAIN_NUMBER = re.compile(r"(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?")
+_NEGATIVE = re.compile(r"-\s*[0-9.,]*[0-9][0-9.,]*")
+_AMBIGUOUS_GROUPING = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
+"""A price with thousands separators and no decimal point: "1,500" (1500, or 1.5 typed
+with a decimal comma?); "1,500.00" and "1500" are not ambiguous."""
+_COMMA_HINT = ("use a point for decimals, like 1.5, and no thousands separators "
+               "(a comma could mean either).")
 
 
 def _typed_decimal(text: object, what: str, field: str, decimals: int) -> Decimal:
-    """A non-negative number typed with ``.`` as the point and ``,`` only as thousands
-    separators ("1,250.5"); no sign, exponent, NaN or Infinity. At most ``decimals``
-    significant decimals (trailing zeros do not count)."""
+    """A non-negative number typed with ``.`` as the point ("1250.5"); no sign, exponent,
+    NaN or Infinity. At most ``decimals`` significant decimals (trailing zeros do not count).
+
+    No comma at all (issue 15, F6): in "1,500" a comma could be a thousands separator
+    (1500) or a decimal comma (1.5) -- a quantity or a rate must not be guessed, so it is
+    refused with a message saying to use a point. A negative number is refused as such."""
     if not isinstance(text, str):
         raise TypeError(f"{what} must be typed text (str), not {type(text).__name__}")
     cleaned = text.strip()
@@ -521,18 +530,22 @@ def _typed_decimal(text: object, what: str, field: str, decimals: int) -> Decima
         raise DomainError(f"Enter a {what}.", field=field)
     match = _PLAIN_NUMBER.fullmatch(cleaned)
     if match is None or not (match["whole"] or match["fraction"]):
+        if _NEGATIVE.fullmatch(cleaned):
+            raise DomainError(f"A {what} cannot be negative.", field=field)
+        if "," in cleaned and re.fullmatch(r"[0-9.,]+", cleaned):
+            raise DomainError(f"Type the {what} without commas: {_COMMA_HINT}", field=field)
         raise DomainError(f"Enter the {what} as a number, like 2 or 1.5.", field=field)
     fraction = (match["fraction"] or "").rstrip("0")
     if len(fraction) > decimals:
         raise DomainError(f"A {what} has at most {decimals} decimal places.", field=field)
-    whole = match["whole"].replace(",", "").lstrip("0") or "0"
+    whole = match["whole"].lstrip("0") or "0"
     if len(whole) > 15:
         raise DomainError(f"That {what} is too large.", field=field)
     return Decimal(f"{whole}.{fraction}" if fraction else whole)
 
 
 def parse_quantity(text: str) -> Decimal:
-    """BT-129 from what a person typed ("2", "1.5", "1,000"): above 0, at most
+    """BT-129 from what a person typed ("2", "1.5", "1000"; no commas): above 0, at most
     :data:`QUANTITY_DECIMALS` decimals and :data:`MAX_QUANTITY`; else :class:`DomainError`."""
     quantity = _typed_decimal(text, "quantity", "quantity", QUANTITY_DECIMALS)
     if quantity == 0:
@@ -545,14 +558,26 @@ def parse_quantity(text: str) -> Decimal:
 def parse_unit_price(text: str, currency: str) -> Decimal:
     """BT-146 in major units from what a person typed ("150.00", "1,250.50"), read as
     :func:`.money.parse_amount` reads amounts (same messages), with the currency's
-    decimals at most; 0 is allowed (a free item), negative is not."""
+    decimals at most; 0 is allowed (a free item), negative is not. Thousands separators
+    without a decimal point ("1,500") are refused as ambiguous (issue 15, F6): a person used
+    to decimal commas means 1.5; "1,500.00" or "1500" is read. A decimal comma ("12,50")
+    is refused with a hint to use a point."""
     if not isinstance(text, str):
         raise TypeError(f"unit price must be typed text (str), not {type(text).__name__}")
     spec = get_currency(currency)
+    if _AMBIGUOUS_GROUPING.fullmatch(text.strip()):
+        # "1,500": 1500 with a thousands separator, or 1.5 with a decimal comma? Not guessed (F6).
+        plain = text.strip().replace(",", "")
+        raise AmountError(f"Is “{text.strip()}” {plain} or a decimal? Type {plain} without the comma, "
+                          f"or {text.strip()}.00 with a point for the decimals.", field="unit_price")
     try:
         money = _typed_amount(text, spec)
     except AmountError as error:
-        raise AmountError(error.message, field="unit_price") from None
+        message = error.message
+        if "," in text and message.startswith("Enter the amount as a number"):  # "12,50", "1.100,00"
+            message = (f"{message} Use a point for decimals; a comma only separates thousands, "
+                       "as in 1,250.50.")
+        raise AmountError(message, field="unit_price") from None
     if money.minor < 0:
         raise AmountError("A unit price cannot be negative.", field="unit_price")
     if money.minor > MAX_DOCUMENT_MINOR:

@@ -73,6 +73,7 @@ __all__ = [
     "is_editable",
     "is_noop",
     "is_open_for_payment",
+    "offers_online_payment",
     "is_overdue",
     "payment_action",
     "transition",
@@ -287,6 +288,20 @@ def allowed_actions(status: InvoiceStatus) -> frozenset[Action]:
 def is_open_for_payment(status: InvoiceStatus) -> bool:
     """Whether the client may start paying now (not while a payment is processing)."""
     return InvoiceStatus(status) in _OPEN_FOR_PAYMENT
+
+
+def offers_online_payment(invoice) -> bool:
+    """Whether the client's pay link takes a card payment for ``invoice`` now: it is open
+    for payment (:func:`is_open_for_payment`), was not sent "manually" (arranged payment:
+    no Stripe session is ever made for it), was bound to a Stripe route when sent
+    (``stripe_mode``) and was not marked ``online_payment_unavailable`` (no route then).
+
+    The one rule for both the pay link (``services/paylink.py``: otherwise its
+    "unavailable" page) and the printed invoice and PDF (``services/documents.py``:
+    otherwise no "Pay online" section). ``invoice`` is anything with ``status``,
+    ``send_method``, ``stripe_mode`` and ``online_payment_unavailable``."""
+    return (is_open_for_payment(invoice.status) and invoice.send_method != "manual"
+            and invoice.stripe_mode is not None and not invoice.online_payment_unavailable)
 
 
 def is_editable(status: InvoiceStatus) -> bool:

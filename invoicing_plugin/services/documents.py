@@ -29,7 +29,7 @@ from babel.dates import format_date
 
 from ..domain.balance import of_invoice
 from ..domain.calendar import as_zone, local_day
-from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
+from ..domain.invoice import InvoiceStatus, display_status, offers_online_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostSellerDetails, HostWorkspace
@@ -281,7 +281,8 @@ class InvoiceDocument:
 def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = None,
                    today: date | None = None, uow: UnitOfWork | None = None,
                    seller: HostSellerDetails | None = None, credit_notes=()) -> InvoiceDocument:
-    """Describe ``invoice`` for printing; ``pay_url`` is shown only while it can be paid.
+    """Describe ``invoice`` for printing; ``pay_url`` is shown only while the pay link takes a card payment
+    (:func:`~invoicing_plugin.domain.invoice.offers_online_payment`, the pay link's own rule).
 
     ``seller``: the workspace's seller details now (``services.seller.seller_details``);
     ``None`` prints the workspace's name alone. A sent invoice prints the seller as it was
@@ -320,7 +321,7 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         or _day(invoice.sent_at or (invoice.created_at if status is InvoiceStatus.DRAFT else None), zone),
         due_on=invoice.due_date,
         paid_on=_day(invoice.paid_at, zone),
-        pay_url=pay_url if is_open_for_payment(status) else None,
+        pay_url=pay_url if offers_online_payment(invoice) else None,
         locale=getattr(workspace, "locale", None) or "en_US",
         seller=document_seller(invoice, seller),
         buyer=_buyer(invoice),

@@ -68,6 +68,13 @@ class DraftInput:
     *without VAT*, as typed text (``"10.00"``) or an ``int`` of minor units; EN 16931's
     document allowance (BG-20), shared among the invoice's VAT rates pro rata to their
     line nets (:func:`~invoicing_plugin.domain.discounts.prorate`). Errors keyed ``discount``.
+
+    ``prices_include_tax``: whether the lines' unit prices and line discounts are typed with
+    VAT included (gross) or without (net). ``None`` (the default): a new draft takes the
+    workspace's setting (``services/tax_rates.py``) and an edit keeps the basis the draft
+    was saved with (``Invoice.prices_include_tax``), so switching the workspace's setting
+    never re-reads an existing draft. ``True``/``False`` chooses it for this draft; the
+    typed prices are then read on that basis (not converted).
     """
 
     client_id: str
@@ -90,6 +97,19 @@ class DraftInput:
     # (text as typed, or int minor units; required when allowed, ignored otherwise).
     allow_partial: bool = False
     partial_minimum: str | int | None = None
+    prices_include_tax: bool | None = None
+
+
+def prices_basis(workspace_id: str, data: DraftInput, current: Invoice | None, uow: UnitOfWork) -> bool:
+    """Whether ``data``'s line prices are read with VAT included: as given, else the draft's
+    own basis on an edit (``current``), else the workspace's setting (see :class:`DraftInput`)."""
+    if data.prices_include_tax is not None:
+        if not isinstance(data.prices_include_tax, bool):
+            raise TypeError("prices_include_tax must be True, False or None")
+        return data.prices_include_tax
+    if current is not None:
+        return bool(current.prices_include_tax)
+    return prices_include_tax(str(workspace_id), uow=uow)
 
 
 @dataclass
@@ -148,7 +168,7 @@ def validate_draft(workspace_id: str, data: DraftInput, *, allow_any_currency: b
     elif data.lines is not None:
         if "currency" not in errors:
             priced = price_lines(uow, str(workspace_id), currency, data.lines, errors=errors,
-                                 prices_include_tax=prices_include_tax(str(workspace_id), uow=uow))
+                                 prices_include_tax=prices_basis(workspace_id, data, current, uow))
         if priced is not None:
             try:
                 money = validate_amount(Money(priced.totals.total_with_vat_minor, currency))

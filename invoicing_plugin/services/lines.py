@@ -160,6 +160,11 @@ def price_lines(uow: UnitOfWork, workspace_id: str, currency: str, raw_lines: An
         text = {field: _text(raw.get(field), f"{key}-{field}", errors, field.replace("_", " "))
                 for field in LINE_FIELDS}
         before = len(errors)
+        if not any(text[f] for f in LINE_FIELDS if f != "quantity") \
+                and text["quantity"] in ("", "1"):
+            # An empty line ("Add line" once too often): one message, not one per field.
+            errors[f"{key}-description"] = f"Line {number} is empty: fill it in, or remove it."
+            continue
         description = text["description"]
         if not description and f"{key}-description" not in errors:
             errors[f"{key}-description"] = f"Line {number}: describe the item or service."

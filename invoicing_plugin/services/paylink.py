@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..domain.balance import of_invoice
 from ..domain.errors import AmountError
 from ..domain.partial_pay import MAX_TYPED, PartialRange, choose_amount, partial_range
-from ..domain.invoice import InvoiceStatus, is_open_for_payment
+from ..domain.invoice import InvoiceStatus, is_open_for_payment, offers_online_payment
 from ..domain.money import Money, format_money
 from ..domain.statuses import AWAITING_MONEY
 from ..gateways.stripe_gateway import GatewayError
@@ -92,7 +92,7 @@ def status_page(invoice: Invoice) -> PayLinkOutcome | None:
         return PayLinkOutcome(invoice, page="refunded")
     if not is_open_for_payment(status):  # pragma: no cover - every status is handled above
         return PayLinkOutcome(invoice, page="unavailable")
-    if invoice.send_method == "manual" or invoice.stripe_mode is None or invoice.online_payment_unavailable:
+    if not offers_online_payment(invoice):  # the same rule decides the printed "Pay online" section
         return PayLinkOutcome(invoice, page="unavailable")
     return None
 

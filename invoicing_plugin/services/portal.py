@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.balance import of_invoice
-from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment
+from ..domain.invoice import InvoiceStatus, display_status, is_open_for_payment, offers_online_payment
 from ..domain.money import Money
 from ..domain.statuses import CLIENT_LABELS, CLIENT_TONES, CLIENT_VISIBLE
 from ..host import HostClient, HostWorkspace, host_current_client, parse_subject_ref
@@ -179,8 +179,15 @@ class PortalInvoice:
     invoice: Invoice
     status_key: str  # a CSS/status key: sent, overdue, processing, paid, ...
     status_label: str
-    can_pay: bool
+    can_pay: bool  # awaiting payment (counted in "still to pay")
     amount: Money
+
+    @property
+    def pays_online(self) -> bool:
+        """Whether the "Pay" button and pay link are offered: the pay link's own rule
+        (:func:`~invoicing_plugin.domain.invoice.offers_online_payment`); a manual invoice
+        awaits payment as arranged and has none."""
+        return offers_online_payment(self.invoice)
 
     @property
     def status_tone(self) -> str:

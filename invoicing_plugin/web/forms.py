@@ -150,7 +150,11 @@ class InvoiceForm(PartiesFields, InvoicingForm):
     due_date = DateField("Due date", validators=[Optional()], format="%Y-%m-%d")
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
     # Lines (issue 15): none -> the amount above is one line without VAT. See web/invoice_lines.py.
-    lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES)
+    # One more than MAX_LINES is kept so that too many lines are refused, never cut (web/invoice_lines.py).
+    lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES + 1)
+    # Whether this draft's unit prices are typed without or with VAT (web/invoice_lines.py).
+    prices_basis = SelectField("Unit prices are typed", choices=choices(
+        [("net", "without VAT (net)"), ("gross", "with VAT included (gross)")]), validate_choice=False)
     # A discount off the whole invoice, without VAT (EN 16931 BG-20); the service shares it among the rates.
     discount = StringField("Discount on the whole invoice (optional, without VAT)", filters=[_strip],
                            render_kw={"inputmode": "decimal", "autocomplete": "off"})
@@ -228,7 +232,7 @@ class TemplateForm(InvoicingForm):
     due_in_days = IntegerField("Due in (days, optional)", validators=[Optional(), NumberRange(0, 365, "Due in days must be from 0 to 365.")])
     send_method = RadioField("Send", choices=choices(SEND_METHODS.items()), default="email")
     # Lines (issue 15), edited as on the invoice form (web/invoice_lines.py); none: the amount above.
-    lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES)
+    lines = FieldList(FormField(LineForm), min_entries=0, max_entries=MAX_LINES + 1)
 
 
 class TaxRateForm(InvoicingForm):

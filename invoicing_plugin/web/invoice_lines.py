@@ -15,9 +15,24 @@ The first "Add line" turns a typed amount into the first line.
 Each line's tax-rate menu offers the workspace's default (the empty choice), "No VAT"
 (:data:`~invoicing_plugin.services.lines.NO_VAT`, sent to the service as ``tax_rate``
 "none": not subject to VAT even when there is a default rate) and the workspace's rates.
+
+Net or gross (issue 15, finding F1): the invoice form has ``prices_basis`` ("net" or
+"gross"), shown with the lines. A new draft starts with the workspace's setting; an
+existing draft's edit page starts with the basis the draft was saved with
+(``Invoice.prices_include_tax``), so switching the workspace's setting never changes a
+draft. Choosing the other basis on the form re-reads the typed prices on that basis
+(the totals show it before anything is saved); prices are not converted.
+
+Messages about the lines as a whole (the service's ``lines`` key: too many lines, a total
+Stripe cannot charge, ...) and about a line the form does not show are put in
+``form.line_errors`` and shown above the lines' table; "Add line" at :data:`MAX_LINES`
+says so there too. The form keeps up to ``MAX_LINES + 1`` posted lines, so too many lines
+reach the service and are refused with its message rather than cut to the first 100.
 """
 
 from __future__ import annotations
+
+import re
 
 from flask import request
 from wtforms.validators import Optional
@@ -31,7 +46,8 @@ from ..services.documents import plain_decimal
 from .forms import apply_errors as apply_field_errors
 from .forms import choices
 
-__all__ = ["apply_errors", "fill", "fill_from_invoice", "handle_buttons", "prepare", "preview", "typed"]
+__all__ = ["BASES", "apply_errors", "basis_of", "fill", "fill_from_invoice", "handle_buttons", "prepare", "preview",
+           "set_basis", "typed"]
 
 _TEXT_FIELDS = ("description", "quantity", "unit", "unit_price", "discount", "tax_rate")
 
@@ -44,8 +60,25 @@ def _rate_choices(workspace_id: str) -> list:
                    + [(str(rate.id), f"{rate.name} ({tax_service.rate_text(rate.rate)} %)") for rate in rates])
 
 
+BASES = {"net": False, "gross": True}
+
+
+def basis_of(form) -> bool | None:
+    """The form's ``prices_basis`` as ``prices_include_tax`` (``None``: the form has none,
+    or an unknown value was posted -- the service then decides, see ``DraftInput``)."""
+    field = getattr(form, "prices_basis", None)
+    return BASES.get(field.data) if field is not None else None
+
+
+def set_basis(form, gross: bool) -> None:
+    if getattr(form, "prices_basis", None) is not None:
+        form.prices_basis.data = "gross" if gross else "net"
+
+
 def prepare(form, workspace_id: str) -> None:
     """Set each line's tax-rate choices; with lines, the amount is not asked for."""
+    if not isinstance(getattr(form, "line_errors", None), list):
+        form.line_errors = []
     options = _rate_choices(workspace_id)
     for entry in form.lines:
         entry.form.tax_rate_id.choices = options
@@ -78,12 +111,19 @@ def handle_buttons(form, workspace_id: str) -> bool:
     posted = request.form
     if "add_line" in posted:
         if not form.lines.entries and (form.amount.data or "").strip():
+            amount = form.amount.data.strip()
+            if re.fullmatch(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", amount):
+                amount = amount.replace(",", "")  # the amount's commas are thousands separators (documented)
             form.lines.append_entry({"description": form.description.data or "", "quantity": "1",
-                                     "unit_price": form.amount.data})
+                                     "unit_price": amount})
             form.amount.data = ""
+        prepare(form, workspace_id)
         if len(form.lines.entries) < line_service.MAX_LINES:
             form.lines.append_entry({"quantity": "1"})
-        prepare(form, workspace_id)
+            prepare(form, workspace_id)
+        else:
+            form.line_errors.append(f"An invoice has at most {line_service.MAX_LINES} lines; "
+                                    "no line was added.")
         return True
     if "remove_line" in posted:
         index = posted.get("remove_line", "")
@@ -122,10 +162,14 @@ def fill_from_invoice(form, invoice, workspace_id: str) -> None:
     rows = list(invoice.lines)
     simple = len(rows) <= 1 and all(row.vat_category == "O" and not row.discount_minor and not row.unit
                                     and row.quantity == 1 for row in rows)
-    if simple:
+    if simple:  # an amount: lines added now are typed on the workspace's basis
+        set_basis(form, tax_service.prices_include_tax(workspace_id))
         prepare(form, workspace_id)
         return
-    active = {str(rate.id) for rate in tax_service.list_tax_rates(workspace_id, include_archived=False)}
+    set_basis(form, bool(invoice.prices_include_tax))  # the draft's own basis, whatever the workspace's is now
+    # A rate edited since the line was priced no longer says what the line has (F9): then the
+    # line's own percent is shown typed, so the edit page and a save keep what the draft has.
+    active = {str(rate.id): rate for rate in tax_service.list_tax_rates(workspace_id, include_archived=False)}
     lines = []
     for row in rows:
         rate_id = str(row.tax_rate_id) if row.tax_rate_id is not None else ""
@@ -134,7 +178,8 @@ def fill_from_invoice(form, invoice, workspace_id: str) -> None:
             "unit_price": format_decimal_amount(Money(row.unit_price_minor, invoice.currency)),
             "discount": format_decimal_amount(Money(row.discount_minor, invoice.currency)) if row.discount_minor else "",
         }
-        if rate_id in active:
+        current = active.get(rate_id)
+        if current is not None and (current.category, current.rate) == (row.vat_category, row.vat_rate):
             line["tax_rate_id"] = rate_id
         elif row.vat_category in ("S", "Z"):
             line["tax_rate"] = plain_decimal(row.vat_rate)
@@ -144,9 +189,11 @@ def fill_from_invoice(form, invoice, workspace_id: str) -> None:
     fill(form, lines, workspace_id)
 
 
-def preview(form, workspace_id: str):
+def preview(form, workspace_id: str, *, show_errors: bool = False):
     """The totals of the typed lines (a :class:`~.lines.Priced`), or ``None`` while they
-    are incomplete or invalid (their errors are shown when the form is saved)."""
+    are incomplete or invalid. ``show_errors`` ("Update totals" was pressed): the
+    problems are put next to their fields (as "Save" would) and ``form.line_errors``
+    says why no totals are shown; otherwise they show when the form is saved."""
     lines = typed(form)
     currency = form.currency.data
     if not lines or not currency:
@@ -155,27 +202,51 @@ def preview(form, workspace_id: str):
         return None
     uow = unit_of_work()
     errors: dict[str, str] = {}
+    basis = basis_of(form)
+    if basis is None:
+        basis = tax_service.prices_include_tax(workspace_id, uow=uow)
+    result = None
     try:
-        priced = line_service.price_lines(uow, workspace_id, currency, lines, errors=errors,
-                                          prices_include_tax=tax_service.prices_include_tax(workspace_id, uow=uow))
+        priced = line_service.price_lines(uow, workspace_id, currency, lines, errors=errors, prices_include_tax=basis)
         discount = getattr(form, "discount", None)
         if priced is not None and discount is not None and (discount.data or "").strip():
-            discounted = line_service.with_discount(priced, discount.data, errors)
-            return discounted  # None for a bad discount: its error shows when the form is saved
-        return priced
-    except DomainError:
-        return None
+            result = line_service.with_discount(priced, discount.data, errors)  # None for a bad discount
+        else:
+            result = priced
+    except DomainError as exc:
+        errors.setdefault("lines", exc.message)
+    if result is None and show_errors and errors:
+        if not isinstance(getattr(form, "line_errors", None), list):
+            form.line_errors = []
+        rest = apply_errors(form, errors)
+        form.line_errors.extend(rest)
+        form.line_errors.append("The totals show once every line above reads correctly.")
+    return result
 
 
-def apply_errors(form, errors: dict[str, str]) -> list[str]:
-    """Service errors next to their fields, lines included (``lines-1-quantity``)."""
+def apply_errors(form, errors: dict[str, str], *, hidden: tuple[str, ...] = ()) -> list[str]:
+    """Service errors next to their fields, lines included (``lines-1-quantity``); an error
+    about the lines as a whole (``lines``) or about a line or field the form does not
+    show goes to ``form.line_errors`` (shown above the lines), never onto the field list,
+    which has no place to show it. ``hidden``: prefixes of fields the page does not show
+    (the new invoice form's ``buyer_``): their errors are returned, to be shown at the top.
+    Returns the errors with no field on the form."""
+    if not isinstance(getattr(form, "line_errors", None), list):
+        form.line_errors = []
     rest = {}
+    unshown = []
     for key, message in errors.items():
         parts = key.split("-")
-        if len(parts) == 3 and parts[0] == "lines" and parts[1].isdigit() and int(parts[1]) < len(form.lines.entries):
+        if hidden and key.startswith(hidden):
+            unshown.append(message)
+            continue
+        if parts[0] != "lines":
+            rest[key] = message
+            continue
+        if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(form.lines.entries):
             field = form.lines.entries[int(parts[1])].form._fields.get(parts[2])
             if field is not None:
                 field.errors = list(field.errors or []) + [message]
                 continue
-        rest[key] = message
-    return apply_field_errors(form, rest)
+        form.line_errors.append(message)
+    return unshown + apply_field_errors(form, rest)

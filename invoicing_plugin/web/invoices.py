@@ -15,6 +15,7 @@ from ..persistence.repository import NotFound
 from ..services import invoices as service
 from ..services import outbox, sending
 from ..services import credit_notes, prepayments, refunding
+from ..services import tax_rates as tax_rates_service
 from ..services import templates as template_service
 from ..services.connections import payment_availability
 from ..services.errors import InvoicingError, PaidMeanwhile, ValidationFailed
@@ -128,6 +129,7 @@ def _draft_input(form: InvoiceForm) -> service.DraftInput:
         discount=form.discount.data or None,
         allow_partial=bool(form.allow_partial.data),
         partial_minimum=form.partial_minimum.data or None,
+        prices_include_tax=form_lines.basis_of(form),  # None (not posted): the service decides
     )
 
 
@@ -162,6 +164,9 @@ def _checked_deposits(form: InvoiceForm, choices) -> set[str]:
 
 
 def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200):
+    if form_lines.basis_of(form) is None:  # not posted: show the basis the service reads the prices on
+        form_lines.set_basis(form, bool(invoice.prices_include_tax) if invoice is not None
+                             else tax_rates_service.prices_include_tax(staff().workspace.id))
     subject, deposit_refusal = _subject_context(form.subject_ref.data)
     deposits = _deposit_choices(form) if invoice is None else []
     return render_template(
@@ -174,7 +179,8 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
         templates=template_service.list_templates(staff().workspace.id) if invoice is None else [],
         extra_errors=list(extra_errors),
         workspace=staff().workspace,
-        lines_preview=form_lines.preview(form, staff().workspace.id),
+        lines_preview=form_lines.preview(form, staff().workspace.id,
+                                         show_errors=request.method == "POST" and "recalculate" in request.form),
         deposits=deposits,
         deposits_checked=_checked_deposits(form, deposits),
     ), status
@@ -224,7 +230,9 @@ def invoice_new():
     try:
         invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form), deduct_deposits=deduct)
     except ValidationFailed as exc:
-        return _render_form(form, extra_errors=form_lines.apply_errors(form, exc.errors), status=422)
+        # The new form shows no buyer fields (they come from the client's record): say those at the top.
+        return _render_form(form, extra_errors=form_lines.apply_errors(form, exc.errors, hidden=("buyer_",)),
+                            status=422)
     _success("Draft saved. Check it, then send it when ready.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice.id))
 
@@ -644,7 +652,8 @@ def _template_input(form: TemplateForm) -> template_service.TemplateInput:
 def _render_template_form(form, template=None, extra_errors=(), status=200):
     return render_template(
         "invoicing/template_form.html", form=form, template=template, extra_errors=list(extra_errors),
-        workspace=staff().workspace, lines_preview=form_lines.preview(form, staff().workspace.id),
+        workspace=staff().workspace, lines_preview=form_lines.preview(
+            form, staff().workspace.id, show_errors=request.method == "POST" and "recalculate" in request.form),
     ), status
 
 

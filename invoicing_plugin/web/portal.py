@@ -86,4 +86,4 @@ def _render_portal(owner: portal.PortalOwner):
 
 
 def _pay_url(item: portal.PortalInvoice, external: bool = False) -> str | None:
-    return pay_link(item.invoice, external=external) if item.can_pay else None
+    return pay_link(item.invoice, external=external) if item.pays_online else None

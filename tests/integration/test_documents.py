@@ -23,6 +23,7 @@ def test_staff_pdf_shows_everything_a_client_needs(app, world, staff_client, mak
         workspace_id=world.acme, client_id=world.client_a, number="INV-0042", client_name="Zoë Café",
         amount_minor=125050, currency="EUR", description="Web application penetration test",
         sent_at=datetime(2025, 3, 1, 9, tzinfo=timezone.utc), due_date=date(2099, 3, 31),
+        stripe_mode="own_key",  # sent with Stripe connected: its pay link takes cards
     )
 
     response = staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf")
@@ -79,7 +80,7 @@ def test_unicode_font_keeps_accents_and_the_euro_sign(app):
 
 def test_staff_print_page_is_printable(app, world, staff_client, make_invoice):
     invoice = make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0009",
-                           due_date=date(2001, 1, 1))
+                           due_date=date(2001, 1, 1), stripe_mode="own_key")
 
     response = staff_client.get(f"/invoicing/invoices/{invoice.id}/print")
 
@@ -112,3 +113,31 @@ def test_member_without_billing_rights_cannot_download(app, world, make_invoice)
     member = login(app.test_client(), world.member_email, world.acme_slug)
 
     assert member.get(f"/invoicing/invoices/{invoice.id}/pdf").status_code == 403
+
+
+@pytest.mark.parametrize("unpayable", [
+    {"send_method": "manual", "stripe_mode": "own_key"},  # sent "manually": payment as arranged
+    {"send_method": "email", "stripe_mode": None},  # sent before Stripe was connected
+    {"send_method": "email", "stripe_mode": "own_key", "online_payment_unavailable": True},
+])
+def test_no_pay_online_section_when_the_pay_link_refuses_cards(app, world, staff_client, make_invoice, unpayable):
+    """Issue 15 F4: the print page and PDF offer "Pay online" exactly when the pay link
+    takes a card payment -- one rule (domain.invoice.offers_online_payment) for both."""
+    invoice = make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0031", **unpayable)
+
+    html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
+    pdf = pdf_text(staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").data)
+    link = app.test_client().get(f"/invoicing/pay/{invoice.public_token}")
+
+    assert "Pay online" not in html and "by card with Stripe" not in html and "/pay/" not in html
+    assert "Pay online" not in pdf and "/pay/" not in pdf
+    assert "not available" in link.text  # the pay link says the same
+
+
+def test_pay_online_section_when_the_pay_link_takes_cards(app, world, staff_client, make_invoice):
+    invoice = make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0032",
+                           send_method="email", stripe_mode="own_key")
+
+    html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
+
+    assert "Pay online" in html and f"/invoicing/pay/{invoice.public_token}" in html

@@ -36,10 +36,11 @@ def acme_invoices(world, make_invoice):
         "due": make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0001",
                             subject_ref=engagement, subject_title="Q3 penetration test",
                             amount_minor=125050, currency="EUR", due_date=date.today() + timedelta(days=10),
-                            description="Web application test"),
+                            description="Web application test", stripe_mode="own_key"),
         "overdue": make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0002",
                                 subject_ref=engagement, subject_title="Q3 penetration test",
-                                amount_minor=50000, due_date=date.today() - timedelta(days=3)),
+                                amount_minor=50000, due_date=date.today() - timedelta(days=3),
+                                stripe_mode="own_key"),
         "paid": make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0003", status="paid",
                              paid_at=datetime(2025, 3, 4, 12, tzinfo=timezone.utc)),
         "processing": make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0004",
@@ -200,3 +201,17 @@ def test_client_printable_invoice_and_pdf(app, world, acme_invoices):
     assert pdf.mimetype == "application/pdf"
     assert pdf.data.startswith(b"%PDF")
     assert 'filename="invoice-INV-0001.pdf"' in pdf.headers["Content-Disposition"]
+
+
+def test_portal_offers_no_pay_button_for_a_manual_invoice(app, world, make_invoice):
+    """Issue 15 F4: a manual invoice awaits payment as arranged; the portal's card, its print
+    page and PDF offer no pay link (the link itself would say online payment is unavailable)."""
+    manual = make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0050",
+                          send_method="manual", stripe_mode="own_key", amount_minor=7000)
+    path = portal_path(app, world.acme, world.client_a)
+    client = app.test_client()
+    html = client.get(path).text
+    card = re.search(r'data-invoice="INV-0050">(.*?)</li>', html, re.S).group(1)
+
+    assert "Pay invoice" not in card and "/invoicing/pay/" not in card
+    assert "/invoicing/pay/" not in client.get(f"{path}/invoices/{manual.public_token}").text

@@ -201,7 +201,10 @@ def test_hostile_line_buttons_and_indices_on_the_template_page(app, world, staff
             (("description", f"Item {i}"), ("unit_price", "1.00"))}
     capped = staff_client.post(NEW_TEMPLATE, data=_template(add_line="1", **full))
     assert capped.status_code == 200 and value(capped.text, "lines-99-description") == "Item 99"
-    assert value(capped.text, "lines-100-description") is None
+    # Issue 15 F3: one line too many is kept (so that saving refuses it), no more; "Add line" says why.
+    assert value(capped.text, "lines-100-description") == "Item 100"
+    assert value(capped.text, "lines-101-description") is None
+    assert "at most 100 lines" in capped.text
     nul = staff_client.post(NEW_TEMPLATE, data=_template(**{**LINES, "lines-0-unit": "d\x00y"}))
     assert nul.status_code == 422
     assert _templates(app) == []

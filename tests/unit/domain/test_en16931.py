@@ -259,7 +259,7 @@ def test_amount_and_description_draft_is_one_untaxed_line(amount, currency) -> N
 # --- Parsing what people type -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [("2", D("2")), ("1.5", D("1.5")), (" 1,000 ", D("1000")),
+@pytest.mark.parametrize(("text", "expected"), [("2", D("2")), ("1.5", D("1.5")), (" 1000 ", D("1000")),
                                                 ("0.2500", D("0.25")), ("007", D("7"))])
 def test_parse_quantity(text, expected) -> None:
     assert parse_quantity(text) == expected
