@@ -40,12 +40,17 @@ from ..domain.balance import of_invoice
 from ..domain.calendar import local_day
 from ..domain.invoice import InvoiceStatus
 from ..domain.money import Money, format_money
+from ..host import parse_subject_ref
 from ..persistence import locks
 from ..persistence.models import Invoice, Prepayment
 from ..persistence.repository import NotFound, as_id
 from .common import DEPOSIT_KIND, unit_of_work
 from .errors import InvoicingError, ValidationFailed
+from .text import has_nul
 from .uow import UnitOfWork
+
+#: The length of ``Invoice.subject_ref`` ("proposal:42").
+SUBJECT_REF_MAX = Invoice.__table__.c.subject_ref.type.length
 
 __all__ = ["DepositChoice", "Selection", "check_selection", "deduct", "deductible_deposits", "recheck"]
 
@@ -134,8 +139,11 @@ def _deposits_of_subject(repo, subject_ref: str) -> list[Invoice]:
 def deductible_deposits(workspace_id: str, subject_ref: str | None, currency: str, *,
                         uow: UnitOfWork | None = None) -> list[DepositChoice]:
     """The subject's paid deposits (oldest first), each with why it cannot be deducted
-    (``refusal``), for the draft form. Empty without a subject."""
-    if not subject_ref or not isinstance(subject_ref, str):
+    (``refusal``), for the draft form. Empty without a subject, and for text that cannot be
+    a stored reference (malformed, with a NUL, longer than the column): nothing is looked up
+    for it (the draft's own validation says what is wrong with it)."""
+    if (not isinstance(subject_ref, str) or has_nul(subject_ref) or len(subject_ref) > SUBJECT_REF_MAX
+            or parse_subject_ref(subject_ref) is None):
         return []
     uow = uow or unit_of_work()
     repo = uow.repository(workspace_id)

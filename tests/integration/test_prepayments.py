@@ -400,3 +400,15 @@ def test_the_pdf_lists_each_deposit_deducted(app, world, staff_client):
     assert f"Deposit {deposit.number} paid" in text
     assert "-GBP 300.00" in text
     assert "Amount due GBP 700.00" in text
+
+
+@pytest.mark.parametrize("ref", ["proposal:1\x00", "proposal:" + "9" * 200, "no-colon", "invoice:1", ""])
+def test_text_that_cannot_be_a_subject_offers_no_deposits_and_asks_the_database_nothing(app, world, ref):
+    """The draft form asks for the subject's deposits before the draft is validated: text no
+    stored reference can be (a NUL, which PostgreSQL refuses outright; too long; malformed)
+    offers none instead of failing the page (found by the hostile route walk on PostgreSQL)."""
+    from invoicing_plugin.services.prepayments import deductible_deposits
+
+    _paid_deposit(app, world)
+    with app.test_request_context():
+        assert deductible_deposits(world.acme, ref, "GBP") == []
