@@ -22,7 +22,7 @@ def test_staff_invoice_a_client_who_pays_from_the_email(app, world, live_server,
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Invoices").click()
     page.get_by_role("link", name="New invoice").click()
 
-    page.get_by_label("Client").select_option(label="Globex Corporation <billing@globex.test>")
+    page.get_by_label("Client", exact=True).select_option(label="Globex Corporation <billing@globex.test>")
     page.get_by_label("Amount").fill("1,250.50")
     page.get_by_label("Currency").select_option("GBP")
     page.get_by_label("Description").fill("Q3 web application penetration test")
