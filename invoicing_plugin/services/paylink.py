@@ -23,12 +23,13 @@ from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..domain.money import Money, format_money
 from ..domain.statuses import AWAITING_MONEY
 from ..gateways.stripe_gateway import GatewayError
-from ..persistence.models import CheckoutSessionRecord, Invoice, Payment
+from ..persistence.models import CheckoutSessionRecord, Invoice
 from ..persistence.repository import NotFound
 from .checkout import checkout_amount, create_checkout, lock_fee
 from .common import commit_or_conflict, get_workspace, lock_invoice, record_event, unit_of_work
 from .connection_routes import payment_route
 from .fees import UnknownPlan
+from .payment_rows import checkout_state, session_recorded
 from .payment_sync import sync_invoice_from_stripe
 from .uow import UnitOfWork
 
@@ -140,7 +141,7 @@ def open_pay_link(token: str, *, amount: str | None = None, uow: UnitOfWork | No
                 session = route.gateway.retrieve_checkout_session(invoice.checkout_session_id)
             else:
                 session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
-            if session.status == "complete" and not _recorded(uow, invoice.checkout_session_id):
+            if checkout_state(uow.session, invoice.checkout_session_id, session.status) == "complete":
                 return _after_payment(uow, invoice)
             # complete and recorded: it paid a part (the balance is still due); a new session follows
             if session.status == "open" and fresh and session.url:
@@ -150,7 +151,7 @@ def open_pay_link(token: str, *, amount: str | None = None, uow: UnitOfWork | No
                 # paid since) or than the client chose: close it, so it cannot be paid too, and
                 # make one for the amount wanted now.
                 session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
-                if session.status == "complete":
+                if checkout_state(uow.session, invoice.checkout_session_id, session.status) == "complete":
                     return _after_payment(uow, invoice)
         return _renew_checkout(uow, invoice.workspace_id, invoice.id, invoice.checkout_attempt, route,
                                amount_minor=chosen)
@@ -179,10 +180,9 @@ def _after_payment(uow: UnitOfWork, invoice: Invoice) -> PayLinkOutcome:
 
 
 def _recorded(uow: UnitOfWork, session_id: str | None) -> bool:
-    """Whether the payment of Checkout Session ``session_id`` is already a payment row."""
-    if not session_id:
-        return False
-    return uow.session.scalar(select(Payment.id).where(Payment.checkout_session_id == session_id).limit(1)) is not None
+    """Whether the payment of Checkout Session ``session_id`` is already a payment row
+    (:func:`.payment_rows.session_recorded`, the one rule staff actions use too)."""
+    return session_recorded(uow.session, session_id)
 
 
 def _asked(uow: UnitOfWork, session_id: str | None) -> int | None:
@@ -216,7 +216,7 @@ def _renew_checkout(uow: UnitOfWork, workspace_id: str, invoice_id: int, seen_at
                 return PayLinkOutcome(invoice, redirect_url=url)
             # ... for another part the client chose (two tabs): that one must not stay payable.
             other = route.gateway.expire_checkout_session(invoice.checkout_session_id)
-            if other.status == "complete":
+            if checkout_state(uow.session, invoice.checkout_session_id, other.status) == "complete":
                 uow.rollback()
                 return _after_payment(uow, uow.repository(workspace_id).get(Invoice, invoice_id))
         if invoice.stripe_mode != route.mode or invoice.stripe_account_id != route.account_id:

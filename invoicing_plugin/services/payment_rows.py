@@ -82,6 +82,33 @@ def intent_recorded(session: Any, payment_intent_id: str) -> bool:
     return autocommit.reader(session).execute(stmt).first() is not None
 
 
+def session_recorded(session: Any, checkout_session_id: str | None) -> bool:
+    """Whether the payment of Checkout Session ``checkout_session_id`` is already a payment row.
+
+    The one rule for "the client paid meanwhile": a session Stripe reports ``complete``
+    counts as news only while its payment is *not* recorded. A recorded one paid a part
+    (or the whole) earlier and is spent; staff actions (mark paid, void, credit note,
+    disconnect) and the pay link go ahead past it (:func:`checkout_state`)."""
+    if not checkout_session_id:
+        return False
+    stmt = select(PAYMENTS.c.id).where(PAYMENTS.c.checkout_session_id == checkout_session_id).limit(1)
+    return autocommit.reader(session).execute(stmt).first() is not None
+
+
+#: :func:`checkout_state`: the session is complete and its payment already a payment row.
+SPENT = "spent"
+
+
+def checkout_state(session: Any, checkout_session_id: str | None, stripe_status: str) -> str:
+    """Stripe's status of the invoice's Checkout Session, as staff actions read it:
+    ``complete`` only when the client paid through it and that payment is not recorded yet
+    (:func:`session_recorded`); a complete session already recorded is :data:`SPENT`
+    (nothing new: the action goes ahead); otherwise Stripe's status unchanged."""
+    if stripe_status == "complete" and session_recorded(session, checkout_session_id):
+        return SPENT
+    return stripe_status
+
+
 def latest_stripe_intent(session: Any, invoice_id: int) -> str | None:
     """The PaymentIntent of the invoice's latest Stripe payment (``None``: none)."""
     stmt = (select(PAYMENTS.c.payment_intent_id)

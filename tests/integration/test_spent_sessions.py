@@ -1,0 +1,132 @@
+"""issue 15 (breaker15 F1): a Checkout Session whose payment is already recorded is spent, not news.
+
+After the client paid a *part* through the pay link, the invoice still points at that part's
+session, which Stripe reports ``complete`` ("The Checkout Session is complete. Payment
+processing may still be in progress", https://docs.stripe.com/api/checkout/sessions/object#checkout_session_object-status;
+expiring it is refused or answers it as it is, https://docs.stripe.com/api/checkout/sessions/expire).
+Its payment is already a payment row, so staff actions that expire the invoice's session first
+(mark paid, credit note, disconnect) must go ahead: only a complete session whose payment is
+*not* recorded yet means "the client paid meanwhile" (one rule:
+:func:`invoicing_plugin.services.payment_rows.checkout_state`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from invoicing_plugin import api
+from invoicing_plugin.extension import get_state
+from invoicing_plugin.persistence import totals
+from invoicing_plugin.persistence.models import Invoice, Payment
+from tests.integration.test_partial_payments import api_today
+from tests.integration.webhook_helpers import event_for, post_event
+
+ACTOR = "user:1 Ada"
+
+
+def _partial_invoice(app, world):
+    with app.test_request_context():
+        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, amount="1,000.00", currency="GBP",
+                                 description="Penetration test", send_method="stripe_link",
+                                 allow_partial=True, partial_minimum="100.00")
+        return api.send(world.acme, ACTOR, draft.id, method="stripe_link")
+
+
+def _row(app, invoice_id) -> Invoice:
+    with app.app_context():
+        session = get_state().session
+        row = session.get(Invoice, invoice_id)
+        session.expunge(row)
+        session.rollback()
+    return row
+
+
+def _payments(app, invoice_id):
+    with app.app_context():
+        session = get_state().session
+        rows = session.execute(select(Payment.amount_minor, Payment.method)
+                               .where(Payment.invoice_id == invoice_id).order_by(Payment.id)).all()
+        session.rollback()
+    return [tuple(r) for r in rows]
+
+
+def _pay_part(app, stripe_emulator, invoice, amount):
+    client = app.test_client()
+    response = client.get(f"/invoicing/pay/{invoice.public_token}", query_string={"amount": amount})
+    assert response.status_code == 303, response.text
+    session_id = _row(app, invoice.id).checkout_session_id
+    stripe_emulator.control.pay_session(session_id)
+    assert post_event(client, event_for(stripe_emulator, "checkout.session.completed", session_id)).status_code == 200
+    return session_id
+
+
+def _no_drift(app):
+    with app.app_context():
+        assert totals.drift(get_state().session) == []
+        get_state().session.rollback()
+
+
+def test_mark_paid_the_rest_by_hand_after_a_stripe_part(app, world, connected_workspace, stripe_emulator):
+    invoice = _partial_invoice(app, world)
+    spent = _pay_part(app, stripe_emulator, invoice, "400.00")
+    assert _row(app, invoice.id).status == "partially_paid"
+    assert stripe_emulator.control.get_object(spent)["status"] == "complete"
+    with app.test_request_context():
+        snapshot = api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="600")
+    assert snapshot.status == "paid"
+    assert _payments(app, invoice.id) == [(40_000, "stripe"), (60_000, "bank_transfer")]
+    _no_drift(app)
+
+
+def test_mark_paid_a_second_part_by_hand_then_the_link_makes_a_new_session(app, world, connected_workspace,
+                                                                           stripe_emulator, staff_client):
+    invoice = _partial_invoice(app, world)
+    spent = _pay_part(app, stripe_emulator, invoice, "400.00")
+    response = staff_client.post(f"/invoicing/invoices/{invoice.id}/mark-paid", data={
+        "amount": "100.00", "method": "bank_transfer", "paid_on": api_today(app, world)}, follow_redirects=True)
+    assert response.status_code == 200
+    assert "Stripe says" not in response.text
+    row = _row(app, invoice.id)
+    assert (row.status, row.amount_paid_minor, row.checkout_session_id) == ("partially_paid", 50_000, None)
+    # the pay link still works for the rest: a fresh session, not the spent one
+    response = app.test_client().get(f"/invoicing/pay/{invoice.public_token}", query_string={"amount": "500.00"})
+    assert response.status_code == 303
+    assert _row(app, invoice.id).checkout_session_id not in (None, spent)
+
+
+def test_credit_note_for_the_rest_after_a_stripe_part(app, world, connected_workspace, stripe_emulator):
+    invoice = _partial_invoice(app, world)
+    _pay_part(app, stripe_emulator, invoice, "400.00")
+    with app.test_request_context():
+        api.create_credit_note(world.acme, ACTOR, invoice.id, amount="600.00", reason="Scope reduced")
+    row = _row(app, invoice.id)
+    assert (row.status, row.amount_credited_minor) == ("paid", 60_000)
+    _no_drift(app)
+
+
+def test_disconnect_after_a_stripe_part_is_not_paid_meanwhile(app, world, connected_workspace, stripe_emulator):
+    from invoicing_plugin.services.connection_disconnect import disconnect
+
+    invoice = _partial_invoice(app, world)
+    _pay_part(app, stripe_emulator, invoice, "400.00")
+    with app.test_request_context():
+        result = disconnect(world.acme, actor=ACTOR)
+    assert result.paid_meanwhile == ()
+    row = _row(app, invoice.id)
+    assert (row.online_payment_unavailable, row.checkout_session_id) == (True, None)
+
+
+def test_an_unrecorded_complete_session_is_still_paid_meanwhile(app, world, connected_workspace, stripe_emulator):
+    """The rule's other side: paid at Stripe, webhook not here yet -> PaidMeanwhile, payment applied once."""
+    from invoicing_plugin.services.errors import PaidMeanwhile
+    import pytest
+
+    invoice = _partial_invoice(app, world)
+    _pay_part(app, stripe_emulator, invoice, "400.00")
+    client = app.test_client()
+    assert client.get(f"/invoicing/pay/{invoice.public_token}", query_string={"amount": "600.00"}).status_code == 303
+    stripe_emulator.control.pay_session(_row(app, invoice.id).checkout_session_id)  # no webhook yet
+    with app.test_request_context(), pytest.raises(PaidMeanwhile):
+        api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="600")
+    assert _row(app, invoice.id).status == "paid"
+    assert _payments(app, invoice.id) == [(40_000, "stripe"), (60_000, "stripe")]
