@@ -157,9 +157,9 @@ def price_lines(uow: UnitOfWork, workspace_id: str, currency: str, raw_lines: An
         if unknown:
             raise TypeError(f"unknown line fields: {', '.join(sorted(map(str, unknown)))}")
         key, number = f"lines-{index}", index + 1
+        before = len(errors)  # before the NUL checks: a field refused there must stop this line too
         text = {field: _text(raw.get(field), f"{key}-{field}", errors, field.replace("_", " "))
                 for field in LINE_FIELDS}
-        before = len(errors)
         description = text["description"]
         if not description and f"{key}-description" not in errors:
             errors[f"{key}-description"] = f"Line {number}: describe the item or service."
