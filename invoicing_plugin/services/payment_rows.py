@@ -109,6 +109,15 @@ def checkout_state(session: Any, checkout_session_id: str | None, stripe_status:
     return stripe_status
 
 
+def intent_amount(session: Any, payment_intent_id: str | None) -> int | None:
+    """What the Stripe payment ``payment_intent_id`` brought (its row's ``amount_minor``),
+    ``None`` when no row holds it."""
+    if not payment_intent_id:
+        return None
+    stmt = select(PAYMENTS.c.amount_minor).where(PAYMENTS.c.payment_intent_id == payment_intent_id).limit(1)
+    return autocommit.reader(session).execute(stmt).scalar()
+
+
 def latest_stripe_intent(session: Any, invoice_id: int) -> str | None:
     """The PaymentIntent of the invoice's latest Stripe payment (``None``: none)."""
     stmt = (select(PAYMENTS.c.payment_intent_id)

@@ -1,4 +1,4 @@
-"""issue 15 (breaker15 F1): a Checkout Session whose payment is already recorded is spent, not news.
+"""issue 15 (breaker15 F1, F5): a Checkout Session whose payment is already recorded is spent, not news.
 
 After the client paid a *part* through the pay link, the invoice still points at that part's
 session, which Stripe reports ``complete`` ("The Checkout Session is complete. Payment
@@ -12,6 +12,7 @@ Its payment is already a payment row, so staff actions that expire the invoice's
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from invoicing_plugin import api
@@ -119,7 +120,6 @@ def test_disconnect_after_a_stripe_part_is_not_paid_meanwhile(app, world, connec
 def test_an_unrecorded_complete_session_is_still_paid_meanwhile(app, world, connected_workspace, stripe_emulator):
     """The rule's other side: paid at Stripe, webhook not here yet -> PaidMeanwhile, payment applied once."""
     from invoicing_plugin.services.errors import PaidMeanwhile
-    import pytest
 
     invoice = _partial_invoice(app, world)
     _pay_part(app, stripe_emulator, invoice, "400.00")
@@ -130,3 +130,58 @@ def test_an_unrecorded_complete_session_is_still_paid_meanwhile(app, world, conn
         api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="600")
     assert _row(app, invoice.id).status == "paid"
     assert _payments(app, invoice.id) == [(40_000, "stripe"), (60_000, "stripe")]
+
+
+# --- breaker15 F5: a refund is capped by the charge it acts on ------------------------------
+# A refund acts on one charge (the invoice's latest Stripe payment); Stripe refuses more than
+# that charge's unrefunded amount (https://docs.stripe.com/api/refunds/create#create_refund-amount).
+# docs/invoices.md: "More than is left is refused before Stripe is asked."
+
+
+def _refund_requests(stripe_emulator):
+    return [r for r in stripe_emulator.control.requests() if r["method"] == "POST" and r["path"] == "/v1/refunds"]
+
+
+def _refund(staff_client, invoice_id, amount, token):
+    return staff_client.post(f"/invoicing/invoices/{invoice_id}/refund", data={
+        "amount": amount, "reason": "requested_by_customer", "note": "", "request_token": token * 32},
+        follow_redirects=True)
+
+
+def _charge_refunded(app, stripe_emulator, intent):
+    from tests.integration.webhook_helpers import intent_charge
+
+    event = event_for(stripe_emulator, "charge.refunded", intent_charge(stripe_emulator, intent))
+    assert post_event(app.test_client(), event).status_code == 200
+
+
+@pytest.mark.parametrize("first", ["bank", "stripe"])
+def test_refund_left_is_the_latest_stripe_charge_not_all_paid(app, world, connected_workspace, stripe_emulator,
+                                                              staff_client, first):
+    invoice = _partial_invoice(app, world)
+    if first == "bank":
+        with app.test_request_context():
+            api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="400")
+    else:
+        _pay_part(app, stripe_emulator, invoice, "400.00")
+    _pay_part(app, stripe_emulator, invoice, "600.00")
+    row = _row(app, invoice.id)
+    assert (row.status, row.amount_paid_minor) == ("paid", 100_000)
+    assert "£600.00 can still be refunded" in staff_client.get(f"/invoicing/invoices/{invoice.id}").text
+
+    too_much = _refund(staff_client, invoice.id, "700", "b")
+    assert "At most £600.00 can still be refunded." in too_much.text
+    assert _refund_requests(stripe_emulator) == []  # refused before Stripe is asked
+
+    assert _refund(staff_client, invoice.id, "100", "c").status_code == 200
+    _charge_refunded(app, stripe_emulator, row.payment_intent_id)
+    assert _row(app, invoice.id).amount_refunded_minor == 10_000
+    assert "£500.00 can still be refunded" in staff_client.get(f"/invoicing/invoices/{invoice.id}").text
+
+    everything = _refund(staff_client, invoice.id, "", "d")  # empty: all that is left on that charge
+    assert "refused" not in everything.text
+    requests = _refund_requests(stripe_emulator)
+    assert len(requests) == 2
+    _charge_refunded(app, stripe_emulator, row.payment_intent_id)
+    assert _row(app, invoice.id).amount_refunded_minor == 60_000
+    _no_drift(app)
