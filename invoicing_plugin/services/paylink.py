@@ -20,7 +20,7 @@ from ..domain.balance import of_invoice
 from ..domain.errors import AmountError
 from ..domain.partial_pay import MAX_TYPED, PartialRange, choose_amount, partial_range
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
-from ..domain.money import Money, format_money
+from ..domain.money import Money, card_chargeable, format_money
 from ..domain.statuses import AWAITING_MONEY
 from ..gateways.stripe_gateway import GatewayError
 from ..persistence.models import CheckoutSessionRecord, Invoice
@@ -48,7 +48,7 @@ class PayLinkOutcome:
 
     invoice: Invoice
     redirect_url: str | None = None
-    page: str | None = None  # paid | part_paid | processing | voided | refunded | unavailable | error | choose
+    page: str | None = None  # paid | part_paid | processing | voided | refunded | unavailable | too_small | error | choose
     message: str | None = None
     #: ``page == "choose"``: the amounts the client may pay (an invoice allowing partial
     #: payments), and what they typed when it was refused (``message`` says why).
@@ -95,7 +95,27 @@ def status_page(invoice: Invoice) -> PayLinkOutcome | None:
         return PayLinkOutcome(invoice, page="unavailable")
     if invoice.send_method == "manual" or invoice.stripe_mode is None or invoice.online_payment_unavailable:
         return PayLinkOutcome(invoice, page="unavailable")
+    message = too_small_to_pay_online(invoice)
+    if message is not None:  # not temporary: Stripe will never charge it, so it is not asked
+        return PayLinkOutcome(invoice, page="too_small", message=message)
     return None
+
+
+def too_small_to_pay_online(invoice: Invoice) -> str | None:
+    """Why the balance due cannot be paid by card, or ``None`` when it can (or nothing is due).
+
+    Stripe refuses a charge below the currency's minimum or not a whole step
+    (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts;
+    :func:`~invoicing_plugin.domain.money.card_chargeable`): after a part was paid by hand
+    (Stripe's minimum does not apply to cash) a few pence may be left that no Checkout Session
+    can ask for. The pay link then says so instead of "try again"; staff settle it by hand
+    or with a credit note."""
+    due = of_invoice(invoice).due_minor
+    if due <= 0 or card_chargeable(Money(due, invoice.currency)):
+        return None
+    return (f"The {format_money(Money(due, invoice.currency))} still due is less than can be paid by card "
+            f"(the least Stripe can charge in {invoice.currency} is "
+            f"{format_money(Money(Money(due, invoice.currency).spec.min_charge, invoice.currency))}).")
 
 
 def open_pay_link(token: str, *, amount: str | None = None, uow: UnitOfWork | None = None) -> PayLinkOutcome:

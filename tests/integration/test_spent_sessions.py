@@ -185,3 +185,43 @@ def test_refund_left_is_the_latest_stripe_charge_not_all_paid(app, world, connec
     _charge_refunded(app, stripe_emulator, row.payment_intent_id)
     assert _row(app, invoice.id).amount_refunded_minor == 60_000
     _no_drift(app)
+
+
+# --- breaker15 F7: a balance Stripe cannot charge is not offered online ---------------------
+# Stripe's minimum charge in GBP is £0.30 (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts);
+# a payment by hand may leave less than that. The pay link says so (not a 503 "try again", no
+# form offering an amount it then refuses), Stripe is not asked, and the staff page says how
+# to settle it.
+
+
+def _session_creates(stripe_emulator):
+    return [r for r in stripe_emulator.control.requests()
+            if r["method"] == "POST" and r["path"] == "/v1/checkout/sessions"]
+
+
+@pytest.mark.parametrize("allow_partial", [False, True])
+def test_a_balance_below_stripes_minimum_is_not_offered_online(app, world, connected_workspace, stripe_emulator,
+                                                               staff_client, allow_partial):
+    with app.test_request_context():
+        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, amount="1,000.00", currency="GBP",
+                                 description="Penetration test", send_method="stripe_link",
+                                 allow_partial=allow_partial, partial_minimum="100.00" if allow_partial else None)
+        invoice = api.send(world.acme, ACTOR, draft.id, method="stripe_link")
+        api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="999.90")
+    assert _row(app, invoice.id).status == "partially_paid"
+    creates = len(_session_creates(stripe_emulator))
+    client = app.test_client()
+    for query in ({}, {"amount": "0.10"}):
+        page = client.get(f"/invoicing/pay/{invoice.public_token}", query_string=query)
+        assert page.status_code == 200, page.status_code
+        assert "The £0.10 still due is less than can be paid by card" in page.text
+        assert "contact" in page.text and "try again" not in page.text.lower()
+        assert 'name="amount"' not in page.text  # no form offering what Stripe refuses
+    assert len(_session_creates(stripe_emulator)) == creates  # Stripe was not asked
+    staff = staff_client.get(f"/invoicing/invoices/{invoice.id}").text
+    assert 'data-notice="too-small"' in staff and "credit the rest" in staff
+    # settled by hand, the notice goes
+    with app.test_request_context():
+        api.mark_paid(world.acme, ACTOR, invoice.id, method="cash")
+    assert 'data-notice="too-small"' not in staff_client.get(f"/invoicing/invoices/{invoice.id}").text
+    _no_drift(app)
