@@ -60,6 +60,7 @@ __all__ = [
     "fraction_of",
     "get_currency",
     "check_payment_amount",
+    "card_chargeable",
     "parse_amount",
     "parse_payment_amount",
     "parse_refund_amount",
@@ -368,6 +369,17 @@ def parse_refund_amount(text: str, currency: str) -> Money:
     if money.minor > spec.max_charge:
         raise AmountError(_too_large(spec))
     return money
+
+
+def card_chargeable(money: Money) -> bool:
+    """Whether Stripe can charge ``money`` by card (:func:`validate_amount` accepts it): a
+    balance below the currency's minimum charge, or not a whole step, cannot be paid online
+    and must be settled another way (marked paid by hand, or credited)."""
+    try:
+        validate_amount(money)
+    except AmountError:
+        return False
+    return True
 
 
 def validate_amount(money: Money) -> Money:

@@ -36,7 +36,7 @@ from .common import (
 )
 from .connection_routes import KeyUnavailable, checkout_gateway, failure_reason, open_session_risk
 from .errors import InvoicingError, PaidMeanwhile, ValidationFailed
-from .payment_rows import record_payment
+from .payment_rows import SPENT, checkout_state, record_payment
 from .payment_sync import sync_invoice_from_stripe
 from .text import check_text
 from .uow import UnitOfWork, system_clock
@@ -46,8 +46,10 @@ from .views import InvoiceSnapshot
 def _close_checkout(uow: UnitOfWork, invoice: Invoice) -> tuple[str, str | None]:
     """Expire the invoice's open Checkout Session, returning ``(state, note)``.
 
-    ``state`` is Stripe's answer: ``expired``, ``complete`` (the client paid) or
-    ``none`` (no session, or no key to reach it: the note says so, and that the
+    ``state`` is Stripe's answer: ``expired``, ``complete`` (the client paid and that
+    payment is not recorded yet), ``spent`` (complete, but its payment is already a
+    payment row -- it paid an earlier part: nothing new, the action goes ahead;
+    :func:`.payment_rows.checkout_state`) or ``none`` (no session, or no key to reach it: the note says so, and that the
     session can still be paid until it expires). The session is expired with the
     key that created it (:func:`.connections.checkout_gateway`), whatever the
     workspace's connection is now. A temporary Stripe failure raises
@@ -62,7 +64,7 @@ def _close_checkout(uow: UnitOfWork, invoice: Invoice) -> tuple[str, str | None]
     except KeyUnavailable as exc:
         return "none", f"The Checkout Session could not be expired ({failure_reason(exc)}). {open_session_risk(invoice)}"
     session = gateway.expire_checkout_session(invoice.checkout_session_id)
-    return session.status, None
+    return checkout_state(uow.session, invoice.checkout_session_id, session.status), None
 
 
 def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str | None = None,
@@ -229,8 +231,9 @@ def mark_paid(
             uow, invoice, workspace_id, actor, "mark_paid", "The payment was not recorded"
         )
         if state != "complete":
-            if state == "expired" and after == InvoiceStatus.PARTIALLY_PAID.value:
-                # It asked for the old balance: the pay link makes a fresh one for what is left.
+            if state in ("expired", SPENT) and after == InvoiceStatus.PARTIALLY_PAID.value:
+                # It asked for the old balance (or paid an earlier part): the pay link makes a
+                # fresh one for what is left.
                 invoice.checkout_session_id = None
                 invoice.checkout_expires_at = None
             received_text = format_money(Money(received, invoice.currency))

@@ -157,10 +157,10 @@ def price_lines(uow: UnitOfWork, workspace_id: str, currency: str, raw_lines: An
         if unknown:
             raise TypeError(f"unknown line fields: {', '.join(sorted(map(str, unknown)))}")
         key, number = f"lines-{index}", index + 1
+        before = len(errors)  # before the NUL checks: a field refused there must stop this line too
         text = {field: _text(raw.get(field), f"{key}-{field}", errors, field.replace("_", " "))
                 for field in LINE_FIELDS}
-        before = len(errors)
-        if not any(text[f] for f in LINE_FIELDS if f != "quantity") \
+        if len(errors) == before and not any(text[f] for f in LINE_FIELDS if f != "quantity") \
                 and text["quantity"] in ("", "1"):
             # An empty line ("Add line" once too often): one message, not one per field.
             errors[f"{key}-description"] = f"Line {number} is empty: fill it in, or remove it."

@@ -20,15 +20,16 @@ from ..domain.balance import of_invoice
 from ..domain.errors import AmountError
 from ..domain.partial_pay import MAX_TYPED, PartialRange, choose_amount, partial_range
 from ..domain.invoice import InvoiceStatus, is_open_for_payment, offers_online_payment
-from ..domain.money import Money, format_money
+from ..domain.money import Money, card_chargeable, format_money
 from ..domain.statuses import AWAITING_MONEY
 from ..gateways.stripe_gateway import GatewayError
-from ..persistence.models import CheckoutSessionRecord, Invoice, Payment
+from ..persistence.models import CheckoutSessionRecord, Invoice
 from ..persistence.repository import NotFound
 from .checkout import checkout_amount, create_checkout, lock_fee
 from .common import commit_or_conflict, get_workspace, lock_invoice, record_event, unit_of_work
 from .connection_routes import payment_route
 from .fees import UnknownPlan
+from .payment_rows import checkout_state, session_recorded
 from .payment_sync import sync_invoice_from_stripe
 from .uow import UnitOfWork
 
@@ -47,7 +48,7 @@ class PayLinkOutcome:
 
     invoice: Invoice
     redirect_url: str | None = None
-    page: str | None = None  # paid | part_paid | processing | voided | refunded | unavailable | error | choose
+    page: str | None = None  # paid | part_paid | processing | voided | refunded | unavailable | too_small | error | choose
     message: str | None = None
     #: ``page == "choose"``: the amounts the client may pay (an invoice allowing partial
     #: payments), and what they typed when it was refused (``message`` says why).
@@ -94,7 +95,27 @@ def status_page(invoice: Invoice) -> PayLinkOutcome | None:
         return PayLinkOutcome(invoice, page="unavailable")
     if not offers_online_payment(invoice):  # the same rule decides the printed "Pay online" section
         return PayLinkOutcome(invoice, page="unavailable")
+    message = too_small_to_pay_online(invoice)
+    if message is not None:  # not temporary: Stripe will never charge it, so it is not asked
+        return PayLinkOutcome(invoice, page="too_small", message=message)
     return None
+
+
+def too_small_to_pay_online(invoice: Invoice) -> str | None:
+    """Why the balance due cannot be paid by card, or ``None`` when it can (or nothing is due).
+
+    Stripe refuses a charge below the currency's minimum or not a whole step
+    (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts;
+    :func:`~invoicing_plugin.domain.money.card_chargeable`): after a part was paid by hand
+    (Stripe's minimum does not apply to cash) a few pence may be left that no Checkout Session
+    can ask for. The pay link then says so instead of "try again"; staff settle it by hand
+    or with a credit note."""
+    due = of_invoice(invoice).due_minor
+    if due <= 0 or card_chargeable(Money(due, invoice.currency)):
+        return None
+    return (f"The {format_money(Money(due, invoice.currency))} still due is less than can be paid by card "
+            f"(the least Stripe can charge in {invoice.currency} is "
+            f"{format_money(Money(Money(due, invoice.currency).spec.min_charge, invoice.currency))}).")
 
 
 def open_pay_link(token: str, *, amount: str | None = None, uow: UnitOfWork | None = None) -> PayLinkOutcome:
@@ -140,7 +161,7 @@ def open_pay_link(token: str, *, amount: str | None = None, uow: UnitOfWork | No
                 session = route.gateway.retrieve_checkout_session(invoice.checkout_session_id)
             else:
                 session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
-            if session.status == "complete" and not _recorded(uow, invoice.checkout_session_id):
+            if checkout_state(uow.session, invoice.checkout_session_id, session.status) == "complete":
                 return _after_payment(uow, invoice)
             # complete and recorded: it paid a part (the balance is still due); a new session follows
             if session.status == "open" and fresh and session.url:
@@ -150,7 +171,7 @@ def open_pay_link(token: str, *, amount: str | None = None, uow: UnitOfWork | No
                 # paid since) or than the client chose: close it, so it cannot be paid too, and
                 # make one for the amount wanted now.
                 session = route.gateway.expire_checkout_session(invoice.checkout_session_id)
-                if session.status == "complete":
+                if checkout_state(uow.session, invoice.checkout_session_id, session.status) == "complete":
                     return _after_payment(uow, invoice)
         return _renew_checkout(uow, invoice.workspace_id, invoice.id, invoice.checkout_attempt, route,
                                amount_minor=chosen)
@@ -179,10 +200,9 @@ def _after_payment(uow: UnitOfWork, invoice: Invoice) -> PayLinkOutcome:
 
 
 def _recorded(uow: UnitOfWork, session_id: str | None) -> bool:
-    """Whether the payment of Checkout Session ``session_id`` is already a payment row."""
-    if not session_id:
-        return False
-    return uow.session.scalar(select(Payment.id).where(Payment.checkout_session_id == session_id).limit(1)) is not None
+    """Whether the payment of Checkout Session ``session_id`` is already a payment row
+    (:func:`.payment_rows.session_recorded`, the one rule staff actions use too)."""
+    return session_recorded(uow.session, session_id)
 
 
 def _asked(uow: UnitOfWork, session_id: str | None) -> int | None:
@@ -216,7 +236,7 @@ def _renew_checkout(uow: UnitOfWork, workspace_id: str, invoice_id: int, seen_at
                 return PayLinkOutcome(invoice, redirect_url=url)
             # ... for another part the client chose (two tabs): that one must not stay payable.
             other = route.gateway.expire_checkout_session(invoice.checkout_session_id)
-            if other.status == "complete":
+            if checkout_state(uow.session, invoice.checkout_session_id, other.status) == "complete":
                 uow.rollback()
                 return _after_payment(uow, uow.repository(workspace_id).get(Invoice, invoice_id))
         if invoice.stripe_mode != route.mode or invoice.stripe_account_id != route.account_id:

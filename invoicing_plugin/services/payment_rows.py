@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
+from ..domain.fees import fee_of_part
+from ..domain.money import Money
 from ..persistence import appends, autocommit
 from ..persistence.models import PAYMENT_METHODS, Payment
 
@@ -80,6 +82,63 @@ def intent_recorded(session: Any, payment_intent_id: str) -> bool:
     reads: the webhook's autocommit connection, else ``session``)."""
     stmt = select(PAYMENTS.c.id).where(PAYMENTS.c.payment_intent_id == payment_intent_id).limit(1)
     return autocommit.reader(session).execute(stmt).first() is not None
+
+
+def session_recorded(session: Any, checkout_session_id: str | None) -> bool:
+    """Whether the payment of Checkout Session ``checkout_session_id`` is already a payment row.
+
+    The one rule for "the client paid meanwhile": a session Stripe reports ``complete``
+    counts as news only while its payment is *not* recorded. A recorded one paid a part
+    (or the whole) earlier and is spent; staff actions (mark paid, void, credit note,
+    disconnect) and the pay link go ahead past it (:func:`checkout_state`)."""
+    if not checkout_session_id:
+        return False
+    stmt = select(PAYMENTS.c.id).where(PAYMENTS.c.checkout_session_id == checkout_session_id).limit(1)
+    return autocommit.reader(session).execute(stmt).first() is not None
+
+
+#: :func:`checkout_state`: the session is complete and its payment already a payment row.
+SPENT = "spent"
+
+
+def checkout_state(session: Any, checkout_session_id: str | None, stripe_status: str) -> str:
+    """Stripe's status of the invoice's Checkout Session, as staff actions read it:
+    ``complete`` only when the client paid through it and that payment is not recorded yet
+    (:func:`session_recorded`); a complete session already recorded is :data:`SPENT`
+    (nothing new: the action goes ahead); otherwise Stripe's status unchanged."""
+    if stripe_status == "complete" and session_recorded(session, checkout_session_id):
+        return SPENT
+    return stripe_status
+
+
+def intent_amount(session: Any, payment_intent_id: str | None) -> int | None:
+    """What the Stripe payment ``payment_intent_id`` brought (its row's ``amount_minor``),
+    ``None`` when no row holds it."""
+    if not payment_intent_id:
+        return None
+    stmt = select(PAYMENTS.c.amount_minor).where(PAYMENTS.c.payment_intent_id == payment_intent_id).limit(1)
+    return autocommit.reader(session).execute(stmt).scalar()
+
+
+def stripe_paid_and_fees(session: Any, invoice_id: int) -> tuple[int, int]:
+    """``(amount, fees)``: what the invoice's Stripe payments brought so far and the platform
+    fees taken from them, in minor units (for :func:`~invoicing_plugin.domain.fees.fee_of_part`)."""
+    stmt = (select(func.coalesce(func.sum(PAYMENTS.c.amount_minor), 0),
+                   func.coalesce(func.sum(PAYMENTS.c.application_fee_minor), 0))
+            .where(PAYMENTS.c.invoice_id == invoice_id, PAYMENTS.c.payment_intent_id.is_not(None)))
+    paid, fees = autocommit.reader(session).execute(stmt).one()
+    return int(paid), int(fees)
+
+
+def part_fee(session: Any, invoice: Any, amount_minor: int, locked_minor: int) -> int:
+    """The platform fee of a Stripe payment of ``amount_minor`` on ``invoice`` whose locked fee
+    is ``locked_minor``: its share rounded on the running total of the invoice's Stripe
+    payments so far (:func:`~invoicing_plugin.domain.fees.fee_of_part`), so the parts' fees
+    never add up to more than the locked fee. The same rule when the session is made and when
+    its payment is recorded."""
+    paid_before, taken_before = stripe_paid_and_fees(session, invoice.id)
+    return fee_of_part(Money(locked_minor, invoice.currency), amount_minor, int(invoice.amount_minor),
+                       paid_before_minor=paid_before, taken_before_minor=taken_before).minor
 
 
 def latest_stripe_intent(session: Any, invoice_id: int) -> str | None:

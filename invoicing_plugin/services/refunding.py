@@ -13,7 +13,8 @@ events the refund causes (``charge.refunded``, and ``refund.failed`` should it c
   invoice is refunded on the workspace's own account with its stored key.
 * Which invoices: those the state machine lets be refunded (``paid``, ``paid_after_void``),
   paid through Stripe (a payment recorded by hand is refunded the way it came), up to what
-  is left (paid, less refunded, less a lost dispute).
+  is left on the charge being refunded, the latest Stripe payment (:func:`refundable_amount`:
+  that payment, less refunded, less a lost dispute; not what was paid by hand).
 * Input: ``amount`` as staff type it (``"125.50"``, read as a Decimal into minor units,
   :func:`~invoicing_plugin.domain.money.parse_refund_amount`; empty: all that is left),
   ``reason`` one of Stripe's (:data:`REFUND_REASONS`; empty: not said), ``note`` free text
@@ -37,6 +38,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Mapping
 
+from sqlalchemy.orm import object_session
+
 from ..domain.errors import AmountError, InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, allowed_actions, transition
 from ..domain.money import Money, format_money, parse_refund_amount
@@ -47,6 +50,7 @@ from .connection_routes import KeyUnavailable, checkout_gateway, failure_reason
 from .errors import InvoicingError, ValidationFailed
 from .idempotency import refund_key
 from .payment_refunds import recorded_ids
+from .payment_rows import intent_amount
 from .text import check_text
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
@@ -91,10 +95,23 @@ def new_request_token() -> str:
 
 
 def refundable_amount(invoice: Invoice) -> Money | None:
-    """What staff may still refund through Stripe, or ``None`` when the invoice cannot be refunded."""
+    """What staff may still refund through Stripe, or ``None`` when the invoice cannot be refunded.
+
+    A refund acts on one charge, the invoice's latest Stripe payment (``payment_intent_id``),
+    and Stripe refuses more than that charge's unrefunded amount ("Refund amount ... is
+    greater than unrefunded amount on charge", https://docs.stripe.com/api/refunds/create#create_refund-amount).
+    So what is left is that payment's amount (its payment row; not what was paid by hand or
+    through an earlier part), less what is recorded as refunded and lost to a dispute (both
+    recorded against the latest payment, see docs/invoices.md "Known limits"). An invoice
+    whose Stripe payment has no row (recorded before payment rows existed) counts all it was paid.
+    """
     if Action.REFUND_FULL not in allowed_actions(invoice.status) or not invoice.payment_intent_id:
         return None
     paid = invoice.amount_paid_minor if invoice.amount_paid_minor is not None else invoice.amount_minor
+    session = object_session(invoice)
+    charged = intent_amount(session, invoice.payment_intent_id) if session is not None else None
+    if charged is not None:
+        paid = min(paid, charged)
     left = paid - (invoice.amount_refunded_minor or 0) - (invoice.amount_dispute_lost_minor or 0)
     return Money(left, invoice.currency) if left > 0 else None
 

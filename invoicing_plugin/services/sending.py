@@ -75,6 +75,7 @@ from .paylink import (  # noqa: F401  (re-exported under their former names)
     open_pay_link,
     return_from_checkout,
     status_page,
+    too_small_to_pay_online,
 )
 from .portal import portal_url
 from .uow import UnitOfWork

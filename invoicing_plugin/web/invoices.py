@@ -435,6 +435,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_not
         online_unavailable=bool(show_pay_link) and invoice.status in AWAITING_STRIPE
         and (invoice.online_payment_unavailable or not route_available),
         pay_url=sending.pay_link(invoice) if show_pay_link else None,
+        too_small_online=(sending.too_small_to_pay_online(invoice)
+                          if show_pay_link and invoice.status in AWAITING_STRIPE else None),
         next_number=peek_next_number(ctx.repo.session, ctx.workspace.id, current_app.config["INVOICING_NUMBER_PREFIX"])
         if invoice.status == "draft" else None,
         send_form=send_form,
