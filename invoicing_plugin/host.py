@@ -55,6 +55,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 from weakref import finalize
 
 from .domain.calendar import UTC, UnknownTimeZone, as_zone  # noqa: F401 (UnknownTimeZone: part of the contract)
+from .domain.country import postal_address_lines
 
 WorkspaceMode = Literal["consulting", "internal"]
 """``consulting`` (the default) bills clients; ``internal`` workspaces do not: every
@@ -289,8 +290,7 @@ class HostSellerDetails:
     @property
     def address_lines(self) -> list[str]:
         """The postal address as printed: street lines, then post code and city, then country code."""
-        town = " ".join(part for part in (self.post_code, self.city) if part)
-        return [line for line in (self.address_line1, self.address_line2, town, self.country) if line]
+        return postal_address_lines(self.address_line1, self.address_line2, self.post_code, self.city, self.country)
 
 
 @runtime_checkable

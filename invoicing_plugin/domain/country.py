@@ -43,3 +43,12 @@ def country_code(value: object) -> str | None:
             field="country",
         )
     return code
+
+
+def postal_address_lines(line1: str | None, line2: str | None, post_code: str | None, city: str | None,
+                         country: str | None) -> list[str]:
+    """A postal address as printed on an invoice (EN 16931 BG-5 seller / BG-8 buyer): the
+    street lines (BT-35/36, BT-50/51), then post code and city on one line (BT-38 BT-37,
+    BT-53 BT-52), then the country code (BT-40, BT-55); empty parts are left out."""
+    town = " ".join(part for part in (post_code, city) if part)
+    return [line for line in (line1, line2, town, country) if line]

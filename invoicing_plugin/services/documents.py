@@ -29,6 +29,7 @@ from babel.dates import format_date
 
 from ..domain.balance import of_invoice
 from ..domain.calendar import as_zone, local_day
+from ..domain.country import postal_address_lines
 from ..domain.invoice import InvoiceStatus, display_status, offers_online_payment
 from ..domain.money import Money, format_decimal_amount, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
@@ -121,8 +122,7 @@ class Buyer:
     @property
     def address_lines(self) -> list[str]:
         """Street lines, then post code and city, then the country code."""
-        town = " ".join(part for part in (self.post_code, self.city) if part)
-        return [line for line in (self.address_line1, self.address_line2, town, self.country) if line]
+        return postal_address_lines(self.address_line1, self.address_line2, self.post_code, self.city, self.country)
 
 
 def _buyer(invoice) -> Buyer | None:
