@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from .money import Money, fraction_of
 
-__all__ = ["BPS_PER_WHOLE", "DEFAULT_PLAN_FEE_BPS", "PAID_THROUGH_STRIPE", "application_fee", "fee_of_part", "fee_share",
+__all__ = ["BPS_PER_WHOLE", "DEFAULT_PLAN_FEE_BPS", "PAID_THROUGH_STRIPE", "application_fee", "fee_share",
            "fee_taken_minor", "net_payout", "paid_outside_stripe"]
 
 BPS_PER_WHOLE = 10_000
@@ -97,23 +97,3 @@ def fee_share(locked_fee: Money, amount_minor: int, total_minor: int) -> Money:
     else:
         share = fraction_of(locked_fee, amount_minor, total_minor)
     return min(share, Money(amount_minor, locked_fee.currency))
-
-
-def fee_of_part(locked_fee: Money, amount_minor: int, total_minor: int, *, paid_before_minor: int,
-                taken_before_minor: int) -> Money:
-    """The fee taken from one Stripe payment of ``amount_minor`` when earlier Stripe payments of
-    the same invoice brought ``paid_before_minor`` and had ``taken_before_minor`` of fees.
-
-    Shares are rounded on the running total, not part by part: this payment's fee is
-    ``fee_share(paid_before + amount) - taken_before``, kept between 0 and the amount. So the
-    parts' fees add up to exactly the share of what was paid through Stripe, never more (each
-    part rounded half up on its own would: 3.535 + 31.465 -> 3.54 + 31.47 = 35.01 on a 35.00
-    fee), and the last part of an invoice paid wholly through Stripe takes the locked fee less
-    the fees already taken. With nothing paid before it is :func:`fee_share`.
-    """
-    for name, value in (("paid_before_minor", paid_before_minor), ("taken_before_minor", taken_before_minor)):
-        if type(value) is not int or value < 0:
-            raise ValueError(f"{name} must be a non-negative int, not {value!r}")
-    running = fee_share(locked_fee, min(paid_before_minor + amount_minor, total_minor), total_minor)
-    fee = max(running.minor - taken_before_minor, 0)
-    return Money(min(fee, amount_minor), locked_fee.currency)

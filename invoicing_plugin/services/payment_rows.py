@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
-from ..domain.fees import fee_of_part
-from ..domain.money import Money
 from ..persistence import appends, autocommit
 from ..persistence.models import PAYMENT_METHODS, Payment
 
@@ -118,27 +116,6 @@ def intent_amount(session: Any, payment_intent_id: str | None) -> int | None:
         return None
     stmt = select(PAYMENTS.c.amount_minor).where(PAYMENTS.c.payment_intent_id == payment_intent_id).limit(1)
     return autocommit.reader(session).execute(stmt).scalar()
-
-
-def stripe_paid_and_fees(session: Any, invoice_id: int) -> tuple[int, int]:
-    """``(amount, fees)``: what the invoice's Stripe payments brought so far and the platform
-    fees taken from them, in minor units (for :func:`~invoicing_plugin.domain.fees.fee_of_part`)."""
-    stmt = (select(func.coalesce(func.sum(PAYMENTS.c.amount_minor), 0),
-                   func.coalesce(func.sum(PAYMENTS.c.application_fee_minor), 0))
-            .where(PAYMENTS.c.invoice_id == invoice_id, PAYMENTS.c.payment_intent_id.is_not(None)))
-    paid, fees = autocommit.reader(session).execute(stmt).one()
-    return int(paid), int(fees)
-
-
-def part_fee(session: Any, invoice: Any, amount_minor: int, locked_minor: int) -> int:
-    """The platform fee of a Stripe payment of ``amount_minor`` on ``invoice`` whose locked fee
-    is ``locked_minor``: its share rounded on the running total of the invoice's Stripe
-    payments so far (:func:`~invoicing_plugin.domain.fees.fee_of_part`), so the parts' fees
-    never add up to more than the locked fee. The same rule when the session is made and when
-    its payment is recorded."""
-    paid_before, taken_before = stripe_paid_and_fees(session, invoice.id)
-    return fee_of_part(Money(locked_minor, invoice.currency), amount_minor, int(invoice.amount_minor),
-                       paid_before_minor=paid_before, taken_before_minor=taken_before).minor
 
 
 def latest_stripe_intent(session: Any, invoice_id: int) -> str | None:

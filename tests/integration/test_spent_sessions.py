@@ -225,34 +225,3 @@ def test_a_balance_below_stripes_minimum_is_not_offered_online(app, world, conne
         api.mark_paid(world.acme, ACTOR, invoice.id, method="cash")
     assert 'data-notice="too-small"' not in staff_client.get(f"/invoicing/invoices/{invoice.id}").text
     _no_drift(app)
-
-
-# --- breaker15 F3: the parts' fees never add up to more than the locked fee -----------------
-
-
-def test_fees_of_two_parts_add_up_to_the_locked_fee(app, world, connected_workspace, stripe_emulator):
-    invoice = _partial_invoice(app, world)  # 1,000.00 GBP, Pro 3.5 % -> 35.00 locked at send
-    assert _row(app, invoice.id).application_fee_minor == 3500
-    fees = []
-    for part in ("101.00", "899.00"):  # 3.535 and 31.465: each rounded half up would be 35.01
-        session_id = _pay_part(app, stripe_emulator, invoice, part)
-        intent = stripe_emulator.control.get_object(stripe_emulator.control.get_object(session_id)["payment_intent"])
-        fees.append(intent["application_fee_amount"])
-    assert fees == [354, 3146] and sum(fees) == 3500
-    with app.app_context():
-        session = get_state().session
-        taken = session.scalars(select(Payment.application_fee_minor).where(Payment.invoice_id == invoice.id)
-                                .order_by(Payment.id)).all()
-        session.rollback()
-    assert taken == fees  # what is recorded is what Stripe took
-    assert _row(app, invoice.id).status == "paid"
-    _no_drift(app)
-
-
-def test_fee_after_a_part_by_hand_is_the_stripe_parts_share(app, world, connected_workspace, stripe_emulator):
-    invoice = _partial_invoice(app, world)
-    with app.test_request_context():
-        api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="400")
-    session_id = _pay_part(app, stripe_emulator, invoice, "600.00")
-    intent = stripe_emulator.control.get_object(stripe_emulator.control.get_object(session_id)["payment_intent"])
-    assert intent["application_fee_amount"] == 2100  # 3.5 % of 600.00, not the rest of the locked fee
