@@ -31,7 +31,6 @@ from .connection_routes import (
     own_key_gateway,
 )
 from .connection_rows import lock_connection, status_note
-from .payment_rows import checkout_state
 from .uow import UnitOfWork
 
 log = logging.getLogger("invoicing_plugin.connections")
@@ -118,7 +117,7 @@ def _unlink(uow: UnitOfWork, session: Session, connection: StripeConnection, *, 
                 notes.append(f"Its Checkout Session could not be expired ({reason}). {risk}")
                 warnings.append(f"Invoice {label}: the Checkout Session could not be expired ({reason}). {risk}")
             else:
-                if checkout_state(session, invoice.checkout_session_id, checkout.status) == "complete":
+                if checkout.status == "complete":
                     # The client paid a moment ago: the payment stands, the webhook records it.
                     paid_meanwhile.append(label)
                     status_note(

@@ -105,18 +105,6 @@ def test_credit_note_for_the_rest_after_a_stripe_part(app, world, connected_work
     _no_drift(app)
 
 
-def test_disconnect_after_a_stripe_part_is_not_paid_meanwhile(app, world, connected_workspace, stripe_emulator):
-    from invoicing_plugin.services.connection_disconnect import disconnect
-
-    invoice = _partial_invoice(app, world)
-    _pay_part(app, stripe_emulator, invoice, "400.00")
-    with app.test_request_context():
-        result = disconnect(world.acme, actor=ACTOR)
-    assert result.paid_meanwhile == ()
-    row = _row(app, invoice.id)
-    assert (row.online_payment_unavailable, row.checkout_session_id) == (True, None)
-
-
 def test_an_unrecorded_complete_session_is_still_paid_meanwhile(app, world, connected_workspace, stripe_emulator):
     """The rule's other side: paid at Stripe, webhook not here yet -> PaidMeanwhile, payment applied once."""
     from invoicing_plugin.services.errors import PaidMeanwhile
