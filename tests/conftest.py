@@ -43,6 +43,8 @@ def pytest_generate_tests(metafunc):
         keywords = metafunc.definition.keywords
         if "postgresql_only" in keywords:
             backends = ["postgresql"]
+        elif "sqlite_only" in keywords:
+            backends = ["sqlite"]
         elif "e2e" in keywords or metafunc.definition.path.parent.name == "e2e":
             backends = ["sqlite"]  # the browser tests exercise pages, not the database
         metafunc.parametrize("db_backend", backends, scope="function")

@@ -48,6 +48,7 @@ from typing import Any, Callable, Protocol, TypeVar
 
 from blinker import Signal
 from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -290,14 +291,16 @@ def retry_on_conflict(operation: Callable[[], T], *, attempts: int = 3) -> T:
 
     Invoices carry a version number: where rows cannot be locked (SQLite), two
     writers recording the same payment at once -- the webhook and the pay link's
-    return -- meet as a version conflict at commit. The loser's transaction is
-    rolled back; running it again against the fresh row usually finds the work
-    already done. After ``attempts`` conflicts the error propagates.
+    return -- meet as a version conflict at commit (``StaleDataError``), or on a unique
+    row both write (``IntegrityError``: one payment row per PaymentIntent). The loser's
+    transaction is rolled back (``operation`` runs in its own unit of work); running it
+    again against the fresh rows finds the work already done. After ``attempts``
+    conflicts the error propagates.
     """
     for attempt in range(1, attempts + 1):
         try:
             return operation()
-        except StaleDataError:
+        except (StaleDataError, IntegrityError):
             if attempt == attempts:
                 raise
     raise AssertionError("unreachable")

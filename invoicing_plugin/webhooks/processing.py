@@ -368,7 +368,10 @@ def _process_once(event: Mapping[str, Any], *, scope_workspace: str | None, sour
         session.rollback()
         if session.scalar(select(WebhookEvent.id).where(WebhookEvent.event_id == event_id)) is not None:
             return ProcessResult(event_id, "duplicate", note="recorded concurrently by another delivery")
-        return _failed(event, ctx, scope_workspace, "IntegrityError while recording the event")
+        # The effect collided with a row another writer committed meanwhile (the client's
+        # return from Checkout recorded the same PaymentIntent's payment row): a lost race,
+        # like a version conflict. Processed again from a fresh read, it finds the work done.
+        raise StaleDataError("another writer recorded the same effect meanwhile")
     except StaleDataError:
         session.rollback()
         raise

@@ -34,6 +34,7 @@ from ..gateways.stripe_gateway import GatewayError, StripeEventRef, StripeGatewa
 from ..persistence.models import Invoice, StripeConnection, WebhookEvent
 from ..services import payments
 from ..services.connections import CONNECT, LINKED, connect_available, own_key_gateway
+from ..services.uow import retry_on_conflict
 from .processing import ProcessResult, process_event
 
 log = logging.getLogger("invoicing_plugin.reconcile")
@@ -126,7 +127,8 @@ def reconcile(*, apply_undelivered: bool = False, lookback_seconds: int = DEFAUL
     for invoice_id in invoice_ids:
         report.checked += 1
         try:
-            result = payments.sync_invoice(invoice_id, source="reconcile", skip_locked=True)
+            result = retry_on_conflict(
+                lambda: payments.sync_invoice(invoice_id, source="reconcile", skip_locked=True))
         except Exception as exc:
             session.rollback()
             log.exception("reconcile of invoice %s failed", invoice_id)
