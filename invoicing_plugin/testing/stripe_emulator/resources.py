@@ -522,6 +522,9 @@ def get_session(state: EmulatorState, actor: str, session_id: str) -> dict[str, 
 
 
 def expire_session(state: EmulatorState, session: dict[str, Any]) -> dict[str, Any]:
+    """``POST /v1/checkout/sessions/:id/expire`` (https://docs.stripe.com/api/checkout/sessions/expire):
+    "A Checkout Session can be expired when it is in one of these statuses: open"; any other
+    status is an error. The expired session has no ``url`` and emits ``checkout.session.expired``."""
     if session["status"] != "open":
         raise StripeError(400, 'Only Checkout Sessions with a status in ["open"] can be expired.',
                           param="session")
