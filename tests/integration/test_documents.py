@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 import pytest
 from pdfminer.high_level import extract_pages
 
-from tests.support.pdf import overlapping_characters, pdf_text
+from tests.support.pdf import overlapping_characters, pdf_text, require_pdf_rendering
 
 
 def test_staff_pdf_shows_everything_a_client_needs(app, world, staff_client, make_invoice):
@@ -274,6 +274,7 @@ def test_the_pdf_fetches_nothing_but_the_plugins_static_files(app, world, staff_
 def test_the_pdf_service_serves_the_stylesheet_and_refuses_everything_else(app, tmp_path):
     from invoicing_plugin.services import pdf as pdf_service
 
+    require_pdf_rendering()
     static = tmp_path / "static"
     (static / "invoicing").mkdir(parents=True)
     (static / "invoicing" / "document.css").write_text("body { color: red }")
@@ -302,6 +303,7 @@ def test_markup_naming_other_urls_renders_without_fetching_them(app, tmp_path):
 
     from invoicing_plugin.services import pdf as pdf_service
 
+    require_pdf_rendering()
     hits: list[str] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
