@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 __all__ = ["PdfUnavailable", "static_files_only", "render_pdf"]
 
@@ -39,15 +39,17 @@ def _fetcher_base():
 
 
 def static_files_only(base_url: str, static_url_path: str, static_folder: str | Path):
-    """A WeasyPrint URL fetcher that answers only ``<base_url's origin><static_url_path>/<file>``.
+    """A WeasyPrint URL fetcher that answers only URLs under the static folder's URL.
 
     ``base_url``: the document's URL (``http://host/prefix/invoices/1/print``) -- resources
-    are resolved against it; ``static_url_path``: the static folder's URL path
-    (``/prefix/static``); ``static_folder``: where those files are on disk. Anything else
-    raises :class:`ValueError`, which WeasyPrint reports and skips."""
+    are resolved against it; ``static_url_path``: the static folder's URL, as ``url_for``
+    gives it (``/prefix/static``, or absolute), resolved against ``base_url``;
+    ``static_folder``: where those files are on disk. Anything else -- another scheme or
+    host, another path, a file that is not there or lies outside the folder -- raises
+    :class:`ValueError`, which WeasyPrint reports and skips."""
     base = _fetcher_base()
-    origin = urlsplit(base_url)
-    prefix = static_url_path.rstrip("/") + "/"
+    origin = urlsplit(urljoin(base_url, static_url_path.rstrip("/") + "/"))
+    prefix = origin.path
     root = Path(static_folder).resolve()
 
     class _StaticFilesOnly(base):

@@ -294,6 +294,11 @@ def test_the_pdf_service_serves_the_stylesheet_and_refuses_everything_else(app, 
                 "http://app.test/invoicing/static/invoicing/missing.css"):
         with pytest.raises(ValueError):
             fetcher.fetch(url)
+    # url_for may give the static folder's URL absolute (another host): that host, that path only.
+    absolute = pdf_service.static_files_only("http://app.test/invoicing/invoices/1/print", "http://cdn.test/s", static)
+    assert absolute.fetch("http://cdn.test/s/invoicing/document.css").read() == b"body { color: red }"
+    with pytest.raises(ValueError):
+        absolute.fetch("http://app.test/s/invoicing/document.css")
 
 
 def test_markup_naming_other_urls_renders_without_fetching_them(app, tmp_path):
