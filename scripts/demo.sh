@@ -5,6 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# PDF invoices are printed by WeasyPrint, which needs Pango and a font (Debian packages).
+mapfile -t pdf_missing < <(bash scripts/pdf_packages.sh)
+if [ ${#pdf_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing ${pdf_missing[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pdf_missing[@]}" >/dev/null
+  else
+    echo "Missing Debian packages: ${pdf_missing[*]} (run as root to install them; until then PDF downloads answer 503)" >&2
+  fi
+fi
+
 bash scripts/venv.sh demo   # every version from requirements/constraints.txt
 
 # Demo-only secrets, made once and kept in instance/ (git-ignored).

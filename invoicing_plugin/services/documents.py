@@ -1,29 +1,19 @@
-"""Printable invoices: one plain description of the document, rendered as HTML or PDF.
+"""Printable invoices: one plain description of the document, rendered as HTML, and as PDF from that HTML.
 
 :func:`build_document` turns an invoice into an :class:`InvoiceDocument` (plain
 strings and dates, nothing to look up later); the web layer renders it with the
-``invoicing/documents/invoice.html`` template, and :func:`render_pdf` draws it with
-fpdf2.
-
-Fonts: fpdf2's core fonts only know Latin-1, so the PDF embeds DejaVu Sans when the
-system has it (Debian: ``fonts-dejavu-core``) and any character the font lacks
-becomes ``?``. Without DejaVu it falls back to Helvetica and transliterates: accents
-are dropped where that keeps the letter ("Zoë" -> "Zoe"), typographic quotes and
-dashes become ASCII and anything else becomes ``?``. Either way nothing crashes.
-Amounts are written with the ISO code ("EUR 1,250.50") so they read the same in
-every font.
+``invoicing/documents/invoice.html`` template (credit notes: ``credit_note.html``),
+and the PDF is that same page printed by WeasyPrint (:mod:`.pdf`), so the print view
+and the PDF show the same words, amounts ("£1,800.00") and layout.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 
 from babel.dates import format_date
 
@@ -31,7 +21,7 @@ from ..domain.balance import of_invoice
 from ..domain.calendar import as_zone, local_day
 from ..domain.country import postal_address_lines
 from ..domain.invoice import InvoiceStatus, display_status, offers_online_payment
-from ..domain.money import Money, format_decimal_amount, format_money
+from ..domain.money import Money, format_money
 from ..domain.statuses import DOCUMENT_LABELS, TONES
 from ..host import HostSellerDetails, HostWorkspace
 from .lines import allowances_of, calculation_of
@@ -39,19 +29,10 @@ from .parties import document_seller
 from .uow import UnitOfWork, wall_today
 
 __all__ = ["Buyer", "CreditNoteDocument", "CreditNoteLine", "DocumentLine", "DocumentVat", "InvoiceDocument",
-           "build_credit_note_document", "build_document", "code_amount", "latin1_safe", "pdf_filename", "plain_decimal",
-           "render_pdf"]
+           "build_credit_note_document", "build_document", "pdf_filename", "plain_decimal"]
 
 #: Status wording on the document, for staff and client alike (from the status table).
 DOCUMENT_STATUS: Mapping[str, str] = DOCUMENT_LABELS
-
-#: Where DejaVu Sans lives on common systems; the first that exists is embedded.
-FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
-    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
-)
-
 
 #: How each VAT category is named in the breakdown (EN 16931 BT-118 codes).
 VAT_LABELS: Mapping[str, str] = {
@@ -262,7 +243,7 @@ class InvoiceDocument:
 
     @property
     def tone(self) -> str:
-        """The status's tone (``ok``, ``danger``, ``info``, ``neutral``): the CSS modifier and PDF colour."""
+        """The status's tone (``ok``, ``danger``, ``info``, ``neutral``): the CSS modifier."""
         return TONES.get(self.status, "neutral")
 
     @property
@@ -464,15 +445,6 @@ def _day(value: datetime | None, zone) -> date | None:
     return local_day(value, zone) if value is not None else None
 
 
-def code_amount(money: Money) -> str:
-    """``EUR 1,250.50``, ``JPY 1,500``: the amount with its ISO code, any font can show it."""
-    plain = format_decimal_amount(money)
-    sign = "-" if plain.startswith("-") else ""
-    whole, _, fraction = plain.lstrip("-").partition(".")
-    grouped = f"{int(whole):,}"
-    return f"{money.currency} {sign}{grouped}{'.' + fraction if fraction else ''}"
-
-
 def pdf_filename(document) -> str:
     """A safe download name: ``invoice-INV-0001.pdf`` (``credit-note-CN-0001.pdf`` for a credit note)."""
     kind = "credit-note" if isinstance(document, CreditNoteDocument) else "invoice"
@@ -480,308 +452,3 @@ def pdf_filename(document) -> str:
     return f"{kind}-{slug}.pdf"
 
 
-# --- PDF -----------------------------------------------------------------------------------
-
-_ASCII_PUNCTUATION = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
-        "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2026": "...", "\u00a0": " ", "\u202f": " ",
-        "\u2022": "*", "\u20ac": "EUR",
-        # Latin letters that have no decomposition to a Latin-1 base letter.
-        "\u0141": "L", "\u0142": "l", "\u0110": "D", "\u0111": "d", "\u0152": "OE", "\u0153": "oe",
-        "\u0131": "i", "\u0126": "H", "\u0127": "h", "\u0166": "T", "\u0167": "t",
-    }
-)
-
-
-def latin1_safe(text: str) -> str:
-    """``text`` with only Latin-1 characters, for fpdf2's core fonts; never raises."""
-    text = unicodedata.normalize("NFC", text).translate(_ASCII_PUNCTUATION)
-    out = []
-    for char in text:
-        if ord(char) < 256:
-            out.append(char)
-            continue
-        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-        out.append(base if base and all(ord(c) < 256 for c in base) else "?")
-    return "".join(out)
-
-
-@lru_cache(maxsize=1)
-def unicode_font_files() -> tuple[str, str] | None:
-    """(regular, bold) DejaVu Sans files on this system, or ``None``."""
-    for regular, bold in FONT_CANDIDATES:
-        if os.path.isfile(regular) and os.path.isfile(bold):
-            return regular, bold
-    return None
-
-
-def render_pdf(document, *, unicode_font: bool | None = None) -> bytes:
-    """The invoice (an :class:`InvoiceDocument`) or credit note (a :class:`CreditNoteDocument`)
-    as PDF bytes (A4). ``unicode_font=False`` forces the Latin-1 core font."""
-    from fpdf import FPDF  # imported lazily: only PDF downloads need it
-
-    fonts = unicode_font_files() if unicode_font is not False else None
-    pdf = FPDF(format="A4", unit="mm")
-    pdf.set_title(latin1_safe(document.title) if fonts is None else document.title)
-    pdf.set_author(latin1_safe(document.issuer_name) if fonts is None else document.issuer_name)
-    pdf.set_creator("invoicing_plugin")
-    pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.set_margins(18, 18, 18)
-    if fonts:
-        pdf.add_font("InvoiceSans", "", fonts[0])
-        pdf.add_font("InvoiceSans", "B", fonts[1])
-        family = "InvoiceSans"
-    else:
-        family = "helvetica"
-    pdf.add_page()
-    pen = _Pen(pdf, family, unicode=bool(fonts))
-    _draw(pen, document)
-    return bytes(pdf.output())
-
-
-class _Pen:
-    """fpdf2 with the font choice and text cleaning applied in one place."""
-
-    INK = (17, 24, 39)
-    MUTED = (91, 100, 114)
-    RULE = (217, 221, 227)
-    ACCENT = (48, 86, 211)
-
-    def __init__(self, pdf, family: str, *, unicode: bool) -> None:
-        self.pdf = pdf
-        self.family = family
-        self.unicode = unicode
-
-    def clean(self, text: str) -> str:
-        if not self.unicode:
-            return latin1_safe(text)
-        cmap = self.pdf.current_font.cmap
-        return "".join(ch if ord(ch) in cmap or ch in "\n\t" else "?" for ch in unicodedata.normalize("NFC", text))
-
-    def font(self, size: float, bold: bool = False, color=INK) -> None:
-        self.pdf.set_font(self.family, "B" if bold else "", size)
-        self.pdf.set_text_color(*color)
-
-    def text(self, text: str, *, width: float = 0, height: float = 6, align: str = "L", link: str = "",
-             ln: bool = True) -> None:
-        from fpdf.enums import XPos, YPos
-
-        self.pdf.cell(
-            width, height, self.clean(text), align=align, link=link,
-            new_x=XPos.LMARGIN if ln else XPos.RIGHT, new_y=YPos.NEXT if ln else YPos.TOP,
-        )
-
-    def paragraph(self, text: str, *, width: float = 0, height: float = 5.5) -> None:
-        from fpdf.enums import XPos, YPos
-
-        self.pdf.multi_cell(width, height, self.clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def rule(self, gap: float = 4) -> None:
-        pdf = self.pdf
-        pdf.ln(gap / 2)
-        pdf.set_draw_color(*self.RULE)
-        pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
-        pdf.ln(gap / 2)
-
-
-def _draw_header(pen: _Pen, doc, heading: str) -> None:
-    """Who issues the document (the seller's details) and what it is, with its number."""
-    pdf = pen.pdf
-    full = pdf.w - pdf.l_margin - pdf.r_margin
-    top = pdf.get_y()
-    pen.font(18, bold=True)
-    pdf.multi_cell(full * 0.6, 8, pen.clean(doc.issuer_name))
-    pen.font(9, color=_Pen.MUTED)
-    for label, value in doc.seller_lines:
-        pdf.multi_cell(full * 0.6, 4.5, pen.clean(f"{label}: {value}" if label else value))
-    pdf.set_xy(pdf.l_margin + full * 0.6, top)
-    pen.font(20, bold=True, color=_Pen.ACCENT)
-    pen.text(heading, width=full * 0.4, height=8, align="R")
-    pdf.set_x(pdf.l_margin + full * 0.6)
-    pen.font(11, color=_Pen.MUTED)
-    pen.text(doc.number, width=full * 0.4, align="R")
-    pdf.set_y(max(pdf.get_y(), top + 18))
-    pen.rule(6)
-
-
-def _draw_footer(pen: _Pen, doc) -> None:
-    if doc.seller is not None and doc.seller.footer:
-        pen.pdf.ln(4)
-        pen.rule(2)
-        pen.font(9, color=_Pen.MUTED)
-        pen.paragraph(doc.seller.footer, height=4.5)
-
-
-def _draw_credit_note(pen: _Pen, doc: "CreditNoteDocument") -> None:
-    pdf = pen.pdf
-    full = pdf.w - pdf.l_margin - pdf.r_margin
-    _draw_header(pen, doc, "CREDIT NOTE")
-    pen.font(9, bold=True, color=_Pen.MUTED)
-    pen.text("CREDIT TO", height=5)
-    pen.font(11, bold=True)
-    pdf.multi_cell(full, 6, pen.clean(doc.client_name))
-    pen.font(10, color=_Pen.MUTED)
-    pdf.multi_cell(full, 5, pen.clean(doc.client_email))
-    pdf.ln(3)
-    for label, value in (("Credit note number", doc.number), ("Issued", doc.date_text(doc.issued_on)),
-                         ("Corrects invoice", doc.invoice_number),
-                         ("Invoice issued", doc.date_text(doc.invoice_issued_on)),
-                         ("Settlement", doc.settlement_label)):
-        pen.font(10, color=_Pen.MUTED)
-        pen.text(label, width=full * 0.35, height=6, ln=False)
-        pen.font(10)
-        pen.text(value, width=full * 0.65, height=6)
-    pen.rule(4)
-    pen.font(9, bold=True, color=_Pen.MUTED)
-    pen.text("REASON")
-    pen.font(11)
-    pen.paragraph(doc.reason or "—")
-    pen.rule(4)
-    for label, value, bold in (("Invoice total", code_amount(doc.invoice_total), False),
-                               ("Credited", code_amount(doc.amount), True)):
-        pdf.set_x(pdf.l_margin + full * 0.4)
-        pen.font(12, bold=bold, color=_Pen.INK if bold else _Pen.MUTED)
-        pen.text(label, width=full * 0.3, height=7, ln=False)
-        pen.text(value, width=full * 0.3, height=7, align="R")
-    _draw_footer(pen, doc)
-
-
-def _draw(pen: _Pen, doc) -> None:
-    if isinstance(doc, CreditNoteDocument):
-        _draw_credit_note(pen, doc)
-        return
-    pdf = pen.pdf
-    full = pdf.w - pdf.l_margin - pdf.r_margin
-
-    # Header: who issues it, and what it is.
-    _draw_header(pen, doc, "DRAFT INVOICE" if doc.is_draft else "INVOICE")
-
-    # Bill to / key dates side by side.
-    block_top = pdf.get_y()
-    pen.font(9, bold=True, color=_Pen.MUTED)
-    pen.text("BILL TO", height=5)
-    pen.font(11, bold=True)
-    pdf.multi_cell(full * 0.5, 6, pen.clean(doc.buyer_name))
-    pen.font(10, color=_Pen.MUTED)
-    for label, value in doc.buyer_lines:
-        pdf.multi_cell(full * 0.5, 5, pen.clean(f"{label}: {value}" if label else value))
-    pdf.multi_cell(full * 0.5, 5, pen.clean(doc.client_email))
-    left_bottom = pdf.get_y()
-
-    rows = [("Invoice number", doc.number), ("Issued", doc.date_text(doc.issued_on))]
-    if doc.supply_text:
-        rows.append((doc.supply_label, doc.supply_text))
-    rows.append(("Due", doc.date_text(doc.due_on)))
-    if doc.paid_on:
-        rows.append(("Paid", doc.date_text(doc.paid_on)))
-    rows.append(("Status", doc.status_label))
-    pdf.set_y(block_top)
-    for label, value in rows:
-        pdf.set_x(pdf.l_margin + full * 0.5)
-        pen.font(10, color=_Pen.MUTED)
-        pen.text(label, width=full * 0.2, height=6, ln=False)
-        bold = label == "Status"
-        pen.font(10, bold=bold, color=_status_color(doc) if bold else _Pen.INK)
-        pen.text(value, width=full * 0.3, height=6, align="R")
-    pdf.set_y(max(left_bottom, pdf.get_y()) + 6)
-
-    # What the invoice is for, then its lines (BG-25).
-    if doc.subject_title:
-        pen.font(10, color=_Pen.MUTED)
-        pen.paragraph(f"For: {doc.subject_title}")
-        pdf.ln(2)
-    # Widths hold "EUR 150,000.00" and "1,000.5 hours" at 8.5 pt on A4.
-    columns = ((0.30, "DESCRIPTION", "L"), (0.12, "QTY", "R"), (0.16, "UNIT PRICE", "R"), (0.14, "DISCOUNT", "R"),
-               (0.08, "VAT", "R"), (0.20, "NET", "R"))
-    pen.font(7.5, bold=True, color=_Pen.MUTED)
-    for index, (share, label, align) in enumerate(columns):
-        pen.text(label, width=full * share, height=6, align=align, ln=index == len(columns) - 1)
-    pen.rule(2)
-    for line in doc.lines:
-        line_top = pdf.get_y()
-        pen.font(8.5)
-        pdf.multi_cell(full * columns[0][0], 5, pen.clean(line.description or "—"))
-        after_description = pdf.get_y()
-        pdf.set_xy(pdf.l_margin + full * columns[0][0], line_top)
-        quantity = f"{line.quantity} {line.unit}".strip()
-        cells = (quantity, code_amount(line.unit_price), code_amount(line.discount) if line.discount else "—",
-                 line.vat, code_amount(line.net))
-        for index, ((share, _, align), value) in enumerate(zip(columns[1:], cells)):
-            pen.text(value, width=full * share, height=5, align=align, ln=index == len(cells) - 1)
-        pdf.set_y(max(after_description, pdf.get_y()) + 1)
-    if doc.prices_include_tax:
-        pen.font(8.5, color=_Pen.MUTED)
-        pen.text("Unit prices and discounts include VAT; net amounts are without VAT.", height=5)
-    pen.rule(4)
-
-    def total_row(label: str, value: str, *, bold: bool = False, size: float = 11) -> None:
-        pdf.set_x(pdf.l_margin + full * 0.4)
-        pen.font(size, bold=bold, color=_Pen.INK if bold else _Pen.MUTED)
-        pen.text(label, width=full * 0.3, height=7, ln=False)
-        pen.font(size, bold=bold)
-        pen.text(value, width=full * 0.3, height=7, align="R")
-
-    # The VAT breakdown (BG-23): per category and rate, with the exemption / reverse-charge note.
-    pen.font(9, bold=True, color=_Pen.MUTED)
-    pen.text("VAT BREAKDOWN", height=6)
-    for group in doc.vat_breakdown:
-        pen.font(9.5)
-        pen.text(group.label, width=full * 0.4, height=5, ln=False)
-        pen.text(f"on {code_amount(group.taxable)}", width=full * 0.3, height=5, align="R", ln=False)
-        pen.text(code_amount(group.tax), width=full * 0.3, height=5, align="R")
-        if group.note:
-            pen.font(8.5, color=_Pen.MUTED)
-            pen.paragraph(group.note, height=4.5)
-    pen.rule(4)
-
-    if doc.discounts:
-        total_row("Sum of lines", code_amount(doc.lines_total))
-        for discount in doc.discounts:
-            total_row(discount.label, "-" + code_amount(discount.amount))
-    if doc.net_total is not None:
-        total_row("Total without VAT", code_amount(doc.net_total))
-        total_row("VAT", code_amount(doc.tax_total))
-    total_row("Total", code_amount(doc.amount), bold=True, size=13)
-    for prepayment in doc.prepayments:
-        total_row(doc.prepayment_label(prepayment), "-" + code_amount(prepayment.amount))  # core fonts: no U+2212
-    if doc.amount_paid is not None:
-        total_row("Paid", code_amount(doc.amount_paid))
-    if doc.amount_refunded is not None:
-        total_row("Refunded", code_amount(doc.amount_refunded))
-    for note in doc.credit_notes:
-        total_row(f"Credit note {note.number}", "-" + code_amount(note.amount))
-    if doc.amount_due is not None:
-        total_row("Amount due", code_amount(doc.amount_due))
-    if doc.overpaid is not None:
-        total_row("Overpaid (client's credit)", code_amount(doc.overpaid))
-    pdf.ln(6)
-
-    if doc.payment_terms:
-        pen.font(10, bold=True)
-        pen.text("Payment terms", height=5)
-        pen.font(10, color=_Pen.MUTED)
-        pen.paragraph(doc.payment_terms, height=5)
-        pdf.ln(3)
-
-    if doc.pay_url:
-        pen.font(11, bold=True)
-        pen.text("Pay online")
-        pen.font(10, color=_Pen.ACCENT)
-        pen.paragraph(doc.pay_url)
-        pdf.link(pdf.l_margin, pdf.get_y() - 5.5, full, 5.5, doc.pay_url)
-        pen.font(9, color=_Pen.MUTED)
-        pen.paragraph("Open the link to pay securely by card with Stripe.")
-    elif doc.status == "paid" and doc.paid_on:
-        pen.font(11, bold=True, color=(6, 118, 71))
-        pen.text(f"Paid on {doc.date_text(doc.paid_on)}. Thank you.")
-
-    _draw_footer(pen, doc)
-
-
-def _status_color(doc: InvoiceDocument) -> tuple[int, int, int]:
-    return _TONE_COLORS.get(doc.tone, _Pen.ACCENT)
-
-
-#: The status line's colour in the PDF, by tone (any other tone: the accent colour).
-_TONE_COLORS: Mapping[str, tuple[int, int, int]] = {"ok": (6, 118, 71), "danger": (180, 35, 24)}

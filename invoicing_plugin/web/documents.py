@@ -1,7 +1,8 @@
 """Printable invoices for staff (``{prefix}/invoices/<id>/print`` and ``/pdf``).
 
 The client's copies live in the portal blueprint; both render the same
-``invoicing/documents/invoice.html`` template and the same PDF. This module also
+``invoicing/documents/invoice.html`` template, and the PDF is that page printed by
+WeasyPrint (:func:`pdf_response`), so print view and PDF never disagree. This module also
 provides ``invoicing_fee_breakdown(invoice)`` to templates, used by the
 ``invoicing/_fee_breakdown.html`` partial of the staff invoice page.
 """
@@ -11,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from babel.dates import format_date
-from flask import Blueprint, Response, abort, current_app, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
 from ..domain.calendar import as_zone, local_day
 from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..state import get_state
 from ..persistence.models import CreditNote, Invoice
 from ..persistence.repository import NotFound
-from ..services import credit_notes, documents, fees
+from ..services import credit_notes, documents, fees, pdf
 from ..services.seller import seller_details
 from ..services.links import external_path, external_url
 from .access import staff, staff_required
@@ -129,11 +130,36 @@ def invoice_document_response(document: documents.InvoiceDocument, *, back_url: 
 
 
 def pdf_response(document) -> Response:
-    body = documents.render_pdf(document)
+    """``document`` (an invoice's or a credit note's) as a PDF download: its print page's
+    template rendered for paper (no toolbar, no staff links) and printed by WeasyPrint,
+    fetching nothing but the plugin's own stylesheet. 503 when WeasyPrint/Pango is missing."""
+    try:
+        body = render_document_pdf(document)
+    except pdf.PdfUnavailable as error:
+        current_app.logger.error("invoicing: %s", error)
+        abort(503, description="PDF downloads are not available on this server; use Print instead.")
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="{documents.pdf_filename(document)}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def document_html(document) -> str:
+    """The print page of ``document`` as the PDF prints it: the same template as the print
+    view (``invoicing/documents/invoice.html`` or ``credit_note.html``), without the
+    toolbar's links (the ``print`` media hides the toolbar anyway)."""
+    template = ("invoicing/documents/credit_note.html" if isinstance(document, documents.CreditNoteDocument)
+                else "invoicing/documents/invoice.html")
+    return render_template(template, document=document, back_url="", back_label="", pdf_url=None,
+                           invoice_url=None, audience="pdf")
+
+
+def render_document_pdf(document) -> bytes:
+    """PDF bytes of ``document``'s print page (inside a request: resources resolve against its URL)."""
+    static = current_app.blueprints["invoicing"]
+    probe = url_for("invoicing.static", filename="x")
+    return pdf.render_pdf(document_html(document), base_url=request.url, static_url_path=probe[:-1],
+                          static_folder=static.static_folder, title=document.title)
 
 
 # The pay link belongs to the pay-link blueprint; use its endpoint when it is registered,

@@ -1,21 +1,20 @@
-"""Printable invoices: the staff print page and PDF, read back with pypdf."""
+"""Printable invoices: the staff print page and its PDF, read back with pdfminer.six.
+
+The PDF is the print page printed by WeasyPrint (issue 16), so these tests read the PDF's
+text and the positions of its characters and hold them against the print page: the same
+words and amounts, nothing drawn over anything else.
+"""
 
 from __future__ import annotations
 
 import io
+import unicodedata
 from datetime import date, datetime, timezone
 
 import pytest
-from pypdf import PdfReader
+from pdfminer.high_level import extract_pages
 
-from invoicing_plugin.host import HostWorkspace
-from invoicing_plugin.persistence.models import Invoice
-from invoicing_plugin.services import documents
-
-
-def pdf_text(data: bytes) -> str:
-    reader = PdfReader(io.BytesIO(data))
-    return "\n".join(page.extract_text() for page in reader.pages)
+from tests.support.pdf import overlapping_characters, pdf_text, require_pdf_rendering
 
 
 def test_staff_pdf_shows_everything_a_client_needs(app, world, staff_client, make_invoice):
@@ -33,7 +32,7 @@ def test_staff_pdf_shows_everything_a_client_needs(app, world, staff_client, mak
     assert 'filename="invoice-INV-0042.pdf"' in response.headers["Content-Disposition"]
     text = pdf_text(response.data)
     for expected in ("Acme Security", "INV-0042", "Zoë Café", "Web application penetration test",
-                     "EUR 1,250.50", "March 1, 2025", "March 31, 2099", "Awaiting payment",
+                     "€1,250.50", "March 1, 2025", "March 31, 2099", "Awaiting payment",
                      f"/invoicing/pay/{invoice.public_token}"):
         assert expected in text, expected
 
@@ -45,37 +44,8 @@ def test_paid_invoice_pdf_shows_the_payment_date_and_no_pay_link(app, world, sta
 
     text = pdf_text(staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").data)
 
-    assert "JPY 1,500" in text and "Paid" in text and "May 6, 2025" in text
+    assert "¥1,500" in text and "Paid" in text and "May 6, 2025" in text
     assert "/pay/" not in text
-
-
-def test_latin1_fallback_never_crashes_on_other_scripts(app):
-    """Without a Unicode font the PDF transliterates: accents go, € becomes EUR, the rest '?'."""
-    invoice = Invoice(status="sent", number="INV-0001", client_name="Zoë Łukasz 東京 “Ltd”", client_email="z@x.test",
-                      amount_minor=1050, currency="EUR", description="Audit – phase 1 €",
-                      sent_at=datetime(2025, 1, 2, tzinfo=timezone.utc), due_date=date(2025, 2, 1),
-                      public_token="t" * 43, amount_refunded_minor=0)
-    document = documents.build_document(invoice, HostWorkspace(id="1", name="Café Société"),
-                                        pay_url="https://x.test/pay/1", today=date(2025, 1, 10))
-
-    text = pdf_text(documents.render_pdf(document, unicode_font=False))
-
-    assert "Zoë Lukasz ?? \"Ltd\"" in text
-    assert "Audit - phase 1 EUR" in text
-    assert "EUR 10.50" in text and "Café Société" in text
-
-
-@pytest.mark.skipif(documents.unicode_font_files() is None, reason="DejaVu Sans is not installed")
-def test_unicode_font_keeps_accents_and_the_euro_sign(app):
-    invoice = Invoice(status="paid", number="INV-0002", client_name="Łukasz Żółć", client_email="l@x.test",
-                      amount_minor=1050, currency="EUR", description="Prüfung €",
-                      paid_at=datetime(2025, 1, 3, tzinfo=timezone.utc), amount_paid_minor=1050,
-                      amount_refunded_minor=0, public_token="t" * 43)
-    document = documents.build_document(invoice, HostWorkspace(id="1", name="Acme"), today=date(2025, 1, 10))
-
-    text = pdf_text(documents.render_pdf(document))
-
-    assert "Łukasz Żółć" in text and "Prüfung €" in text
 
 
 def test_staff_print_page_is_printable(app, world, staff_client, make_invoice):
@@ -141,3 +111,261 @@ def test_pay_online_section_when_the_pay_link_takes_cards(app, world, staff_clie
     html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
 
     assert "Pay online" in html and f"/invoicing/pay/{invoice.public_token}" in html
+
+
+# --- The PDF is the print page (issue 16) -------------------------------------------------------
+
+HEBREW = "שרה כהן"  # right to left
+ARABIC = "سارة"
+GREEK = "Έλεγχος ασφαλείας"
+LONG_WORD = "Sicherheitsüberprüfungsdokumentationsverwaltungssystemzugangsberechtigungsnachweis"
+# A4 is 595.28 pt wide; the stylesheet's @page margin is 16 mm (45.35 pt) on each side.
+PAGE_RIGHT_EDGE = 595.28 - 45.35
+
+
+def _legal_invoice(app, world, *, description_extra=""):
+    """A sent GBP invoice with several lines at two VAT rates, seller and buyer details, a
+    right-to-left buyer name, a Greek line, a description with line breaks and a long word."""
+    from invoicing_plugin import api
+    from tests.integration._invoice_helpers import ACTOR
+    from tests.integration.test_invoice_parties import SELLER, save_seller, set_client
+
+    save_seller(app, world.acme, **SELLER)
+    set_client(app, world.client_a, legal_name=f"{HEBREW} {ARABIC} Ltd", address_line1="Οδός Ερμού 12",
+               city="Αθήνα", post_code="105 63", country="GR", vat_id="EL094259216")
+    lines = [
+        {"description": "Penetration test\nExternal network\nInternal network", "quantity": "2", "unit": "day",
+         "unit_price": "900.00", "tax_rate": "20"},
+        {"description": f"Report {LONG_WORD}", "quantity": "1", "unit_price": "250.00", "tax_rate": "20"},
+        {"description": GREEK, "quantity": "3", "unit": "hour", "unit_price": "33.33", "discount": "0.99",
+         "tax_rate": "5"},
+    ]
+    with app.test_request_context():
+        made = api.create_draft(world.acme, ACTOR, client_id=world.client_a, lines=lines, currency="GBP",
+                                description="Penetration test" + description_extra, send_method="manual")
+        return api.send(world.acme, ACTOR, made.id, method="manual")
+
+
+def _assert_pdf_says_what_the_print_page_says(html: str, pdf: bytes) -> str:
+    """Every printed character, and every line of text in order, is in the PDF, and nothing
+    else is; returns the PDF's text."""
+    from tests.support.pdf import character_counts, printed_text, squeeze
+
+    printed = printed_text(html)
+    text = pdf_text(pdf)
+    in_pdf, on_page = character_counts(text), character_counts(printed)
+    assert in_pdf == on_page, (in_pdf - on_page, on_page - in_pdf)
+    assert len(list(extract_pages(io.BytesIO(pdf)))) == 1  # repeated table headings would count twice
+    flat = squeeze(text)
+    for line in printed.splitlines():
+        if line.strip() and not any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in line):
+            # The line's words in order (a wrapped cell may be read between another column's lines).
+            at = 0
+            for word in line.split():
+                found = flat.find(squeeze(word), at)
+                assert found >= 0, (word, line)
+                at = found + len(squeeze(word))
+    return text
+
+
+def test_the_pdf_says_what_the_print_page_says_for_an_invoice_at_two_rates(app, world, staff_client):
+    invoice = _legal_invoice(app, world)
+    assert invoice.lines and {line.vat_rate for line in invoice.lines} == {20, 5}
+
+    html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
+    response = staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf")
+
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = _assert_pdf_says_what_the_print_page_says(html, response.data)
+    # Money as every page prints it: the symbol, never the ISO code.
+    for amount in ("£1,800.00", "£250.00", "£2,050.00", "£410.00", "£99.00", "£4.95", "£2,563.95"):
+        assert amount in html and amount in text, amount
+    assert "GBP" not in text
+    # The stylesheet was applied (labels are upper-cased by CSS only) and the toolbar is not printed.
+    assert "BILL TO" in text and "VAT BREAKDOWN" in text
+    assert "Download PDF" not in text and "Back to the invoice" not in text
+
+
+def test_no_two_characters_of_the_pdf_overlap(app, world, staff_client):
+    """The issue's first complaint: the client's email printed over the "Due" label."""
+    from tests.integration._invoice_helpers import update
+
+    invoice = _legal_invoice(app, world)
+    update(app, invoice.id, client_email="accounts-payable.department.long-address@globex-corporation.example.test")
+
+    pdf = staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").data
+
+    assert overlapping_characters(pdf) == []
+
+
+def test_line_breaks_long_words_and_other_scripts_print_as_typed(app, world, staff_client):
+    from tests.support.pdf import glyphs
+
+    invoice = _legal_invoice(app, world)
+
+    pdf = staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").data
+    text = pdf_text(pdf)
+
+    lines = [line.strip() for line in text.splitlines()]
+    # The description's line breaks are line breaks, not "?" nor one run-on line.
+    assert {"Penetration test", "External network", "Internal network"} <= set(lines)
+    assert "?" not in text
+    # Greek, the accented long word: every letter there.
+    assert GREEK in text and "Οδός Ερμού 12" in text
+    drawn = glyphs(pdf)
+    # The long unbroken word wraps inside the page instead of running off it.
+    assert max(glyph.x1 for glyph in drawn) <= PAGE_RIGHT_EDGE + 0.5
+    assert "".join(LONG_WORD.split()) in "".join(text.split())
+    # Right to left: drawn in visual order, the first letter rightmost (pdfminer reads left to right).
+    assert HEBREW[::-1] in text and ARABIC[::-1] in text
+    first, last = (next(g for g in drawn if g.text == letter) for letter in (HEBREW[0], HEBREW[-1]))
+    assert first.x0 > last.x0
+
+
+def test_a_credit_notes_pdf_says_what_its_print_page_says(app, world, staff_client):
+    from invoicing_plugin import api
+    from tests.integration._invoice_helpers import ACTOR
+
+    invoice = _legal_invoice(app, world)
+    with app.test_request_context():
+        note = api.create_credit_note(world.acme, ACTOR, invoice.id, amount="1800.00",
+                                      reason=f"Day 2 not delivered\nAgreed with {HEBREW}\n{LONG_WORD}")
+    note_id = note.id
+
+    html = staff_client.get(f"/invoicing/credit-notes/{note_id}").text
+    pdf = staff_client.get(f"/invoicing/credit-notes/{note_id}/pdf").data
+
+    text = _assert_pdf_says_what_the_print_page_says(html, pdf)
+    assert "CREDIT NOTE" in text and "£1,800.00" in text and "£2,563.95" in text and "GBP" not in text
+    assert "Day 2 not delivered" in [line.strip() for line in text.splitlines()]
+    assert overlapping_characters(pdf) == []
+    # The invoice's own PDF lists the credit note and the lower amount due, as its print page does.
+    invoice_html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
+    invoice_pdf = staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").data
+    invoice_text = _assert_pdf_says_what_the_print_page_says(invoice_html, invoice_pdf)
+    assert "£763.95" in invoice_text and note.number in invoice_text
+
+
+def test_the_pdf_fetches_nothing_but_the_plugins_static_files(app, world, staff_client, make_invoice, monkeypatch):
+    """A seller footer or any markup that names another URL is never fetched while rendering."""
+    from invoicing_plugin.services import pdf as pdf_service
+
+    fetched: list[str] = []
+    real = pdf_service.static_files_only
+
+    def recording(*args, **kwargs):
+        fetcher = real(*args, **kwargs)
+        fetch = fetcher.fetch
+
+        def spy(url, headers=None):
+            fetched.append(url)
+            return fetch(url, headers)
+
+        fetcher.fetch = spy
+        return fetcher
+
+    monkeypatch.setattr(pdf_service, "static_files_only", recording)
+    invoice = make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0077")
+
+    assert staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").status_code == 200
+    assert fetched == ["http://localhost/invoicing/static/invoicing/document.css"]
+
+
+def test_the_pdf_service_serves_the_stylesheet_and_refuses_everything_else(app, tmp_path):
+    from invoicing_plugin.services import pdf as pdf_service
+
+    require_pdf_rendering()
+    static = tmp_path / "static"
+    (static / "invoicing").mkdir(parents=True)
+    (static / "invoicing" / "document.css").write_text("body { color: red }")
+    (tmp_path / "secret.txt").write_text("secret")
+    fetcher = pdf_service.static_files_only("http://app.test/invoicing/invoices/1/print", "/invoicing/static",
+                                            static)
+
+    served = fetcher.fetch("http://app.test/invoicing/static/invoicing/document.css")
+    assert served.read() == b"body { color: red }" and served.content_type == "text/css"
+    for url in ("http://example.test/invoicing/static/invoicing/document.css",  # another host
+                "https://app.test/invoicing/static/invoicing/document.css",  # another scheme
+                "http://app.test/invoicing/static/../secret.txt",
+                "http://app.test/invoicing/static/%2e%2e/secret.txt",
+                "http://app.test/other/secret.txt",
+                f"file://{tmp_path}/secret.txt",
+                "data:text/css,body{}",
+                "http://app.test/invoicing/static/invoicing/missing.css"):
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    # url_for may give the static folder's URL absolute (another host): that host, that path only.
+    absolute = pdf_service.static_files_only("http://app.test/invoicing/invoices/1/print", "http://cdn.test/s", static)
+    assert absolute.fetch("http://cdn.test/s/invoicing/document.css").read() == b"body { color: red }"
+    with pytest.raises(ValueError):
+        absolute.fetch("http://app.test/s/invoicing/document.css")
+
+
+def test_markup_naming_other_urls_renders_without_fetching_them(app, tmp_path):
+    """An image on a server that answers is still not fetched: the PDF renders without it."""
+    import http.server
+    import threading
+
+    from invoicing_plugin.services import pdf as pdf_service
+
+    require_pdf_rendering()
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        html = (f'<link rel="stylesheet" href="http://127.0.0.1:{port}/x.css">'
+                f'<p>Hello</p><img src="http://127.0.0.1:{port}/logo.png"><img src="file:///etc/hostname">')
+        body = pdf_service.render_pdf(html, base_url="http://app.test/", static_url_path="/static",
+                                      static_folder=tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert hits == [] and "Hello" in pdf_text(body)
+
+
+def test_without_weasyprint_the_pdf_answers_503_and_print_still_works(app, world, staff_client, make_invoice,
+                                                                      monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    monkeypatch.setitem(sys.modules, "weasyprint.urls", None)
+    invoice = make_invoice(workspace_id=world.acme, client_id=world.client_a)
+
+    assert staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").status_code == 503
+    assert staff_client.get(f"/invoicing/invoices/{invoice.id}/print").status_code == 200
+
+
+def test_a_long_invoice_runs_onto_more_pages_with_its_totals_printed_once(app, world, staff_client):
+    from invoicing_plugin import api
+    from tests.integration._invoice_helpers import ACTOR
+    from tests.support.pdf import glyphs
+
+    lines = [{"description": f"Work package {n}\nDetails of package {n}", "quantity": "1", "unit_price": "10.00",
+              "tax_rate": "20" if n % 2 else "5"} for n in range(1, 41)]
+    with app.test_request_context():
+        made = api.create_draft(world.acme, ACTOR, client_id=world.client_a, lines=lines, currency="GBP",
+                                send_method="manual")
+
+    pdf = staff_client.get(f"/invoicing/invoices/{made.id}/pdf").data
+    text = pdf_text(pdf)
+
+    assert max(glyph.page for glyph in glyphs(pdf)) >= 2
+    for n in range(1, 41):
+        assert f"Work package {n}\n" in text and f"Details of package {n}" in text, n
+    for once in ("Total without VAT", "Total\n", "£400.00"):  # net 40 × £10.00
+        assert text.count(once) == 1, once
+    assert text.count("DESCRIPTION") >= 2  # the column headings repeat on each page
+    assert overlapping_characters(pdf) == []

@@ -398,8 +398,8 @@ def test_the_pdf_lists_each_deposit_deducted(app, world, staff_client):
     assert response.status_code == 200
     text = " ".join(pdf_text(response.data).split())
     assert f"Deposit {deposit.number} paid" in text
-    assert "-GBP 300.00" in text
-    assert "Amount due GBP 700.00" in text
+    assert "−£300.00" in text  # as the print page writes it (issue 16)
+    assert "Amount due £700.00" in text
 
 
 @pytest.mark.parametrize("ref", ["proposal:1\x00", "proposal:" + "9" * 200, "no-colon", "invoice:1", ""])
