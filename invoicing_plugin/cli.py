@@ -343,15 +343,25 @@ def totals_command(workspace_id: str | None, rebuild: bool) -> None:
     The plugin keeps the totals in step with every invoice change it makes. Rebuild after
     writing invoices around it: a bulk COPY, an UPDATE in psql, a restore of the invoices alone.
     """
-    from .services.analytics import rebuild_totals, totals_drift
+    from .services.analytics import cached_sums_drift, rebuild_totals, totals_drift
 
     scope = f"workspace {workspace_id}" if workspace_id else "every workspace"
     if rebuild:
         rows = rebuild_totals(workspace_id)
         click.echo(f"Rebuilt the analytics totals of {scope}: {rows} row{'s' if rows != 1 else ''}.")
         return
+    # Each invoice's cached sums against their rows (payments, credit notes, deposits): the
+    # totals below are computed from the payment rows, the amounts due from these sums.
+    sums = cached_sums_drift(workspace_id)
+    for invoice_id, column, cached, rows in sums[:50]:
+        click.echo(f"  invoice {invoice_id} {column}: cached {cached}, its rows sum to {rows}")
+    if sums:
+        click.echo(f"{len(sums)} cached invoice sum(s) differ from their rows (payments, credit notes, "
+                   "deposits): fix the invoices, then rebuild the totals.", err=True)
     differences = totals_drift(workspace_id)
     if not differences:
+        if sums:
+            raise SystemExit(1)
         click.echo(f"The analytics totals of {scope} match the invoices.")
         return
     for key, kept, computed in differences[:50]:

@@ -11,8 +11,8 @@ from types import MappingProxyType
 
 from .money import Money, fraction_of
 
-__all__ = ["BPS_PER_WHOLE", "DEFAULT_PLAN_FEE_BPS", "PAID_THROUGH_STRIPE", "application_fee", "fee_share",
-           "fee_taken_minor", "net_payout", "paid_outside_stripe"]
+__all__ = ["BPS_PER_WHOLE", "DEFAULT_PLAN_FEE_BPS", "PAID_THROUGH_STRIPE", "application_fee", "fee_of_part",
+           "fee_share", "fee_taken_minor", "fees_of_invoice", "net_payout", "paid_outside_stripe"]
 
 BPS_PER_WHOLE = 10_000
 """Basis points in 100 %."""
@@ -52,6 +52,19 @@ def fee_taken_minor(locked_fee_minor: int | None, payment_method: str | None) ->
     if paid_outside_stripe(payment_method):
         return 0
     return int(locked_fee_minor or 0)
+
+
+def fees_of_invoice(locked_fee_minor: int | None, fees_taken_minor: int | None, amount_paid_minor: int | None,
+                    payment_method: str | None) -> int:
+    """The platform fee an invoice carries wherever a fee is shown, summed or exported, in
+    minor units: once money was received (``amount_paid_minor`` above 0), the fees actually
+    taken from its Stripe payments (``Invoice.fees_taken_minor``, the sum of its payment rows'
+    ``application_fee_minor``: 14.00 for 400.00 of a 1,000.00 invoice at 3.5 %, 0 when all was
+    paid by hand, whatever the latest payment's method); before, what a Stripe payment of the
+    whole would carry (:func:`fee_taken_minor`: the locked fee)."""
+    if amount_paid_minor:
+        return int(fees_taken_minor or 0)
+    return fee_taken_minor(locked_fee_minor, payment_method)
 
 
 def application_fee(amount: Money, rate_bps: int) -> Money:
@@ -97,3 +110,28 @@ def fee_share(locked_fee: Money, amount_minor: int, total_minor: int) -> Money:
     else:
         share = fraction_of(locked_fee, amount_minor, total_minor)
     return min(share, Money(amount_minor, locked_fee.currency))
+
+
+def fee_of_part(locked_fee: Money, amount_minor: int, total_minor: int, *, paid_before_minor: int,
+                taken_before_minor: int) -> Money:
+    """The platform fee taken from one Stripe payment of ``amount_minor`` of an invoice of
+    ``total_minor`` whose fee locked at send is ``locked_fee``, when payments of any kind
+    (through Stripe or by hand) had brought ``paid_before_minor`` and Stripe payments had
+    ``taken_before_minor`` of fees.
+
+    Shares are rounded on the running total of what was paid, not part by part: the fee is
+    ``fee_share(paid_before + amount) - fee_share(paid_before)``, kept between 0 and the
+    amount and never above ``locked - taken_before``. So the shares telescope: the fees of
+    the parts add up to at most the locked fee (each rounded half up on its own could
+    exceed it, 3.535 + 31.465 -> 3.54 + 31.47 = 35.01 on 35.00), the last part of an invoice
+    paid wholly through Stripe takes the locked fee less the fees already taken, and a part
+    paid by hand (which carries no fee) leaves its share untaken: a Stripe part after it
+    takes its own share only. With nothing paid before it is :func:`fee_share`.
+    """
+    for name, value in (("paid_before_minor", paid_before_minor), ("taken_before_minor", taken_before_minor)):
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{name} must be a non-negative int, not {value!r}")
+    before = fee_share(locked_fee, min(paid_before_minor, total_minor), total_minor).minor
+    after = fee_share(locked_fee, min(paid_before_minor + amount_minor, total_minor), total_minor).minor
+    fee = min(after - before, amount_minor, locked_fee.minor - taken_before_minor)
+    return Money(max(fee, 0), locked_fee.currency)

@@ -9,12 +9,17 @@ difference between the new contribution and the old (:func:`difference`).
 Three measures, each summed per day -- the calendar day in the workspace's time zone
 (``zone``; UTC when none is given; see :mod:`.calendar`):
 
-* ``paid`` -- per currency, by the day of ``paid_at``: invoices whose status is
-  ``paid``; the money received (``amount_paid_minor``, or the invoice amount when
-  staff marked it paid by hand) minus refunds and minus what a lost dispute took back
-  (``amount_dispute_lost_minor``), and the platform fee taken -- the fee locked at send,
-  or 0 for an invoice paid outside Stripe (:func:`.fees.fee_taken_minor`). Fully refunded
-  invoices (status ``refunded``) and payments after a void are not revenue.
+* ``paid`` -- per currency: money received, counted on the day each payment was received
+  (issue 15: a part paid in March counts in March, the rest paid in April in April). Each
+  payment row (``invoicing_payments``) adds its amount and the platform fee actually taken
+  from it (``application_fee_minor``; none on a payment by hand) on its own day
+  (:func:`payment_contribution`). The invoice adds, on the day of ``paid_at`` (its latest
+  payment), one to the count of invoices when its status is revenue (``paid``,
+  ``partially_paid``) and its corrections (:func:`contribution`): minus refunds and what a lost
+  dispute took back, and, for an invoice whose money is not revenue (fully ``refunded``,
+  paid after a void, ...), minus all its payments and fees, so such an invoice counts 0 in
+  all. An invoice recorded paid before payment rows existed (``amount_paid_minor`` NULL)
+  counts its amount there.
 * ``created`` -- per status, by the day of ``created_at``: how many invoices.
 * ``open`` -- per status (``sent``, ``processing``, ``partially_paid``) and currency, by
   ``due_date`` (:data:`NO_DUE_DATE` when there is none): how many and the amount still to
@@ -29,15 +34,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone, tzinfo
 
 from .calendar import local_day
-from .fees import fee_taken_minor
 from .statuses import AWAITING_MONEY, REVENUE
 
-__all__ = ["NO_DUE_DATE", "Figures", "Key", "TotalsDelta", "contribution", "difference", "utc_day"]
+__all__ = ["MONEY_KEPT", "NO_DUE_DATE", "Figures", "Key", "TotalsDelta", "contribution", "difference",
+           "payment_contribution", "utc_day"]
 
 NO_DUE_DATE = date(9999, 12, 31)
 """The ``open`` day of an invoice without a due date (never before today)."""
 
 OPEN_STATUSES = AWAITING_MONEY  # from the status table (domain/statuses.py)
+
+#: Statuses whose payments (less refunds and lost disputes) count as revenue: revenue ones, and
+#: one awaiting money after a part was paid (a second part processing). Not: fully refunded,
+#: paid after a void or a full credit note (refund due), voided, credited.
+MONEY_KEPT: tuple[str, ...] = tuple(dict.fromkeys((*REVENUE, *AWAITING_MONEY)))
 
 
 @dataclass(frozen=True, order=True)
@@ -76,10 +86,12 @@ class Figures:
 
     #: Paid deposits deducted from the invoice (``Invoice.prepaid_minor``): not outstanding.
     prepaid_minor: int | None = 0
+    #: The platform fees its payment rows carried (``Invoice.fees_taken_minor``, revision 0019).
+    fees_taken_minor: int | None = 0
 
     FIELDS = ("workspace_id", "status", "currency", "amount_minor", "amount_paid_minor", "amount_refunded_minor",
               "application_fee_minor", "created_at", "paid_at", "due_date", "amount_dispute_lost_minor",
-              "payment_method", "amount_credited_minor", "prepaid_minor")
+              "payment_method", "amount_credited_minor", "prepaid_minor", "fees_taken_minor")
 
 
 #: ``(invoices, amount_minor, fee_minor)`` to add to a row.
@@ -101,16 +113,33 @@ def contribution(f: Figures, zone: tzinfo | None = None) -> dict[Key, TotalsDelt
     out: dict[Key, TotalsDelta] = {}
     if f.created_at is not None:
         out[Key(f.workspace_id, "created", local_day(f.created_at, zone), status=f.status)] = (1, 0, 0)
-    if f.status in REVENUE and f.paid_at is not None and f.currency:
-        received = f.amount_paid_minor if f.amount_paid_minor is not None else (f.amount_minor or 0)
-        revenue = received - (f.amount_refunded_minor or 0) - (f.amount_dispute_lost_minor or 0)
-        key = Key(f.workspace_id, "paid", local_day(f.paid_at, zone), currency=f.currency)
-        out[key] = (1, revenue, fee_taken_minor(f.application_fee_minor, f.payment_method))
+    if f.paid_at is not None and f.currency:
+        # The payment rows count themselves on their own days (payment_contribution): here the
+        # invoice's count and what to take off them -- refunds and lost disputes, or all of it.
+        rows_paid, rows_fees = f.amount_paid_minor or 0, f.fees_taken_minor or 0
+        if f.status in MONEY_KEPT:
+            received = f.amount_paid_minor if f.amount_paid_minor is not None else (f.amount_minor or 0)
+            kept = received - (f.amount_refunded_minor or 0) - (f.amount_dispute_lost_minor or 0)
+            kept_fees = rows_fees
+        else:
+            kept = kept_fees = 0
+        figures = (1 if f.status in REVENUE else 0, kept - rows_paid, kept_fees - rows_fees)
+        if any(figures):
+            out[Key(f.workspace_id, "paid", local_day(f.paid_at, zone), currency=f.currency)] = figures
     if f.status in OPEN_STATUSES and f.currency:
         key = Key(f.workspace_id, "open", f.due_date or NO_DUE_DATE, status=f.status, currency=f.currency)
         out[key] = (1, (f.amount_minor or 0) - (f.amount_paid_minor or 0) - (f.amount_credited_minor or 0)
                     - (f.prepaid_minor or 0), 0)
     return out
+
+
+def payment_contribution(workspace_id: str, currency: str, received_at: datetime, amount_minor: int,
+                         fee_minor: int, zone: tzinfo | None = None) -> dict[Key, TotalsDelta]:
+    """What one payment row adds: its amount and the platform fee taken from it, on the day it
+    was received in ``zone`` (``paid``; no invoice counted: :func:`contribution` counts those)."""
+    if not (amount_minor or fee_minor):
+        return {}
+    return {Key(workspace_id, "paid", local_day(received_at, zone), currency=currency): (0, amount_minor, fee_minor)}
 
 
 def difference(before: Figures | None, after: Figures | None, zone: tzinfo | None = None) -> dict[Key, TotalsDelta]:

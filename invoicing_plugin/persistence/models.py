@@ -312,6 +312,11 @@ class Invoice(Base):
     # Paid deposits deducted from this invoice (revision 0017): the sum of its
     # invoicing_prepayments rows, part of EN 16931's paid amount BT-113 (domain/balance.py).
     prepaid_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", active_history=True)
+    # The platform fees taken from the invoice's Stripe payments (revision 0019): the sum of
+    # its invoicing_payments rows' application_fee_minor, kept with each row in its transaction
+    # (services/payment_rows.py). What the analytics count and a part's fee is bounded by:
+    # the parts' fees never add up to more than application_fee_minor (domain/fees.fee_of_part).
+    fees_taken_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", active_history=True)
     stripe_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
     # stripe | bank_transfer | cash | ...; counted by the revenue totals (no platform fee outside Stripe).
     payment_method: Mapped[str | None] = mapped_column(String(32), active_history=True)

@@ -44,14 +44,14 @@ from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Date
 
 from ..domain.calendar import UTC, zone_name
-from ..domain.fees import PAID_THROUGH_STRIPE
 from ..domain.statuses import REVENUE
-from ..domain.totals import NO_DUE_DATE, OPEN_STATUSES, Figures, Key, contribution, difference
+from ..domain.totals import (MONEY_KEPT, NO_DUE_DATE, OPEN_STATUSES, Figures, Key, contribution, difference,
+                             payment_contribution)
 from . import appends
-from .models import Invoice, InvoiceTotal
+from .models import CreditNote, Invoice, InvoiceTotal, Payment, Prepayment
 
-__all__ = ["AMOUNTS", "TABLE", "drift", "install", "local_date", "queue_difference", "rebuild", "set_default_zones",
-           "use_zones", "utc_date", "zone_of"]
+__all__ = ["AMOUNTS", "TABLE", "cached_sums_drift", "drift", "install", "local_date", "queue_difference",
+           "queue_payment", "rebuild", "set_default_zones", "use_zones", "utc_date", "zone_of"]
 
 NO_VALUE = LoaderCallableStatus.NO_VALUE
 
@@ -128,7 +128,7 @@ def _before_flush(session: Session, flush_context, instances) -> None:
     # lookup may read its own tables through the same session).
     for collection in (session.new, session.dirty, session.deleted):
         for instance in collection:
-            if isinstance(instance, Invoice) and instance.workspace_id:
+            if isinstance(instance, (Invoice, Payment)) and instance.workspace_id:
                 zone_of(session, instance.workspace_id)
 
 
@@ -137,6 +137,9 @@ def _after_flush(session: Session, flush_context) -> None:
         if isinstance(instance, Invoice):
             after = _figures(instance, before=False)
             _queue(session, difference(None, after, zone_of(session, after.workspace_id)))
+        elif isinstance(instance, Payment):  # a payment row added through the ORM (rows are never changed)
+            queue_payment(session, str(instance.workspace_id), instance.currency, instance.received_at,
+                          int(instance.amount_minor), int(instance.application_fee_minor or 0))
     for instance in session.dirty:
         if isinstance(instance, Invoice):
             before, after = _figures(instance, before=True), _figures(instance, before=False)
@@ -163,6 +166,14 @@ def queue_difference(session: Session, before: Figures | None, after: Figures | 
     listener does not see."""
     workspace_id = (after or before).workspace_id if (after or before) is not None else None
     _queue(session, difference(before, after, zone_of(session, workspace_id)))
+
+
+def queue_payment(session: Session, workspace_id: str, currency: str, received_at, amount_minor: int,
+                  fee_minor: int) -> None:
+    """Count one payment row (written with Core, which the flush listener does not see) on the
+    day it was received, in the workspace's zone (:func:`domain.totals.payment_contribution`)."""
+    _queue(session, payment_contribution(workspace_id, currency, received_at, amount_minor, fee_minor,
+                                         zone_of(session, workspace_id)))
 
 
 def install(session_target: Any) -> None:
@@ -232,11 +243,14 @@ def _contributions(workspace_ids: list[str] | None, zone: tzinfo = UTC):
     totals with days in ``zone``, as one SELECT."""
     i = Invoice.__table__.c
     scope = [i.workspace_id.in_(workspace_ids)] if workspace_ids is not None else []
-    received = (func.coalesce(i.amount_paid_minor, i.amount_minor) - func.coalesce(i.amount_refunded_minor, 0)
-                - func.coalesce(i.amount_dispute_lost_minor, 0))
-    # domain.fees.fee_taken_minor: no platform fee on a payment received outside Stripe.
-    fee = case((and_(i.payment_method.isnot(None), i.payment_method != PAID_THROUGH_STRIPE), 0),
-               else_=func.coalesce(i.application_fee_minor, 0))
+    p = Payment.__table__.c
+    # The invoice's corrections to its payment rows (domain.totals.contribution): what it keeps
+    # (received less refunds and lost disputes, fees taken) less what its rows count.
+    received = func.coalesce(i.amount_paid_minor, i.amount_minor)
+    kept_status = i.status.in_(MONEY_KEPT)
+    kept = case((kept_status, received - func.coalesce(i.amount_refunded_minor, 0)
+                 - func.coalesce(i.amount_dispute_lost_minor, 0)), else_=0)
+    kept_fees = case((kept_status, func.coalesce(i.fees_taken_minor, 0)), else_=0)
     created_day, paid_day = local_date(i.created_at, zone), local_date(i.paid_at, zone)
     created = (
         select(i.workspace_id, literal("created").label("measure"), created_day.label("day"),
@@ -245,11 +259,27 @@ def _contributions(workspace_ids: list[str] | None, zone: tzinfo = UTC):
         .where(i.created_at.isnot(None), *scope)
         .group_by(i.workspace_id, created_day, i.status)
     )
+    corrections = (
+        select(i.workspace_id.label("workspace_id"), paid_day.label("day"), i.currency.label("currency"),
+               case((i.status.in_(REVENUE), 1), else_=0).label("invoices"),
+               (kept - func.coalesce(i.amount_paid_minor, 0)).label("amount_minor"),
+               (kept_fees - func.coalesce(i.fees_taken_minor, 0)).label("fee_minor"))
+        .where(i.paid_at.isnot(None), *scope)
+    )
+    # Each payment row on the day it was received, with the fee taken from it: from the rows
+    # themselves, not from the invoices' cached sums (cached_sums_drift checks those).
+    payment_scope = [p.workspace_id.in_(workspace_ids)] if workspace_ids is not None else []
+    received_day = local_date(p.received_at, zone)
+    payments = (
+        select(p.workspace_id, received_day, p.currency, literal(0), p.amount_minor,
+               func.coalesce(p.application_fee_minor, 0))
+        .where(*payment_scope)
+    )
+    both = union_all(corrections, payments).subquery()
     paid = (
-        select(i.workspace_id, literal("paid"), paid_day, literal(""), i.currency, func.count(),
-               func.sum(received), func.sum(fee))
-        .where(i.status.in_(REVENUE), i.paid_at.isnot(None), *scope)
-        .group_by(i.workspace_id, paid_day, i.currency)
+        select(both.c.workspace_id, literal("paid"), both.c.day, literal(""), both.c.currency,
+               func.sum(both.c.invoices), func.sum(both.c.amount_minor), func.sum(both.c.fee_minor))
+        .group_by(both.c.workspace_id, both.c.day, both.c.currency)
     )
     due = func.coalesce(i.due_date, literal(NO_DUE_DATE, Date()))
     open_ = (
@@ -297,11 +327,22 @@ def _computed_in_python(session: Session, workspace_ids: list[str] | None, zone:
         stmt = stmt.where(i.workspace_id.in_(workspace_ids))
     sums: dict[Key, list[int]] = {}
     for row in session.execute(stmt.execution_options(yield_per=2000)):
-        for key, values in contribution(Figures(**row._asdict()), zone).items():
-            acc = sums.setdefault(key, [0, 0, 0])
-            for n, value in enumerate(values):
-                acc[n] += value
+        _add(sums, contribution(Figures(**row._asdict()), zone))
+    p = Payment.__table__.c
+    payments = select(p.workspace_id, p.currency, p.received_at, p.amount_minor, p.application_fee_minor)
+    if workspace_ids is not None:
+        payments = payments.where(p.workspace_id.in_(workspace_ids))
+    for row in session.execute(payments.execution_options(yield_per=2000)):
+        _add(sums, payment_contribution(str(row.workspace_id), row.currency, row.received_at, int(row.amount_minor),
+                                        int(row.application_fee_minor or 0), zone))
     return {key: (n, amount, fee) for key, (n, amount, fee) in sums.items()}
+
+
+def _add(sums: dict[Key, list[int]], delta: dict[Key, tuple[int, int, int]]) -> None:
+    for key, values in delta.items():
+        acc = sums.setdefault(key, [0, 0, 0])
+        for n, value in enumerate(values):
+            acc[n] += value
 
 
 def _computed(session: Session, workspace_id: str | None) -> dict[Key, _TOTALS]:
@@ -360,3 +401,32 @@ def drift(session: Session, workspace_id: str | None = None) -> list[tuple[Key, 
 def _key(row) -> Key:
     day = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day)[:10])
     return Key(str(row.workspace_id), row.measure, day, row.status or "", row.currency or "")
+
+
+#: Each invoice's cached sums and the rows they sum: ``(column, table, summed column)``.
+_CACHED_SUMS = (
+    ("amount_paid_minor", Payment.__table__, "amount_minor"),
+    ("fees_taken_minor", Payment.__table__, "application_fee_minor"),
+    ("amount_credited_minor", CreditNote.__table__, "amount_minor"),
+    ("prepaid_minor", Prepayment.__table__, "amount_minor"),
+)
+
+
+def cached_sums_drift(session: Session, workspace_id: str | None = None) -> list[tuple[int, str, int, int]]:
+    """Invoices whose cached sums differ from their rows: ``(invoice_id, column, cached, rows)``.
+
+    ``amount_paid_minor`` and ``fees_taken_minor`` sum the invoice's payment rows (amount, fee
+    taken), ``amount_credited_minor`` its credit notes, ``prepaid_minor`` its prepayments (the
+    deposits deducted). A NULL ``amount_paid_minor`` without payment rows (an invoice recorded
+    before payment rows existed) is not a difference. ``flask invoicing totals`` reports them.
+    """
+    i = Invoice.__table__.c
+    scope = [i.workspace_id == workspace_id] if workspace_id is not None else []
+    out = []
+    for column, table, summed in _CACHED_SUMS:
+        rows = (select(func.coalesce(func.sum(table.c[summed]), 0)).where(table.c.invoice_id == i.id)
+                .scalar_subquery())
+        cached = func.coalesce(i[column], 0)
+        stmt = select(i.id, cached, rows).where(cached != rows, *scope).order_by(i.id)
+        out.extend((int(row[0]), column, int(row[1]), int(row[2])) for row in session.execute(stmt))
+    return sorted(out)

@@ -238,3 +238,12 @@ def totals_drift(workspace_id: str | None = None, *, uow: UnitOfWork | None = No
     uow = uow or unit_of_work()
     with uow:  # rolled back on leaving (nothing is committed)
         return totals.drift(uow.session, workspace_id)
+
+
+def cached_sums_drift(workspace_id: str | None = None, *, uow: UnitOfWork | None = None) -> list:
+    """Invoices whose cached sums (``amount_paid_minor``, ``fees_taken_minor``,
+    ``amount_credited_minor``, ``prepaid_minor``) differ from the rows they sum (payments,
+    credit notes, prepayments): ``[(invoice_id, column, cached, rows), ...]``. Read-only."""
+    uow = uow or unit_of_work()
+    with uow:  # rolled back on leaving (nothing is committed)
+        return totals.cached_sums_drift(uow.session, workspace_id)

@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, or_
 
-from ..domain.fees import fee_taken_minor, paid_outside_stripe
+from ..domain.fees import fees_of_invoice, paid_outside_stripe
 from ..domain.invoice import InvoiceStatus, display_status
 from ..domain.money import Money, format_decimal_amount
 from ..domain.statuses import AWAITING_MONEY
@@ -150,15 +150,22 @@ def _csv_row(invoice: Invoice, period: DateRange, today: date) -> list[str]:
         *money(invoice.amount_minor),
         *money(received),
         *money(invoice.amount_refunded_minor or 0),
-        # The fee taken: none on a payment received outside Stripe (domain.fees.fee_taken_minor).
+        # The fees taken from its Stripe payments, whatever the latest payment's method
+        # (domain.fees.fees_of_invoice); none on money received outside Stripe only.
         *money(None if invoice.application_fee_minor is None
-               else fee_taken_minor(invoice.application_fee_minor, invoice.payment_method)),
-        "" if invoice.fee_bps is None else str(0 if paid_outside_stripe(invoice.payment_method) else invoice.fee_bps),
+               else fees_of_invoice(invoice.application_fee_minor, invoice.fees_taken_minor,
+                                    invoice.amount_paid_minor, invoice.payment_method)),
+        "" if invoice.fee_bps is None else str(0 if _all_by_hand(invoice) else invoice.fee_bps),
         _iso(invoice.created_at),
         _iso(invoice.sent_at),
         invoice.due_date.isoformat() if invoice.due_date else "",
         _iso(invoice.paid_at),
     ]
+
+
+def _all_by_hand(invoice: Invoice) -> bool:
+    """Paid, and never through Stripe: no platform fee rate applied."""
+    return paid_outside_stripe(invoice.payment_method) and invoice.payment_intent_id is None
 
 
 def _iso(value: datetime | None) -> str:

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timezone
 
 from ..domain.balance import of_invoice
-from ..domain.fees import application_fee, fee_share
+from ..domain.fees import application_fee
 from ..domain.money import Money
 from ..gateways import stripe_const
 from ..gateways.stripe_gateway import GatewayError
@@ -26,6 +26,7 @@ from .fees import plan_fee_bps
 from .idempotency import checkout_key
 from .links import external_url
 from .payment_binding import remember_checkout_session
+from .payment_rows import part_fee
 from .ports import CheckoutReference, CheckoutRequest, CheckoutSession
 from .uow import UnitOfWork
 from .views import InvoiceSnapshot
@@ -59,7 +60,8 @@ def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork |
 
     It asks for the balance due (:func:`checkout_amount`): the total, or what is left once
     part was paid or credited. Its platform fee is that amount's share of the invoice's
-    locked fee (:func:`~invoicing_plugin.domain.fees.fee_share`: the whole fee for the whole
+    locked fee (:func:`.payment_rows.part_fee`: rounded on the running total of what was paid,
+    never above the locked fee less the fees already taken; the whole fee for the whole
     total; after a credit note, the rate locked at send on the lower amount), so it never
     exceeds the amount asked for (Stripe refuses an ``application_fee_amount`` above the
     payment's, https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-payment_intent_data-application_fee_amount).
@@ -79,9 +81,7 @@ def checkout_request(invoice: Invoice, route: PaymentRoute, *, uow: UnitOfWork |
         if not 0 < amount_minor <= amount:
             raise ValueError(f"invoice {invoice.id}: {amount_minor} is not a part of the balance {amount}")
         amount = amount_minor
-    fee = (fee_share(Money(int(invoice.application_fee_minor or 0), invoice.currency), amount,
-                     invoice.amount_minor).minor
-           if route.takes_application_fee else None)
+    fee = (int(part_fee(invoice, amount) or 0) if route.takes_application_fee else None)
     return CheckoutRequest(
         amount_minor=amount,
         currency=invoice.currency,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..domain.fees import BPS_PER_WHOLE, application_fee, net_payout, paid_outside_stripe
+from ..domain.fees import BPS_PER_WHOLE, application_fee, fees_of_invoice, net_payout, paid_outside_stripe
 from ..domain.money import Money
 from .common import unit_of_work
 from .errors import InvoicingError
@@ -91,12 +91,15 @@ def fee_breakdown(invoice, plan: str | None = None, *, uow: UnitOfWork | None = 
     rate gives no fee and a :attr:`~FeeBreakdown.problem` saying so.
     """
     gross = Money(int(invoice.amount_minor), invoice.currency)
-    if paid_outside_stripe(invoice.payment_method):
+    if paid_outside_stripe(invoice.payment_method) and not invoice.fees_taken_minor:
         received = invoice.amount_paid_minor if invoice.amount_paid_minor is not None else invoice.amount_minor
         return FeeBreakdown(gross, Money.zero(invoice.currency), Money(int(received), invoice.currency), 0,
                             locked=True, applies=False, paid_outside_stripe=True)
     if invoice.fee_bps is not None and invoice.application_fee_minor is not None:
-        fee = Money(int(invoice.application_fee_minor), invoice.currency)
+        # Once money came in, the fees its Stripe payments actually carried (a part's share,
+        # none on parts paid by hand); before, the fee locked at send (domain.fees.fees_of_invoice).
+        fee = Money(fees_of_invoice(invoice.application_fee_minor, invoice.fees_taken_minor,
+                                    invoice.amount_paid_minor, invoice.payment_method), invoice.currency)
         applies = invoice.stripe_mode != "own_key"
         return FeeBreakdown(gross, fee, net_payout(gross, fee), invoice.fee_bps, locked=True, applies=applies)
     if invoice.status == "draft" and plan is not None and invoice.stripe_mode != "own_key":

@@ -39,7 +39,7 @@ from sqlalchemy import select
 from .. import signals
 from ..domain.errors import InvalidTransition
 from ..domain.balance import of_invoice
-from ..domain.fees import PAID_THROUGH_STRIPE, fee_share
+from ..domain.fees import PAID_THROUGH_STRIPE
 from ..domain.invoice import Action, InvoiceStatus, is_noop, payment_action, transition
 from ..domain.money import Money
 from ..domain.statuses import MONEY_RECEIVED
@@ -49,7 +49,7 @@ from ..persistence import autocommit
 from ..persistence.rows import TrackedRow, save_invoice
 from .common import append_audit
 from .payment_binding import bind_session, session_amount
-from .payment_rows import intent_recorded, latest_stripe_intent, record_payment
+from .payment_rows import intent_recorded, latest_stripe_intent, part_fee, record_payment
 from .payment_confirmation import queue_payment_confirmation
 from .payment_outcome import PaymentOutcome, actor_for, flag, money_text, outcome_of, set_status
 from .uow import UnitOfWork
@@ -218,9 +218,7 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
 
     from_status = invoice.status
     now = utcnow()
-    fee = invoice.application_fee_minor
-    fee_part = (fee_share(Money(int(fee), invoice.currency), session.amount_total, invoice.amount_minor).minor
-                if fee is not None else None)
+    fee_part = part_fee(invoice, session.amount_total)  # as checkout_request asked Stripe
     record_payment(uow.session, invoice, amount_minor=session.amount_total, method=PAID_THROUGH_STRIPE,
                    received_at=now, now=now, payment_intent_id=intent, checkout_session_id=session.id,
                    application_fee_minor=fee_part, recorded_by=actor)

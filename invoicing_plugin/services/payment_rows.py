@@ -23,7 +23,9 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from ..persistence import appends, autocommit
+from ..domain.fees import fee_of_part
+from ..domain.money import Money
+from ..persistence import appends, autocommit, totals
 from ..persistence.models import PAYMENT_METHODS, Payment
 
 PAYMENTS = Payment.__table__
@@ -50,8 +52,11 @@ def record_payment(session: Any, invoice: Any, *, amount_minor: int, method: str
                    now: datetime, payment_intent_id: str | None = None, checkout_session_id: str | None = None,
                    stripe_fee_minor: int | None = None, application_fee_minor: int | None = None,
                    note: str | None = None, recorded_by: str | None = None) -> None:
-    """Queue a payment row for ``invoice`` (an ``Invoice`` or a ``TrackedRow``) and add it to
-    ``invoice.amount_paid_minor``; both are written by the caller's transaction on ``session``.
+    """Queue a payment row for ``invoice`` (an ``Invoice`` or a ``TrackedRow``), add it to
+    ``invoice.amount_paid_minor`` and its platform fee to ``invoice.fees_taken_minor``, and
+    count it in the analytics' kept totals on the day it was received (its amount and that
+    fee, :func:`~invoicing_plugin.persistence.totals.queue_payment`); all are written by the
+    caller's transaction on ``session``.
 
     ``amount_minor`` is a positive ``int`` in the invoice's currency; ``method`` one of
     :data:`~invoicing_plugin.persistence.models.PAYMENT_METHODS`. Validating what staff typed
@@ -73,6 +78,24 @@ def record_payment(session: Any, invoice: Any, *, amount_minor: int, method: str
     else:
         session.execute(insert(PAYMENTS).values(row))
     invoice.amount_paid_minor = int(invoice.amount_paid_minor or 0) + amount_minor
+    if application_fee_minor:
+        invoice.fees_taken_minor = int(invoice.fees_taken_minor or 0) + int(application_fee_minor)
+    totals.queue_payment(session, str(invoice.workspace_id), invoice.currency, received_at, amount_minor,
+                         int(application_fee_minor or 0))
+
+
+def part_fee(invoice: Any, amount_minor: int) -> int | None:
+    """The platform fee a Stripe payment of ``amount_minor`` on ``invoice`` carries (minor
+    units; ``None`` when the invoice has no locked fee): its share of the fee locked at send
+    rounded on the running total of what was paid, never above the locked fee less the fees
+    already taken (:func:`~invoicing_plugin.domain.fees.fee_of_part`). Reads only the invoice
+    row (``amount_paid_minor``, ``fees_taken_minor``): no query, also on the webhook's hot path.
+    The same rule when the Checkout Session is made and when its payment is recorded."""
+    if invoice.application_fee_minor is None:
+        return None
+    return fee_of_part(Money(int(invoice.application_fee_minor), invoice.currency), amount_minor,
+                       int(invoice.amount_minor), paid_before_minor=int(invoice.amount_paid_minor or 0),
+                       taken_before_minor=int(invoice.fees_taken_minor or 0)).minor
 
 
 def intent_recorded(session: Any, payment_intent_id: str) -> bool:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from ..domain.balance import of_invoice
-from ..domain.fees import fee_taken_minor
+from ..domain.fees import fees_of_invoice
 from ..persistence.models import Invoice
 from .payment_rows import PaymentView, payments_of
 from .lines import allowances_of
@@ -56,8 +56,10 @@ class InvoiceSnapshot:
     """One invoice as it was in the transaction. Amounts are integer minor units.
 
     ``application_fee_minor`` is the platform fee the invoice carries: the one locked when
-    it was sent (``None`` before, 0 for an own-key workspace), or 0 once it was paid outside
-    Stripe (``payment_method`` other than ``"stripe"``: no application fee is taken there).
+    it was sent (``None`` before, 0 for an own-key workspace) until money is received, then
+    the fees actually taken from its Stripe payments (the sum of its payment rows' fees: 0
+    when all was paid outside Stripe, a part's share when part was paid through Stripe;
+    :func:`~invoicing_plugin.domain.fees.fees_of_invoice`).
 
     The balance (issue 15; :mod:`invoicing_plugin.domain.balance`): ``paid_minor`` is the
     money received and kept (payments less refunds and lost disputes, EN 16931 BT-113),
@@ -150,7 +152,8 @@ class InvoiceSnapshot:
             partial_minimum_minor=getattr(invoice, "partial_minimum_minor", None),
             fee_bps=invoice.fee_bps,
             application_fee_minor=(None if invoice.application_fee_minor is None
-                                   else fee_taken_minor(invoice.application_fee_minor, invoice.payment_method)),
+                                   else fees_of_invoice(invoice.application_fee_minor, invoice.fees_taken_minor,
+                                                        invoice.amount_paid_minor, invoice.payment_method)),
             amount_paid_minor=invoice.amount_paid_minor,
             payment_method=invoice.payment_method,
             public_token=invoice.public_token,

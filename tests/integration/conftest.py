@@ -120,7 +120,7 @@ def make_invoice(app):
     from datetime import timedelta
 
     from invoicing_plugin.extension import get_state
-    from invoicing_plugin.persistence.models import Invoice, utcnow
+    from invoicing_plugin.persistence.models import Invoice, Payment, utcnow
 
     sequence = iter(range(1, 1_000_000))
 
@@ -149,6 +149,17 @@ def make_invoice(app):
             session = get_state(app).session
             invoice = Invoice(**{k: str(v) if k in ("workspace_id", "client_id") else v for k, v in columns.items()})
             session.add(invoice)
+            if invoice.amount_paid_minor and invoice.paid_at is not None:
+                # Money received is payment rows (issue 15): one row for what was paid, with the
+                # locked fee when it came through Stripe, as the services write it.
+                method = invoice.payment_method or "stripe"
+                fee = invoice.application_fee_minor if method == "stripe" else None
+                invoice.fees_taken_minor = int(fee or 0)
+                session.flush()
+                session.add(Payment(invoice_id=invoice.id, workspace_id=invoice.workspace_id,
+                                    amount_minor=invoice.amount_paid_minor, currency=invoice.currency, method=method,
+                                    received_at=invoice.paid_at, payment_intent_id=invoice.payment_intent_id,
+                                    application_fee_minor=fee))
             session.commit()
             session.refresh(invoice)
             session.expunge(invoice)

@@ -20,7 +20,7 @@ import pytest
 
 from invoicing_plugin import api, signals
 from invoicing_plugin.domain.fees import fee_taken_minor, paid_outside_stripe
-from invoicing_plugin.domain.totals import Figures, contribution
+from invoicing_plugin.domain.totals import Figures, contribution, payment_contribution
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence import totals as kept
 from invoicing_plugin.persistence.models import Invoice, InvoiceTotal
@@ -161,8 +161,13 @@ def test_rows_stored_before_the_upgrade_are_counted_without_fee_after_a_rebuild(
 def test_which_payments_carry_the_fee(method, fee):
     assert fee_taken_minor(4377, method) == fee
     assert paid_outside_stripe(method) is (fee == 0)
+    # issue 15: the payment row counts its amount and the fee taken from it on its day; the
+    # invoice adds its count (and refunds) on its paid day.
+    paid_at = datetime(2025, 1, 1, 12)
     figures = Figures(workspace_id="1", status="paid", currency="GBP", amount_minor=125050, amount_paid_minor=125050,
                       amount_refunded_minor=0, application_fee_minor=4377, created_at=None,
-                      paid_at=datetime(2025, 1, 1, 12), due_date=None, payment_method=method)
+                      paid_at=paid_at, due_date=None, payment_method=method, fees_taken_minor=fee)
     (paid,) = contribution(figures).values()
-    assert paid == (1, 125050, fee)
+    assert paid == (1, 0, 0)
+    (row,) = payment_contribution("1", "GBP", paid_at, 125050, fee).values()
+    assert row == (0, 125050, fee)

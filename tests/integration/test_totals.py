@@ -30,7 +30,7 @@ from invoicing_plugin.domain.invoice import InvoiceStatus
 from invoicing_plugin.domain.totals import NO_DUE_DATE
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence import totals
-from invoicing_plugin.persistence.models import Invoice, InvoiceTotal, utcnow
+from invoicing_plugin.persistence.models import Invoice, InvoiceTotal, Payment, utcnow
 from invoicing_plugin.persistence.repository import WorkspaceRepository
 from invoicing_plugin.services import analytics
 from invoicing_plugin.services.invoices import MANUAL_PAYMENT_METHODS, DraftInput, today
@@ -117,8 +117,10 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(timezone.utc).date()
 
 
-def expected_report(invoices, workspace_id: str, period: analytics.DateRange, on: date):
-    """What the analytics report must say, worked out from the invoices one by one."""
+def expected_report(invoices, workspace_id: str, period: analytics.DateRange, on: date, fees_by_invoice=None):
+    """What the analytics report must say, worked out from the invoices one by one (and the
+    fees of their payment rows: ``{invoice_id: [application_fee_minor, ...]}``)."""
+    fees_by_invoice = fees_by_invoice or {}
     currencies: dict[str, dict] = {}
 
     def of(currency: str) -> dict:
@@ -133,17 +135,21 @@ def expected_report(invoices, workspace_id: str, period: analytics.DateRange, on
             continue
         if period.start <= utc_day(invoice.created_at) <= period.end:
             counts[invoice.status] += 1
-        if invoice.status in ("paid", "partially_paid") and period.start <= utc_day(invoice.paid_at) <= period.end:
+        # issue 15: money kept (payments less refunds and lost disputes) and the platform fees
+        # actually taken (the payment rows' fees), on an invoice that was paid (in part) and is
+        # neither refunded nor voided; the walk's payments and refunds are all made today.
+        kept_money = invoice.status in ("paid", "partially_paid", "sent", "processing")
+        if invoice.paid_at is not None and kept_money and period.start <= utc_day(invoice.paid_at) <= period.end:
             received = invoice.amount_minor if invoice.amount_paid_minor is None else invoice.amount_paid_minor
-            revenue = received - (invoice.amount_refunded_minor or 0)
-            # No platform fee on a payment received outside Stripe (marked paid by hand).
-            fee = (invoice.application_fee_minor or 0) if invoice.payment_method in (None, "stripe") else 0
+            revenue = received - (invoice.amount_refunded_minor or 0) - (invoice.amount_dispute_lost_minor or 0)
+            fee = sum(fee or 0 for fee in fees_by_invoice.get(invoice.id, ()))
+            counted = 1 if invoice.status in ("paid", "partially_paid") else 0
             figures = of(invoice.currency)
             figures["revenue"] += revenue
             figures["fees"] += fee
-            figures["paid"] += 1
+            figures["paid"] += counted
             month = figures["months"][utc_day(invoice.paid_at).strftime("%Y-%m")]
-            month[0] += 1
+            month[0] += counted
             month[1] += revenue
             month[2] += fee
         if invoice.status in OPEN:
@@ -180,11 +186,17 @@ def report_figures(app, workspace_id: str, period: analytics.DateRange, on: date
 def assert_report_matches_invoices(app, workspace_ids, when: str) -> None:
     """The report equals the oracle for each workspace, today and (for overdue) later on."""
     invoices = stored_invoices(app)
+    with app.app_context():
+        session = get_state().session
+        fees_by_invoice: dict[int, list] = {}
+        for invoice_id, fee in session.execute(select(Payment.invoice_id, Payment.application_fee_minor)):
+            fees_by_invoice.setdefault(invoice_id, []).append(fee)
+        session.rollback()
     now = today()
     period = analytics.DateRange(now - timedelta(days=70), now)
     for workspace_id in workspace_ids:
         for on in (now, now + timedelta(days=20), now + timedelta(days=95)):
-            expected = expected_report(invoices, workspace_id, period, on)
+            expected = expected_report(invoices, workspace_id, period, on, fees_by_invoice)
             assert report_figures(app, workspace_id, period, on) == expected, (
                 f"report of workspace {workspace_id} on {on} {when}")
 
@@ -748,14 +760,21 @@ def insert_around_the_orm(app, workspace_id: str, client_id: str, *, paid: int, 
     common = {"workspace_id": workspace_id, "client_id": client_id, "client_name": "Bulk Client",
               "client_email": "bulk@example.test", "description": "Imported", "currency": currency}
     paid_rows = [{**common, "status": "paid", "number": f"IMP-{workspace_id}-p{i}", "amount_minor": 1_000 * (i + 1),
-                  "amount_paid_minor": 1_000 * (i + 1), "application_fee_minor": 10 * (i + 1), "sent_at": now,
-                  "paid_at": now} for i in range(paid)]
+                  "amount_paid_minor": 1_000 * (i + 1), "application_fee_minor": 10 * (i + 1),
+                  "fees_taken_minor": 10 * (i + 1), "sent_at": now, "paid_at": now} for i in range(paid)]
     sent_rows = [{**common, "status": "sent", "number": f"IMP-{workspace_id}-s{i}", "amount_minor": 700,
                   "due_date": today() + timedelta(days=5), "sent_at": now} for i in range(sent)]
     with app.app_context():
         session = get_state().session
         for rows in (paid_rows, sent_rows):
             session.execute(insert(Invoice.__table__), rows)
+        # ... with their payments (issue 15: money received is payment rows)
+        for row in paid_rows:
+            invoice_id = session.scalar(select(Invoice.id).where(Invoice.number == row["number"]))
+            session.execute(insert(Payment.__table__).values(
+                invoice_id=invoice_id, workspace_id=workspace_id, amount_minor=row["amount_paid_minor"],
+                currency=currency, method="stripe", received_at=now, application_fee_minor=row["fees_taken_minor"],
+                created_at=now))
         session.commit()
 
 
@@ -778,6 +797,9 @@ def test_invoices_written_around_the_orm_drift_until_rebuilt(app, world):
         session = get_state().session
         session.execute(update(Invoice.__table__).where(Invoice.__table__.c.id == tracked.id)
                         .values(status="paid", paid_at=utcnow(), amount_paid_minor=40_000))
+        session.execute(insert(Payment.__table__).values(
+            invoice_id=tracked.id, workspace_id=world.acme, amount_minor=40_000, currency="USD", method="cash",
+            received_at=utcnow(), created_at=utcnow()))
         session.commit()
     paid_eur, paid_usd = ((world.acme, "paid", today(), "", currency) for currency in ("EUR", "USD"))
     open_eur = (world.acme, "open", today() + timedelta(days=5), "sent", "EUR")

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from invoicing_plugin.domain.calendar import UnknownTimeZone, local_day, midday
 from invoicing_plugin.host import HostClient, HostWorkspace
 from invoicing_plugin.persistence import totals
-from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, InvoiceTotal
+from invoicing_plugin.persistence.models import Invoice, InvoiceEvent, InvoiceTotal, Payment
 from invoicing_plugin.persistence.repository import WorkspaceRepository
 from invoicing_plugin.services import analytics, closing, documents, drafts, listing, portal, sending
 from invoicing_plugin.services.drafts import DraftInput
@@ -219,6 +219,9 @@ def _paid(session, workspace, paid_at, amount=10_000, created_at=None):
                       sent_at=paid_at, paid_at=paid_at, amount_paid_minor=amount,
                       created_at=created_at or paid_at - timedelta(hours=1))
     session.add(invoice)
+    session.flush()
+    session.add(Payment(invoice_id=invoice.id, workspace_id=workspace, amount_minor=amount, currency="EUR",
+                        method="cash", received_at=paid_at))  # money received is a payment row (issue 15)
     return invoice
 
 
