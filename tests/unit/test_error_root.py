@@ -44,6 +44,10 @@ def _country_error():
 
 
 EXEMPT = {
+    "invoicing_plugin.services.pdf.PdfUnavailable": (
+        "an installation fault (WeasyPrint or Pango missing), not a refusal of what staff asked: the PDF views "
+        "answer 503 with 'use Print instead' and the print page keeps working"
+    ),
     "invoicing_plugin.webhooks.verification.WebhookRejected": (
         "the HTTP answer to Stripe (its ``status`` is the response code and its message the body Stripe's "
         "dashboard shows), never shown to staff; a staff view catching the root must not swallow it"
