@@ -22,8 +22,8 @@
 * **After payment** (``paid``): ``settlement`` ``refund`` gives the money back through the
   existing refund path (:func:`.refunding.refund_invoice`: only for a payment made through
   Stripe; the invoice shows the refund when Stripe's events arrive), or ``client_credit`` keeps
-  it as the client's credit (:func:`client_credit_balance`; applying it to a later invoice is
-  not built yet).
+  it as the client's credit (:func:`client_credit_balance`), which staff may deduct from a
+  later invoice of the same client (:func:`.prepayments.deduct_credits`).
 * Refused, with nothing changed: drafts (edit or delete them), voided, refunded, credited and
   processing invoices; more than is left to credit (the total less earlier notes; after
   payment also no more than was received and not given back); another currency than the
@@ -54,10 +54,11 @@ from ..domain.balance import of_invoice
 from ..domain.errors import AmountError, InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, transition
 from ..domain.money import Money, format_decimal_amount, format_money, parse_refund_amount, validate_amount
-from ..persistence.models import CreditNote, CreditNoteSequence, Invoice
+from ..persistence.models import CreditNote, CreditNoteLine, CreditNoteSequence, Invoice, InvoiceLine, Prepayment
 from ..persistence.repository import NotFound
 from .. import signals
-from .closing import _close_checkout_before, _paid_meanwhile, _record_left_open
+from .closing import _close_checkout_before, _paid_meanwhile, _record_freed, _record_left_open
+from . import prepayments
 from .common import (
     CHANGED_MEANWHILE, apply_transition, claim, commit_or_conflict, lock_invoice, record_event, unit_of_work,
 )
@@ -343,6 +344,8 @@ def _reduce_due(uow: UnitOfWork, repo, invoice: Invoice, actor: str, money: Mone
     invoice.checkout_url = None
     claim(uow, invoice, workspace_id, Action.CREDIT_FULL)
     note = _save(uow, repo, invoice, actor, money, reason, "reduces_due", before=before, after=after)
+    if after == _S.CREDITED.value:  # cancelled in full: its deposits and credits serve a later invoice
+        _record_freed(repo, invoice, actor, prepayments.release(invoice, uow.clock()))
     state, left_open = _close_checkout_before(uow, invoice, workspace_id, actor, CREDITED,
                                               "The credit note was not made")
     if state != "complete":
@@ -389,10 +392,12 @@ def find_by_token(token: str, *, uow: UnitOfWork | None = None) -> tuple[CreditN
 
 
 def client_credit_balance(workspace_id: str, client_id: str, *, uow: UnitOfWork | None = None) -> list[Money]:
-    """The client's credit kept from credit notes, per currency (applying it to a later invoice is
-    not built yet, so this is every ``client_credit`` note's amount)."""
+    """The client's credit kept from credit notes and not yet deducted on a later invoice
+    (:func:`.prepayments.deduct_credits`), per currency."""
     repo = (uow or unit_of_work()).repository(workspace_id)
+    held = select(Prepayment.holds_credit_note_id).where(Prepayment.holds_credit_note_id.is_not(None))
     stmt = (repo.select(CreditNote, CreditNote.currency, func.sum(CreditNote.amount_minor))
-            .where(CreditNote.client_id == str(client_id), CreditNote.settlement == "client_credit")
+            .where(CreditNote.client_id == str(client_id), CreditNote.settlement == "client_credit",
+                   CreditNote.id.not_in(held))
             .group_by(CreditNote.currency).order_by(CreditNote.currency))
     return [Money(int(total), currency) for currency, total in repo.session.execute(stmt) if total]

@@ -67,11 +67,13 @@ def plain_decimal(value: Decimal) -> str:
 
 @dataclass(frozen=True)
 class DocumentPrepayment:
-    """A paid deposit deducted from the invoice (part of EN 16931 BT-113)."""
+    """A paid deposit, or the client's credit from a credit note, deducted from the invoice
+    (part of EN 16931 BT-113)."""
 
-    reference: str  # the deposit invoice's number
-    paid_on: date | None
+    reference: str  # the deposit invoice's or the credit note's number
+    paid_on: date | None  # a credit: the day the credit note was made
     amount: Money
+    kind: str = "deposit"  # deposit | credit
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,11 @@ class InvoiceDocument:
     prepayments: tuple[DocumentPrepayment, ...] = ()
 
     def prepayment_label(self, prepayment: DocumentPrepayment) -> str:
-        """"Deposit INV-0003 paid 12 March 2026" (the date in the document's locale)."""
+        """"Deposit INV-0003 paid 12 March 2026", "Credit note CN-0002 of 3 April 2026" (the
+        date in the document's locale)."""
+        if prepayment.kind == "credit":
+            made = f" of {self.date_text(prepayment.paid_on)}" if prepayment.paid_on else ""
+            return f"Credit note {prepayment.reference}{made}"
         paid = f" paid {self.date_text(prepayment.paid_on)}" if prepayment.paid_on else ""
         return f"Deposit {prepayment.reference}{paid}"
 
@@ -341,7 +347,8 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         discounts=discounts,
         credit_notes=tuple(CreditNoteLine(note.number, Money(int(note.amount_minor), note.currency),
                                           _day(note.created_at, zone)) for note in credit_notes),
-        prepayments=tuple(DocumentPrepayment(row.reference, row.paid_on, Money(int(row.amount_minor), row.currency))
+        prepayments=tuple(DocumentPrepayment(row.reference, row.paid_on, Money(int(row.amount_minor), row.currency),
+                                             row.kind)
                           for row in (getattr(invoice, "prepayments", None) or ())),
     )
 
