@@ -79,7 +79,7 @@ from .views import InvoiceSnapshot
 
 __all__ = [
     "REASON_MAX", "SETTLEMENTS", "CreditNoteLineSnapshot", "CreditNoteSnapshot", "client_credit_balance", "creditable_amount",
-    "create_credit_note", "credit_notes_of_invoice", "get_credit_note",
+    "create_credit_note", "creditable_lines", "credit_notes_of_invoice", "get_credit_note",
 ]
 
 #: How a credit note is settled, with the words staff see.
@@ -213,6 +213,14 @@ def creditable_amount(invoice: Invoice, *, uow: UnitOfWork | None = None) -> Mon
         return None
     left = _left_to_credit((uow or unit_of_work()).session, invoice)
     return Money(left, invoice.currency) if left > 0 else None
+
+
+def creditable_lines(invoice: Invoice, *, uow: UnitOfWork | None = None) -> list:
+    """The invoice's lines with what is left to credit of each (:class:`.credit_lines.CreditableLine`),
+    for the credit note form; empty when the invoice cannot be credited or has no line rows."""
+    if creditable_amount(invoice, uow=uow) is None:
+        return []
+    return credit_lines.creditable_lines((uow or unit_of_work()).session, invoice)
 
 
 def _check_input(amount: Any, currency: str | None, reason: Any, settlement: str | None, lines: Any) -> tuple[str, str | None]:

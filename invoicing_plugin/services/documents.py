@@ -364,6 +364,12 @@ class CreditNoteDocument:
     amount: Money
     reason: str
     settlement_label: str
+    #: A note for chosen lines: the credited lines (quantity, unit price, VAT, credited net),
+    #: its VAT breakdown and totals without VAT and VAT (``amount`` is the total with VAT).
+    lines: tuple["CreditedDocumentLine", ...] = ()
+    vat: tuple[DocumentVat, ...] = ()
+    net_total: Money | None = None
+    tax_total: Money | None = None
 
     # The frame (documents/_layout.html) reads these from any document.
     @property
@@ -414,10 +420,42 @@ class CreditNoteDocument:
         return self.invoice.date_text(value)
 
 
+@dataclass(frozen=True)
+class CreditedDocumentLine:
+    """One credited line on a credit note: the invoice line's position and description, the
+    quantity credited (text as printed, "1.5"), its unit, unit price, VAT text and credited net."""
+
+    position: int
+    description: str
+    quantity: str
+    unit: str
+    unit_price: Money
+    vat: str
+    net: Money
+
+
+def _credited_lines(note) -> tuple[CreditedDocumentLine, ...]:
+    return tuple(CreditedDocumentLine(row.position, row.description, plain_decimal(row.quantity), row.unit or "",
+                                      Money(int(row.unit_price_minor), note.currency),
+                                      _vat_text(row.vat_category, row.vat_rate), Money(int(row.net_minor), note.currency))
+                 for row in (getattr(note, "lines", None) or ()))
+
+
+def _credited_vat(note) -> tuple[DocumentVat, ...]:
+    out = []
+    for item in getattr(note, "vat_breakdown", None) or ():
+        rate = Decimal(str(item["rate"]))
+        out.append(DocumentVat(_group_label(item["category"], rate), Money(int(item["taxable_minor"]), note.currency),
+                               Money(int(item["tax_minor"]), note.currency), item.get("exemption_reason")))
+    return tuple(out)
+
+
 def build_credit_note_document(note, invoice, workspace: HostWorkspace, *, seller: HostSellerDetails | None = None,
                                settlement_label: str = "") -> CreditNoteDocument:
-    """Describe credit ``note`` (a ``CreditNote`` row) of ``invoice`` for printing."""
+    """Describe credit ``note`` (a ``CreditNote`` row) of ``invoice`` for printing; a note for
+    chosen lines carries them, its VAT breakdown and totals."""
     zone = as_zone(getattr(workspace, "timezone", None))
+    net, tax = getattr(note, "net_minor", None), getattr(note, "tax_minor", None)
     return CreditNoteDocument(
         invoice=build_document(invoice, workspace, seller=seller),
         number=note.number,
@@ -425,6 +463,10 @@ def build_credit_note_document(note, invoice, workspace: HostWorkspace, *, selle
         amount=Money(int(note.amount_minor), note.currency),
         reason=note.reason,
         settlement_label=settlement_label or note.settlement,
+        lines=_credited_lines(note),
+        vat=_credited_vat(note),
+        net_total=Money(int(net), note.currency) if net is not None else None,
+        tax_total=Money(int(tax), note.currency) if tax is not None else None,
     )
 
 
@@ -645,7 +687,22 @@ def _draw_credit_note(pen: _Pen, doc: "CreditNoteDocument") -> None:
     pen.font(11)
     pen.paragraph(doc.reason or "—")
     pen.rule(4)
-    for label, value, bold in (("Invoice total", code_amount(doc.invoice_total), False),
+    if doc.lines:
+        pen.font(9, bold=True, color=_Pen.MUTED)
+        pen.text("CREDITED LINES")
+        for line in doc.lines:
+            pen.font(10)
+            pen.text(f"{line.position}. {line.description}", width=full * 0.5, height=6, ln=False)
+            pen.text(f"{line.quantity} {line.unit} x {code_amount(line.unit_price)}".replace("  ", " "),
+                     width=full * 0.2, height=6, ln=False)
+            pen.text(line.vat, width=full * 0.1, height=6, ln=False)
+            pen.text(code_amount(line.net), width=full * 0.2, height=6, align="R")
+        pen.rule(4)
+    rows = []
+    if doc.net_total is not None:
+        rows.append(("Total without VAT", code_amount(doc.net_total), False))
+        rows += [(f"{vat.label} on {code_amount(vat.taxable)}", code_amount(vat.tax), False) for vat in doc.vat]
+    for label, value, bold in (*rows, ("Invoice total", code_amount(doc.invoice_total), False),
                                ("Credited", code_amount(doc.amount), True)):
         pdf.set_x(pdf.l_margin + full * 0.4)
         pen.font(12, bold=bold, color=_Pen.INK if bold else _Pen.MUTED)

@@ -449,6 +449,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_not
         subject_url=_subject_url(invoice),
         creditable=creditable,
         credit_note_form=_credit_note_form(invoice, credit_note_form) if creditable else None,
+        credit_lines=credit_notes.creditable_lines(invoice) if creditable else [],
+        credit_lines_posted=request.form if credit_note_form is not None and request.method == "POST" else {},
         credit_notes=credit_notes.credit_notes_of_invoice(ctx.workspace.id, invoice.id),
         client_credit=credit_notes.client_credit_balance(ctx.workspace.id, invoice.client_id),
     ), status
@@ -599,9 +601,15 @@ def invoice_credit_note(invoice_id: int):
     _credit_note_form(invoice, form)
     if not form.validate_on_submit():
         return _render_detail(invoice, credit_note_form=form, status=422)
+    # Chosen lines (plain inputs "credit_line-<line id>", so the form works without JavaScript):
+    # any quantity typed makes it a note for those lines; none, a note for the amount.
+    chosen = [{"line_id": name.partition("-")[2], "quantity": value.strip()}
+              for name, value in request.form.items(multi=True)
+              if name.startswith("credit_line-") and value.strip()]
     try:
         note = credit_notes.create_credit_note(
             ctx.workspace.id, ctx.actor, invoice_id, amount=form.amount.data or None, reason=form.reason.data or "",
+            lines=chosen or None,
             settlement=form.settlement.data or None, request_token=form.request_token.data or None,
         )
     except ValidationFailed as exc:

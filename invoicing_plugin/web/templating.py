@@ -44,6 +44,13 @@ NAV_ENTRIES: list[tuple[str, str]] = [
 ]
 
 
+def _plain_quantity(value) -> str:
+    """A Decimal quantity as a person writes it ("1.5", "3"): no exponent, no trailing zeros."""
+    from ..services.documents import plain_decimal
+
+    return plain_decimal(value)
+
+
 def install_template_helpers(app: Flask) -> None:
     @app.context_processor
     def invoicing_context():
@@ -57,6 +64,7 @@ def install_template_helpers(app: Flask) -> None:
     app.add_template_filter(money_filter, "money")
     app.add_template_filter(datetime_filter, "invoicing_datetime")
     app.add_template_filter(actor_name, "actor_name")
+    app.add_template_filter(_plain_quantity, "invoicing_quantity")
     app.add_template_global(status_badge, "invoicing_status_badge")
     app.add_template_global(REPORT_STATUSES, "invoicing_report_statuses")
 
