@@ -31,6 +31,7 @@ from ..domain.calendar import UTC, as_zone, format_instant
 from ..domain.money import Money, format_money
 from ..domain.statuses import REPORT_LABELS, status_row
 from ..state import get_state
+from ..services.documents import plain_decimal
 from .access import _STAFF_KEY, current_workspace_for_billing
 
 #: (label, endpoint) of the plugin's main pages, in menu order.
@@ -46,8 +47,6 @@ NAV_ENTRIES: list[tuple[str, str]] = [
 
 def _plain_quantity(value) -> str:
     """A Decimal quantity as a person writes it ("1.5", "3"): no exponent, no trailing zeros."""
-    from ..services.documents import plain_decimal
-
     return plain_decimal(value)
 
 
