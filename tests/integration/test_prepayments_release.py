@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -257,3 +259,53 @@ def test_voiding_frees_the_clients_credit_too(app, world):
         api.void(world.acme, ACTOR, later.id)
     again = _later(app, world, apply_credits=[note.id])
     assert again.prepaid_minor == 20_000
+
+
+# --------------------------------------------------------------------- the staff page
+
+NEW = "/invoicing/invoices/new"
+
+
+def _form(world, **extra):
+    return {"client_id": world.client_a, "currency": "GBP", "description": "Retest", "send_method": "manual",
+            "amount": "500.00", **extra}
+
+
+def _saved_id(response) -> int:
+    assert response.status_code == 302, response.text[:2000]
+    return int(response.headers["Location"].rstrip("/").split("/")[-1])
+
+
+def test_the_new_invoice_page_offers_the_clients_credit_and_deducts_what_is_ticked(app, world, staff_client):
+    note = _client_credit(app, world)
+    before = _counts(app)
+    # The client is picked on the form: its credit is shown (checked) before anything is saved.
+    first = staff_client.post(NEW, data=_form(world))
+    assert first.status_code == 200 and "choose whether to deduct it" in first.text
+    box = re.search(rf'<input type="checkbox" name="apply_credit" value="{note.id}"[^>]*>', first.text).group(0)
+    assert "checked" in box and f"Credit note {note.number} of " in first.text
+    assert _counts(app) == before
+    saved = staff_client.post(NEW, data=_form(world, credits_for=world.client_a, apply_credit=str(note.id)))
+    with app.test_request_context():
+        invoice = api.get_invoice(world.acme, _saved_id(saved))
+    assert (invoice.prepaid_minor, invoice.due_minor) == (20_000, 30_000)
+    # Used: not offered again.
+    again = staff_client.post(NEW, data=_form(world))
+    assert again.status_code == 302 and 'name="apply_credit"' not in again.text
+
+
+def test_an_unticked_credit_is_kept_for_later(app, world, staff_client):
+    _client_credit(app, world)
+    saved = staff_client.post(NEW, data=_form(world, credits_for=world.client_a))
+    with app.test_request_context():
+        assert api.get_invoice(world.acme, _saved_id(saved)).prepaid_minor == 0
+        assert credit_notes.client_credit_balance(world.acme, world.client_a) == [credit_notes.Money(20_000, "GBP")]
+
+
+@pytest.mark.parametrize("hostile", ["abc", "-1", "99999999"])
+def test_the_page_answers_404_for_ids_that_are_no_credit_note_of_this_workspace(app, world, staff_client, hostile):
+    _client_credit(app, world)
+    before = _counts(app)
+    response = staff_client.post(NEW, data=_form(world, credits_for=world.client_a, apply_credit=hostile))
+    assert response.status_code == 404
+    assert _counts(app) == before
