@@ -72,13 +72,12 @@ def test_voiding_the_final_invoice_frees_its_deposit_for_a_later_invoice(app, wo
     with app.test_request_context():
         voided = api.void(world.acme, ACTOR, first.id, reason="Wrong scope")
     assert voided.status == "voided"
+    second = _final(app, world, deduct_deposits=[deposit.id])  # free again
+    assert (second.prepaid_minor, second.due_minor) == (30_000, 70_000)
+    assert [p.held for p in second.prepayments] == [True]
     # The voided invoice still shows what it deducted (its record), but no longer holds it.
     assert voided.prepaid_minor == 30_000 and [p.held for p in voided.prepayments] == [False]
     assert events(app, first.id)[-1][0] == "prepayments_freed"
-
-    second = _final(app, world, deduct_deposits=[deposit.id])
-    assert (second.prepaid_minor, second.due_minor) == (30_000, 70_000)
-    assert [p.held for p in second.prepayments] == [True]
     # Held again: a third invoice cannot take it.
     with pytest.raises(ValidationFailed, match="already deducted"):
         _final(app, world, deduct_deposits=[deposit.id])
