@@ -120,6 +120,7 @@ def create_draft(
     allow_partial: bool = False,
     partial_minimum: str | int | None = None,
     deduct_deposits: bool | list = False,
+    apply_credits: bool | list = False,
 ) -> InvoiceSnapshot:
     """Save a draft invoice for one of the workspace's clients.
 
@@ -167,9 +168,17 @@ def create_draft(
     can be (paid, same currency, not deducted before); a list of deposit invoice ids:
     exactly those, each refused with :class:`ValidationFailed` (field ``deduct_deposits``)
     when it cannot be deducted (not paid, another subject or currency, already deducted),
-    :class:`NotFound` when it is not an invoice of this workspace. A deposit is deducted
-    once, ever; deleting the draft frees it. Deposits that would leave nothing to pay
-    are refused (never capped). The snapshot's ``prepaid_minor`` and ``prepayments`` show them.
+    :class:`NotFound` when it is not an invoice of this workspace. A deposit is deducted once
+    at a time; deleting the draft, voiding the invoice or crediting it in full frees it.
+    Deposits may cover the whole total (the invoice is then settled as paid when sent, with
+    no Checkout Session); more than the total is refused (never capped). The snapshot's
+    ``prepaid_minor`` and ``prepayments`` show them.
+    ``apply_credits``: the client's credit (credit notes settled as ``"client_credit"``) to
+    deduct the same way, shown as "Credit note CN-0002 of 3 April 2026"; ``False`` (default):
+    none; ``True``: every one that fits (same client and currency, not used, oldest first
+    while the total allows); a list of credit note ids: exactly those (each refused with
+    :class:`ValidationFailed`, field ``apply_credits``, when it cannot be; :class:`NotFound`
+    when not this workspace's). A credit is used whole, once.
     """
     data = DraftInput(
         client_id=str(client_id),
@@ -189,7 +198,8 @@ def create_draft(
         allow_partial=allow_partial,
         partial_minimum=partial_minimum,
     )
-    return _invoices.create_draft(str(workspace_id), actor, data, deduct_deposits=deduct_deposits)
+    return _invoices.create_draft(str(workspace_id), actor, data, deduct_deposits=deduct_deposits,
+                                  apply_credits=apply_credits)
 
 
 def _billing(workspace_id) -> str:

@@ -23,7 +23,8 @@ invoice_created = _signals.signal("invoicing.invoice-created")
 #: An invoice was sent (by Stripe link, email or manually). kwargs: ``invoice``, ``actor``, ``method``.
 invoice_sent = _signals.signal("invoicing.invoice-sent")
 #: An invoice became paid (by Stripe, marked by hand, or a partly paid invoice's balance credited:
-#: ``source`` ``"credit_note"``). kwargs: ``invoice``, ``actor``, ``source``.
+#: ``source`` ``"credit_note"``; sent with its deposits and credit covering the whole total:
+#: ``source`` ``"prepayments"``). kwargs: ``invoice``, ``actor``, ``source``.
 invoice_paid = _signals.signal("invoicing.invoice-paid")
 #: An invoice was voided. kwargs: ``invoice``, ``actor``.
 invoice_voided = _signals.signal("invoicing.invoice-voided")

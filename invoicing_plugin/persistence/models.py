@@ -485,22 +485,33 @@ class Payment(Base):
 
 
 class Prepayment(Base):
-    """A paid deposit invoice deducted from a later invoice (revision 0017; EN 16931 BT-113).
+    """Earlier money deducted from a later invoice (revision 0017; EN 16931 BT-113): a paid
+    deposit invoice (``deposit_invoice_id``) or the client's credit kept from a credit note
+    (``credit_note_id``, revision 0018); exactly one of the two is set.
 
-    ``deposit_invoice_id`` is unique: a deposit is deducted once, ever (the database says so,
-    also when two requests deduct it at the same moment). The row goes with the invoice it
-    is deducted from (deleting that draft frees the deposit). ``amount_minor`` is what the
-    deposit kept when deducted (paid less refunds and lost disputes), in ``currency`` (the
-    deposit's, which is the invoice's); ``reference`` its number, ``paid_on`` the day it was
-    paid in the workspace's zone.
+    A deposit or a credit is deducted once at a time: ``holds_deposit_id`` /
+    ``holds_credit_note_id`` repeat the id while the row holds it and are unique (the
+    database says so, also when two requests deduct it at the same moment); they become
+    NULL (and ``released_at`` is set) when the invoice that deducted it is voided or
+    credited in full, which frees the deposit or credit for a later invoice while the row
+    stays as the record of what the cancelled invoice showed (revision 0018). The row goes
+    with the invoice it is deducted from (deleting that draft frees the deposit).
+    ``amount_minor`` is what is deducted (a deposit: paid less refunds and lost disputes;
+    a credit: the credit note's amount), in ``currency`` (the invoice's); ``reference`` the
+    deposit's or credit note's number, ``paid_on`` the day it was paid (a credit: the day
+    the credit note was made) in the workspace's zone.
     """
 
     __tablename__ = "invoicing_prepayments"
-    __table_args__ = (UniqueConstraint("deposit_invoice_id"),)
+    __table_args__ = (UniqueConstraint("holds_deposit_id"), UniqueConstraint("holds_credit_note_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="CASCADE"), index=True)
-    deposit_invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="RESTRICT"))
+    deposit_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="RESTRICT"))
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("invoicing_credit_notes.id", ondelete="RESTRICT"))
+    holds_deposit_id: Mapped[int | None] = mapped_column(Integer)
+    holds_credit_note_id: Mapped[int | None] = mapped_column(Integer)
+    released_at: Mapped[datetime | None]
     workspace_id: Mapped[str] = mapped_column(String(64))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -508,6 +519,11 @@ class Prepayment(Base):
     paid_on: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def kind(self) -> str:
+        """``"deposit"`` or ``"credit"`` (the client's credit from a credit note)."""
+        return "credit" if self.credit_note_id is not None else "deposit"
 
 
 class InvoiceEvent(Base):
@@ -739,5 +755,44 @@ class CreditNote(Base):
     refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A note for chosen invoice lines (revision 0018): its total without VAT and its VAT
+    # (amount_minor == net_minor + tax_minor) and its VAT breakdown, a list of
+    # {"category", "rate", "taxable_minor", "tax_minor", "exemption_reason"} (rate as text).
+    # NULL for a note for an amount.
+    net_minor: Mapped[int | None] = mapped_column(BigInteger)
+    tax_minor: Mapped[int | None] = mapped_column(BigInteger)
+    vat_breakdown: Mapped[list | None] = mapped_column(JSON)
 
     invoice: Mapped[Invoice] = relationship()
+    lines: Mapped[list["CreditNoteLine"]] = relationship(
+        order_by="CreditNoteLine.position", cascade="all, delete-orphan", lazy="select")
+
+
+class CreditNoteLine(Base):
+    """One credited invoice line of a credit note (revision 0018; EN 16931 BG-25 of a 381).
+
+    ``invoice_line_id`` the line credited, ``quantity`` how much of it (Decimal, at most what
+    earlier notes left), the line's ``description``, ``unit``, ``unit_price_minor``, VAT
+    category and rate copied from it, and ``net_minor`` the credited net (BT-131): the
+    line's net pro rata to the quantity, rounded half up, such that the notes of a whole
+    line add up to its net exactly (services/credit_lines.py).
+    """
+
+    __tablename__ = "invoicing_credit_note_lines"
+    __table_args__ = (UniqueConstraint("credit_note_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("invoicing_credit_notes.id", ondelete="CASCADE"),
+                                                index=True)
+    invoice_line_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoice_lines.id", ondelete="CASCADE"),
+                                                 index=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText())
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    vat_category: Mapped[str] = mapped_column(String(2))
+    vat_rate: Mapped[Decimal] = mapped_column(DecimalText())
+    exemption_reason: Mapped[str | None] = mapped_column(Text)
+    net_minor: Mapped[int] = mapped_column(BigInteger)

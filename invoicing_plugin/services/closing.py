@@ -38,6 +38,7 @@ from .connection_routes import KeyUnavailable, checkout_gateway, failure_reason,
 from .errors import InvoicingError, PaidMeanwhile, ValidationFailed
 from .payment_rows import SPENT, checkout_state, record_payment
 from .payment_sync import sync_invoice_from_stripe
+from . import prepayments
 from .text import check_text
 from .uow import UnitOfWork, system_clock
 from .views import InvoiceSnapshot
@@ -75,6 +76,8 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
     payment is applied (the invoice becomes paid) and :class:`PaidMeanwhile` is
     raised instead of voiding. A ``reason`` holding a NUL character is
     :class:`ValidationFailed` (field ``reason``) before Stripe is asked anything.
+    Deposits and client credit the invoice deducted are freed for a later invoice
+    (:func:`.prepayments.release`; recorded as ``prepayments_freed``).
     """
     errors: dict[str, str] = {}
     check_text(errors, "reason", reason, "reason")
@@ -92,6 +95,7 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
         state, note = _close_checkout_before(uow, invoice, workspace_id, actor, "void", "The invoice was not voided")
         if state != "complete":
             record_event(repo, invoice, actor, "voided", from_status=before, to_status=after, detail=reason)
+            _record_freed(repo, invoice, actor, prepayments.release(invoice, uow.clock()))
             _record_left_open(repo, invoice, actor, note)
             repo.session.flush()
             snapshot = InvoiceSnapshot.of(invoice)
@@ -101,6 +105,18 @@ def void_invoice(workspace_id: str, actor: str, invoice_id: int, *, reason: str 
         invoice_pk = invoice.id
         uow.rollback()
     raise _paid_meanwhile(uow, workspace_id, invoice_pk, actor, "void", "voided")
+
+
+#: Audit action: the deposits and credits a voided or fully credited invoice deducted were freed.
+PREPAYMENTS_FREED = "prepayments_freed"
+
+
+def _record_freed(repo, invoice: Invoice, actor: str, freed) -> None:
+    """Record which deposits and credits the cancelled invoice gave back (none: nothing)."""
+    if freed:
+        record_event(repo, invoice, actor, PREPAYMENTS_FREED, from_status=invoice.status, to_status=invoice.status,
+                     detail="Freed for a later invoice: " + ", ".join(
+                         f"{'client credit' if row.credit_note_id else 'deposit'} {row.reference}" for row in freed))
 
 
 def _close_checkout_before(uow: UnitOfWork, invoice: Invoice, workspace_id: str, actor: str, action: str, refusal: str):

@@ -22,13 +22,20 @@
 * **After payment** (``paid``): ``settlement`` ``refund`` gives the money back through the
   existing refund path (:func:`.refunding.refund_invoice`: only for a payment made through
   Stripe; the invoice shows the refund when Stripe's events arrive), or ``client_credit`` keeps
-  it as the client's credit (:func:`client_credit_balance`; applying it to a later invoice is
-  not built yet).
+  it as the client's credit (:func:`client_credit_balance`), which staff may deduct from a
+  later invoice of the same client (:func:`.prepayments.deduct_credits`).
 * Refused, with nothing changed: drafts (edit or delete them), voided, refunded, credited and
   processing invoices; more than is left to credit (the total less earlier notes; after
   payment also no more than was received and not given back); another currency than the
-  invoice's; a missing, too long or NUL-holding reason; ``lines=`` (crediting chosen invoice
-  lines waits for stored invoice lines: give an amount).
+  invoice's; a missing, too long or NUL-holding reason; both ``amount`` and ``lines``.
+
+**Chosen lines** (``lines=``, :mod:`.credit_lines`): a note for quantities of the invoice's
+lines, each at most what earlier line notes left of it; its lines, VAT breakdown and totals
+follow :mod:`invoicing_plugin.domain.credit_lines` (the invoice's own rounding rules; the
+notes of every line add up to the invoice's net and VAT exactly). Its total (with VAT) is
+then the amount credited, under the same rules as an amount (at most what is left to credit
+on the invoice, settlement by phase). A note for an amount does not count against the
+lines' quantities; the amount left to credit still caps every note.
 
 Each note takes its number from the workspace's own gap-free sequence
 (``INVOICING_CREDIT_NOTE_PREFIX``, ``CN-0001``; :mod:`.numbering`) in the transaction that
@@ -54,10 +61,12 @@ from ..domain.balance import of_invoice
 from ..domain.errors import AmountError, InvalidTransition
 from ..domain.invoice import Action, InvoiceStatus, transition
 from ..domain.money import Money, format_decimal_amount, format_money, parse_refund_amount, validate_amount
-from ..persistence.models import CreditNote, CreditNoteSequence, Invoice
+from ..persistence.models import CreditNote, CreditNoteSequence, Invoice, Prepayment
 from ..persistence.repository import NotFound
 from .. import signals
-from .closing import _close_checkout_before, _paid_meanwhile, _record_left_open
+from . import credit_lines
+from .closing import _close_checkout_before, _paid_meanwhile, _record_freed, _record_left_open
+from . import prepayments
 from .common import (
     CHANGED_MEANWHILE, apply_transition, claim, commit_or_conflict, lock_invoice, record_event, unit_of_work,
 )
@@ -69,8 +78,8 @@ from .uow import UnitOfWork
 from .views import InvoiceSnapshot
 
 __all__ = [
-    "REASON_MAX", "SETTLEMENTS", "CreditNoteSnapshot", "client_credit_balance", "creditable_amount",
-    "create_credit_note", "credit_notes_of_invoice", "get_credit_note",
+    "REASON_MAX", "SETTLEMENTS", "CreditNoteLineSnapshot", "CreditNoteSnapshot", "client_credit_balance", "creditable_amount",
+    "create_credit_note", "creditable_lines", "credit_notes_of_invoice", "get_credit_note",
 ]
 
 #: How a credit note is settled, with the words staff see.
@@ -104,6 +113,12 @@ class CreditNoteSnapshot:
     created_by: str | None
     created_at: datetime | None
     invoice_status: str
+    #: A note for chosen lines: its total without VAT and its VAT (``amount_minor`` is their
+    #: sum), its lines and VAT breakdown; ``None`` / empty for a note for an amount.
+    net_minor: int | None = None
+    tax_minor: int | None = None
+    lines: tuple["CreditNoteLineSnapshot", ...] = ()
+    vat_breakdown: tuple[dict, ...] = ()
 
     @classmethod
     def of(cls, note: CreditNote, invoice: Invoice) -> "CreditNoteSnapshot":
@@ -111,7 +126,11 @@ class CreditNoteSnapshot:
                    invoice_number=invoice.number, client_id=note.client_id, amount_minor=int(note.amount_minor),
                    currency=note.currency, reason=note.reason, settlement=note.settlement, refund_id=note.refund_id,
                    public_token=note.public_token, created_by=note.created_by, created_at=note.created_at,
-                   invoice_status=invoice.status)
+                   invoice_status=invoice.status, net_minor=note.net_minor, tax_minor=note.tax_minor,
+                   lines=tuple(CreditNoteLineSnapshot(row.invoice_line_id, row.position, row.description, row.quantity,
+                                                      row.unit, int(row.unit_price_minor), row.vat_category,
+                                                      row.vat_rate, int(row.net_minor)) for row in note.lines),
+                   vat_breakdown=tuple(dict(item) for item in (note.vat_breakdown or ())))
 
     @property
     def amount(self) -> Money:
@@ -120,6 +139,23 @@ class CreditNoteSnapshot:
     @property
     def settlement_label(self) -> str:
         return SETTLEMENTS.get(self.settlement, self.settlement)
+
+
+@dataclass(frozen=True)
+class CreditNoteLineSnapshot:
+    """One credited invoice line: the invoice line's id, the note's position, the line's
+    description, unit, unit price (minor units), VAT category and rate (a percent), the
+    ``quantity`` credited (Decimal) and the credited net (minor units, BT-131)."""
+
+    invoice_line_id: int
+    position: int
+    description: str
+    quantity: Any
+    unit: str
+    unit_price_minor: int
+    vat_category: str
+    vat_rate: Any
+    net_minor: int
 
 
 # --- the rules ------------------------------------------------------------------------------
@@ -179,12 +215,19 @@ def creditable_amount(invoice: Invoice, *, uow: UnitOfWork | None = None) -> Mon
     return Money(left, invoice.currency) if left > 0 else None
 
 
+def creditable_lines(invoice: Invoice, *, uow: UnitOfWork | None = None) -> list:
+    """The invoice's lines with what is left to credit of each (:class:`.credit_lines.CreditableLine`),
+    for the credit note form; empty when the invoice cannot be credited or has no line rows."""
+    if creditable_amount(invoice, uow=uow) is None:
+        return []
+    return credit_lines.creditable_lines((uow or unit_of_work()).session, invoice)
+
+
 def _check_input(amount: Any, currency: str | None, reason: Any, settlement: str | None, lines: Any) -> tuple[str, str | None]:
     """Shape checks that need no invoice; returns ``(reason, settlement)``."""
     errors: dict[str, str] = {}
-    if lines is not None:
-        errors["lines"] = ("Crediting chosen invoice lines is not available yet: give the amount to credit "
-                           "(or none, to credit everything still due).")
+    if lines is not None and amount is not None and not (isinstance(amount, str) and not amount.strip()):
+        errors["amount"] = "Give the lines to credit or an amount, not both."
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (str, int, Money))):
         raise TypeError(f"amount must be text, an int of minor units or Money, not {type(amount).__name__}")
     check_text(errors, "amount", amount, "amount")
@@ -253,6 +296,7 @@ def create_credit_note(workspace_id: str, actor: str, invoice_id: Any, *, amount
     what changes and what is refused.
     """
     reason, settlement = _check_input(amount, currency, reason, settlement, lines)
+    choices = credit_lines.parse(lines) if lines is not None else None
     uow = uow or unit_of_work()
     with uow:  # every check that needs the invoice, before anything is changed or asked of Stripe
         repo = uow.repository(workspace_id)
@@ -271,14 +315,24 @@ def create_credit_note(workspace_id: str, actor: str, invoice_id: Any, *, amount
         elif settlement not in AFTER_PAYMENT:
             raise ValidationFailed({"settlement": "The invoice is paid: choose to refund the client or keep the "
                                                   "amount as the client's credit."})
-        money = _money(amount, currency, invoice, _left_to_credit(uow.session, invoice))
+        priced = None
+        if choices is not None:
+            priced = credit_lines.price(uow.session, invoice, choices)
+            try:
+                money = _money(priced[0].total_minor, currency, invoice, _left_to_credit(uow.session, invoice))
+            except ValidationFailed as exc:  # the lines' total is more than is left to credit
+                raise ValidationFailed({("lines" if key == "amount" else key): message.replace(
+                    "At most", "These lines come to " + format_money(Money(priced[0].total_minor, invoice.currency))
+                    + " with VAT; at most") for key, message in exc.errors.items()}) from None
+        else:
+            money = _money(amount, currency, invoice, _left_to_credit(uow.session, invoice))
         if settlement == "refund" and not invoice.payment_intent_id:
             raise ValidationFailed({"settlement": "This invoice was paid outside Stripe: keep the amount as the "
                                                   "client's credit, or give the money back the way it came."})
         if settlement == "reduces_due":
-            return _reduce_due(uow, repo, invoice, actor, money, reason)
+            return _reduce_due(uow, repo, invoice, actor, money, reason, priced)
         if settlement == "client_credit":
-            note = _save(uow, repo, invoice, actor, money, reason, settlement)
+            note = _save(uow, repo, invoice, actor, money, reason, settlement, priced=priced)
             snapshot = CreditNoteSnapshot.of(note, invoice)
             commit_or_conflict(uow)
             return snapshot
@@ -295,20 +349,26 @@ def create_credit_note(workspace_id: str, actor: str, invoice_id: Any, *, amount
         same = again.session.scalars(repo.select(CreditNote).where(CreditNote.refund_id == refund.refund_id)).first()
         if same is not None:  # the same form sent twice: one refund, one credit note
             return CreditNoteSnapshot.of(same, invoice)
-        note = _save(again, repo, invoice, actor, money, reason, "refund", refund_id=refund.refund_id)
+        if priced is not None:  # the same lines, read again under this transaction's lock
+            priced = credit_lines.price(again.session, invoice, choices)
+        note = _save(again, repo, invoice, actor, money, reason, "refund", refund_id=refund.refund_id, priced=priced)
         snapshot = CreditNoteSnapshot.of(note, invoice)
         commit_or_conflict(again)
         return snapshot
 
 
 def _save(uow: UnitOfWork, repo, invoice: Invoice, actor: str, money: Money, reason: str, settlement: str, *,
-          refund_id: str | None = None, before: str | None = None, after: str | None = None) -> CreditNote:
-    """The note (with its number) and the invoice's credited sum, in the caller's transaction."""
+          refund_id: str | None = None, before: str | None = None, after: str | None = None,
+          priced=None) -> CreditNote:
+    """The note (with its number, and its lines when ``priced`` by :func:`.credit_lines.price`)
+    and the invoice's credited sum, in the caller's transaction."""
     prefix = uow.settings["INVOICING_CREDIT_NOTE_PREFIX"]
     number = take_next_number(uow.session, invoice.workspace_id, prefix, model=CreditNoteSequence)
     note = repo.add(CreditNote(number=number, invoice_id=invoice.id, client_id=invoice.client_id,
                                amount_minor=money.minor, currency=money.currency, reason=reason,
                                settlement=settlement, refund_id=refund_id, created_by=actor))
+    if priced is not None:
+        credit_lines.store(note, *priced)
     invoice.amount_credited_minor = int(invoice.amount_credited_minor or 0) + money.minor
     how = {"reduces_due": "reduces the amount due", "refund": f"refunded through Stripe ({refund_id})",
            "client_credit": "kept as the client's credit"}[settlement]
@@ -322,7 +382,8 @@ def _save(uow: UnitOfWork, repo, invoice: Invoice, actor: str, money: Money, rea
     return note
 
 
-def _reduce_due(uow: UnitOfWork, repo, invoice: Invoice, actor: str, money: Money, reason: str) -> CreditNoteSnapshot:
+def _reduce_due(uow: UnitOfWork, repo, invoice: Invoice, actor: str, money: Money, reason: str,
+                priced=None) -> CreditNoteSnapshot:
     """Before payment (or on a partly paid invoice's balance): lower the amount due (closing a
     sent invoice as credited, settling a partly paid one as paid, when nothing is left) and
     expire the open Checkout Session, which asks for the old amount, as voiding does."""
@@ -342,7 +403,9 @@ def _reduce_due(uow: UnitOfWork, repo, invoice: Invoice, actor: str, money: Mone
     # of it for the amount it asks (checkout.checkout_request, domain.fees.fee_share).
     invoice.checkout_url = None
     claim(uow, invoice, workspace_id, Action.CREDIT_FULL)
-    note = _save(uow, repo, invoice, actor, money, reason, "reduces_due", before=before, after=after)
+    note = _save(uow, repo, invoice, actor, money, reason, "reduces_due", before=before, after=after, priced=priced)
+    if after == _S.CREDITED.value:  # cancelled in full: its deposits and credits serve a later invoice
+        _record_freed(repo, invoice, actor, prepayments.release(invoice, uow.clock()))
     state, left_open = _close_checkout_before(uow, invoice, workspace_id, actor, CREDITED,
                                               "The credit note was not made")
     if state != "complete":
@@ -389,10 +452,12 @@ def find_by_token(token: str, *, uow: UnitOfWork | None = None) -> tuple[CreditN
 
 
 def client_credit_balance(workspace_id: str, client_id: str, *, uow: UnitOfWork | None = None) -> list[Money]:
-    """The client's credit kept from credit notes, per currency (applying it to a later invoice is
-    not built yet, so this is every ``client_credit`` note's amount)."""
+    """The client's credit kept from credit notes and not yet deducted on a later invoice
+    (:func:`.prepayments.deduct_credits`), per currency."""
     repo = (uow or unit_of_work()).repository(workspace_id)
+    held = select(Prepayment.holds_credit_note_id).where(Prepayment.holds_credit_note_id.is_not(None))
     stmt = (repo.select(CreditNote, CreditNote.currency, func.sum(CreditNote.amount_minor))
-            .where(CreditNote.client_id == str(client_id), CreditNote.settlement == "client_credit")
+            .where(CreditNote.client_id == str(client_id), CreditNote.settlement == "client_credit",
+                   CreditNote.id.not_in(held))
             .group_by(CreditNote.currency).order_by(CreditNote.currency))
     return [Money(int(total), currency) for currency, total in repo.session.execute(stmt) if total]

@@ -48,11 +48,13 @@ def plain_decimal(value: Decimal) -> str:
 
 @dataclass(frozen=True)
 class DocumentPrepayment:
-    """A paid deposit deducted from the invoice (part of EN 16931 BT-113)."""
+    """A paid deposit, or the client's credit from a credit note, deducted from the invoice
+    (part of EN 16931 BT-113)."""
 
-    reference: str  # the deposit invoice's number
-    paid_on: date | None
+    reference: str  # the deposit invoice's or the credit note's number
+    paid_on: date | None  # a credit: the day the credit note was made
     amount: Money
+    kind: str = "deposit"  # deposit | credit
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,11 @@ class InvoiceDocument:
     prepayments: tuple[DocumentPrepayment, ...] = ()
 
     def prepayment_label(self, prepayment: DocumentPrepayment) -> str:
-        """"Deposit INV-0003 paid 12 March 2026" (the date in the document's locale)."""
+        """"Deposit INV-0003 paid 12 March 2026", "Credit note CN-0002 of 3 April 2026" (the
+        date in the document's locale)."""
+        if prepayment.kind == "credit":
+            made = f" of {self.date_text(prepayment.paid_on)}" if prepayment.paid_on else ""
+            return f"Credit note {prepayment.reference}{made}"
         paid = f" paid {self.date_text(prepayment.paid_on)}" if prepayment.paid_on else ""
         return f"Deposit {prepayment.reference}{paid}"
 
@@ -322,7 +328,8 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         discounts=discounts,
         credit_notes=tuple(CreditNoteLine(note.number, Money(int(note.amount_minor), note.currency),
                                           _day(note.created_at, zone)) for note in credit_notes),
-        prepayments=tuple(DocumentPrepayment(row.reference, row.paid_on, Money(int(row.amount_minor), row.currency))
+        prepayments=tuple(DocumentPrepayment(row.reference, row.paid_on, Money(int(row.amount_minor), row.currency),
+                                             row.kind)
                           for row in (getattr(invoice, "prepayments", None) or ())),
     )
 
@@ -338,6 +345,12 @@ class CreditNoteDocument:
     amount: Money
     reason: str
     settlement_label: str
+    #: A note for chosen lines: the credited lines (quantity, unit price, VAT, credited net),
+    #: its VAT breakdown and totals without VAT and VAT (``amount`` is the total with VAT).
+    lines: tuple["CreditedDocumentLine", ...] = ()
+    vat: tuple[DocumentVat, ...] = ()
+    net_total: Money | None = None
+    tax_total: Money | None = None
 
     # The frame (documents/_layout.html) reads these from any document.
     @property
@@ -388,10 +401,42 @@ class CreditNoteDocument:
         return self.invoice.date_text(value)
 
 
+@dataclass(frozen=True)
+class CreditedDocumentLine:
+    """One credited line on a credit note: the invoice line's position and description, the
+    quantity credited (text as printed, "1.5"), its unit, unit price, VAT text and credited net."""
+
+    position: int
+    description: str
+    quantity: str
+    unit: str
+    unit_price: Money
+    vat: str
+    net: Money
+
+
+def _credited_lines(note) -> tuple[CreditedDocumentLine, ...]:
+    return tuple(CreditedDocumentLine(row.position, row.description, plain_decimal(row.quantity), row.unit or "",
+                                      Money(int(row.unit_price_minor), note.currency),
+                                      _vat_text(row.vat_category, row.vat_rate), Money(int(row.net_minor), note.currency))
+                 for row in (getattr(note, "lines", None) or ()))
+
+
+def _credited_vat(note) -> tuple[DocumentVat, ...]:
+    out = []
+    for item in getattr(note, "vat_breakdown", None) or ():
+        rate = Decimal(str(item["rate"]))
+        out.append(DocumentVat(_group_label(item["category"], rate), Money(int(item["taxable_minor"]), note.currency),
+                               Money(int(item["tax_minor"]), note.currency), item.get("exemption_reason")))
+    return tuple(out)
+
+
 def build_credit_note_document(note, invoice, workspace: HostWorkspace, *, seller: HostSellerDetails | None = None,
                                settlement_label: str = "") -> CreditNoteDocument:
-    """Describe credit ``note`` (a ``CreditNote`` row) of ``invoice`` for printing."""
+    """Describe credit ``note`` (a ``CreditNote`` row) of ``invoice`` for printing; a note for
+    chosen lines carries them, its VAT breakdown and totals."""
     zone = as_zone(getattr(workspace, "timezone", None))
+    net, tax = getattr(note, "net_minor", None), getattr(note, "tax_minor", None)
     return CreditNoteDocument(
         invoice=build_document(invoice, workspace, seller=seller),
         number=note.number,
@@ -399,6 +444,10 @@ def build_credit_note_document(note, invoice, workspace: HostWorkspace, *, selle
         amount=Money(int(note.amount_minor), note.currency),
         reason=note.reason,
         settlement_label=settlement_label or note.settlement,
+        lines=_credited_lines(note),
+        vat=_credited_vat(note),
+        net_total=Money(int(net), note.currency) if net is not None else None,
+        tax_total=Money(int(tax), note.currency) if tax is not None else None,
     )
 
 

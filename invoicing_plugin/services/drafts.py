@@ -321,12 +321,17 @@ def _apply(invoice: Invoice, valid: _Validated) -> None:
 
 
 def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str = "standard",
-                 uow: UnitOfWork | None = None, deduct_deposits: prepayments.Selection = False) -> InvoiceSnapshot:
+                 uow: UnitOfWork | None = None, deduct_deposits: prepayments.Selection = False,
+                 apply_credits: prepayments.Selection = False) -> InvoiceSnapshot:
     """Save a new draft invoice; the client's name and email are copied onto it.
 
     ``deduct_deposits``: paid deposits of the same subject to deduct (``True``: all that
-    can be; a list: those deposit invoice ids; see :mod:`.prepayments`)."""
+    can be; a list: those deposit invoice ids; see :mod:`.prepayments`).
+    ``apply_credits``: the client's credit (credit notes kept as credit) to deduct
+    (``True``: all that can be, oldest first, while the total allows; a list: those credit
+    note ids; see :func:`.prepayments.deduct_credits`)."""
     deduct_deposits = prepayments.check_selection(deduct_deposits)
+    apply_credits = prepayments.check_selection(apply_credits, prepayments.CREDIT_FIELD)
     uow = uow or unit_of_work()
     get_workspace(workspace_id, uow)
     valid = validate_draft(workspace_id, data, allow_any_currency=kind == DEPOSIT_KIND, uow=uow)
@@ -341,6 +346,12 @@ def create_draft(workspace_id: str, actor: str, data: DraftInput, *, kind: str =
             record_event(repo, invoice, actor, "deposits_deducted", from_status=invoice.status, to_status=invoice.status,
                          detail=", ".join(f"{row.reference} {format_money(Money(row.amount_minor, row.currency))}"
                                           for row in deducted))
+            repo.session.flush()
+        credited = prepayments.deduct_credits(uow, invoice, apply_credits, actor)
+        if credited:
+            record_event(repo, invoice, actor, "credits_deducted", from_status=invoice.status, to_status=invoice.status,
+                         detail=", ".join(f"client credit {row.reference} {format_money(Money(row.amount_minor, row.currency))}"
+                                          for row in credited))
             repo.session.flush()
         snapshot = InvoiceSnapshot.of(invoice)
         uow.emit(signals.invoice_created, invoice=snapshot, actor=actor)

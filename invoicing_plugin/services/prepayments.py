@@ -18,11 +18,23 @@ Rules (each refusal is a :class:`ValidationFailed` on ``deduct_deposits`` and sa
   unique, and the check and the insert run under a lock on the deposit (PostgreSQL,
   :mod:`~invoicing_plugin.persistence.locks`), so two drafts created at the same moment
   cannot both take it. Deleting the draft deletes its rows: the deposits are free again.
-* The deposits deducted must leave something to pay: their sum must be **below** the
-  invoice's total. More (or all of it) is refused, never capped -- a cap would silently
-  drop part of a deposit the client paid. (Issue the final invoice for the full amount,
-  or deduct fewer deposits and settle the rest with a credit note.)
+* The deposits (and credits) deducted may cover the invoice's total, never more: more is
+  refused, never capped -- a cap would silently drop part of a deposit the client paid.
+  (Deduct fewer deposits, or issue the final invoice for the full amount.) An invoice
+  whose total they cover in full has nothing due: sending it settles it as paid, with no
+  Checkout Session (:mod:`.sending`).
 * Ids that are not invoices of this workspace answer :class:`NotFound` (404).
+* Voiding the invoice, or crediting it in full before payment (status ``credited``), frees
+  its deposits and credits (:func:`release`): a later invoice can deduct them again. The
+  rows stay, as the record of what the cancelled invoice showed, with ``released_at`` set.
+
+**The client's credit** (issue 15): a credit note settled as ``client_credit`` is deducted
+from a later invoice of the **same client** in the same workspace and currency the same way
+(:func:`available_credits`, :func:`deduct_credits`, field ``apply_credits``): a
+:class:`Prepayment` row with ``credit_note_id``, the note's number and the day it was
+made. A credit is used whole and once (``holds_credit_note_id`` is unique; a credit larger
+than the invoice's total cannot be applied to it); the same total rule applies to deposits
+and credits together.
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ from ..domain.invoice import InvoiceStatus
 from ..domain.money import Money, format_money
 from ..host import parse_subject_ref
 from ..persistence import locks
-from ..persistence.models import Invoice, Prepayment
+from ..persistence.models import CreditNote, Invoice, Prepayment
 from ..persistence.repository import NotFound, as_id
 from .common import DEPOSIT_KIND, unit_of_work
 from .errors import InvoicingError, ValidationFailed
@@ -52,9 +64,11 @@ from .uow import UnitOfWork
 #: The length of ``Invoice.subject_ref`` ("proposal:42").
 SUBJECT_REF_MAX = Invoice.__table__.c.subject_ref.type.length
 
-__all__ = ["DepositChoice", "Selection", "check_selection", "deduct", "deductible_deposits", "recheck"]
+__all__ = ["CreditChoice", "DepositChoice", "Selection", "available_credits", "check_selection", "deduct",
+           "deduct_credits", "deductible_deposits", "recheck", "release"]
 
 FIELD = "deduct_deposits"
+CREDIT_FIELD = "apply_credits"
 
 Selection = bool | Sequence[Any] | None
 """``True``: every deductible deposit of the subject in the invoice's currency; ``False`` /
@@ -81,19 +95,20 @@ class DepositChoice:
         return Money(self.amount_minor, self.currency)
 
 
-def check_selection(selection: Any) -> Selection:
+def check_selection(selection: Any, field: str = FIELD) -> Selection:
     """The selection's shape, before anything is read: ``True``, ``False``, ``None`` or a
-    list of invoice ids (ints or digit text). Else :class:`ValidationFailed`."""
+    list of ids (ints or digit text). Else :class:`ValidationFailed` on ``field``."""
+    what = "deposit invoice ids" if field == FIELD else "credit note ids"
     if selection is None or isinstance(selection, bool):
         return selection
     if isinstance(selection, (str, bytes, dict)) or not isinstance(selection, Sequence):
-        raise ValidationFailed({FIELD: "Give True, False or a list of deposit invoice ids."})
+        raise ValidationFailed({field: f"Give True, False or a list of {what}."})
     if len(selection) > 100:
-        raise ValidationFailed({FIELD: "That is too many deposits for one invoice."})
+        raise ValidationFailed({field: "That is too many for one invoice."})
     ids: list[Any] = []
     for item in selection:
         if isinstance(item, bool) or not isinstance(item, (int, str)):
-            raise ValidationFailed({FIELD: "Deposit invoice ids are whole numbers."})
+            raise ValidationFailed({field: what[0].upper() + what[1:] + " are whole numbers."})
         ids.append(item)
     return ids
 
@@ -104,7 +119,7 @@ def _kept(deposit: Invoice) -> int:
 
 
 def _deducted_on(session, deposit_id: int) -> Prepayment | None:
-    return session.scalars(select(Prepayment).where(Prepayment.deposit_invoice_id == deposit_id).limit(1)).first()
+    return session.scalars(select(Prepayment).where(Prepayment.holds_deposit_id == deposit_id).limit(1)).first()
 
 
 def _refusal(session, deposit: Invoice, subject_ref: str | None, currency: str) -> str | None:
@@ -201,10 +216,10 @@ def deduct(uow: UnitOfWork, invoice: Invoice, selection: Selection, actor: str) 
                 raise ValidationFailed({FIELD: refusal})
             continue  # "all of them": the ones that can be deducted
         rows.append(Prepayment(
-            invoice_id=invoice.id, deposit_invoice_id=deposit.id, workspace_id=workspace_id,
+            invoice_id=invoice.id, deposit_invoice_id=deposit.id, holds_deposit_id=deposit.id, workspace_id=workspace_id,
             amount_minor=_kept(deposit), currency=deposit.currency.upper(), reference=deposit.number or f"#{deposit.id}",
             paid_on=local_day(deposit.paid_at, zone) if deposit.paid_at else None, created_by=actor))
-    total = sum(row.amount_minor for row in rows)
+    total = int(invoice.prepaid_minor or 0) + sum(row.amount_minor for row in rows)
     _check_total(invoice, total)
     for row in rows:
         session.add(row)
@@ -217,12 +232,14 @@ def deduct(uow: UnitOfWork, invoice: Invoice, selection: Selection, actor: str) 
     return rows
 
 
-def _check_total(invoice: Invoice, prepaid_minor: int) -> None:
-    if prepaid_minor and prepaid_minor >= int(invoice.amount_minor):
-        raise ValidationFailed({FIELD: (
-            f"The deposits deducted ({format_money(Money(prepaid_minor, invoice.currency))}) would leave nothing to pay "
-            f"on this invoice of {format_money(Money(int(invoice.amount_minor), invoice.currency))}; "
-            "deduct fewer deposits or raise the invoice's total.")})
+def _check_total(invoice: Invoice, prepaid_minor: int, field: str = FIELD) -> None:
+    """Deposits and credits may cover the invoice's total, not more (the client would be
+    owed money by an invoice)."""
+    if prepaid_minor and prepaid_minor > int(invoice.amount_minor):
+        raise ValidationFailed({field: (
+            f"The deposits and credits deducted ({format_money(Money(prepaid_minor, invoice.currency))}) are more "
+            f"than this invoice's total of {format_money(Money(int(invoice.amount_minor), invoice.currency))}; "
+            "deduct fewer of them or raise the invoice's total.")})
 
 
 def recheck(invoice: Invoice) -> None:
@@ -234,13 +251,164 @@ def recheck(invoice: Invoice) -> None:
     for row in invoice.prepayments:
         if row.currency.upper() != invoice.currency.upper():
             raise ValidationFailed({"currency": (
-                f"Deposit {row.reference} deducted here was paid in {row.currency}; the invoice must stay in "
-                f"{row.currency} (delete the draft to free the deposit).")})
+                f"{'Credit' if row.credit_note_id else 'Deposit'} {row.reference} deducted here is in {row.currency}; "
+                f"the invoice must stay in {row.currency} (delete the draft to free it).")})
     session = object_session(invoice)
-    subjects = {getattr(session.get(Invoice, row.deposit_invoice_id), "subject_ref", None) for row in invoice.prepayments}
+    for row in invoice.prepayments:
+        if row.credit_note_id is not None:
+            note = session.get(CreditNote, row.credit_note_id)
+            if note is not None and note.client_id != invoice.client_id:
+                raise ValidationFailed({"client_id": (
+                    f"The client's credit {row.reference} is deducted here: keep the client "
+                    "(delete the draft to free the credit).")})
+    subjects = {getattr(session.get(Invoice, row.deposit_invoice_id), "subject_ref", None)
+                for row in invoice.prepayments if row.deposit_invoice_id is not None}
     if subjects and subjects != {invoice.subject_ref}:
         raise ValidationFailed({"subject_ref": (
             "Deposits of this proposal, engagement or project are deducted here: keep the link "
             "(delete the draft to free the deposits).")})
     _check_total(invoice, prepaid)
 
+
+
+def release(invoice: Invoice, now) -> list[Prepayment]:
+    """Free the deposits and credits ``invoice`` deducted (it is being voided or credited in
+    full), in the caller's transaction: each row stops holding its deposit or credit
+    (``holds_*`` NULL) and gets ``released_at``; the rows stay as the record of what the
+    cancelled invoice showed. Returns the rows freed (none when nothing was held)."""
+    freed = []
+    for row in invoice.prepayments:
+        if row.holds_deposit_id is None and row.holds_credit_note_id is None:
+            continue
+        row.holds_deposit_id = None
+        row.holds_credit_note_id = None
+        row.released_at = now
+        freed.append(row)
+    return freed
+
+
+# --- the client's credit ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditChoice:
+    """The client's credit kept from a credit note, as the draft form offers it.
+
+    ``amount_minor`` (of ``currency``) is deducted whole; ``made_on`` the day the note was made;
+    ``refusal`` why it cannot be applied to this invoice now (``None``: it can)."""
+
+    id: int
+    number: str
+    made_on: date | None
+    amount_minor: int
+    currency: str
+    refusal: str | None
+
+    @property
+    def amount(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+def _credit_held_by(session, note_id: int) -> Prepayment | None:
+    return session.scalars(select(Prepayment).where(Prepayment.holds_credit_note_id == note_id).limit(1)).first()
+
+
+def _credit_refusal(session, note: CreditNote, client_id: str, currency: str) -> str | None:
+    if note.settlement != "client_credit":
+        return f"Credit note {note.number} was not kept as the client's credit."
+    if note.client_id != str(client_id):
+        return f"Credit note {note.number} is another client's credit."
+    if note.currency.upper() != (currency or "").upper():
+        return (f"Credit note {note.number} is in {note.currency.upper()}; this invoice is in "
+                f"{(currency or '').upper()}. A credit can only be deducted from an invoice in its own currency.")
+    held = _credit_held_by(session, note.id)
+    if held is not None:
+        other = session.get(Invoice, held.invoice_id)
+        where = (other.number or f"draft #{other.id}") if other is not None else f"invoice #{held.invoice_id}"
+        return f"Credit note {note.number} is already deducted on {where}."
+    return None
+
+
+def _credits_of_client(repo, client_id: str) -> list[CreditNote]:
+    stmt = (repo.select(CreditNote)
+            .where(CreditNote.client_id == str(client_id), CreditNote.settlement == "client_credit")
+            .order_by(CreditNote.id))
+    return list(repo.session.scalars(stmt))
+
+
+def available_credits(workspace_id: str, client_id: str | None, currency: str, *,
+                      uow: UnitOfWork | None = None) -> list[CreditChoice]:
+    """The client's credit notes kept as credit (oldest first) that are not deducted on
+    another invoice, each with why it cannot be applied to an invoice in ``currency``."""
+    if not isinstance(client_id, str) or not client_id or has_nul(client_id) or len(client_id) > 64:
+        return []
+    uow = uow or unit_of_work()
+    repo = uow.repository(workspace_id)
+    zone = uow.zone(workspace_id)
+    out = []
+    for note in _credits_of_client(repo, client_id):
+        if _credit_held_by(repo.session, note.id) is not None:
+            continue  # used: not offered at all
+        out.append(CreditChoice(id=note.id, number=note.number,
+                                made_on=local_day(note.created_at, zone) if note.created_at else None,
+                                amount_minor=int(note.amount_minor), currency=note.currency,
+                                refusal=_credit_refusal(repo.session, note, client_id, currency)))
+    return out
+
+
+def deduct_credits(uow: UnitOfWork, invoice: Invoice, selection: Selection, actor: str) -> list[Prepayment]:
+    """Deduct the selected client credits from ``invoice`` (a new, flushed draft), as
+    :func:`deduct` does deposits: lock each credit note, check it is this client's, in this
+    currency and not deducted elsewhere, insert its :class:`Prepayment` row and add it to
+    ``invoice.prepaid_minor``. ``True``: every credit that can be (while the total allows,
+    oldest first); a list: those credit note ids (each must be). :class:`ValidationFailed`
+    (field ``apply_credits``) / :class:`NotFound`; the caller's transaction then rolls back."""
+    selection = check_selection(selection, CREDIT_FIELD)
+    if not selection:
+        return []
+    workspace_id = str(invoice.workspace_id)
+    repo = uow.repository(workspace_id)
+    session = repo.session
+    if invoice.kind == DEPOSIT_KIND:
+        raise ValidationFailed({CREDIT_FIELD: "The client's credit is deducted from an invoice, not from a deposit."})
+    explicit = selection is not True
+    if explicit:
+        ids = []
+        for raw in selection:
+            key = as_id(raw)
+            if key is None:
+                raise NotFound(f"Credit note {str(raw)[:40]!r}")
+            if key not in ids:
+                ids.append(key)
+    else:
+        ids = [note.id for note in _credits_of_client(repo, invoice.client_id)]
+    zone = uow.zone(workspace_id)
+    total = int(invoice.prepaid_minor or 0)
+    rows = []
+    for note_id in sorted(ids):
+        locks.hold(session, "client_credit", workspace_id, str(note_id))
+        note = session.scalars(repo.select(CreditNote).where(CreditNote.id == note_id)).one_or_none()
+        if note is None:
+            raise NotFound(f"Credit note {note_id!r}")
+        refusal = _credit_refusal(session, note, invoice.client_id, invoice.currency)
+        if refusal is None and not explicit and total + int(note.amount_minor) > int(invoice.amount_minor):
+            refusal = "more than is left"
+        if refusal is not None:
+            if explicit:
+                raise ValidationFailed({CREDIT_FIELD: refusal})
+            continue
+        total += int(note.amount_minor)
+        rows.append(Prepayment(
+            invoice_id=invoice.id, credit_note_id=note.id, holds_credit_note_id=note.id, workspace_id=workspace_id,
+            amount_minor=int(note.amount_minor), currency=note.currency.upper(), reference=note.number,
+            paid_on=local_day(note.created_at, zone) if note.created_at else None, created_by=actor))
+    _check_total(invoice, total, CREDIT_FIELD)
+    for row in rows:
+        session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise InvoicingError("One of these credits was just deducted on another invoice; reload and try again.") from None
+    invoice.prepaid_minor = total
+    session.expire(invoice, ["prepayments"])
+    return rows

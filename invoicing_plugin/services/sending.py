@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from flask import render_template
 
 from .. import signals
+from ..domain.balance import of_invoice
 from ..domain.invoice import Action, transition
 from ..domain.money import Money, format_money
 from ..gateways.mail import OutgoingEmail
@@ -102,6 +103,7 @@ def invoice_email(invoice: Invoice, workspace: HostWorkspace, *, uow: UnitOfWork
         "workspace": workspace,
         "amount": amount,
         "pay_url": pay_link(invoice),
+        "settled": settled_text(invoice, workspace.locale),
         "portal_url": portal_url(invoice.workspace_id, invoice.client_id, uow=uow),
         "due_date": invoice.due_date.strftime("%-d %B %Y") if invoice.due_date else None,
     }
@@ -114,7 +116,36 @@ def invoice_email(invoice: Invoice, workspace: HostWorkspace, *, uow: UnitOfWork
     )
 
 
+def settled_by_prepayments(invoice: Invoice) -> bool:
+    """Whether deposits and client credit deducted cover the invoice's whole total (nothing due)."""
+    prepaid = int(invoice.prepaid_minor or 0)
+    return prepaid > 0 and of_invoice(invoice).due_minor <= 0 and not int(invoice.amount_paid_minor or 0)
+
+
+def settled_text(invoice: Invoice, locale: str | None = None) -> str | None:
+    """The email's line for an invoice settled by its deposits and credits, else ``None``."""
+    if not settled_by_prepayments(invoice):
+        return None
+    prepaid = format_money(Money(int(invoice.prepaid_minor), invoice.currency), locale)
+    return f"Nothing to pay: the deposits and credit already received ({prepaid}) cover this invoice."
+
+
 # --------------------------------------------------------------------- send
+
+
+def _settle_by_prepayments(repo, invoice: Invoice, actor: str) -> None:
+    """The send of an invoice its deposits and credits cover: paid at once, nothing received
+    on it (``amount_paid_minor`` 0, so the revenue counts nothing twice: the deposits were
+    revenue when they were paid), recorded as ``settled_by_prepayments``."""
+    before, after = apply_transition(invoice, Action.MARK_PAID)
+    invoice.paid_at = invoice.sent_at
+    invoice.amount_paid_minor = 0
+    invoice.checkout_url = None
+    record_event(repo, invoice, actor, "settled_by_prepayments", from_status=before, to_status=after,
+                 detail="Nothing due: " + ", ".join(
+                     f"{'client credit' if row.credit_note_id else 'deposit'} {row.reference} "
+                     f"{format_money(Money(int(row.amount_minor), row.currency))}" for row in invoice.prepayments)
+                 + " cover the total")
 
 
 @dataclass(frozen=True)
@@ -160,7 +191,10 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
             raise InvoicingError("The due date is in the past: edit the draft and choose a new due date first.", field="due_date")
         # Everything a legal invoice lacks, in one message, before anything changes (parties.py).
         seller = refuse_if_incomplete(invoice, workspace, uow)
-        if method in ONLINE_METHODS:
+        # Deposits or client credit cover the whole total: nothing to pay, so no payment
+        # route, fee or Checkout Session (Stripe cannot charge 0); sent and settled as paid.
+        settled = settled_by_prepayments(invoice)
+        if method in ONLINE_METHODS and not settled:
             availability = payment_availability(workspace_id, uow=uow)
             route = availability.route
             if route is None:
@@ -193,9 +227,13 @@ def send_invoice(workspace_id: str, actor: str, invoice_id: int, *, method: str 
                 "manual": "Recorded as sent manually (no payment link)",
             }[method]
             record_event(repo, invoice, actor, "sent", from_status=before, to_status=after, detail=f"{invoice.number}: {detail}")
+            if settled:
+                _settle_by_prepayments(repo, invoice, actor)
             repo.session.flush()
             snapshot = InvoiceSnapshot.of(invoice)
             uow.emit(signals.invoice_sent, invoice=snapshot, actor=actor, method=method)
+            if settled:
+                uow.emit(signals.invoice_paid, invoice=snapshot, actor=actor, source="prepayments")
             commit_or_conflict(uow)
         except GatewayError as exc:
             uow.rollback()

@@ -190,17 +190,22 @@ class PrepaymentView:
     """A paid deposit deducted from an invoice: the deposit invoice's id and number, the day
     it was paid, and the amount deducted (minor units of the invoice's currency)."""
 
-    deposit_invoice_id: int
+    deposit_invoice_id: int | None
     reference: str
     paid_on: date | None
     amount_minor: int
     currency: str
+    #: The credit note whose client credit this is (``None`` for a deposit).
+    credit_note_id: int | None = None
+    #: ``False`` once the invoice was voided or credited in full (the deposit or credit was freed).
+    held: bool = True
 
 
 def _prepayments(invoice) -> tuple[PrepaymentView, ...]:
     if not isinstance(invoice, Invoice) or invoice.id is None or not getattr(invoice, "prepaid_minor", 0):
         return ()
-    return tuple(PrepaymentView(row.deposit_invoice_id, row.reference, row.paid_on, row.amount_minor, row.currency)
+    return tuple(PrepaymentView(row.deposit_invoice_id, row.reference, row.paid_on, row.amount_minor, row.currency,
+                                row.credit_note_id, row.released_at is None)
                  for row in invoice.prepayments)
 
 

@@ -163,12 +163,31 @@ def _checked_deposits(form: InvoiceForm, choices) -> set[str]:
     return {str(choice.id) for choice in choices if choice.refusal is None}
 
 
+def _credit_choices(form: InvoiceForm) -> list:
+    """The client's unused credit (credit notes kept as credit), offered on a new draft."""
+    currency = form.currency.data or current_app.config["INVOICING_DEFAULT_CURRENCY"]
+    return prepayments.available_credits(staff().workspace.id, form.client_id.data or None, currency)
+
+
+def _credits_seen(form: InvoiceForm) -> bool:
+    """Whether the posted form showed the credit of the client it is for now."""
+    return request.method == "POST" and request.form.get("credits_for") == (form.client_id.data or "")
+
+
+def _checked_credits(form: InvoiceForm, choices) -> set[str]:
+    """Credits to show checked: what was posted, else every one that can be applied."""
+    if _credits_seen(form):
+        return set(request.form.getlist("apply_credit"))
+    return {str(choice.id) for choice in choices if choice.refusal is None}
+
+
 def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200):
     if form_lines.basis_of(form) is None:  # not posted: show the basis the service reads the prices on
         form_lines.set_basis(form, bool(invoice.prices_include_tax) if invoice is not None
                              else tax_rates_service.prices_include_tax(staff().workspace.id))
     subject, deposit_refusal = _subject_context(form.subject_ref.data)
     deposits = _deposit_choices(form) if invoice is None else []
+    credits = _credit_choices(form) if invoice is None else []
     return render_template(
         "invoicing/invoice_form.html",
         form=form,
@@ -183,6 +202,8 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
                                          show_errors=request.method == "POST" and "recalculate" in request.form),
         deposits=deposits,
         deposits_checked=_checked_deposits(form, deposits),
+        credits=credits,
+        credits_checked=_checked_credits(form, credits),
     ), status
 
 
@@ -227,8 +248,17 @@ def invoice_new():
         return _render_form(form)
     else:
         deduct = False
+    if _credits_seen(form):
+        apply = request.form.getlist("apply_credit")
+    elif any(choice.refusal is None for choice in _credit_choices(form)):
+        # The client was picked on this post: show its credit (checked) before saving anything.
+        _error("This client has credit from a credit note: choose whether to deduct it, then save.")
+        return _render_form(form)
+    else:
+        apply = False
     try:
-        invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form), deduct_deposits=deduct)
+        invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form), deduct_deposits=deduct,
+                                       apply_credits=apply)
     except ValidationFailed as exc:
         # The new form shows no buyer fields (they come from the client's record): say those at the top.
         return _render_form(form, extra_errors=form_lines.apply_errors(form, exc.errors, hidden=("buyer_",)),
@@ -449,6 +479,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_not
         subject_url=_subject_url(invoice),
         creditable=creditable,
         credit_note_form=_credit_note_form(invoice, credit_note_form) if creditable else None,
+        credit_lines=credit_notes.creditable_lines(invoice) if creditable else [],
+        credit_lines_posted=request.form if credit_note_form is not None and request.method == "POST" else {},
         credit_notes=credit_notes.credit_notes_of_invoice(ctx.workspace.id, invoice.id),
         client_credit=credit_notes.client_credit_balance(ctx.workspace.id, invoice.client_id),
     ), status
@@ -599,9 +631,15 @@ def invoice_credit_note(invoice_id: int):
     _credit_note_form(invoice, form)
     if not form.validate_on_submit():
         return _render_detail(invoice, credit_note_form=form, status=422)
+    # Chosen lines (plain inputs "credit_line-<line id>", so the form works without JavaScript):
+    # any quantity typed makes it a note for those lines; none, a note for the amount.
+    chosen = [{"line_id": name.partition("-")[2], "quantity": value.strip()}
+              for name, value in request.form.items(multi=True)
+              if name.startswith("credit_line-") and value.strip()]
     try:
         note = credit_notes.create_credit_note(
             ctx.workspace.id, ctx.actor, invoice_id, amount=form.amount.data or None, reason=form.reason.data or "",
+            lines=chosen or None,
             settlement=form.settlement.data or None, request_token=form.request_token.data or None,
         )
     except ValidationFailed as exc:

@@ -31,6 +31,7 @@ from ..domain.calendar import UTC, as_zone, format_instant
 from ..domain.money import Money, format_money
 from ..domain.statuses import REPORT_LABELS, status_row
 from ..state import get_state
+from ..services.documents import plain_decimal
 from .access import _STAFF_KEY, current_workspace_for_billing
 
 #: (label, endpoint) of the plugin's main pages, in menu order.
@@ -42,6 +43,11 @@ NAV_ENTRIES: list[tuple[str, str]] = [
     ("Webhooks", "invoicing_webhook_health.index"),
     ("Invoice settings", "invoicing_settings.index"),  # the seller's legal details on invoices
 ]
+
+
+def _plain_quantity(value) -> str:
+    """A Decimal quantity as a person writes it ("1.5", "3"): no exponent, no trailing zeros."""
+    return plain_decimal(value)
 
 
 def install_template_helpers(app: Flask) -> None:
@@ -57,6 +63,7 @@ def install_template_helpers(app: Flask) -> None:
     app.add_template_filter(money_filter, "money")
     app.add_template_filter(datetime_filter, "invoicing_datetime")
     app.add_template_filter(actor_name, "actor_name")
+    app.add_template_filter(_plain_quantity, "invoicing_quantity")
     app.add_template_global(status_badge, "invoicing_status_badge")
     app.add_template_global(REPORT_STATUSES, "invoicing_report_statuses")
 

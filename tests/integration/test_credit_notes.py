@@ -330,7 +330,9 @@ def test_invoices_that_cannot_be_credited_are_refused(app, world, status):
     ({"reason": "x" * 1001}, "reason"),
     ({"amount": "10", "settlement": "refund"}, "settlement"),  # nothing was paid to refund
     ({"amount": "10", "settlement": "<script>"}, "settlement"),
-    ({"lines": [{"line": 1}]}, "lines"),  # crediting chosen lines waits for stored lines
+    ({"lines": [{"line": 1}]}, "lines-0-line"),  # a chosen line named by an unknown field
+    ({"lines": [{"position": 1}]}, "lines"),  # the whole line: more than is left to credit
+    ({"lines": [{"position": 1}], "amount": "10"}, "amount"),  # lines or an amount, not both
 ])
 def test_bad_input_is_refused_per_field_and_changes_nothing(app, world, connected_workspace, stripe_emulator,
                                                             kwargs, field):

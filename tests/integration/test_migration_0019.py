@@ -15,7 +15,7 @@ from tests.integration.test_migrations import _as_migrated, empty_engine  # noqa
 
 
 def test_0019_fills_fees_taken_from_the_payment_rows_and_counts_payments_on_their_days(empty_engine):  # noqa: F811
-    upgrade(empty_engine, "0017")
+    upgrade(empty_engine, "0018")
     march, april = (datetime(2025, 3, 10, 12, tzinfo=timezone.utc), datetime(2025, 4, 2, 12, tzinfo=timezone.utc))
     base = {"client_id": "c", "client_name": "Globex", "client_email": "b@globex.test", "description": "Audit",
             "currency": "GBP", "amount_refunded_minor": 0, "amount_dispute_lost_minor": 0, "checkout_attempt": 0,
@@ -66,7 +66,7 @@ def test_0019_fills_fees_taken_from_the_payment_rows_and_counts_payments_on_thei
         assert totals.cached_sums_drift(session) == []
 
     with empty_engine.begin() as connection:  # and back: the column goes, the rows stay
-        command.downgrade(alembic_config(connection), "0017")
+        command.downgrade(alembic_config(connection), "0018")
     assert "fees_taken_minor" not in {c["name"] for c in inspect(empty_engine).get_columns("invoicing_invoices")}
     with empty_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM invoicing_payments").scalar() == 3

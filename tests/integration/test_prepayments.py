@@ -129,13 +129,13 @@ def test_a_deposit_in_another_currency_cannot_be_deducted(app, world):
     assert _final(app, world, currency="EUR", deduct_deposits=True).prepaid_minor == 0  # skipped, not taken
 
 
-def test_deposits_that_leave_nothing_to_pay_are_refused_not_capped(app, world):
+def test_deposits_above_the_total_are_refused_not_capped(app, world):
     deposit = _paid_deposit(app, world)  # 300.00
     before = _counts(app)
-    for amount in ("300.00", "200.00"):
+    for amount in ("299.99", "200.00"):
         with pytest.raises(ValidationFailed) as refused:
             _final(app, world, amount=amount, deduct_deposits=[deposit.id])
-        assert "would leave nothing to pay" in refused.value.errors["deduct_deposits"]
+        assert "more than this invoice's total" in refused.value.errors["deduct_deposits"]
     assert _counts(app) == before
     final = _final(app, world, amount="300.01", deduct_deposits=[deposit.id])
     assert final.due_minor == 1
@@ -148,7 +148,7 @@ def test_deposits_that_leave_nothing_to_pay_are_refused_not_capped(app, world):
             update_draft(world.acme, ACTOR, final.id, DraftInput(
                 client_id=world.client_a, amount="250.00", currency="GBP", description="x",
                 subject_ref=_subject(world), send_method="manual"))
-        assert "would leave nothing to pay" in edit.value.errors["deduct_deposits"]
+        assert "more than this invoice's total" in edit.value.errors["deduct_deposits"]
         assert api.get_invoice(world.acme, final.id).amount_minor == 30_001
 
 
@@ -267,8 +267,8 @@ def test_the_database_refuses_a_second_row_for_one_deposit(app, world):
     second = _final(app, world)
     with app.app_context():
         session = get_state(app).session
-        session.add(Prepayment(invoice_id=second.id, deposit_invoice_id=deposit.id, workspace_id=world.acme,
-                               amount_minor=1, currency="GBP", reference="x"))
+        session.add(Prepayment(invoice_id=second.id, deposit_invoice_id=deposit.id, holds_deposit_id=deposit.id,
+                               workspace_id=world.acme, amount_minor=1, currency="GBP", reference="x"))
         with pytest.raises(IntegrityError):
             session.flush()
         session.rollback()
@@ -339,7 +339,7 @@ def test_the_page_refuses_a_deposit_clearly_and_saves_nothing(app, world, staff_
     page = staff_client.post(NEW, data=_form(world, amount="100.00", deposits_for=_subject(world),
                                              deduct_deposit=str(deposit.id)))
     assert page.status_code == 422
-    assert "would leave nothing to pay" in page.text
+    assert "are more than this invoice" in page.text
     assert _counts(app) == before
 
 
