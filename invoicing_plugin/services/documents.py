@@ -222,6 +222,16 @@ class InvoiceDocument:
         return None
 
     @property
+    def summary(self) -> str | None:
+        """The invoice's description, printed above the lines (EN 16931's invoice note, BT-22),
+        or ``None`` when it is empty or is already the text of the invoice's only line (an
+        amount-and-description invoice: its one line is the description)."""
+        text = (self.description or "").strip()
+        if not text or (len(self.lines) == 1 and (self.lines[0].description or "").strip() == text):
+            return None
+        return text
+
+    @property
     def supply_label(self) -> str:
         return "Supply date" if self.supply_date is not None else "Supply period"
 
@@ -425,6 +435,14 @@ def _group_label(category: str, rate: Decimal) -> str:
     return f"VAT {plain_decimal(rate)} %" if category == "S" else VAT_LABELS[category]
 
 
+def _note(reason: str | None, label: str) -> str | None:
+    """The group's exemption note (BT-120) to print under its ``label``; ``None`` when it only
+    repeats the label (category O's default note "Not subject to VAT" is its label too)."""
+    if reason is None or reason.strip().casefold() == label.strip().casefold():
+        return None
+    return reason
+
+
 def _vat_text(category: str, rate: Decimal) -> str:
     if category == "O":
         return "—"
@@ -454,7 +472,7 @@ def _lines_of(invoice):
         DocumentVat(
             _group_label(group.category.value, group.rate),
             Money(group.taxable_amount_minor, currency), Money(group.tax_amount_minor, currency),
-            group.exemption_reason)
+            _note(group.exemption_reason, _group_label(group.category.value, group.rate)))
         for group in calculation.breakdown)
     return lines, breakdown, calculation.totals
 
@@ -690,6 +708,10 @@ def _draw(pen: _Pen, doc) -> None:
     if doc.subject_title:
         pen.font(10, color=_Pen.MUTED)
         pen.paragraph(f"For: {doc.subject_title}")
+        pdf.ln(2)
+    if doc.summary:
+        pen.font(10.5)
+        pen.paragraph(doc.summary)
         pdf.ln(2)
     # Widths hold "EUR 150,000.00" and "1,000.5 hours" at 8.5 pt on A4.
     columns = ((0.30, "DESCRIPTION", "L"), (0.12, "QTY", "R"), (0.16, "UNIT PRICE", "R"), (0.14, "DISCOUNT", "R"),
