@@ -39,7 +39,7 @@ from .parties import document_seller
 from .uow import UnitOfWork, wall_today
 
 __all__ = ["Buyer", "CreditNoteDocument", "CreditNoteLine", "DocumentLine", "DocumentVat", "InvoiceDocument",
-           "build_credit_note_document", "build_document", "code_amount", "latin1_safe", "pdf_filename", "plain_decimal",
+           "build_credit_note_document", "build_document", "code_amount", "vat_breakdown", "latin1_safe", "pdf_filename", "plain_decimal",
            "render_pdf"]
 
 #: Status wording on the document, for staff and client alike (from the status table).
@@ -449,6 +449,12 @@ def _vat_text(category: str, rate: Decimal) -> str:
     if category == "S":
         return f"{plain_decimal(rate)} %"
     return f"0 % {category}"
+
+
+def vat_breakdown(invoice) -> tuple[DocumentVat, ...]:
+    """The invoice's VAT breakdown (BG-23) as the printed invoice shows it: one row per VAT
+    category and rate, with its name ("VAT 20 %"), taxable amount, VAT and note."""
+    return _lines_of(invoice)[1]
 
 
 def _lines_of(invoice):

@@ -15,6 +15,8 @@ from ..persistence.repository import NotFound
 from ..services import invoices as service
 from ..services import outbox, sending
 from ..services import credit_notes, prepayments, refunding
+from ..services import documents as document_service
+from ..services import lines as line_service
 from ..services import tax_rates as tax_rates_service
 from ..services import templates as template_service
 from ..services.connections import payment_availability
@@ -451,6 +453,9 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_not
         credit_note_form=_credit_note_form(invoice, credit_note_form) if creditable else None,
         credit_notes=credit_notes.credit_notes_of_invoice(ctx.workspace.id, invoice.id),
         client_credit=credit_notes.client_credit_balance(ctx.workspace.id, invoice.client_id),
+        vat_rows=document_service.vat_breakdown(invoice),
+        no_vat_warning=line_service.no_vat_warning(invoice),
+        gross_rounding=line_service.gross_rounding(invoice),
     ), status
 
 
