@@ -224,3 +224,25 @@ def test_the_invoice_paid_signal_of_a_stripe_payment_carries_lines_and_payments(
     assert [(p.amount_minor, p.method) for p in snapshot.payments] == [(35_000, "stripe")]
     assert snapshot.payments == read.payments
     assert (snapshot.status, snapshot.paid_minor, snapshot.due_minor) == ("paid", 35_000, 0)
+
+
+def test_a_signal_sent_after_commit_is_built_only_when_someone_listens(app):
+    from invoicing_plugin.services.uow import UnitOfWork
+
+    built: list[int] = []
+
+    def build() -> dict:
+        built.append(1)
+        return {"invoice": None, "actor": "test"}
+
+    with app.app_context():
+        uow = UnitOfWork.for_app()
+        with uow:
+            uow.emit_after_commit(signals.invoice_voided, build)
+            uow.commit()
+        assert built == []  # nobody listens: nothing is read
+        seen: list[dict] = []
+        with signals.invoice_voided.connected_to(lambda sender, **kw: seen.append(kw)), uow:
+            uow.emit_after_commit(signals.invoice_voided, build)
+            uow.commit()
+    assert built == [1] and seen == [{"invoice": None, "actor": "test"}]
