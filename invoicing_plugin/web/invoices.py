@@ -67,6 +67,33 @@ def _success(message: str) -> None:
     flash(message, "invoicing-success")
 
 
+def _refused(exc: InvoicingError, invoice_id: int, **form):
+    """The answer to a refused form of the invoice page (mark paid, refund, credit note);
+    ``form`` names it as :func:`_render_detail` takes it (``refund_form=form``).
+
+    Bad input (:class:`ValidationFailed`): its messages next to the fields (the rest
+    flashed) and the page again, 422. Stripe did not answer a refund
+    (:class:`~.refunding.RefundUnanswered`): the message and the same form, 503 -- the same
+    request token sent again is the same refund, a fresh form would refund twice. Paid
+    meanwhile: an info flash; any other refusal: an error flash. Those return ``None``: the
+    view redirects to the invoice page."""
+    if isinstance(exc, ValidationFailed):
+        (posted,) = form.values()
+        for message in apply_errors(posted, exc.errors):
+            _error(message)
+        status = 422
+    elif isinstance(exc, refunding.RefundUnanswered):
+        _error(exc.message)
+        status = 503
+    elif isinstance(exc, PaidMeanwhile):
+        flash(exc.message, "invoicing-info")
+        return None
+    else:
+        _error(exc.message)
+        return None
+    return _render_detail(service.get_invoice(staff().workspace.id, invoice_id), status=status, **form)
+
+
 def _clients():
     return service.clients_for(staff().workspace.id)
 
@@ -535,17 +562,12 @@ def invoice_mark_paid(invoice_id: int):
             ctx.workspace.id, ctx.actor, invoice_id, method=form.method.data, paid_on=form.paid_on.data,
             note=form.note.data, amount=form.amount.data or None, allow_overpayment=bool(form.allow_overpayment.data),
         )
-    except ValidationFailed as exc:
-        unplaced = apply_errors(form, exc.errors)
-        for message in unplaced:
-            _error(message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), mark_paid_form=form, status=422)
-    except PaidMeanwhile as exc:
-        flash(exc.message, "invoicing-info")
     except NotFound:
         raise  # the host's 404 page (see _not_found), never a message
     except InvoicingError as exc:
-        _error(exc.message)
+        page = _refused(exc, invoice_id, mark_paid_form=form)
+        if page is not None:
+            return page
     else:
         paid = result.payments[-1].amount_minor if result.payments else result.paid_minor
         received = format_money(Money(paid, result.currency))
@@ -575,18 +597,12 @@ def invoice_refund(invoice_id: int):
             ctx.workspace.id, ctx.actor, invoice_id, amount=form.amount.data, reason=form.reason.data,
             note=form.note.data, request_token=form.request_token.data or "",
         )
-    except ValidationFailed as exc:
-        for message in apply_errors(form, exc.errors):
-            _error(message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), refund_form=form, status=422)
-    except refunding.RefundUnanswered as exc:
-        # The same form (same request token) again is the same refund; a fresh one would not be.
-        _error(exc.message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), refund_form=form, status=503)
     except NotFound:
         raise  # the host's 404 page (see _not_found), never a message
     except InvoicingError as exc:
-        _error(exc.message)
+        page = _refused(exc, invoice_id, refund_form=form)
+        if page is not None:
+            return page
     else:
         _success(f"Stripe accepted the refund of {format_money(result.amount)} ({result.refund_id}). The invoice "
                  "shows it as soon as Stripe confirms it.")
@@ -609,21 +625,12 @@ def invoice_credit_note(invoice_id: int):
             ctx.workspace.id, ctx.actor, invoice_id, amount=form.amount.data or None, reason=form.reason.data or "",
             settlement=form.settlement.data or None, request_token=form.request_token.data or None,
         )
-    except ValidationFailed as exc:
-        for message in apply_errors(form, exc.errors):
-            _error(message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), credit_note_form=form, status=422)
-    except refunding.RefundUnanswered as exc:
-        # Stripe may have made the refund: the same form (same request token) again is the same
-        # refund, so it comes back as sent; a fresh form would refund twice.
-        _error(exc.message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), credit_note_form=form, status=503)
-    except PaidMeanwhile as exc:
-        flash(exc.message, "invoicing-info")
     except NotFound:
         raise  # the host's 404 page (see _not_found), never a message
     except InvoicingError as exc:
-        _error(exc.message)
+        page = _refused(exc, invoice_id, credit_note_form=form)
+        if page is not None:
+            return page
     else:
         _success(f"Credit note {note.number} for {format_money(note.amount)} saved.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))
