@@ -130,15 +130,20 @@ def test_the_new_invoice_form_says_an_amount_has_no_vat_when_there_is_a_default_
 # --- F13: gross prices whose total cannot be what was typed -------------------------------
 
 
+def _gross_draft(app, world, unit_price: str):
+    """A draft of 3 × ``unit_price`` typed with 20 % VAT included."""
+    rates = _vat_registered(app, world, gross=True)
+    with app.test_request_context():
+        return api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP",
+                                lines=[{"description": "Workshop seat", "quantity": "3", "unit_price": unit_price,
+                                        "tax_rate_id": rates["standard"]}])
+
+
 def test_a_gross_draft_whose_total_differs_from_the_typed_amounts_says_so(app, world, staff_client):
     """3 × 40.01 with 20 % VAT included = 120.03 typed; no net gives 120.03 (100.03 + 20.01
     = 120.04, 100.02 + 20.00 = 120.02), so the total is 120.04: one penny more."""
-    rates = _vat_registered(app, world, gross=True)
-    with app.test_request_context():
-        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP",
-                                 lines=[{"description": "Workshop seat", "quantity": "3", "unit_price": "40.01",
-                                         "tax_rate_id": rates["standard"]}])
-        assert draft.total_minor == 12_004
+    draft = _gross_draft(app, world, "40.01")
+    assert draft.total_minor == 12_004
 
     page = staff_client.get(f"/invoicing/invoices/{draft.id}").text
     notice = re.search(r'data-notice="gross-rounding"[^>]*>(.*?)</p>', page, re.S)
@@ -150,12 +155,8 @@ def test_a_gross_draft_whose_total_differs_from_the_typed_amounts_says_so(app, w
 
 
 def test_a_gross_draft_that_adds_up_to_what_was_typed_says_nothing(app, world, staff_client):
-    rates = _vat_registered(app, world, gross=True)
-    with app.test_request_context():
-        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP",
-                                 lines=[{"description": "Seat", "quantity": "3", "unit_price": "40.00",
-                                         "tax_rate_id": rates["standard"]}])
-        assert draft.total_minor == 12_000
+    draft = _gross_draft(app, world, "40.00")
+    assert draft.total_minor == 12_000
 
     assert 'data-notice="gross-rounding"' not in staff_client.get(f"/invoicing/invoices/{draft.id}").text
     assert 'data-notice="gross-rounding"' not in staff_client.get(f"/invoicing/invoices/{draft.id}/edit").text
