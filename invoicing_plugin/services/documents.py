@@ -29,7 +29,7 @@ from .parties import document_seller
 from .uow import UnitOfWork, wall_today
 
 __all__ = ["Buyer", "CreditNoteDocument", "CreditNoteLine", "DocumentLine", "DocumentVat", "InvoiceDocument",
-           "build_credit_note_document", "build_document", "pdf_filename", "plain_decimal"]
+           "build_credit_note_document", "build_document", "pdf_filename", "plain_decimal", "vat_breakdown"]
 
 #: Status wording on the document, for staff and client alike (from the status table).
 DOCUMENT_STATUS: Mapping[str, str] = DOCUMENT_LABELS
@@ -207,6 +207,16 @@ class InvoiceDocument:
         if self.supply_start is not None and self.supply_end is not None:
             return f"{self.date_text(self.supply_start)} – {self.date_text(self.supply_end)}"
         return None
+
+    @property
+    def summary(self) -> str | None:
+        """The invoice's description, printed above the lines (EN 16931's invoice note, BT-22),
+        or ``None`` when it is empty or is already the text of the invoice's only line (an
+        amount-and-description invoice: its one line is the description)."""
+        text = (self.description or "").strip()
+        if not text or (len(self.lines) == 1 and (self.lines[0].description or "").strip() == text):
+            return None
+        return text
 
     @property
     def supply_label(self) -> str:
@@ -455,12 +465,26 @@ def _group_label(category: str, rate: Decimal) -> str:
     return f"VAT {plain_decimal(rate)} %" if category == "S" else VAT_LABELS[category]
 
 
+def _note(reason: str | None, label: str) -> str | None:
+    """The group's exemption note (BT-120) to print under its ``label``; ``None`` when it only
+    repeats the label (category O's default note "Not subject to VAT" is its label too)."""
+    if reason is None or reason.strip().casefold() == label.strip().casefold():
+        return None
+    return reason
+
+
 def _vat_text(category: str, rate: Decimal) -> str:
     if category == "O":
         return "—"
     if category == "S":
         return f"{plain_decimal(rate)} %"
     return f"0 % {category}"
+
+
+def vat_breakdown(invoice) -> tuple[DocumentVat, ...]:
+    """The invoice's VAT breakdown (BG-23) as the printed invoice shows it: one row per VAT
+    category and rate, with its name ("VAT 20 %"), taxable amount, VAT and note."""
+    return _lines_of(invoice)[1]
 
 
 def _lines_of(invoice):
@@ -484,7 +508,7 @@ def _lines_of(invoice):
         DocumentVat(
             _group_label(group.category.value, group.rate),
             Money(group.taxable_amount_minor, currency), Money(group.tax_amount_minor, currency),
-            group.exemption_reason)
+            _note(group.exemption_reason, _group_label(group.category.value, group.rate)))
         for group in calculation.breakdown)
     return lines, breakdown, calculation.totals
 

@@ -43,14 +43,14 @@ from ..domain import en16931
 from ..domain.discounts import prorate
 from ..domain.errors import DomainError
 from ..domain.gross_prices import net_lines
-from ..domain.money import Money
+from ..domain.money import Money, format_money
 from ..persistence.models import Invoice, InvoiceLine, TaxRate
 from .tax_rates import default_tax_rate, vat_of
 from .text import check_text
 from .uow import UnitOfWork
 
 __all__ = ["LINE_FIELDS", "MAX_LINES", "NO_VAT", "Priced", "allowances_of", "calculation_of", "load_lines",
-           "parse_discount", "price_lines", "price_single", "store", "with_discount"]
+           "gross_rounding", "no_vat_warning", "parse_discount", "price_lines", "price_single", "store", "with_discount"]
 
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "discount", "tax_rate", "tax_rate_id")
 MAX_LINES = 100
@@ -88,6 +88,12 @@ class Priced:
     @property
     def totals(self) -> en16931.DocumentTotals:
         return self.calculation.totals
+
+    @property
+    def gross_rounding(self) -> str | None:
+        """See :func:`gross_rounding` (``None`` unless prices are typed with VAT and the total differs)."""
+        return _gross_rounding(self.currency, self.lines, self.totals.total_with_vat_minor,
+                               discount_minor=self.discount_minor, prices_include_tax=self.prices_include_tax)
 
 
 def _minor(major: Decimal, currency: str) -> int:
@@ -304,6 +310,56 @@ def store(invoice: Invoice, priced: Priced) -> None:
     invoice.amount_minor = totals.total_with_vat_minor
     invoice.prices_include_tax = priced.prices_include_tax
     invoice.discount_minor = priced.discount_minor
+
+
+def gross_rounding(invoice: Invoice) -> str | None:
+    """When ``invoice``'s line prices were typed with VAT (``prices_include_tax``) and its total
+    with VAT is not what those lines add up to, a sentence saying both amounts; else ``None``.
+
+    The gross rule (:mod:`~invoicing_plugin.domain.gross_prices`) makes the total the typed
+    one except where VAT, rounded once per rate, cannot (then one currency unit per rate
+    apart). With a document discount (an amount without VAT) the total is not meant to be
+    the typed sum, so nothing is said. :attr:`Priced.gross_rounding` says the same of lines
+    not saved yet (the draft form's totals)."""
+    return _gross_rounding(invoice.currency, list(invoice.lines), int(invoice.amount_minor),
+                           discount_minor=int(invoice.discount_minor or 0),
+                           prices_include_tax=bool(invoice.prices_include_tax))
+
+
+def no_vat_warning(invoice: Invoice, *, uow: UnitOfWork | None = None) -> str | None:
+    """A warning for a draft that charges no VAT at all (every line "Not subject to VAT",
+    category O -- an amount-and-description draft is one such line) while its workspace has
+    a default tax rate (it charges VAT, and staff may expect the amount to carry it); else
+    ``None``. The draft is not changed: an amount keeps meaning one line without VAT."""
+    if invoice.status != "draft":
+        return None
+    rows = list(invoice.lines)
+    if any(row.vat_category != en16931.VatCategory.NOT_SUBJECT.value for row in rows):
+        return None
+    default = default_tax_rate(str(invoice.workspace_id), uow=uow)
+    if default is None:
+        return None
+    return (f"This invoice charges no VAT: its amount is one line not subject to VAT, although this workspace's "
+            f"default rate is {default.name}. If it should carry VAT, edit the draft and add lines (a new line "
+            "takes the default rate) before sending.")
+
+
+def _gross_rounding(currency: str, lines, total_minor: int, *, discount_minor: int,
+                    prices_include_tax: bool) -> str | None:
+    """``lines``: objects with ``quantity``, ``unit_price_minor`` (as typed) and ``discount_minor``."""
+    if not prices_include_tax or discount_minor or not lines:
+        return None
+    typed = 0
+    for line in lines:
+        allowance = en16931.LineAllowance(int(line.discount_minor)) if line.discount_minor else None
+        typed += en16931.line_net_amount(en16931.InvoiceLine(
+            "typed", Decimal(line.quantity), _major(int(line.unit_price_minor), currency),
+            en16931.NOT_SUBJECT_TO_VAT, allowance=allowance), currency)
+    if typed == total_minor:
+        return None
+    return (f"The lines typed with VAT included add up to {format_money(Money(typed, currency))}, but the total "
+            f"is {format_money(Money(total_minor, currency))}: VAT is rounded once per rate, and no amount without "
+            "VAT gives exactly the typed total (it is at most one unit of the currency per VAT rate away).")
 
 
 def _stored_nets(invoice: Invoice) -> list[tuple[str, en16931.VatRate, int]]:

@@ -53,7 +53,7 @@ from .payment_rows import intent_recorded, latest_stripe_intent, part_fee, recor
 from .payment_confirmation import queue_payment_confirmation
 from .payment_outcome import PaymentOutcome, actor_for, flag, money_text, outcome_of, set_status
 from .uow import UnitOfWork
-from .views import InvoiceSnapshot
+from .views import InvoiceSnapshot, committed_snapshot
 
 #: Events that settle a delayed payment; a ``checkout.session.completed`` (unpaid) seen
 #: after one of them for the same session is stale and must not restart "processing".
@@ -247,7 +247,12 @@ def _apply_success(invoice: Invoice, session: CheckoutSession, *, source: str, u
         refund_full(invoice, actor=actor, source=source)
 
     if new is InvoiceStatus.PAID:
-        uow.emit(signals.invoice_paid, invoice=InvoiceSnapshot.of(invoice), actor=actor, source="stripe")
+        if isinstance(invoice, Invoice):
+            uow.emit(signals.invoice_paid, invoice=InvoiceSnapshot.of(invoice), actor=actor, source="stripe")
+        else:  # the hot path's row has no lines or payments: the snapshot is read once committed
+            invoice_id = invoice.id
+            uow.emit_after_commit(signals.invoice_paid, lambda: dict(
+                invoice=committed_snapshot(uow.session, invoice_id), actor=actor, source="stripe"))
     confirm = new is InvoiceStatus.PAID and invoice.status == InvoiceStatus.PAID.value
     if confirm:
         queue_payment_confirmation(uow, invoice)  # in the outbox, with the payment

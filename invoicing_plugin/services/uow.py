@@ -149,7 +149,7 @@ class UnitOfWork:
         self.clock: Callable[[], datetime] = clock or system_clock
         self.settings: Mapping[str, Any] = settings if settings is not None else {}
         self._sender = sender
-        self._signals: list[tuple[Signal, dict[str, Any]]] = []
+        self._signals: list[tuple[Signal, dict[str, Any] | Callable[[], dict[str, Any]]]] = []
         self._committed = False
         self._active = False
 
@@ -264,6 +264,12 @@ class UnitOfWork:
     def emit(self, signal: Signal, **kwargs: Any) -> None:
         self._signals.append((signal, kwargs))
 
+    def emit_after_commit(self, signal: Signal, build: Callable[[], dict[str, Any]]) -> None:
+        """Send ``signal`` after the commit with the keyword arguments ``build()`` returns then,
+        called only when the signal has receivers. For a snapshot read once the write is in
+        (the webhook's hot path holds a plain row, not the invoice's lines and payments)."""
+        self._signals.append((signal, build))
+
     def commit(self) -> None:
         session = self.session() if isinstance(self.session, scoped_session) else self.session
         # No transaction and nothing pending (a webhook event written in autocommit mode
@@ -276,6 +282,10 @@ class UnitOfWork:
             return
         sender = self._sender if self._sender is not None else current_app._get_current_object()
         for signal, kwargs in signals:
+            if callable(kwargs):
+                if not signal.receivers:
+                    continue
+                kwargs = kwargs()
             signal.send(sender, **kwargs)
 
     def rollback(self) -> None:

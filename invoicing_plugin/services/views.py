@@ -67,9 +67,11 @@ class InvoiceSnapshot:
     notes), negative for an overpayment kept as the client's credit. ``payments`` lists the
     payments received (:class:`~.payment_rows.PaymentView`, oldest first) when the snapshot
     was taken of an invoice read through the ORM (``api.get_invoice``, what ``mark_paid``
-    returns, the ``invoice_paid`` signal of a payment recorded by hand); a snapshot taken
-    on the webhook's hot path (the ``invoice_paid`` signal of a Stripe payment) carries the
-    amounts but an empty ``payments``.
+    returns, every signal); a snapshot taken of the webhook's hot-path row carries the
+    amounts but an empty ``payments``. The ``invoice_paid`` signal of a Stripe payment
+    recorded on the webhook's hot path is sent with the invoice read again once the
+    payment is committed (:func:`committed_snapshot`), so it carries lines and payments
+    as every other signal does.
     """
 
     id: int
@@ -97,9 +99,8 @@ class InvoiceSnapshot:
     voided_at: datetime | None
     lines: tuple[InvoiceLineSnapshot, ...] = ()
     """The invoice's lines in order. Empty for an invoice row inserted without any, and in
-    the snapshot the webhook's Core hot path takes (``invoice_paid`` with
-    ``source="stripe"``: it reads the invoice row alone, no lines); ``api.get_invoice``
-    has them."""
+    a snapshot taken of the webhook's Core hot-path row (it reads the invoice row alone, no
+    lines; the signals it sends are read again through the ORM, :func:`committed_snapshot`)."""
     net_minor: int | None = None
     """Total without VAT (EN 16931 BT-109)."""
     tax_minor: int | None = None
@@ -199,6 +200,22 @@ class PrepaymentView:
     credit_note_id: int | None = None
     #: ``False`` once the invoice was voided or credited in full (the deposit or credit was freed).
     held: bool = True
+
+
+def committed_snapshot(session, invoice_id: int) -> InvoiceSnapshot:
+    """:meth:`InvoiceSnapshot.of` the invoice as committed, read through the ORM on ``session``
+    (lines, payments and prepayments included, as ``api.get_invoice`` gives them). For a
+    signal sent after a write made without the ORM (the webhook's hot path); the read's own
+    transaction is closed again, so no read lock outlives it."""
+    from sqlalchemy.orm import scoped_session
+
+    session = session() if isinstance(session, scoped_session) else session
+    began = not session.in_transaction()
+    try:
+        return InvoiceSnapshot.of(session.get(Invoice, invoice_id, populate_existing=True))
+    finally:
+        if began:
+            session.rollback()
 
 
 def _prepayments(invoice) -> tuple[PrepaymentView, ...]:

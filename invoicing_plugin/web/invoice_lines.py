@@ -80,6 +80,8 @@ def prepare(form, workspace_id: str) -> None:
     if not isinstance(getattr(form, "line_errors", None), list):
         form.line_errors = []
     options = _rate_choices(workspace_id)
+    default = tax_service.default_tax_rate(workspace_id)
+    form.default_rate_name = default.name if default is not None else None  # the amount's hint (F11)
     for entry in form.lines:
         entry.form.tax_rate_id.choices = options
     if form.lines.entries and form.amount.validators:

@@ -15,6 +15,8 @@ from ..persistence.repository import NotFound
 from ..services import invoices as service
 from ..services import outbox, sending
 from ..services import credit_notes, prepayments, refunding
+from ..services import documents as document_service
+from ..services import lines as line_service
 from ..services import tax_rates as tax_rates_service
 from ..services import templates as template_service
 from ..services.connections import payment_availability
@@ -63,6 +65,33 @@ def _form_problem(form) -> str:
 
 def _success(message: str) -> None:
     flash(message, "invoicing-success")
+
+
+def _refused(exc: InvoicingError, invoice_id: int, **form):
+    """The answer to a refused form of the invoice page (mark paid, refund, credit note);
+    ``form`` names it as :func:`_render_detail` takes it (``refund_form=form``).
+
+    Bad input (:class:`ValidationFailed`): its messages next to the fields (the rest
+    flashed) and the page again, 422. Stripe did not answer a refund
+    (:class:`~.refunding.RefundUnanswered`): the message and the same form, 503 -- the same
+    request token sent again is the same refund, a fresh form would refund twice. Paid
+    meanwhile: an info flash; any other refusal: an error flash. Those return ``None``: the
+    view redirects to the invoice page."""
+    if isinstance(exc, ValidationFailed):
+        (posted,) = form.values()
+        for message in apply_errors(posted, exc.errors):
+            _error(message)
+        status = 422
+    elif isinstance(exc, refunding.RefundUnanswered):
+        _error(exc.message)
+        status = 503
+    elif isinstance(exc, PaidMeanwhile):
+        flash(exc.message, "invoicing-info")
+        return None
+    else:
+        _error(exc.message)
+        return None
+    return _render_detail(service.get_invoice(staff().workspace.id, invoice_id), status=status, **form)
 
 
 def _clients():
@@ -483,6 +512,9 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_not
         credit_lines_posted=request.form if credit_note_form is not None and request.method == "POST" else {},
         credit_notes=credit_notes.credit_notes_of_invoice(ctx.workspace.id, invoice.id),
         client_credit=credit_notes.client_credit_balance(ctx.workspace.id, invoice.client_id),
+        vat_rows=document_service.vat_breakdown(invoice),
+        no_vat_warning=line_service.no_vat_warning(invoice),
+        gross_rounding=line_service.gross_rounding(invoice),
     ), status
 
 
@@ -562,17 +594,12 @@ def invoice_mark_paid(invoice_id: int):
             ctx.workspace.id, ctx.actor, invoice_id, method=form.method.data, paid_on=form.paid_on.data,
             note=form.note.data, amount=form.amount.data or None, allow_overpayment=bool(form.allow_overpayment.data),
         )
-    except ValidationFailed as exc:
-        unplaced = apply_errors(form, exc.errors)
-        for message in unplaced:
-            _error(message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), mark_paid_form=form, status=422)
-    except PaidMeanwhile as exc:
-        flash(exc.message, "invoicing-info")
     except NotFound:
         raise  # the host's 404 page (see _not_found), never a message
     except InvoicingError as exc:
-        _error(exc.message)
+        page = _refused(exc, invoice_id, mark_paid_form=form)
+        if page is not None:
+            return page
     else:
         paid = result.payments[-1].amount_minor if result.payments else result.paid_minor
         received = format_money(Money(paid, result.currency))
@@ -602,18 +629,12 @@ def invoice_refund(invoice_id: int):
             ctx.workspace.id, ctx.actor, invoice_id, amount=form.amount.data, reason=form.reason.data,
             note=form.note.data, request_token=form.request_token.data or "",
         )
-    except ValidationFailed as exc:
-        for message in apply_errors(form, exc.errors):
-            _error(message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), refund_form=form, status=422)
-    except refunding.RefundUnanswered as exc:
-        # The same form (same request token) again is the same refund; a fresh one would not be.
-        _error(exc.message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), refund_form=form, status=503)
     except NotFound:
         raise  # the host's 404 page (see _not_found), never a message
     except InvoicingError as exc:
-        _error(exc.message)
+        page = _refused(exc, invoice_id, refund_form=form)
+        if page is not None:
+            return page
     else:
         _success(f"Stripe accepted the refund of {format_money(result.amount)} ({result.refund_id}). The invoice "
                  "shows it as soon as Stripe confirms it.")
@@ -642,21 +663,12 @@ def invoice_credit_note(invoice_id: int):
             lines=chosen or None,
             settlement=form.settlement.data or None, request_token=form.request_token.data or None,
         )
-    except ValidationFailed as exc:
-        for message in apply_errors(form, exc.errors):
-            _error(message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), credit_note_form=form, status=422)
-    except refunding.RefundUnanswered as exc:
-        # Stripe may have made the refund: the same form (same request token) again is the same
-        # refund, so it comes back as sent; a fresh form would refund twice.
-        _error(exc.message)
-        return _render_detail(service.get_invoice(ctx.workspace.id, invoice_id), credit_note_form=form, status=503)
-    except PaidMeanwhile as exc:
-        flash(exc.message, "invoicing-info")
     except NotFound:
         raise  # the host's 404 page (see _not_found), never a message
     except InvoicingError as exc:
-        _error(exc.message)
+        page = _refused(exc, invoice_id, credit_note_form=form)
+        if page is not None:
+            return page
     else:
         _success(f"Credit note {note.number} for {format_money(note.amount)} saved.")
     return redirect(url_for(".invoice_detail", invoice_id=invoice_id))

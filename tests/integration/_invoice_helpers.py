@@ -30,7 +30,7 @@ def send(app, world, invoice_id, method="email", workspace=None):
 
 
 def load(app, invoice_id):
-    """The invoice row as stored now (fresh session)."""
+    """The invoice row as stored now (fresh session), detached; the read's transaction is closed."""
     from invoicing_plugin.extension import get_state
     from invoicing_plugin.persistence.models import Invoice
 
@@ -38,7 +38,57 @@ def load(app, invoice_id):
         session = get_state().session
         invoice = session.get(Invoice, int(invoice_id))
         session.expunge(invoice)
+        session.rollback()
         return invoice
+
+
+def partial_invoice(app, world, actor, *, allow_partial=True, minimum="100.00", amount="1,000.00"):
+    """A sent stripe-link GBP invoice of ``amount`` whose pay link takes parts of at least ``minimum``."""
+    from invoicing_plugin import api
+
+    with app.test_request_context():
+        draft = api.create_draft(world.acme, actor, client_id=world.client_a, amount=amount, currency="GBP",
+                                 description="Penetration test", send_method="stripe_link",
+                                 allow_partial=allow_partial, partial_minimum=minimum if allow_partial else None)
+        return api.send(world.acme, actor, draft.id, method="stripe_link")
+
+
+def invoice_and_line_counts(app) -> tuple[int, int]:
+    """How many invoices and invoice lines are stored (nothing saved: both unchanged)."""
+    from sqlalchemy import func
+
+    from invoicing_plugin.extension import get_state
+    from invoicing_plugin.persistence.models import Invoice, InvoiceLine
+
+    with app.app_context():
+        session = get_state(app).session
+        counts = (session.scalar(select(func.count()).select_from(Invoice)),
+                  session.scalar(select(func.count()).select_from(InvoiceLine)))
+        session.rollback()
+        return counts
+
+
+def input_value(html: str, name: str) -> str | None:
+    """The value of the text input ``name`` on the page (``None``: no such input)."""
+    match = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*>', html)
+    if match is None:
+        return None
+    found = re.search(r'value="([^"]*)"', match.group(0))
+    return found.group(1) if found else ""
+
+
+def freeze_clock(monkeypatch, now):
+    """Stop the plugin's clock (``services.uow.system_clock``) at ``now``; set ``.now`` to move it."""
+    from invoicing_plugin.services import uow
+
+    class Clock:
+        def __call__(self):
+            return self.now
+
+    frozen = Clock()
+    frozen.now = now
+    monkeypatch.setattr(uow, "system_clock", frozen)
+    return frozen
 
 
 def events(app, invoice_id):

@@ -12,27 +12,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
 
 from invoicing_plugin import api
-from invoicing_plugin.extension import get_state
-from invoicing_plugin.persistence.models import Invoice, InvoiceLine
 from invoicing_plugin.services import tax_rates
 from invoicing_plugin.services.views import DiscountSnapshot
+from tests.integration._invoice_helpers import invoice_and_line_counts
 
 ACTOR = "system:test"
 
 TWO_RATES = [{"description": "Consulting", "unit_price": "100.00", "tax_rate": "20"},
              {"description": "Books", "unit_price": "50.00", "tax_rate": "5"}]
-
-
-def _counts(app):
-    with app.app_context():
-        session = get_state(app).session
-        counts = (session.scalar(select(func.count()).select_from(Invoice)),
-                  session.scalar(select(func.count()).select_from(InvoiceLine)))
-        session.rollback()
-        return counts
 
 
 def _draft(app, world, **kwargs):
@@ -85,13 +74,13 @@ def test_a_discount_is_kept_on_edit_and_removed_by_an_edit_without_one(app, worl
     ("150.00", "total after the discount"),  # nothing left to charge: Stripe's minimum
 ])
 def test_bad_discounts_are_refused_and_nothing_is_saved(app, world, discount, says):
-    before = _counts(app)
+    before = invoice_and_line_counts(app)
     with app.test_request_context(), pytest.raises(api.ValidationFailed) as caught:
         api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", lines=TWO_RATES,
                          discount=discount)
     assert set(caught.value.errors) == {"discount"}
     assert says in caught.value.errors["discount"]
-    assert _counts(app) == before
+    assert invoice_and_line_counts(app) == before
 
 
 def test_a_float_or_negative_int_discount(app, world):
@@ -103,7 +92,7 @@ def test_a_float_or_negative_int_discount(app, world):
             api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", lines=TWO_RATES,
                              discount=-1)
     assert set(caught.value.errors) == {"discount"}
-    assert _counts(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)
 
 
 def test_the_printed_invoice_shows_the_discount_per_rate(app, world, staff_client):
@@ -139,4 +128,4 @@ def test_no_vat_with_a_rate_id_is_refused(app, world):
             api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", lines=[
                 {"description": "x", "unit_price": "1.00", "tax_rate": "none", "tax_rate_id": str(rate)}])
     assert set(caught.value.errors) == {"lines-0-tax_rate"}
-    assert _counts(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)

@@ -10,14 +10,15 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from invoicing_plugin import api
 from invoicing_plugin.extension import get_state
-from invoicing_plugin.persistence.models import Invoice, InvoiceLine, SellerProfile
+from invoicing_plugin.persistence.models import Invoice, SellerProfile
 from invoicing_plugin.services import lines as line_service
 from invoicing_plugin.services import parties, tax_rates
 from invoicing_plugin.services.errors import ValidationFailed
+from tests.integration._invoice_helpers import input_value, invoice_and_line_counts
 
 NEW = "/invoicing/invoices/new"
 NEW_TEMPLATE = "/invoicing/templates/new"
@@ -29,14 +30,6 @@ def _base(world, **extra):
             "amount": "", **extra}
 
 
-def value(html: str, name: str) -> str | None:
-    match = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*>', html)
-    if match is None:
-        return None
-    found = re.search(r'value="([^"]*)"', match.group(0))
-    return found.group(1) if found else ""
-
-
 def selected(html: str, name: str) -> str | None:
     select_html = re.search(rf'<select[^>]*name="{re.escape(name)}"[^>]*>(.*?)</select>', html, re.S)
     option = re.search(r'<option selected value="([^"]*)"', select_html.group(1)) if select_html else None
@@ -45,15 +38,6 @@ def selected(html: str, name: str) -> str | None:
 
 def totals(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-total="(\w+)">([^<]+)<', html))
-
-
-def _counts(app):
-    with app.app_context():
-        session = get_state(app).session
-        counts = (session.scalar(select(func.count()).select_from(Invoice)),
-                  session.scalar(select(func.count()).select_from(InvoiceLine)))
-        session.rollback()
-        return counts
 
 
 def _rate(app, world, rate="20"):
@@ -163,7 +147,7 @@ def test_a_total_stripe_cannot_charge_is_explained_on_the_form(app, world, staff
         "lines-0-tax_rate_id": str(rate)}))
     assert response.status_code == 422
     assert "The total with VAT" in response.text and words in response.text
-    assert _counts(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)
 
 
 def _service_error_keys(source: str) -> set[str]:
@@ -231,7 +215,7 @@ def test_more_than_100_lines_are_refused_not_cut(app, world, staff_client, count
     response = staff_client.post(NEW, data=_base(world, **lines))
     assert response.status_code == 422
     assert "An invoice has at most 100 lines." in response.text
-    assert _counts(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)
 
 
 def test_add_line_at_100_lines_says_why_nothing_was_added(app, world, staff_client):
@@ -239,8 +223,8 @@ def test_add_line_at_100_lines_says_why_nothing_was_added(app, world, staff_clie
              for field, text in (("description", f"Item {i}"), ("unit_price", "1.00"))}
     response = staff_client.post(NEW, data=_base(world, add_line="1", **lines))
     assert response.status_code == 200
-    assert value(response.text, "lines-99-description") == "Item 99"
-    assert value(response.text, "lines-100-description") is None
+    assert input_value(response.text, "lines-99-description") == "Item 99"
+    assert input_value(response.text, "lines-100-description") is None
     assert "at most 100 lines; no line was added" in response.text
 
 
@@ -257,7 +241,7 @@ def test_update_totals_with_a_bad_line_shows_its_error(app, world, staff_client,
     assert response.status_code == 200
     assert 'id="lines-1-quantity-error">Line 2:' in response.text
     assert "The totals show once every line above reads correctly." in response.text
-    assert _counts(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)
 
 
 def test_update_totals_with_a_bad_discount_shows_its_error(app, world, staff_client):
@@ -281,12 +265,12 @@ def test_ambiguous_commas_in_a_line_are_refused_on_the_form(app, world, staff_cl
     response = staff_client.post(NEW, data=_base(world, **line))
     assert response.status_code == 422
     assert f'id="lines-0-{field}-error">Line 1: ' in response.text and words in response.text
-    assert _counts(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)
 
 
 def test_add_line_turns_an_amount_with_thousands_separators_into_a_plain_price(app, world, staff_client):
     response = staff_client.post(NEW, data=_base(world, amount="2,000", add_line="1"))
-    assert value(response.text, "lines-0-unit_price") == "2000"
+    assert input_value(response.text, "lines-0-unit_price") == "2000"
 
 
 # --- F7: a typed VAT % and a chosen rate together ----------------------------------------------------------
@@ -298,7 +282,7 @@ def test_a_chosen_rate_and_a_typed_percent_together_are_refused(app, world, staf
         "lines-0-description": "Work", "lines-0-unit_price": "100", "lines-0-tax_rate_id": str(rate),
         "lines-0-tax_rate": "5"}))
     assert response.status_code == 422 and "not both" in response.text
-    assert _counts(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)
 
 
 # --- F9: a rate edited after the line was priced ------------------------------------------------------------
@@ -314,7 +298,7 @@ def test_editing_a_rate_does_not_change_a_draft_through_its_edit_page(app, world
     assert _stored(app, draft.id) == (10500, False)
 
     html, response = _edit_and_save(staff_client, draft.id)
-    assert totals(html)["total"] == "£105.00" and value(html, "lines-0-tax_rate") == "5"
+    assert totals(html)["total"] == "£105.00" and input_value(html, "lines-0-tax_rate") == "5"
     assert response.status_code == 302
     assert _stored(app, draft.id) == (10500, False)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from invoicing_plugin.extension import get_state
-from invoicing_plugin.persistence.models import Invoice, InvoiceLine
+from invoicing_plugin.persistence.models import Invoice
 from invoicing_plugin.services import tax_rates
+from tests.integration._invoice_helpers import input_value, invoice_and_line_counts
 
 NEW = "/invoicing/invoices/new"
 
@@ -19,33 +20,15 @@ def _base(world, **extra):
     return {"client_id": world.client_a, "currency": "GBP", "description": "Q3 work", "send_method": "email", **extra}
 
 
-def value(html: str, name: str) -> str | None:
-    """The value of the text input ``name`` on the page (``None``: no such input)."""
-    match = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*>', html)
-    if match is None:
-        return None
-    found = re.search(r'value="([^"]*)"', match.group(0))
-    return found.group(1) if found else ""
-
-
-def _count(app):
-    with app.app_context():
-        session = get_state(app).session
-        counts = (session.scalar(select(func.count()).select_from(Invoice)),
-                  session.scalar(select(func.count()).select_from(InvoiceLine)))
-        session.rollback()
-        return counts
-
-
 def test_add_line_turns_the_amount_into_lines_and_saves_nothing(app, world, staff_client):
     page = staff_client.post(NEW, data=_base(world, amount="100.00", add_line="1"))
     assert page.status_code == 200
     html = page.text
-    assert value(html, "lines-0-unit_price") == "100.00" and value(html, "lines-0-description") == "Q3 work"
-    assert value(html, "lines-1-description") == "" and value(html, "lines-1-quantity") == "1"
-    assert value(html, "lines-2-description") is None
-    assert value(html, "amount") == ""
-    assert _count(app) == (0, 0)
+    assert input_value(html, "lines-0-unit_price") == "100.00" and input_value(html, "lines-0-description") == "Q3 work"
+    assert input_value(html, "lines-1-description") == "" and input_value(html, "lines-1-quantity") == "1"
+    assert input_value(html, "lines-2-description") is None
+    assert input_value(html, "amount") == ""
+    assert invoice_and_line_counts(app) == (0, 0)
 
 
 def test_lines_with_totals_saved_from_the_form(app, world, staff_client):
@@ -62,7 +45,7 @@ def test_lines_with_totals_saved_from_the_form(app, world, staff_client):
     # S 20 %: 300.00, VAT 60.00; S 5 %: 38.97, VAT 1.9485 -> 1.95. Net 338.97, VAT 61.95, total 400.92.
     totals = dict(re.findall(r'data-total="(\w+)">([^<]+)<', removed.text))
     assert totals == {"net": "£338.97", "tax": "£61.95", "total": "£400.92"}
-    assert _count(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)
 
     del lines["lines-2-description"], lines["lines-2-unit_price"]
     saved = staff_client.post(NEW, data=_base(world, amount="", **lines))
@@ -77,9 +60,9 @@ def test_lines_with_totals_saved_from_the_form(app, world, staff_client):
         session.rollback()
 
     edit = staff_client.get(f"/invoicing/invoices/{invoice_id}/edit").text
-    assert value(edit, "lines-1-tax_rate") == "5" and value(edit, "lines-0-unit_price") == "150.00"
+    assert input_value(edit, "lines-1-tax_rate") == "5" and input_value(edit, "lines-0-unit_price") == "150.00"
     assert re.search(rf'<option selected value="{standard}">', edit)
-    assert value(edit, "lines-2-description") is None
+    assert input_value(edit, "lines-2-description") is None
     assert dict(re.findall(r'data-total="(\w+)">([^<]+)<', edit))["total"] == "£400.92"
 
 
@@ -89,7 +72,7 @@ def test_a_bad_line_shows_its_error_next_to_the_field_and_saves_nothing(app, wor
         "lines-1-description": "Bad", "lines-1-quantity": "abc", "lines-1-unit_price": "10.00"}))
     assert response.status_code == 422
     assert 'id="lines-1-quantity-error">Line 2: Enter the quantity as a number' in response.text
-    assert _count(app) == (0, 0)
+    assert invoice_and_line_counts(app) == (0, 0)
 
 
 def test_the_amount_only_form_still_saves_one_line_and_edits_as_an_amount(app, world, staff_client):
@@ -101,6 +84,6 @@ def test_the_amount_only_form_still_saves_one_line_and_edits_as_an_amount(app, w
         invoice_id = invoice.id
         session.rollback()
     edit = staff_client.get(f"/invoicing/invoices/{invoice_id}/edit").text
-    assert value(edit, "amount") == "1250.50" and value(edit, "lines-0-description") is None
+    assert input_value(edit, "amount") == "1250.50" and input_value(edit, "lines-0-description") is None
     missing = staff_client.post(NEW, data=_base(world, amount=""))
     assert missing.status_code == 422 and "Enter an amount." in missing.text

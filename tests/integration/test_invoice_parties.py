@@ -23,7 +23,7 @@ from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence.models import Invoice, InvoiceEvent
 from invoicing_plugin.services.parties import BuyerInput
 from invoicing_plugin.services.seller import SellerInput, save_seller_profile
-from tests.integration._invoice_helpers import ACTOR, draft, load
+from tests.integration._invoice_helpers import ACTOR, draft, freeze_clock, load
 from tests.integration.conftest import login
 from tests.integration.test_documents import pdf_text
 from tests.support.pdf import squeeze
@@ -40,17 +40,7 @@ SELLER = dict(legal_name="Acme Security Ltd", address_line1="1 Threadneedle Stre
 
 @pytest.fixture
 def clock(monkeypatch):
-    from invoicing_plugin.services import uow
-
-    class Clock:
-        now = WINTER
-
-        def __call__(self):
-            return self.now
-
-    frozen = Clock()
-    monkeypatch.setattr(uow, "system_clock", frozen)
-    return frozen
+    return freeze_clock(monkeypatch, WINTER)
 
 
 def set_client(app, client_id, **details):

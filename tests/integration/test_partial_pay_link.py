@@ -29,27 +29,11 @@ from invoicing_plugin.persistence import totals
 from invoicing_plugin.persistence.models import CheckoutSessionRecord, Invoice
 from invoicing_plugin.persistence.repository import NotFound
 from invoicing_plugin.services.errors import ValidationFailed
+from tests.integration._invoice_helpers import load, partial_invoice
 from tests.integration.conftest import login
 from tests.integration.webhook_helpers import event_for, invoice_state, post_event
 
 ACTOR = "user:1 Ada"
-
-
-def _partial_invoice(app, world, *, allow_partial=True, minimum="100.00", amount="1,000.00"):
-    with app.test_request_context():
-        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, amount=amount, currency="GBP",
-                                 description="Penetration test", send_method="stripe_link",
-                                 allow_partial=allow_partial, partial_minimum=minimum if allow_partial else None)
-        return api.send(world.acme, ACTOR, draft.id, method="stripe_link")
-
-
-def _row(app, invoice_id) -> Invoice:
-    with app.app_context():
-        session = get_state().session
-        row = session.get(Invoice, invoice_id)
-        session.expunge(row)
-        session.rollback()
-    return row
 
 
 def _sessions(app, invoice_id) -> list[tuple[str, int]]:
@@ -74,9 +58,9 @@ def _pay(app, client, stripe_emulator, session_id):
 
 
 def test_two_parts_paid_through_the_pay_link_end_in_paid(app, world, connected_workspace, stripe_emulator):
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     assert (invoice.allow_partial, invoice.partial_minimum_minor) == (True, 10_000)
-    first_session = _row(app, invoice.id).checkout_session_id  # made at send, for the whole total
+    first_session = load(app, invoice.id).checkout_session_id  # made at send, for the whole total
     client = app.test_client()
     link = f"/invoicing/pay/{invoice.public_token}"
 
@@ -87,7 +71,7 @@ def test_two_parts_paid_through_the_pay_link_end_in_paid(app, world, connected_w
 
     response = client.get(link, query_string={"amount": "400.00"})
     assert response.status_code == 303
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert response.headers["Location"] == row.checkout_url
     session = stripe_emulator.control.get_object(row.checkout_session_id)
     assert session["amount_total"] == 40_000
@@ -110,7 +94,7 @@ def test_two_parts_paid_through_the_pay_link_end_in_paid(app, world, connected_w
     assert page.status_code == 200 and re.search(r'name="amount"[^>]*value="600.00"', page.text)
     response = client.get(link, query_string={"amount": "600"})
     assert response.status_code == 303
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert stripe_emulator.control.get_object(row.checkout_session_id)["amount_total"] == 60_000
     intent = _pay(app, client, stripe_emulator, row.checkout_session_id)
     assert intent["application_fee_amount"] == 2_100
@@ -123,21 +107,21 @@ def test_two_parts_paid_through_the_pay_link_end_in_paid(app, world, connected_w
 
 def test_another_amount_expires_the_open_session_and_makes_a_new_one(app, world, connected_workspace,
                                                                       stripe_emulator):
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     client = app.test_client()
     link = f"/invoicing/pay/{invoice.public_token}"
     client.get(link, query_string={"amount": "400"})
-    four_hundred = _row(app, invoice.id).checkout_session_id
+    four_hundred = load(app, invoice.id).checkout_session_id
     response = client.get(link, query_string={"amount": "250.50"})
     assert response.status_code == 303
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert row.checkout_session_id != four_hundred
     assert stripe_emulator.control.get_object(four_hundred)["status"] == "expired"
     assert stripe_emulator.control.get_object(row.checkout_session_id)["amount_total"] == 25_050
     assert _sessions(app, invoice.id)[-2:] == [(four_hundred, 40_000), (row.checkout_session_id, 25_050)]
     # The whole balance is a choice too.
     client.get(link, query_string={"amount": "1000"})
-    assert stripe_emulator.control.get_object(_row(app, invoice.id).checkout_session_id)["amount_total"] == 100_000
+    assert stripe_emulator.control.get_object(load(app, invoice.id).checkout_session_id)["amount_total"] == 100_000
 
 
 @pytest.mark.parametrize(("typed", "message"), [
@@ -162,21 +146,21 @@ def test_another_amount_expires_the_open_session_and_makes_a_new_one(app, world,
 ], ids=repr)
 def test_a_hostile_amount_is_refused_on_the_page_and_stripe_is_not_asked(
         app, world, connected_workspace, stripe_emulator, typed, message):
-    invoice = _partial_invoice(app, world)
-    before_row, before_calls = _row(app, invoice.id), _stripe_calls(stripe_emulator)
+    invoice = partial_invoice(app, world, ACTOR)
+    before_row, before_calls = load(app, invoice.id), _stripe_calls(stripe_emulator)
     client = app.test_client()
     response = client.get(f"/invoicing/pay/{invoice.public_token}", query_string={"amount": typed})
     assert response.status_code == 400, response.text
     assert 'role="alert"' in response.text and message in response.text.replace("&#163;", "£")
     assert "<script>alert" not in response.text  # shown escaped
     assert _stripe_calls(stripe_emulator) == before_calls
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert (row.checkout_session_id, row.checkout_attempt, row.version) == (
         before_row.checkout_session_id, before_row.checkout_attempt, before_row.version)
 
 
 def test_a_nul_or_repeated_amount_parameter_is_refused(app, world, connected_workspace, stripe_emulator):
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     before = _stripe_calls(stripe_emulator)
     client = app.test_client()
     response = client.get(f"/invoicing/pay/{invoice.public_token}?amount=400%0000")
@@ -188,7 +172,7 @@ def test_a_nul_or_repeated_amount_parameter_is_refused(app, world, connected_wor
 
 
 def test_a_balance_below_the_minimum_is_the_only_choice(app, world, connected_workspace, stripe_emulator):
-    invoice = _partial_invoice(app, world, minimum="100.00")
+    invoice = partial_invoice(app, world, ACTOR, minimum="100.00")
     with app.test_request_context():
         api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="950")
     client = app.test_client()
@@ -197,23 +181,23 @@ def test_a_balance_below_the_minimum_is_the_only_choice(app, world, connected_wo
     assert page.status_code == 200 and "The whole £50.00" in page.text
     assert client.get(link, query_string={"amount": "40"}).status_code == 400
     assert client.get(link, query_string={"amount": "50"}).status_code == 303
-    assert stripe_emulator.control.get_object(_row(app, invoice.id).checkout_session_id)["amount_total"] == 5_000
+    assert stripe_emulator.control.get_object(load(app, invoice.id).checkout_session_id)["amount_total"] == 5_000
 
 
 def test_without_the_setting_the_link_asks_for_the_whole_balance(app, world, connected_workspace,
                                                                  stripe_emulator):
-    invoice = _partial_invoice(app, world, allow_partial=False)
+    invoice = partial_invoice(app, world, ACTOR, allow_partial=False)
     assert (invoice.allow_partial, invoice.partial_minimum_minor) == (False, None)
     client = app.test_client()
     link = f"/invoicing/pay/{invoice.public_token}"
     response = client.get(link)
     assert response.status_code == 303  # straight to Checkout, as before: no form
-    session_id = _row(app, invoice.id).checkout_session_id
+    session_id = load(app, invoice.id).checkout_session_id
     # A tampered amount changes nothing: the same session for the whole balance.
     for typed in ("400", "abc", "1000000"):
         response = client.get(link, query_string={"amount": typed})
         assert response.status_code == 303
-        assert _row(app, invoice.id).checkout_session_id == session_id
+        assert load(app, invoice.id).checkout_session_id == session_id
     assert stripe_emulator.control.get_object(session_id)["amount_total"] == 100_000
 
 
@@ -265,7 +249,7 @@ def test_the_staff_form_sets_and_shows_the_setting(app, world, staff_client):
         "client_id": world.client_a, "amount": "1000.00", "currency": "GBP", "description": "Audit",
         "send_method": "email", "partial_minimum": "250"}, follow_redirects=True)
     assert response.status_code == 200 and 'data-field="partial"' not in response.text
-    assert (_row(app, invoice_id).allow_partial, _row(app, invoice_id).partial_minimum_minor) == (False, None)
+    assert (load(app, invoice_id).allow_partial, load(app, invoice_id).partial_minimum_minor) == (False, None)
     # A bad minimum: the form again with the message next to the field.
     response = staff_client.post(f"/invoicing/invoices/{invoice_id}/edit", data={
         "client_id": world.client_a, "amount": "1000.00", "currency": "GBP", "description": "Audit",
@@ -288,16 +272,16 @@ def test_another_workspace_cannot_see_or_change_the_setting(app, world):
     assert outsider.post(f"/invoicing/invoices/{draft.id}/edit", data={
         "client_id": world.northwind_client, "amount": "1000.00", "currency": "GBP", "description": "Audit",
         "send_method": "email"}).status_code == 404
-    row = _row(app, draft.id)
+    row = load(app, draft.id)
     assert (row.allow_partial, row.partial_minimum_minor, row.workspace_id) == (True, 10_000, world.acme)
 
 
 def test_the_return_from_checkout_after_a_part_says_what_is_still_due(app, world, connected_workspace,
                                                                       stripe_emulator):
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     client = app.test_client()
     client.get(f"/invoicing/pay/{invoice.public_token}", query_string={"amount": "300"})
-    stripe_emulator.control.pay_session(_row(app, invoice.id).checkout_session_id)  # no webhook yet
+    stripe_emulator.control.pay_session(load(app, invoice.id).checkout_session_id)  # no webhook yet
     page = client.get(f"/invoicing/pay/{invoice.public_token}/success")
     assert page.status_code == 200 and 'data-page="part_paid"' in page.text
     assert "£700.00 is still due" in page.text

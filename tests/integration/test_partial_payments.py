@@ -21,8 +21,9 @@ from invoicing_plugin import api, signals
 from invoicing_plugin.domain.errors import InvalidTransition
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence import totals
-from invoicing_plugin.persistence.models import CheckoutSessionRecord, Invoice, Payment
+from invoicing_plugin.persistence.models import CheckoutSessionRecord, Payment
 from invoicing_plugin.services.errors import ValidationFailed
+from tests.integration._invoice_helpers import load
 from tests.integration.webhook_helpers import (
     event_for,
     invoice_state,
@@ -49,15 +50,6 @@ def _payments(app, invoice_id):
                                .where(Payment.invoice_id == invoice_id).order_by(Payment.id)).all()
         session.rollback()
     return [tuple(row) for row in rows]
-
-
-def _row(app, invoice_id) -> Invoice:
-    with app.app_context():
-        session = get_state().session
-        row = session.get(Invoice, invoice_id)
-        session.expunge(row)
-        session.rollback()
-    return row
 
 
 def test_an_invoice_paid_by_hand_in_two_parts(app, world):
@@ -106,7 +98,7 @@ def test_a_bad_amount_is_refused_and_nothing_changes(app, world, amount, message
     with app.test_request_context(), pytest.raises(ValidationFailed) as refused:
         api.mark_paid(world.acme, ACTOR, invoice.id, method="cash", amount=amount)
     assert message.lower() in refused.value.errors["amount"].lower()
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert (row.status, row.amount_paid_minor, row.paid_at) == ("sent", None, None)
     assert _payments(app, invoice.id) == []
 
@@ -130,7 +122,7 @@ def test_a_partly_paid_invoice_cannot_be_voided_nor_paid_again_once_paid(app, wo
         api.mark_paid(world.acme, ACTOR, invoice.id, method="cash")
         with pytest.raises(InvalidTransition, match="already paid"):
             api.mark_paid(world.acme, ACTOR, invoice.id, method="cash", amount="1")
-    assert _row(app, invoice.id).status == "paid"
+    assert load(app, invoice.id).status == "paid"
 
 
 def test_another_workspaces_invoice_is_not_found(app, world):
@@ -163,13 +155,13 @@ def test_the_staff_page_prefills_the_balance_and_lists_the_payments(app, world, 
     response = staff_client.post(f"/invoicing/invoices/{invoice.id}/mark-paid", data={
         "amount": "800", "method": "cash", "paid_on": today}, follow_redirects=True)
     assert response.status_code == 422 and "more than the £749.50 due" in response.text
-    assert _row(app, invoice.id).amount_paid_minor == 25_050
+    assert load(app, invoice.id).amount_paid_minor == 25_050
 
     response = staff_client.post(f"/invoicing/invoices/{invoice.id}/mark-paid", data={
         "amount": "800", "method": "cash", "paid_on": today, "allow_overpayment": "y"},
         follow_redirects=True)
     assert "overpaid by £50.50" in response.text
-    assert _row(app, invoice.id).status == "paid"
+    assert load(app, invoice.id).status == "paid"
 
     document = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
     assert re.search(r'data-field="amount-due"><th scope="row"[^>]*>Amount due</th><td class="num">£0.00', document)
@@ -195,7 +187,7 @@ def _stripe_invoice(app, world):
 
 def test_the_pay_link_asks_stripe_for_the_balance_and_its_fee_share(app, world, connected_workspace, stripe_emulator):
     invoice = _stripe_invoice(app, world)
-    first_session = _row(app, invoice.id).checkout_session_id
+    first_session = load(app, invoice.id).checkout_session_id
     assert stripe_emulator.control.get_object(first_session)["amount_total"] == 100_000
     with app.test_request_context():
         api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="400")
@@ -205,7 +197,7 @@ def test_the_pay_link_asks_stripe_for_the_balance_and_its_fee_share(app, world, 
     client = app.test_client()
     response = client.get(f"/invoicing/pay/{invoice.public_token}")
     assert response.status_code == 303
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     session = stripe_emulator.control.get_object(row.checkout_session_id)
     assert session["amount_total"] == 60_000
     # Pro plan 3.5 %: the locked fee is 35.00 on 1,000.00; the balance of 600.00 carries 21.00.
@@ -298,22 +290,21 @@ def test_refunding_the_stripe_part_in_full_does_not_refund_the_invoice(app, worl
         api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="400")
     client = app.test_client()
     assert client.get(f"/invoicing/pay/{invoice.public_token}").status_code == 303
-    session_id = _row(app, invoice.id).checkout_session_id
+    session_id = load(app, invoice.id).checkout_session_id
     stripe_emulator.control.pay_session(session_id)
     assert post_event(client, event_for(stripe_emulator, "checkout.session.completed", session_id)).status_code == 200
-    intent = _row(app, invoice.id).payment_intent_id
+    intent = load(app, invoice.id).payment_intent_id
     with app.app_context():
         get_state().platform_gateway().create_refund(payment_intent=intent, amount=None, idempotency_key="rf-all")
     assert post_event(client, event_for(stripe_emulator, "charge.refunded",
                                         intent_charge(stripe_emulator, intent))).status_code == 200
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert (row.status, row.amount_paid_minor, row.amount_refunded_minor) == ("paid", 100_000, 60_000)
     with app.test_request_context():
         snapshot = api.get_invoice(world.acme, invoice.id)
     assert (snapshot.paid_minor, snapshot.due_minor) == (40_000, 60_000)
     with app.app_context():
         assert totals.drift(get_state().session) == []
-
 
 
 def test_the_client_portal_asks_for_the_balance_of_a_partly_paid_invoice(app, world):

@@ -18,28 +18,12 @@ from sqlalchemy import select
 from invoicing_plugin import api
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence import totals
-from invoicing_plugin.persistence.models import Invoice, Payment
+from invoicing_plugin.persistence.models import Payment
+from tests.integration._invoice_helpers import load, partial_invoice
 from tests.integration.test_partial_payments import api_today
 from tests.integration.webhook_helpers import event_for, post_event
 
 ACTOR = "user:1 Ada"
-
-
-def _partial_invoice(app, world):
-    with app.test_request_context():
-        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, amount="1,000.00", currency="GBP",
-                                 description="Penetration test", send_method="stripe_link",
-                                 allow_partial=True, partial_minimum="100.00")
-        return api.send(world.acme, ACTOR, draft.id, method="stripe_link")
-
-
-def _row(app, invoice_id) -> Invoice:
-    with app.app_context():
-        session = get_state().session
-        row = session.get(Invoice, invoice_id)
-        session.expunge(row)
-        session.rollback()
-    return row
 
 
 def _payments(app, invoice_id):
@@ -55,7 +39,7 @@ def _pay_part(app, stripe_emulator, invoice, amount):
     client = app.test_client()
     response = client.get(f"/invoicing/pay/{invoice.public_token}", query_string={"amount": amount})
     assert response.status_code == 303, response.text
-    session_id = _row(app, invoice.id).checkout_session_id
+    session_id = load(app, invoice.id).checkout_session_id
     stripe_emulator.control.pay_session(session_id)
     assert post_event(client, event_for(stripe_emulator, "checkout.session.completed", session_id)).status_code == 200
     return session_id
@@ -68,9 +52,9 @@ def _no_drift(app):
 
 
 def test_mark_paid_the_rest_by_hand_after_a_stripe_part(app, world, connected_workspace, stripe_emulator):
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     spent = _pay_part(app, stripe_emulator, invoice, "400.00")
-    assert _row(app, invoice.id).status == "partially_paid"
+    assert load(app, invoice.id).status == "partially_paid"
     assert stripe_emulator.control.get_object(spent)["status"] == "complete"
     with app.test_request_context():
         snapshot = api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="600")
@@ -81,26 +65,26 @@ def test_mark_paid_the_rest_by_hand_after_a_stripe_part(app, world, connected_wo
 
 def test_mark_paid_a_second_part_by_hand_then_the_link_makes_a_new_session(app, world, connected_workspace,
                                                                            stripe_emulator, staff_client):
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     spent = _pay_part(app, stripe_emulator, invoice, "400.00")
     response = staff_client.post(f"/invoicing/invoices/{invoice.id}/mark-paid", data={
         "amount": "100.00", "method": "bank_transfer", "paid_on": api_today(app, world)}, follow_redirects=True)
     assert response.status_code == 200
     assert "Stripe says" not in response.text
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert (row.status, row.amount_paid_minor, row.checkout_session_id) == ("partially_paid", 50_000, None)
     # the pay link still works for the rest: a fresh session, not the spent one
     response = app.test_client().get(f"/invoicing/pay/{invoice.public_token}", query_string={"amount": "500.00"})
     assert response.status_code == 303
-    assert _row(app, invoice.id).checkout_session_id not in (None, spent)
+    assert load(app, invoice.id).checkout_session_id not in (None, spent)
 
 
 def test_credit_note_for_the_rest_after_a_stripe_part(app, world, connected_workspace, stripe_emulator):
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     _pay_part(app, stripe_emulator, invoice, "400.00")
     with app.test_request_context():
         api.create_credit_note(world.acme, ACTOR, invoice.id, amount="600.00", reason="Scope reduced")
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert (row.status, row.amount_credited_minor) == ("paid", 60_000)
     _no_drift(app)
 
@@ -109,14 +93,14 @@ def test_an_unrecorded_complete_session_is_still_paid_meanwhile(app, world, conn
     """The rule's other side: paid at Stripe, webhook not here yet -> PaidMeanwhile, payment applied once."""
     from invoicing_plugin.services.errors import PaidMeanwhile
 
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     _pay_part(app, stripe_emulator, invoice, "400.00")
     client = app.test_client()
     assert client.get(f"/invoicing/pay/{invoice.public_token}", query_string={"amount": "600.00"}).status_code == 303
-    stripe_emulator.control.pay_session(_row(app, invoice.id).checkout_session_id)  # no webhook yet
+    stripe_emulator.control.pay_session(load(app, invoice.id).checkout_session_id)  # no webhook yet
     with app.test_request_context(), pytest.raises(PaidMeanwhile):
         api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="600")
-    assert _row(app, invoice.id).status == "paid"
+    assert load(app, invoice.id).status == "paid"
     assert _payments(app, invoice.id) == [(40_000, "stripe"), (60_000, "stripe")]
 
 
@@ -146,14 +130,14 @@ def _charge_refunded(app, stripe_emulator, intent):
 @pytest.mark.parametrize("first", ["bank", "stripe"])
 def test_refund_left_is_the_latest_stripe_charge_not_all_paid(app, world, connected_workspace, stripe_emulator,
                                                               staff_client, first):
-    invoice = _partial_invoice(app, world)
+    invoice = partial_invoice(app, world, ACTOR)
     if first == "bank":
         with app.test_request_context():
             api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="400")
     else:
         _pay_part(app, stripe_emulator, invoice, "400.00")
     _pay_part(app, stripe_emulator, invoice, "600.00")
-    row = _row(app, invoice.id)
+    row = load(app, invoice.id)
     assert (row.status, row.amount_paid_minor) == ("paid", 100_000)
     assert "£600.00 can still be refunded" in staff_client.get(f"/invoicing/invoices/{invoice.id}").text
 
@@ -163,7 +147,7 @@ def test_refund_left_is_the_latest_stripe_charge_not_all_paid(app, world, connec
 
     assert _refund(staff_client, invoice.id, "100", "c").status_code == 200
     _charge_refunded(app, stripe_emulator, row.payment_intent_id)
-    assert _row(app, invoice.id).amount_refunded_minor == 10_000
+    assert load(app, invoice.id).amount_refunded_minor == 10_000
     assert "£500.00 can still be refunded" in staff_client.get(f"/invoicing/invoices/{invoice.id}").text
 
     everything = _refund(staff_client, invoice.id, "", "d")  # empty: all that is left on that charge
@@ -171,7 +155,7 @@ def test_refund_left_is_the_latest_stripe_charge_not_all_paid(app, world, connec
     requests = _refund_requests(stripe_emulator)
     assert len(requests) == 2
     _charge_refunded(app, stripe_emulator, row.payment_intent_id)
-    assert _row(app, invoice.id).amount_refunded_minor == 60_000
+    assert load(app, invoice.id).amount_refunded_minor == 60_000
     _no_drift(app)
 
 
@@ -196,7 +180,7 @@ def test_a_balance_below_stripes_minimum_is_not_offered_online(app, world, conne
                                  allow_partial=allow_partial, partial_minimum="100.00" if allow_partial else None)
         invoice = api.send(world.acme, ACTOR, draft.id, method="stripe_link")
         api.mark_paid(world.acme, ACTOR, invoice.id, method="bank_transfer", amount="999.90")
-    assert _row(app, invoice.id).status == "partially_paid"
+    assert load(app, invoice.id).status == "partially_paid"
     creates = len(_session_creates(stripe_emulator))
     client = app.test_client()
     for query in ({}, {"amount": "0.10"}):

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from invoicing_plugin.domain.calendar import format_instant, zone_abbreviation
 from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence.models import InvoiceEvent, OutboxEmail, WebhookEvent
-from tests.integration._invoice_helpers import ACTOR
+from tests.integration._invoice_helpers import ACTOR, freeze_clock
 from tests.integration.conftest import login
 
 #: 18:54:07 PST on 29 November 2026 in Los Angeles; already the 30th in UTC.
@@ -33,17 +33,7 @@ BARE_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?(?! ?(?:[A-Z]{2,5}|U
 
 @pytest.fixture
 def clock(monkeypatch):
-    from invoicing_plugin.services import uow
-
-    class Clock:
-        now = WINTER
-
-        def __call__(self):
-            return self.now
-
-    frozen = Clock()
-    monkeypatch.setattr(uow, "system_clock", frozen)
-    return frozen
+    return freeze_clock(monkeypatch, WINTER)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from invoicing_plugin.extension import get_state
 from invoicing_plugin.persistence.models import Invoice, InvoiceTemplate
 from invoicing_plugin.services import tax_rates
 from invoicing_plugin.services import templates as template_service
+from tests.integration._invoice_helpers import input_value as value
 from tests.integration.conftest import login
-from tests.integration.test_invoice_form_lines import value
 
 NEW_TEMPLATE = "/invoicing/templates/new"
 NEW = "/invoicing/invoices/new"
