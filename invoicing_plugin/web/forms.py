@@ -251,6 +251,29 @@ class PricesForm(InvoicingForm):
         [("net", "without VAT (net)"), ("gross", "with VAT included (gross)")]), default="net")
 
 
+class ReminderForm(InvoicingForm):
+    """The workspace's reminder schedule: on/off and the days relative to the due date.
+
+    The steps are checked here (whole days, in range, no duplicates, not too many:
+    :func:`~invoicing_plugin.domain.reminders.parse_offsets`) and again by the service.
+    """
+
+    enabled = BooleanField("Email payment reminders to clients")
+    offsets = StringField("Days relative to the due date", filters=[_strip])
+
+    def validate_offsets(self, field) -> None:
+        from wtforms.validators import ValidationError
+
+        from ..domain.reminders import ScheduleError, parse_offsets
+
+        try:
+            steps = parse_offsets(field.data or "")
+        except ScheduleError as exc:
+            raise ValidationError(exc.message) from None
+        if self.enabled.data and not steps:
+            raise ValidationError("Give at least one day to send reminders on (e.g. -3, 0, 7, 14).")
+
+
 def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:
     """Put service errors next to their fields; returns the ones with no field on the form."""
     unplaced = []
