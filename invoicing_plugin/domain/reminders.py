@@ -31,7 +31,7 @@ MAX_OFFSET = 365
 #: At most this many steps.
 MAX_STEPS = 10
 
-_ITEM = re.compile(r"[+-]?\d{1,6}")
+_ITEM = re.compile(r"[+-]?[0-9]{1,6}")
 
 
 class ScheduleError(ValueError):

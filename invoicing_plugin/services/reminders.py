@@ -182,10 +182,12 @@ def _send_one(uow: UnitOfWork, workspace: HostWorkspace, schedule: Schedule, inv
         if step is None:
             uow.rollback()
             return
+        # The claim: flushed first, in this transaction (no savepoint: on SQLite, releasing a
+        # savepoint opened outside a transaction would commit the claim on its own).
+        uow.session.add(InvoiceReminder(invoice_id=invoice.id, workspace_id=str(workspace.id), step=step,
+                                        due_on=invoice.due_date + timedelta(days=step), created_at=uow.clock()))
         try:
-            with uow.session.begin_nested():
-                uow.session.add(InvoiceReminder(invoice_id=invoice.id, workspace_id=str(workspace.id), step=step,
-                                                due_on=invoice.due_date + timedelta(days=step), created_at=uow.clock()))
+            uow.session.flush()
         except IntegrityError:  # another run claimed this step first
             uow.rollback()
             return
