@@ -17,7 +17,9 @@ from .hooks import init_hook, uninstall_hook
 from .persistence.models import WebhookEvent, utcnow
 from .services.connections import unreadable_connections
 from .services.invoices import flag_overdue, overdue_invoices, workspace_today
+from .services.errors import InvoicingError
 from .services.outbox import deliver_due
+from .services.reminders import send_due_reminders
 from .state import get_state
 from .webhooks.reconcile import reconcile
 from .webhooks.refusals import arrivals, refusals, window
@@ -249,9 +251,6 @@ def send_reminders_command(workspace_id: str | None, no_deliver: bool) -> None:
     the transaction that queues its email. Needs INVOICING_EXTERNAL_URL (the pay link is
     absolute). Exits with status 1 when a workspace was left out or an email not delivered.
     """
-    from .services.errors import InvoicingError
-    from .services.reminders import send_due_reminders
-
     try:
         report = send_due_reminders(workspace_id, deliver=not no_deliver)
     except InvoicingError as exc:

@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from .errors import DomainError
+
 __all__ = ["MAX_OFFSET", "MAX_STEPS", "MIN_OFFSET", "ScheduleError", "canonical", "days_text", "parse_offsets",
            "step_due"]
 
@@ -34,12 +36,12 @@ MAX_STEPS = 10
 _ITEM = re.compile(r"[+-]?[0-9]{1,6}")
 
 
-class ScheduleError(ValueError):
-    """A schedule that is not a list of whole days in range, without duplicates; ``message`` says why."""
+class ScheduleError(DomainError):
+    """A schedule that is not a list of whole days in range, without duplicates; ``message`` says
+    why and ``field`` is ``"offsets"`` (the settings form's field)."""
 
     def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
+        super().__init__(message, field="offsets")
 
 
 def parse_offsets(text: str) -> tuple[int, ...]:

@@ -11,9 +11,10 @@ from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from ..domain.country import COUNTRIES
+from ..domain.reminders import ScheduleError, parse_offsets
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
 from ..services.parties import BuyerInput
 from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
@@ -262,10 +263,6 @@ class ReminderForm(InvoicingForm):
     offsets = StringField("Days relative to the due date", filters=[_strip])
 
     def validate_offsets(self, field) -> None:
-        from wtforms.validators import ValidationError
-
-        from ..domain.reminders import ScheduleError, parse_offsets
-
         try:
             steps = parse_offsets(field.data or "")
         except ScheduleError as exc:
