@@ -17,7 +17,9 @@ from .hooks import init_hook, uninstall_hook
 from .persistence.models import WebhookEvent, utcnow
 from .services.connections import unreadable_connections
 from .services.invoices import flag_overdue, overdue_invoices, workspace_today
+from .services.errors import InvoicingError
 from .services.outbox import deliver_due
+from .services.reminders import send_due_reminders
 from .state import get_state
 from .webhooks.reconcile import reconcile
 from .webhooks.refusals import arrivals, refusals, window
@@ -39,7 +41,7 @@ class WorkspaceId(click.ParamType):
 
 WORKSPACE = WorkspaceId()
 
-invoicing_cli = AppGroup("invoicing", help="Invoicing plugin: tables, keys, overdue invoices, reconciliation, email delivery, analytics totals.")
+invoicing_cli = AppGroup("invoicing", help="Invoicing plugin: tables, keys, overdue invoices, reminders, reconciliation, email delivery, analytics totals.")
 
 
 @invoicing_cli.command("info")
@@ -234,6 +236,35 @@ def deliver_emails_command(limit: int) -> None:
     for email_id, error in report.gave_up:
         click.echo(f"  email {email_id}: given up after the last attempt: {error}", err=True)
     if not report.ok:
+        raise SystemExit(1)
+
+
+@invoicing_cli.command("send-reminders")
+@click.option("--workspace", "workspace_id", default=None, type=WORKSPACE, help="Only this workspace (its id).")
+@click.option("--no-deliver", is_flag=True, help="Only queue the reminders in the outbox (deliver-emails sends them).")
+def send_reminders_command(workspace_id: str | None, no_deliver: bool) -> None:
+    """Email the payment reminders that are due, by each workspace's schedule and calendar day.
+
+    Each step of a workspace's schedule (Invoice settings → Reminders) is sent once per
+    invoice, ever; after a missed run only the latest due step goes out, not a burst.
+    Safe from cron on several machines at once: each step is claimed by a unique row in
+    the transaction that queues its email. Needs INVOICING_EXTERNAL_URL (the pay link is
+    absolute). Exits with status 1 when a workspace was left out or an email not delivered.
+    """
+    try:
+        report = send_due_reminders(workspace_id, deliver=not no_deliver)
+    except InvoicingError as exc:
+        raise click.ClickException(exc.message) from None
+    for invoice_id, number, step in report.sent:
+        click.echo(f"  {number or invoice_id}: reminder ({step:+d} days) queued")
+    click.echo(f"Reminders sent: {len(report.sent)}.")
+    for ws, why in report.skipped:
+        click.echo(f"Error: workspace {ws} left out: {why}", err=True)
+    delivered = report.delivered
+    if delivered is not None and not delivered.ok:
+        click.echo(f"Emails not delivered yet (retried by deliver-emails): "
+                   f"{len(delivered.retrying) + len(delivered.gave_up)}", err=True)
+    if report.skipped or (delivered is not None and not delivered.ok):
         raise SystemExit(1)
 
 

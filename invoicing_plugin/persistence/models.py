@@ -333,6 +333,9 @@ class Invoice(Base):
     sent_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None] = mapped_column(active_history=True)
     voided_at: Mapped[datetime | None]
+    # The first time the client opened the pay link or the portal page of the invoice
+    # (revision 0020; set once, by a conditional UPDATE: services/viewed.py).
+    viewed_at: Mapped[datetime | None]
 
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -796,3 +799,43 @@ class CreditNoteLine(Base):
     vat_rate: Mapped[Decimal] = mapped_column(DecimalText())
     exemption_reason: Mapped[str | None] = mapped_column(Text)
     net_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReminderSchedule(Base):
+    """A workspace's payment reminder schedule (revision 0020), one row per workspace.
+
+    ``offsets``: the steps, days relative to the due date, as canonical text -- ascending,
+    comma-separated, no duplicates (``"-3,0,7,14"``: 3 days before, on the day, 7 and 14
+    days after; :mod:`invoicing_plugin.domain.reminders`). ``enabled`` False (or no row):
+    no reminders, the default. Written only by the Reminders settings page.
+    """
+
+    __tablename__ = "invoicing_reminder_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    offsets: Mapped[str] = mapped_column(String(200), default="")
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InvoiceReminder(Base):
+    """One reminder step sent for an invoice (revision 0020): the claim that it was sent.
+
+    Unique ``(invoice_id, step)``: the row is inserted in the transaction that queues the
+    reminder email in the outbox, so of two ``send-reminders`` runs at once only one can
+    commit a step (the other's insert violates the constraint and rolls its email back).
+    ``step`` is the schedule's offset in days; ``due_on`` the workspace's day it fell due.
+    """
+
+    __tablename__ = "invoicing_invoice_reminders"
+    __table_args__ = (UniqueConstraint("invoice_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoicing_invoices.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    step: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

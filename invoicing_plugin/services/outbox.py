@@ -68,7 +68,7 @@ __all__ = [
 OUTBOX = OutboxEmail.__table__
 
 #: What each kind of email is, for staff pages.
-KINDS = {"invoice": "Invoice email", "payment_confirmation": "Payment confirmation"}
+KINDS = {"invoice": "Invoice email", "payment_confirmation": "Payment confirmation", "reminder": "Payment reminder"}
 
 #: How long a claim keeps other deliverers off a row (longer than any SMTP exchange).
 LEASE = timedelta(minutes=10)

@@ -11,9 +11,10 @@ from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, Form, FormField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from ..domain.country import COUNTRIES
+from ..domain.reminders import ScheduleError, parse_offsets
 from ..services.invoices import DESCRIPTION_MAX, MANUAL_PAYMENT_METHODS, NOTE_MAX, SEND_METHODS
 from ..services.parties import BuyerInput
 from ..services.refunding import NOTE_MAX as REFUND_NOTE_MAX
@@ -249,6 +250,25 @@ class TaxRateForm(InvoicingForm):
 class PricesForm(InvoicingForm):
     prices_include_tax = RadioField("Staff type line prices", choices=choices(
         [("net", "without VAT (net)"), ("gross", "with VAT included (gross)")]), default="net")
+
+
+class ReminderForm(InvoicingForm):
+    """The workspace's reminder schedule: on/off and the days relative to the due date.
+
+    The steps are checked here (whole days, in range, no duplicates, not too many:
+    :func:`~invoicing_plugin.domain.reminders.parse_offsets`) and again by the service.
+    """
+
+    enabled = BooleanField("Email payment reminders to clients")
+    offsets = StringField("Days relative to the due date", filters=[_strip])
+
+    def validate_offsets(self, field) -> None:
+        try:
+            steps = parse_offsets(field.data or "")
+        except ScheduleError as exc:
+            raise ValidationError(exc.message) from None
+        if self.enabled.data and not steps:
+            raise ValidationError("Give at least one day to send reminders on (e.g. -3, 0, 7, 14).")
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, str]) -> list[str]:

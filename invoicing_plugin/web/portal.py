@@ -18,6 +18,7 @@ from ..services import documents, portal
 from ..services.seller import seller_details
 from .access import private_token_page
 from .documents import invoice_document_response, pay_link, pdf_response
+from .public import note_client_view
 
 bp = Blueprint("invoicing_portal", __name__, template_folder="templates")
 
@@ -51,6 +52,7 @@ def _client_document(token: str, public_token: str):
     item = portal.find_portal_invoice(owner, public_token)
     if item is None:
         abort(404)
+    note_client_view(item.invoice, "portal")
     return owner, documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item, external=True),
                                            seller=seller_details(owner.workspace))
 

@@ -20,6 +20,8 @@ they render.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from ..domain.balance import of_invoice
@@ -29,12 +31,25 @@ from ..domain.invoice import display_status
 from ..host import HostWorkspace
 from ..state import get_state
 from ..persistence.repository import NotFound
-from ..services import credit_notes, sending
+from ..services import credit_notes, sending, viewed
 from ..services.invoices import today
 from .access import private_token_page
 from .documents import credit_note_document, credit_note_response, pdf_response
 
 bp = Blueprint("invoicing_public", __name__, template_folder="templates")
+
+log = logging.getLogger("invoicing_plugin.viewed")
+
+
+def note_client_view(invoice, via: str) -> None:
+    """Record the client's first view of ``invoice`` (services/viewed.py); billing staff of its
+    workspace do not count. Best effort: a failure is logged, never shown to the client."""
+    try:
+        if invoice.viewed_at is None and not viewed.is_staff_of(invoice.workspace_id):
+            viewed.record_view(invoice, via)
+    except Exception:  # noqa: BLE001 - the page matters more than the "viewed" mark
+        log.exception("recording the view of invoice %s failed", getattr(invoice, "id", None))
+        get_state().session.rollback()
 
 
 @bp.before_request
@@ -81,6 +96,7 @@ def _page(outcome, status: int = 200):
 
 @bp.get("/pay/<token>")
 def pay(token: str):
+    note_client_view(sending.find_by_token(token), "pay link")
     if request.args.get("cancelled"):
         invoice = sending.find_by_token(token)
         outcome = sending.PayLinkOutcome(invoice, page="cancelled")

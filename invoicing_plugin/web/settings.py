@@ -19,11 +19,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from ..persistence.repository import NotFound
+from ..services import reminders as reminder_service
 from ..services import seller as seller_service
 from ..services import tax_rates as tax_service
 from ..services.errors import InvoicingError, ValidationFailed
 from .access import staff, staff_required
-from .forms import ActionForm, PricesForm, SellerForm, TaxRateForm, apply_errors
+from .forms import ActionForm, PricesForm, ReminderForm, SellerForm, TaxRateForm, apply_errors
 
 bp = Blueprint("invoicing_settings", __name__, template_folder="templates")
 
@@ -191,3 +192,37 @@ def tax_rate_archive(rate_id: int):
     rate = tax_service.archive_tax_rate(ctx.workspace.id, ctx.actor, rate_id)
     flash(f"Tax rate “{rate.name}” archived: it is no longer offered for new lines.", "invoicing-success")
     return redirect(url_for(".tax_rates"))
+
+
+# --- Reminders -------------------------------------------------------------------------
+
+REMINDERS_TEMPLATE = "invoicing/settings/reminders.html"
+
+
+def _reminders_page(form: ReminderForm, *, extra_errors=(), status: int = 200):
+    return render_template(REMINDERS_TEMPLATE, form=form, extra_errors=list(extra_errors),
+                           workspace=staff().workspace), status
+
+
+@bp.route("/reminders", methods=["GET", "POST"])
+@staff_required
+def reminders():
+    """The workspace's payment reminder schedule (services/reminders.py); off by default."""
+    ctx = staff()
+    if request.method == "GET":
+        schedule = reminder_service.get_schedule(ctx.workspace.id)
+        return _reminders_page(ReminderForm(formdata=None, data={"enabled": schedule.enabled,
+                                                                  "offsets": schedule.text}))
+    form = ReminderForm()
+    if not form.validate_on_submit():
+        return _reminders_page(form, status=422)
+    try:
+        schedule = reminder_service.save_schedule(ctx.workspace.id, ctx.actor, enabled=bool(form.enabled.data),
+                                                  steps_text=form.offsets.data or "")
+    except ValidationFailed as exc:
+        return _reminders_page(form, extra_errors=apply_errors(form, exc.errors), status=422)
+    if schedule.enabled:
+        flash(f"Reminders saved: sent on days {schedule.text} relative to the due date.", "invoicing-success")
+    else:
+        flash("Reminders saved: they are off.", "invoicing-success")
+    return redirect(url_for(".reminders"))

@@ -43,6 +43,16 @@ def _country_error():
     raise AssertionError("'UK' is not an ISO 3166-1 code")
 
 
+def _schedule_error():
+    from invoicing_plugin.domain.reminders import ScheduleError, parse_offsets
+
+    try:
+        parse_offsets("7, 7")
+    except ScheduleError as exc:
+        return exc
+    raise AssertionError("a day listed twice is refused")
+
+
 EXEMPT = {
     "invoicing_plugin.services.pdf.PdfUnavailable": (
         "an installation fault (WeasyPrint or Pango missing), not a refusal of what staff asked: the PDF views "
@@ -113,6 +123,7 @@ def _samples() -> dict[str, list[BaseException]]:
         "invoicing_plugin.domain.errors.CurrencyError": [domain.CurrencyError("Unknown currency 'XYZ'.")],
         "invoicing_plugin.domain.errors.CurrencyMismatch": [domain.CurrencyMismatch("Cannot add EUR to USD.")],
         "invoicing_plugin.domain.country.CountryError": [_country_error()],
+        "invoicing_plugin.domain.reminders.ScheduleError": [_schedule_error()],
         "invoicing_plugin.domain.errors.InvalidTransition": [
             domain.InvalidTransition("A paid invoice cannot be voided.", status=InvoiceStatus.PAID, action=Action.VOID)
         ],
