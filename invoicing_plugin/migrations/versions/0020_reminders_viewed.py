@@ -9,7 +9,7 @@
   portal page. Nullable; existing invoices were never seen as viewed: NULL, so no row moves.
 
 Revision ID: 0020
-Revises: 0019 (the lead rechains after 0018/0019)
+Revises: 0019
 Create Date: 2026-11-30
 """
 from alembic import op
