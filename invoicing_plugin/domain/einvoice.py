@@ -32,7 +32,7 @@ from .money import get_currency
 
 __all__ = [
     "CII_GUIDELINE", "CREDIT_NOTE", "INVOICE", "PEPPOL_CUSTOMIZATION", "PEPPOL_PROFILE", "EInvoice",
-    "EInvoiceLine", "Party", "PrecedingInvoice", "amount_text", "cii_xml", "decimal_text", "ubl_xml",
+    "EInvoiceLine", "Party", "PrecedingInvoice", "amount_text", "cii_xml", "decimal_text", "price_text", "ubl_xml",
     "unit_code",
 ]
 
@@ -95,6 +95,18 @@ def decimal_text(value: Decimal) -> str:
         raise TypeError(f"expected a Decimal, not {type(value).__name__}")
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def price_text(value: Decimal, currency: str) -> str:
+    """A net price (BT-146) with at least the currency's decimals and no trailing zeros
+    beyond them: ``Decimal("400")`` GBP -> ``"400.00"``, ``Decimal("12.345600")`` -> ``"12.3456"``."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"expected a Decimal, not {type(value).__name__}")
+    places = get_currency(currency).decimals
+    exponent = value.normalize(_PLAIN).as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        places = -exponent
+    return format(value.quantize(Decimal(1).scaleb(-places), context=_PLAIN), "f")
 
 
 @dataclass(frozen=True)
@@ -305,7 +317,7 @@ def cii_xml(doc: EInvoice) -> bytes:
         _sub(_sub(item, RAM, "SpecifiedTradeProduct"), RAM, "Name", line.name)  # BT-153
         agreement = _sub(item, RAM, "SpecifiedLineTradeAgreement")
         price = _sub(agreement, RAM, "NetPriceProductTradePrice")
-        _sub(price, RAM, "ChargeAmount", decimal_text(line.net_price))  # BT-146
+        _sub(price, RAM, "ChargeAmount", price_text(line.net_price, cur))  # BT-146
         delivery = _sub(item, RAM, "SpecifiedLineTradeDelivery")
         _sub(delivery, RAM, "BilledQuantity", decimal_text(line.quantity), unitCode=line.unit_code)  # BT-129/130
         settlement = _sub(item, RAM, "SpecifiedLineTradeSettlement")
@@ -484,5 +496,5 @@ def ubl_xml(doc: EInvoice) -> bytes:
         _sub(item, CBC, "Name", line.name)  # BT-153
         _ubl_tax_category(item, "ClassifiedTaxCategory", line.vat, with_reason=False)  # BT-151 / BT-152
         price = _sub(node, CAC, "Price")
-        _sub(price, CBC, "PriceAmount", decimal_text(line.net_price), currencyID=cur)  # BT-146
+        _sub(price, CBC, "PriceAmount", price_text(line.net_price, cur), currencyID=cur)  # BT-146
     return _serialise(root, _UBL_PREFIXES)
