@@ -417,7 +417,9 @@ def test_the_invoice_page_links_to_print_pdf_and_ubl(app, world, staff_client):
 
 def test_another_workspaces_e_invoices_answer_404(app, world, staff_client, make_invoice):
     theirs = make_invoice(workspace_id=world.northwind, client_id=world.northwind_client, number="NW-0001")
+    mine = make_invoice(workspace_id=world.acme, client_id=world.client_a, number="INV-0200")
 
+    assert staff_client.get(f"/invoicing/invoices/{mine.id}/ubl").status_code == 200
     assert staff_client.get(f"/invoicing/invoices/{theirs.id}/ubl").status_code == 404
     assert staff_client.get("/invoicing/credit-notes/999999/ubl").status_code == 404
 
@@ -429,6 +431,8 @@ def test_another_workspaces_credit_note_ubl_answers_404(app, world, staff_client
     with app.test_request_context():
         note = api.create_credit_note(world.acme, ACTOR, invoice.id, amount="10.00", reason="Goodwill")
     outsider = login(app.test_client(), world.outsider_email, "northwind")
+
+    assert staff_client.get(f"/invoicing/credit-notes/{note.id}/ubl").status_code == 200
 
     assert outsider.get(f"/invoicing/credit-notes/{note.id}/ubl").status_code == 404
     assert outsider.get(f"/invoicing/invoices/{invoice.id}/ubl").status_code == 404
