@@ -78,7 +78,8 @@ def ubl_of(response, kind: str):
     assert root.nsmap[None] == NS["cn" if kind == "CreditNote" else "inv"]
     flavor = "ubl-2.1-creditnote" if kind == "CreditNote" else "ubl-2.1-invoice"
     assert facturx.xml_check_xsd(response.data, flavor=flavor) is True
-    assert one(root, "cbc:CustomizationID") == "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+    assert one(root, "cbc:CustomizationID") == \
+        "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
     return root
 
 
