@@ -28,6 +28,7 @@ off, as that function's docstring says).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 
@@ -40,6 +41,7 @@ from ..domain.errors import DomainError
 from ..domain.gross_prices import net_lines
 from ..domain.money import Money
 from ..host import HostSellerDetails, HostWorkspace
+from .credit_notes import SETTLEMENTS
 from .lines import allowances_of, calculation_of
 from .parties import document_seller
 
@@ -72,6 +74,16 @@ def _buyer(invoice) -> Party:
         vat_id=invoice.buyer_vat_id, address_line1=invoice.buyer_address_line1,
         address_line2=invoice.buyer_address_line2, city=invoice.buyer_city, post_code=invoice.buyer_post_code,
         country=invoice.buyer_country, contact_email=invoice.client_email or None)
+
+
+def _out_of_scope(seller: Party, buyer: Party, breakdown) -> tuple[Party, Party]:
+    """BR-O-02: a document whose every amount is "not subject to VAT" (category O) names no
+    VAT identifier, the seller's nor the buyer's (they are printed on the page still). A
+    document mixing O with other categories cannot meet both BR-O-02 and BR-S-02; it keeps
+    them (see docs/einvoices.md)."""
+    if breakdown and all(group.category is en16931.VatCategory.NOT_SUBJECT for group in breakdown):
+        return replace(seller, vat_id=None), replace(buyer, vat_id=None)
+    return seller, buyer
 
 
 def _issue_date(invoice, zone) -> date:
@@ -127,9 +139,11 @@ def of_invoice(invoice, workspace: HostWorkspace, *, seller: HostSellerDetails |
         total_vat_minor=totals.total_vat_minor, total_with_vat_minor=totals.total_with_vat_minor,
         paid_minor=paid, amount_due_minor=totals.total_with_vat_minor - paid)  # BR-CO-16
     notes = tuple(text for text in (invoice.description,) if text and not invoice.lines) or ()
+    seller_party, buyer_party = _out_of_scope(_seller(invoice, workspace, seller), _buyer(invoice),
+                                              calculation.breakdown)
     return EInvoice(
         type_code=INVOICE, number=invoice.number, issue_date=_issue_date(invoice, zone), currency=invoice.currency,
-        seller=_seller(invoice, workspace, seller), buyer=_buyer(invoice), lines=_lines(invoice),
+        seller=seller_party, buyer=buyer_party, lines=_lines(invoice),
         breakdown=calculation.breakdown, totals=totals, allowances=allowances_of(invoice),
         due_date=invoice.due_date, payment_terms=invoice.payment_terms, notes=notes,
         supply_date=invoice.supply_date, supply_start=invoice.supply_start, supply_end=invoice.supply_end)
@@ -153,7 +167,10 @@ def _partial_credit_lines(invoice, amount_minor: int) -> tuple[EInvoiceLine, ...
 
 def of_credit_note(note, invoice, workspace: HostWorkspace, *, seller: HostSellerDetails | None) -> EInvoice:
     """Credit ``note`` (a ``CreditNote`` row) of ``invoice`` as an EN 16931 credit note (type
-    code 381), referring to the invoice (BG-3); nothing is paid on it (BT-113 = 0)."""
+    code 381), referring to the invoice (BG-3); nothing is paid on it (BT-113 = 0). Its
+    payment terms (BT-20) say how it is settled ("Refund the client through Stripe", ...):
+    BR-CO-25 asks for a due date or terms whenever BT-115 is positive, and a credit note
+    has no due date."""
     zone = as_zone(getattr(workspace, "timezone", None))
     amount = int(note.amount_minor)
     full = amount == int(invoice.amount_minor) and list(invoice.lines)
@@ -164,11 +181,13 @@ def of_credit_note(note, invoice, workspace: HostWorkspace, *, seller: HostSelle
         lines, allowances = _partial_credit_lines(invoice, amount), ()
         calculation = en16931.compute(
             invoice.currency, [en16931.InvoiceLine(line.name, Decimal(1), line.net_price, line.vat) for line in lines])
+    seller_party, buyer_party = _out_of_scope(_seller(invoice, workspace, seller), _buyer(invoice),
+                                              calculation.breakdown)
     return EInvoice(
         type_code=CREDIT_NOTE, number=note.number, issue_date=local_day(note.created_at, zone),
-        currency=invoice.currency, seller=_seller(invoice, workspace, seller), buyer=_buyer(invoice),
+        currency=invoice.currency, seller=seller_party, buyer=buyer_party,
         lines=lines, breakdown=calculation.breakdown, totals=calculation.totals, allowances=allowances,
-        notes=(note.reason,) if note.reason else (),
+        notes=(note.reason,) if note.reason else (), payment_terms=SETTLEMENTS.get(note.settlement, note.settlement),
         preceding=PrecedingInvoice(invoice.number, _issue_date(invoice, zone)),
         supply_date=invoice.supply_date, supply_start=invoice.supply_start, supply_end=invoice.supply_end)
 

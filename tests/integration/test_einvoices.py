@@ -322,6 +322,9 @@ def test_a_partial_credit_note_is_type_381_referring_to_its_invoice(app, world, 
     assert one(cii, "rsm:ExchangedDocument/ram:IncludedNote/ram:Content") == "Retest cancelled"
     settlement = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/"
     assert one(cii, settlement + "ram:InvoiceReferencedDocument/ram:IssuerAssignedID") == invoice.number  # BT-25
+    # BR-CO-25: BT-115 is positive, so the terms say how the note is settled (it has no due date).
+    assert one(cii, settlement + "ram:SpecifiedTradePaymentTerms/ram:Description") == \
+        "Reduces the amount due (before payment)"
     assert one(cii, settlement + "ram:InvoiceReferencedDocument/ram:FormattedIssueDateTime/qdt:DateTimeString") \
         == issue_date(app, invoice.id).strftime("%Y%m%d")  # BT-26
     lines = cii.xpath("//ram:IncludedSupplyChainTradeLineItem", namespaces=NS)
@@ -346,6 +349,7 @@ def test_a_partial_credit_note_is_type_381_referring_to_its_invoice(app, world, 
     assert texts(ubl, "cac:CreditNoteLine/cbc:CreditedQuantity") == ["1", "1"]
     assert one(ubl, "cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount") == "120.00"
     assert one(ubl, "cac:LegalMonetaryTotal/cbc:PayableAmount") == "120.00"
+    assert one(ubl, "cac:PaymentTerms/cbc:Note") == "Reduces the amount due (before payment)"
     # The client's copy of the note (its token link) is the same Factur-X.
     client_pdf = app.test_client().get(f"/invoicing/credit-notes/{note.public_token}/pdf").data
     assert one(factur_x_of(client_pdf), "rsm:ExchangedDocument/ram:ID") == note.number
@@ -401,6 +405,28 @@ def test_an_invoice_sent_without_seller_details_still_validates(app, world, staf
     assert texts(cii, "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:RateApplicablePercent") == []
     assert texts(cii, "//ram:GrandTotalAmount") == ["1500"]  # JPY: no decimals
     ubl_of(staff_client.get(f"/invoicing/invoices/{invoice.id}/ubl"), "Invoice")
+
+
+def test_an_invoice_wholly_outside_the_scope_of_vat_names_no_vat_number(app, world, staff_client):
+    """BR-O-02: lines "not subject to VAT" only (category O), so neither party's VAT number is
+    written, though the seller and the client have one (the page still prints them)."""
+    with app.test_request_context():
+        save_seller_profile(world.acme, ACTOR, GB_SELLER)
+    set_client(app, world.client_a, legal_name="Globex Corporation Ltd", address_line1="20 Canada Square",
+               city="London", country="GB", vat_id="GB 314 1592 28")
+    with app.test_request_context():
+        draft = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", send_method="manual",
+                                 lines=[{"description": "Disbursement", "unit_price": "80.00", "tax_rate": "none"}])
+        invoice = api.send(world.acme, ACTOR, draft.id, method="manual")
+
+    cii = factur_x_of(staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").data)
+    ubl = ubl_of(staff_client.get(f"/invoicing/invoices/{invoice.id}/ubl"), "Invoice")
+
+    assert texts(cii, "//ram:SpecifiedTaxRegistration") == [] and texts(ubl, "//cac:PartyTaxScheme") == []
+    assert texts(cii, "//ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID") == ["01234567"]
+    assert texts(cii, "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode") == ["O"]
+    assert texts(cii, "//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason") == \
+        ["Not subject to VAT"]
 
 
 def test_the_invoice_page_links_to_print_pdf_and_ubl(app, world, staff_client):
