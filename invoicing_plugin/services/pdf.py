@@ -23,7 +23,7 @@ import mimetypes
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-__all__ = ["PdfUnavailable", "static_files_only", "render_pdf"]
+__all__ = ["PdfUnavailable", "facturx_pdf", "static_files_only", "render_pdf"]
 
 
 class PdfUnavailable(RuntimeError):
@@ -69,10 +69,12 @@ def static_files_only(base_url: str, static_url_path: str, static_folder: str | 
 
 
 def render_pdf(html: str, *, base_url: str, static_url_path: str, static_folder: str | Path,
-               title: str | None = None) -> bytes:
+               title: str | None = None, pdf_variant: str | None = None) -> bytes:
     """The PDF (A4, per the stylesheet's ``@page``) of ``html``, a document's print page.
 
     ``base_url`` / ``static_url_path`` / ``static_folder``: see :func:`static_files_only`.
+    ``pdf_variant``: WeasyPrint's variant, ``"pdf/a-3b"`` for the base of a Factur-X PDF
+    (fonts embedded, sRGB output intent); ``None``: a plain PDF.
     Raises :class:`PdfUnavailable` when WeasyPrint or Pango is missing."""
     fetcher = static_files_only(base_url, static_url_path, static_folder)
     from weasyprint import HTML
@@ -81,4 +83,19 @@ def render_pdf(html: str, *, base_url: str, static_url_path: str, static_folder:
     if title:
         document.metadata.title = title
     document.metadata.generator = "invoicing_plugin"
-    return document.write_pdf()
+    return document.write_pdf(pdf_variant=pdf_variant) if pdf_variant else document.write_pdf()
+
+
+FACTURX_LEVEL = "en16931"
+"""The Factur-X / ZUGFeRD profile of the embedded XML: EN 16931 ("Comfort")."""
+
+
+def facturx_pdf(pdf: bytes, cii_xml: bytes) -> bytes:
+    """``pdf`` (rendered with ``pdf_variant="pdf/a-3b"``) with ``cii_xml`` embedded as the
+    Factur-X invoice (``factur-x.xml``, profile :data:`FACTURX_LEVEL`): the PDF/A-3 hybrid
+    that people read and machines book. The ``factur-x`` library writes the attachment and
+    the XMP metadata and checks the XML against the official Factur-X XSD first; an
+    invalid XML raises (a bug in the mapping, never a silent non-conforming PDF)."""
+    from facturx import generate_from_binary
+
+    return generate_from_binary(pdf, cii_xml, flavor="factur-x", level=FACTURX_LEVEL, check_xsd=True)

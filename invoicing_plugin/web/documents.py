@@ -1,8 +1,10 @@
-"""Printable invoices for staff (``{prefix}/invoices/<id>/print`` and ``/pdf``).
+"""Printable invoices for staff (``{prefix}/invoices/<id>/print``, ``/pdf`` and ``/ubl``).
 
 The client's copies live in the portal blueprint; both render the same
 ``invoicing/documents/invoice.html`` template, and the PDF is that page printed by
-WeasyPrint (:func:`pdf_response`), so print view and PDF never disagree. This module also
+WeasyPrint (:func:`pdf_response`), so print view and PDF never disagree. The PDF of a
+sent invoice or a credit note is a Factur-X hybrid (PDF/A-3 with its EN 16931 data as CII
+XML, :mod:`..services.einvoice`); ``/ubl`` downloads the same data as UBL 2.1. This module also
 provides ``invoicing_fee_breakdown(invoice)`` to templates, used by the
 ``invoicing/_fee_breakdown.html`` partial of the staff invoice page.
 """
@@ -19,7 +21,8 @@ from ..domain.invoice import InvoiceStatus, is_open_for_payment
 from ..state import get_state
 from ..persistence.models import CreditNote, Invoice
 from ..persistence.repository import NotFound
-from ..services import credit_notes, documents, fees, pdf
+from ..domain.einvoice import EInvoice, cii_xml, ubl_xml
+from ..services import credit_notes, documents, einvoice, fees, pdf
 from ..services.seller import seller_details
 from ..services.links import external_path, external_url
 from .access import staff, staff_required
@@ -83,7 +86,33 @@ def credit_note_pdf(credit_note_id: int):
         note, invoice = credit_notes.get_credit_note(staff().workspace.id, credit_note_id)
     except NotFound:
         abort(404)
-    return pdf_response(credit_note_document(note, invoice, staff().workspace))
+    workspace = staff().workspace
+    return pdf_response(credit_note_document(note, invoice, workspace),
+                        einvoice=credit_note_einvoice(note, invoice, workspace))
+
+
+@bp.get("/credit-notes/<invoicing_id:credit_note_id>/ubl")
+@staff_required
+def credit_note_ubl(credit_note_id: int):
+    """The credit note as UBL 2.1 ``CreditNote`` XML (another workspace's id: 404)."""
+    try:
+        note, invoice = credit_notes.get_credit_note(staff().workspace.id, credit_note_id)
+    except NotFound:
+        abort(404)
+    return ubl_response(credit_note_einvoice(note, invoice, staff().workspace))
+
+
+def credit_note_einvoice(note, invoice, workspace) -> EInvoice:
+    """Credit ``note`` of ``invoice`` in EN 16931 terms (type code 381)."""
+    return einvoice.of_credit_note(note, invoice, workspace, seller=seller_details(workspace))
+
+
+def invoice_einvoice(invoice, workspace) -> EInvoice | None:
+    """``invoice`` in EN 16931 terms (type code 380), or ``None`` for a draft (not an invoice yet)."""
+    try:
+        return einvoice.of_invoice(invoice, workspace, seller=seller_details(workspace))
+    except einvoice.NotAnInvoiceYet:
+        return None
 
 
 def credit_note_document(note, invoice, workspace) -> documents.CreditNoteDocument:
@@ -106,7 +135,27 @@ def invoice_pdf(invoice_id: int):
     workspace = staff().workspace
     document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
                                         seller=seller_details(workspace), credit_notes=_notes(invoice))
-    return pdf_response(document)
+    return pdf_response(document, einvoice=invoice_einvoice(invoice, workspace))
+
+
+@bp.get("/invoices/<invoicing_id:invoice_id>/ubl")
+@staff_required
+def invoice_ubl(invoice_id: int):
+    """The invoice as UBL 2.1 XML (Peppol BIS Billing 3 flavour); a draft answers 409
+    (it has no number nor issue date yet), another workspace's id 404."""
+    invoice = _staff_invoice(invoice_id)
+    doc = invoice_einvoice(invoice, staff().workspace)
+    if doc is None:
+        abort(409, description="A draft is not an invoice yet: send it, then download its e-invoice.")
+    return ubl_response(doc)
+
+
+def ubl_response(doc: EInvoice) -> Response:
+    """``doc`` as a UBL 2.1 XML download."""
+    response = Response(ubl_xml(doc), mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="{einvoice.xml_filename(doc)}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _notes(invoice: Invoice):
@@ -129,12 +178,14 @@ def invoice_document_response(document: documents.InvoiceDocument, *, back_url: 
     )
 
 
-def pdf_response(document) -> Response:
+def pdf_response(document, *, einvoice: EInvoice | None = None) -> Response:
     """``document`` (an invoice's or a credit note's) as a PDF download: its print page's
     template rendered for paper (no toolbar, no staff links) and printed by WeasyPrint,
-    fetching nothing but the plugin's own stylesheet. 503 when WeasyPrint/Pango is missing."""
+    fetching nothing but the plugin's own stylesheet. With ``einvoice`` (the same document in
+    EN 16931 terms) the PDF is a Factur-X hybrid: PDF/A-3b with the CII XML embedded
+    (:func:`..services.pdf.facturx_pdf`). 503 when WeasyPrint/Pango is missing."""
     try:
-        body = render_document_pdf(document)
+        body = render_document_pdf(document, einvoice=einvoice)
     except pdf.PdfUnavailable as error:
         current_app.logger.error("invoicing: %s", error)
         abort(503, description="PDF downloads are not available on this server; use Print instead.")
@@ -154,12 +205,17 @@ def document_html(document) -> str:
                            invoice_url=None, audience="pdf")
 
 
-def render_document_pdf(document) -> bytes:
-    """PDF bytes of ``document``'s print page (inside a request: resources resolve against its URL)."""
+def render_document_pdf(document, *, einvoice: EInvoice | None = None) -> bytes:
+    """PDF bytes of ``document``'s print page (inside a request: resources resolve against its URL);
+    a Factur-X PDF/A-3 carrying ``einvoice`` as CII XML when it is given."""
     static = current_app.blueprints["invoicing"]
     probe = url_for("invoicing.static", filename="x")
-    return pdf.render_pdf(document_html(document), base_url=request.url, static_url_path=probe[:-1],
-                          static_folder=static.static_folder, title=document.title)
+    body = pdf.render_pdf(document_html(document), base_url=request.url, static_url_path=probe[:-1],
+                          static_folder=static.static_folder, title=document.title,
+                          pdf_variant="pdf/a-3b" if einvoice is not None else None)
+    if einvoice is None:
+        return body
+    return pdf.facturx_pdf(body, cii_xml(einvoice))
 
 
 # The pay link belongs to the pay-link blueprint; use its endpoint when it is registered,

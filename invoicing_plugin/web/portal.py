@@ -17,7 +17,7 @@ from flask import Blueprint, abort, render_template, url_for
 from ..services import documents, portal
 from ..services.seller import seller_details
 from .access import private_token_page
-from .documents import invoice_document_response, pay_link, pdf_response
+from .documents import invoice_document_response, invoice_einvoice, pay_link, pdf_response
 from .public import note_client_view
 
 bp = Blueprint("invoicing_portal", __name__, template_folder="templates")
@@ -53,13 +53,14 @@ def _client_document(token: str, public_token: str):
     if item is None:
         abort(404)
     note_client_view(item.invoice, "portal")
-    return owner, documents.build_document(item.invoice, owner.workspace, pay_url=_pay_url(item, external=True),
-                                           seller=seller_details(owner.workspace))
+    return owner, item, documents.build_document(item.invoice, owner.workspace,
+                                                 pay_url=_pay_url(item, external=True),
+                                                 seller=seller_details(owner.workspace))
 
 
 @bp.get("/portal/<token>/invoices/<public_token>")
 def invoice_page(token: str, public_token: str):
-    owner, document = _client_document(token, public_token)
+    owner, _, document = _client_document(token, public_token)
     return invoice_document_response(
         document,
         back_url=url_for(".portal", token=owner.token),
@@ -71,8 +72,8 @@ def invoice_page(token: str, public_token: str):
 
 @bp.get("/portal/<token>/invoices/<public_token>.pdf")
 def invoice_pdf(token: str, public_token: str):
-    _, document = _client_document(token, public_token)
-    return pdf_response(document)
+    owner, item, document = _client_document(token, public_token)
+    return pdf_response(document, einvoice=invoice_einvoice(item.invoice, owner.workspace))
 
 
 def _render_portal(owner: portal.PortalOwner):

@@ -34,7 +34,7 @@ from ..persistence.repository import NotFound
 from ..services import credit_notes, sending, viewed
 from ..services.invoices import today
 from .access import private_token_page
-from .documents import credit_note_document, credit_note_response, pdf_response
+from .documents import credit_note_document, credit_note_einvoice, credit_note_response, pdf_response
 
 bp = Blueprint("invoicing_public", __name__, template_folder="templates")
 
@@ -129,7 +129,8 @@ def credit_note_pdf(token: str):
     workspace = _workspace(invoice)
     if workspace is None:
         raise NotFound("credit note")
-    return pdf_response(credit_note_document(note, invoice, workspace))
+    return pdf_response(credit_note_document(note, invoice, workspace),
+                        einvoice=credit_note_einvoice(note, invoice, workspace))
 
 
 @bp.get("/pay/<token>/success")
