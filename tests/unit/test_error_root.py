@@ -105,6 +105,7 @@ def _samples() -> dict[str, list[BaseException]]:
     from invoicing_plugin.gateways.mail import MailError
     from invoicing_plugin.persistence.repository import NotFound
     from invoicing_plugin.services import analytics, connections, errors, fees
+    from invoicing_plugin.services import einvoice as _einvoice
     from invoicing_plugin.services.refunding import RefundUnanswered
     from invoicing_plugin.webhooks.processing import ReplayRefused
 
@@ -124,6 +125,9 @@ def _samples() -> dict[str, list[BaseException]]:
         "invoicing_plugin.domain.errors.CurrencyMismatch": [domain.CurrencyMismatch("Cannot add EUR to USD.")],
         "invoicing_plugin.domain.country.CountryError": [_country_error()],
         "invoicing_plugin.domain.reminders.ScheduleError": [_schedule_error()],
+        "invoicing_plugin.services.einvoice.NotAnInvoiceYet": [
+            _einvoice.NotAnInvoiceYet("A draft has no e-invoice yet: send it first.")
+        ],
         "invoicing_plugin.domain.errors.InvalidTransition": [
             domain.InvalidTransition("A paid invoice cannot be voided.", status=InvoiceStatus.PAID, action=Action.VOID)
         ],
