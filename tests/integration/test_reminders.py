@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from tests.integration._invoice_helpers import ACTOR, draft, events, load, send, update
+from tests.integration._invoice_helpers import ACTOR, draft, events, freeze_clock, load, send, update
 from tests.integration.conftest import connect_workspace, login
 
 EXTERNAL = "https://billing.example.test"
@@ -24,14 +24,6 @@ def noon(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def app_config(app_config):
     return {**app_config, "INVOICING_EXTERNAL_URL": EXTERNAL}
@@ -39,11 +31,7 @@ def app_config(app_config):
 
 @pytest.fixture
 def clock(monkeypatch):
-    from invoicing_plugin.services import uow
-
-    frozen = Clock(noon(DUE - timedelta(days=10)))
-    monkeypatch.setattr(uow, "system_clock", frozen)
-    return frozen
+    return freeze_clock(monkeypatch, noon(DUE - timedelta(days=10)))
 
 
 def schedule(app, workspace_id, text, enabled=True):

@@ -11,27 +11,15 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from tests.integration._invoice_helpers import draft, events, load, send
+from tests.integration._invoice_helpers import draft, events, freeze_clock, load, send
 from tests.integration.conftest import login
 
 FIRST = datetime(2031, 3, 1, 9, 15, tzinfo=timezone.utc)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    from invoicing_plugin.services import uow
-
-    frozen = Clock(datetime(2031, 2, 27, 12, tzinfo=timezone.utc))
-    monkeypatch.setattr(uow, "system_clock", frozen)
-    return frozen
+    return freeze_clock(monkeypatch, datetime(2031, 2, 27, 12, tzinfo=timezone.utc))
 
 
 @pytest.fixture

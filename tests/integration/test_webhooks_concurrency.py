@@ -106,6 +106,42 @@ def test_chaos_delivery_records_one_payment_per_invoice(app, live_server, world,
     assert len(mailbox.wait_for(len(invoices) + 1, timeout=1)) == len(invoices)
 
 
+def _paid_session_event(app, world, account, stripe_emulator):
+    invoice = sent_invoice(app, world.acme, account)
+    stripe_emulator.control.pay_session(invoice.session_id)
+    return invoice, event_for(stripe_emulator, "checkout.session.completed", invoice.session_id)
+
+
+def _the_other_writer_wins_meanwhile(app, monkeypatch, other_writer) -> list:
+    """Make the first payment row written wait while ``other_writer()`` (in its own thread
+    and app context) records the same payment and commits; its result lands in the list."""
+    from invoicing_plugin.services import payment_recording
+
+    original = payment_recording.record_payment
+    raced: list = []
+    started = threading.Event()
+
+    def record_after_the_other(*args, **kwargs):
+        if not started.is_set():  # the first writer's call; the other's own call goes straight through
+            started.set()
+
+            def run():
+                with app.app_context():
+                    raced.append(other_writer())
+            other = threading.Thread(target=run)
+            other.start()
+            other.join(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(payment_recording, "record_payment", record_after_the_other)
+    return raced
+
+
+def _paid_once(app, invoice_id):
+    state = invoice_state(app, invoice_id)
+    assert (state.status, state.amount_paid_minor, state.payments, state.payment_rows) == ("paid", 50_000, 1, 1)
+
+
 def test_webhook_that_loses_the_race_to_the_clients_return_still_answers_200(app, client, world, account,
                                                                                 stripe_emulator, monkeypatch):
     """The client's return from Checkout records the payment between the webhook's read of
@@ -115,34 +151,17 @@ def test_webhook_that_loses_the_race_to_the_clients_return_still_answers_200(app
     payment recorded. Stripe reads any non-2xx answer as a failed delivery and retries
     (https://docs.stripe.com/webhooks#retries), so the answer must be 200, and the payment
     is recorded exactly once."""
-    from invoicing_plugin.services import payment_recording, payment_sync
+    from invoicing_plugin.services import payment_sync
 
-    invoice = sent_invoice(app, world.acme, account)
-    stripe_emulator.control.pay_session(invoice.session_id)
-    event = event_for(stripe_emulator, "checkout.session.completed", invoice.session_id)
-    original = payment_recording.record_payment
-    raced: list[str] = []
-    started = threading.Event()
-
-    def the_return_wins_meanwhile(*args, **kwargs):
-        if not started.is_set():  # the webhook's call; the return's own call goes straight through
-            started.set()
-            def client_returns():
-                with app.app_context():
-                    raced.append(payment_sync.sync_invoice_from_stripe(invoice.id))
-            other = threading.Thread(target=client_returns)
-            other.start()
-            other.join(30)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(payment_recording, "record_payment", the_return_wins_meanwhile)
+    invoice, event = _paid_session_event(app, world, account, stripe_emulator)
+    raced = _the_other_writer_wins_meanwhile(app, monkeypatch,
+                                             lambda: payment_sync.sync_invoice_from_stripe(invoice.id))
     response = post_event(client, event)
 
     assert raced == ["paid"]  # the race happened: the return recorded the payment first
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["status"] in ("processed", "duplicate")
-    state = invoice_state(app, invoice.id)
-    assert (state.status, state.amount_paid_minor, state.payments, state.payment_rows) == ("paid", 50_000, 1, 1)
+    _paid_once(app, invoice.id)
     [row] = webhook_rows(app, event["id"])
     assert row.status == "processed"
 
@@ -153,33 +172,14 @@ def test_clients_return_that_loses_the_race_to_the_webhook_shows_paid(app, world
     """The mirror of the race above: the webhook records the payment between the return's
     read of the invoice and its write. The return's row collides on the unique
     PaymentIntent; read again, the invoice is paid and the client sees so."""
-    from invoicing_plugin.services import payment_recording, payment_sync
+    from invoicing_plugin.services import payment_sync
     from invoicing_plugin.webhooks.processing import process_event
 
-    invoice = sent_invoice(app, world.acme, account)
-    stripe_emulator.control.pay_session(invoice.session_id)
-    event = event_for(stripe_emulator, "checkout.session.completed", invoice.session_id)
-    original = payment_recording.record_payment
-    raced: list[str] = []
-    started = threading.Event()
-
-    def the_webhook_wins_meanwhile(*args, **kwargs):
-        if not started.is_set():  # the return's call; the webhook's own call goes straight through
-            started.set()
-
-            def stripe_reports():
-                with app.app_context():
-                    raced.append(process_event(event).status)
-            other = threading.Thread(target=stripe_reports)
-            other.start()
-            other.join(30)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(payment_recording, "record_payment", the_webhook_wins_meanwhile)
+    invoice, event = _paid_session_event(app, world, account, stripe_emulator)
+    raced = _the_other_writer_wins_meanwhile(app, monkeypatch, lambda: process_event(event).status)
     with app.app_context():
         status = payment_sync.sync_invoice_from_stripe(invoice.id)
 
     assert raced == ["processed"]  # the race happened: the webhook recorded the payment first
     assert status == "paid"
-    state = invoice_state(app, invoice.id)
-    assert (state.status, state.amount_paid_minor, state.payments, state.payment_rows) == ("paid", 50_000, 1, 1)
+    _paid_once(app, invoice.id)

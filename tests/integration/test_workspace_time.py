@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from tests.integration._invoice_helpers import ACTOR, load
+from tests.integration._invoice_helpers import ACTOR, freeze_clock, load
 from tests.integration.conftest import login
 
 #: 17:30 on 14 March 2031 in Los Angeles (PDT): 00:30 UTC on the 15th.
@@ -28,21 +28,9 @@ AUCKLAND_MORNING = datetime(2031, 3, 14, 19, 0, tzinfo=timezone.utc)
 D14, D15 = date(2031, 3, 14), date(2031, 3, 15)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch):
-    from invoicing_plugin.services import uow
-
-    frozen = Clock(LA_EVENING)
-    monkeypatch.setattr(uow, "system_clock", frozen)
-    return frozen
+    return freeze_clock(monkeypatch, LA_EVENING)
 
 
 @pytest.fixture
