@@ -118,8 +118,31 @@ def _kept(deposit: Invoice) -> int:
     return max(0, balance.paid_minor)
 
 
+def _holder(session, column, held_id: int) -> Prepayment | None:
+    """The prepayment row that holds deposit/credit note ``held_id`` (``column`` is
+    ``Prepayment.holds_deposit_id`` or ``holds_credit_note_id``), or ``None``."""
+    return session.scalars(select(Prepayment).where(column == held_id).limit(1)).first()
+
+
 def _deducted_on(session, deposit_id: int) -> Prepayment | None:
-    return session.scalars(select(Prepayment).where(Prepayment.holds_deposit_id == deposit_id).limit(1)).first()
+    return _holder(session, Prepayment.holds_deposit_id, deposit_id)
+
+
+def _held_refusal(session, what: str, holder: Prepayment | None) -> str | None:
+    """"<what> is already deducted on INV-0007." when ``holder`` holds it, else ``None``."""
+    if holder is None:
+        return None
+    other = session.get(Invoice, holder.invoice_id)
+    where = (other.number or f"draft #{other.id}") if other is not None else f"invoice #{holder.invoice_id}"
+    return f"{what} is already deducted on {where}."
+
+
+def _currency_refusal(what: str, its_currency: str, currency: str, kind: str) -> str | None:
+    """A deposit or credit is deducted only from an invoice in its own currency."""
+    if its_currency.upper() == (currency or "").upper():
+        return None
+    return (f"{what} {'was paid' if kind == 'deposit' else 'is'} in {its_currency.upper()}; this invoice is in "
+            f"{(currency or '').upper()}. A {kind} can only be deducted from an invoice in its own currency.")
 
 
 def _refusal(session, deposit: Invoice, subject_ref: str | None, currency: str) -> str | None:
@@ -132,15 +155,8 @@ def _refusal(session, deposit: Invoice, subject_ref: str | None, currency: str) 
         return f"Deposit {label} has not been paid."
     if _kept(deposit) <= 0:
         return f"Deposit {label} was refunded: nothing to deduct."
-    if deposit.currency.upper() != (currency or "").upper():
-        return (f"Deposit {label} was paid in {deposit.currency.upper()}; this invoice is in "
-                f"{(currency or '').upper()}. A deposit can only be deducted from an invoice in its own currency.")
-    taken = _deducted_on(session, deposit.id)
-    if taken is not None:
-        other = session.get(Invoice, taken.invoice_id)
-        where = (other.number or f"draft #{other.id}") if other is not None else f"invoice #{taken.invoice_id}"
-        return f"Deposit {label} is already deducted on {where}."
-    return None
+    return (_currency_refusal(f"Deposit {label}", deposit.currency, currency, "deposit")
+            or _held_refusal(session, f"Deposit {label}", _deducted_on(session, deposit.id)))
 
 
 def _deposits_of_subject(repo, subject_ref: str) -> list[Invoice]:
@@ -310,7 +326,7 @@ class CreditChoice:
 
 
 def _credit_held_by(session, note_id: int) -> Prepayment | None:
-    return session.scalars(select(Prepayment).where(Prepayment.holds_credit_note_id == note_id).limit(1)).first()
+    return _holder(session, Prepayment.holds_credit_note_id, note_id)
 
 
 def _credit_refusal(session, note: CreditNote, client_id: str, currency: str) -> str | None:
@@ -318,15 +334,8 @@ def _credit_refusal(session, note: CreditNote, client_id: str, currency: str) ->
         return f"Credit note {note.number} was not kept as the client's credit."
     if note.client_id != str(client_id):
         return f"Credit note {note.number} is another client's credit."
-    if note.currency.upper() != (currency or "").upper():
-        return (f"Credit note {note.number} is in {note.currency.upper()}; this invoice is in "
-                f"{(currency or '').upper()}. A credit can only be deducted from an invoice in its own currency.")
-    held = _credit_held_by(session, note.id)
-    if held is not None:
-        other = session.get(Invoice, held.invoice_id)
-        where = (other.number or f"draft #{other.id}") if other is not None else f"invoice #{held.invoice_id}"
-        return f"Credit note {note.number} is already deducted on {where}."
-    return None
+    return (_currency_refusal(f"Credit note {note.number}", note.currency, currency, "credit")
+            or _held_refusal(session, f"Credit note {note.number}", _credit_held_by(session, note.id)))
 
 
 def _credits_of_client(repo, client_id: str) -> list[CreditNote]:
