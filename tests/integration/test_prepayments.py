@@ -41,9 +41,9 @@ def _paid_deposit(app, world, percent=30, *, paid=True):
     return deposit
 
 
-def _final(app, world, amount="1,000.00", currency="GBP", send_method="manual", **kwargs):
+def _final(app, world, amount="1,000.00", currency="GBP", send_method="manual", client=None, **kwargs):
     with app.test_request_context():
-        return api.create_draft(world.acme, ACTOR, client_id=world.client_a, amount=amount, currency=currency,
+        return api.create_draft(world.acme, ACTOR, client_id=client or world.client_a, amount=amount, currency=currency,
                                 description="Penetration test, final invoice", subject=_subject(world),
                                 send_method=send_method, **kwargs)
 

@@ -19,42 +19,14 @@ from sqlalchemy import func, select
 
 from invoicing_plugin import api
 from invoicing_plugin.extension import get_state
-from invoicing_plugin.persistence.models import Invoice, InvoiceTotal, Prepayment
+from invoicing_plugin.persistence.models import InvoiceTotal
 from invoicing_plugin.persistence.repository import NotFound
 from invoicing_plugin.services import credit_notes
 from invoicing_plugin.services.errors import ValidationFailed
 from tests.integration._invoice_helpers import events, load
+from tests.integration.test_prepayments import _counts, _final, _paid_deposit, _subject
 
 ACTOR = "user:1 Ada"
-
-
-def _subject(world) -> str:
-    return f"proposal:{world.proposal_accepted}"
-
-
-def _paid_deposit(app, world, percent=30):
-    """A deposit of ``percent`` % of the accepted proposal (GBP 1,000.00), sent and paid by hand."""
-    with app.test_request_context():
-        deposit = api.create_deposit(world.acme, ACTOR, _subject(world), percent=percent, send_method="manual",
-                                     allow_another=True)
-        api.send(world.acme, ACTOR, deposit.id, method="manual")
-        return api.mark_paid(world.acme, ACTOR, deposit.id, method="bank_transfer")
-
-
-def _final(app, world, amount="1,000.00", send_method="manual", client=None, **kwargs):
-    with app.test_request_context():
-        return api.create_draft(world.acme, ACTOR, client_id=client or world.client_a, amount=amount, currency="GBP",
-                                description="Final invoice", subject=_subject(world), send_method=send_method,
-                                **kwargs)
-
-
-def _counts(app):
-    with app.app_context():
-        session = get_state(app).session
-        counts = (session.scalar(select(func.count()).select_from(Invoice)),
-                  session.scalar(select(func.count()).select_from(Prepayment)))
-        session.rollback()
-    return counts
 
 
 # --------------------------------------------------------------------- freed by void / full credit
