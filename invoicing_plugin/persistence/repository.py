@@ -57,15 +57,18 @@ MAX_ID = 2**31 - 1
 def as_id(value) -> int | None:
     """``value`` (an int or its text) as a primary key from 1 to :data:`MAX_ID`, else ``None``.
 
-    ``None`` for anything that cannot be an id of ours: not a whole number, zero or
-    negative, beyond :data:`MAX_ID`, or text too long to read as a number. The
+    ``None`` for anything that cannot be an id of ours: not a whole number written in
+    ASCII digits, zero or negative, beyond :data:`MAX_ID`, or text too long to read as a number. The
     database is never asked about such a value (PostgreSQL refuses numbers beyond
     ``integer`` and SQLite those beyond 64 bits with an error, not an empty result).
     """
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
-        if len(value) > 40:
+        value = value.strip()
+        # ASCII digits only, as the URL rules' <int:...> read them: int() would also take
+        # other scripts' digits ("١" is 1), so a form could name a row no URL can.
+        if len(value) > 40 or not (value.isascii() and value.isdigit()):
             return None
     elif not isinstance(value, int):
         return None

@@ -37,7 +37,7 @@ from ..domain.en16931 import NOT_SUBJECT_TO_VAT, VatCategory, VatRate, missing_f
 from ..domain.errors import InvoicingError
 from ..host import HostClient, HostSellerDetails, HostWorkspace, host_seller_details
 from .seller import get_seller_profile, normalize_vat_id
-from .text import check_text
+from .text import blank, check_text
 from .uow import UnitOfWork
 
 __all__ = [
@@ -272,17 +272,17 @@ def missing_for_send(invoice, seller: HostSellerDetails | None, *, profile_saved
     if seller is None:
         out.append("The seller's details are missing: fill in Invoice settings (legal name, address, country).")
     else:
-        if not (seller.legal_name or "").strip():
+        if blank(seller.legal_name):
             out.append("The seller's legal name is missing (Invoice settings).")
-        if not ((seller.address_line1 or "").strip() and (seller.city or "").strip()):
+        if blank(seller.address_line1) or blank(seller.city):
             out.append("The seller's address is missing: street and city (Invoice settings).")
-        if not (seller.country or "").strip():
+        if blank(seller.country):
             out.append("The seller's country is missing (Invoice settings).")
-    if not (invoice.buyer_name or "").strip():
+    if blank(invoice.buyer_name):
         out.append("The client's legal name is missing (edit the draft).")
-    if not ((invoice.buyer_address_line1 or "").strip() and (invoice.buyer_city or "").strip()):
+    if blank(invoice.buyer_address_line1) or blank(invoice.buyer_city):
         out.append("The client's address is missing: street and city (edit the draft).")
-    if not (invoice.buyer_country or "").strip():
+    if blank(invoice.buyer_country):
         out.append("The client's country is missing (edit the draft).")
     for item in missing_for_vat([_Taxed(rate) for rate in rates],
                                 seller_vat_id=seller.vat_id if seller is not None else None,
