@@ -379,3 +379,40 @@ def test_a_long_invoice_runs_onto_more_pages_with_its_totals_printed_once(app, w
         assert text.count(once) == 1, once
     assert text.count("DESCRIPTION") >= 2  # the column headings repeat on each page
     assert overlapping_characters(pdf) == []
+
+
+def test_a_credit_note_names_the_buyer_as_its_invoice_does(app, world, staff_client):
+    """Newuser16 N6: the printed credit note (page and PDF) names the buyer with the legal
+    name, address and VAT number its invoice holds -- the same block as the invoice's print
+    page -- not only the client's display name and email."""
+    import re
+
+    from invoicing_plugin import api
+    from tests.integration._invoice_helpers import ACTOR
+    from tests.integration.test_invoice_parties import SELLER, save_seller, set_client
+
+    save_seller(app, world.acme, **SELLER)
+    set_client(app, world.client_a, legal_name="Globex Corporation Ltd", address_line1="20 Canada Square",
+               city="London", post_code="E14 5HU", country="GB", vat_id="GB980780684")
+    with app.test_request_context():
+        made = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", send_method="manual",
+                                lines=[{"description": "Audit", "quantity": "1", "unit_price": "100.00",
+                                        "tax_rate": "20"}])
+        invoice = api.send(world.acme, ACTOR, made.id, method="manual")
+        note = api.create_credit_note(world.acme, ACTOR, invoice.id, amount="10.00", reason="Goodwill")
+
+    def buyer_block(html: str) -> str:
+        found = re.search(r'<section class="inv-doc__parties">\s*<div>\s*<h2 class="inv-doc__label">[^<]*</h2>'
+                          r'(.*?)</div>\s*<dl', html, re.S)
+        assert found, html
+        return found.group(1)
+
+    invoice_html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
+    note_html = staff_client.get(f"/invoicing/credit-notes/{note.id}").text
+    assert buyer_block(note_html) == buyer_block(invoice_html)
+    for text in ("Globex Corporation Ltd", "20 Canada Square", "E14 5HU London", "VAT number: GB980780684"):
+        assert text in note_html, text
+    pdf_lines = [line.strip() for line in pdf_text(staff_client.get(f"/invoicing/credit-notes/{note.id}/pdf").data)
+                 .splitlines()]
+    for text in ("Globex Corporation Ltd", "20 Canada Square", "E14 5HU London", "VAT number: GB980780684"):
+        assert text in pdf_lines, text
