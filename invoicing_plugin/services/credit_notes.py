@@ -79,6 +79,7 @@ from .views import InvoiceSnapshot
 
 __all__ = [
     "REASON_MAX", "SETTLEMENTS", "CreditNoteLineSnapshot", "CreditNoteSnapshot", "client_credit_balance", "creditable_amount",
+    "credit_used_on",
     "create_credit_note", "creditable_lines", "credit_notes_of_invoice", "get_credit_note",
 ]
 
@@ -461,3 +462,19 @@ def client_credit_balance(workspace_id: str, client_id: str, *, uow: UnitOfWork 
                    CreditNote.id.not_in(held))
             .group_by(CreditNote.currency).order_by(CreditNote.currency))
     return [Money(int(total), currency) for currency, total in repo.session.execute(stmt) if total]
+
+
+def credit_used_on(workspace_id: str, notes, *, uow: UnitOfWork | None = None) -> dict[int, str]:
+    """Where each of ``notes`` (``CreditNote`` rows) kept as the client's credit was used:
+    ``{credit note id: number of the invoice whose prepayment row holds it}`` ("a draft
+    invoice" while that invoice is a draft). A credit not used (or not kept as credit) is
+    absent; so is one released again when its invoice was cancelled or deleted."""
+    ids = [note.id for note in notes if note.settlement == "client_credit"]
+    if not ids:
+        return {}
+    session = (uow or unit_of_work()).repository(workspace_id).session
+    stmt = (select(Prepayment.holds_credit_note_id, Invoice.number)
+            .join(Invoice, Invoice.id == Prepayment.invoice_id)
+            .where(Prepayment.workspace_id == workspace_id, Invoice.workspace_id == workspace_id,
+                   Prepayment.holds_credit_note_id.in_(ids)))
+    return {int(note_id): number or "a draft invoice" for note_id, number in session.execute(stmt)}

@@ -124,6 +124,8 @@ class CreditNoteLine:
     number: str
     amount: Money
     issued_on: date | None
+    #: Kept as the client's credit and used since on a later invoice: that invoice's number.
+    used_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,20 @@ class InvoiceDocument:
         """For HTML, with the currency symbol; "—" for ``None``."""
         return format_money(money, self.locale) if money is not None else "—"
     credit_notes: tuple[CreditNoteLine, ...] = ()
+
+    @property
+    def credits_used(self) -> tuple[CreditNoteLine, ...]:
+        """The credit notes kept as the client's credit that a later invoice has used."""
+        return tuple(note for note in self.credit_notes if note.used_on)
+
+    @property
+    def overpaid_kept(self) -> Money | None:
+        """The overpayment (:attr:`overpaid`) less the credit used on later invoices: what is
+        still the client's credit on this invoice; ``None`` when nothing is."""
+        if self.overpaid is None:
+            return None
+        left = self.overpaid.minor - sum(note.amount.minor for note in self.credits_used)
+        return Money(left, self.overpaid.currency) if left > 0 else None
     """The invoice's credit notes, oldest first (none: nothing is printed for them); the
     amount due already has them taken off (:func:`~invoicing_plugin.domain.balance.of_invoice`)."""
 
@@ -277,7 +293,8 @@ class InvoiceDocument:
 
 def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = None,
                    today: date | None = None, uow: UnitOfWork | None = None,
-                   seller: HostSellerDetails | None = None, credit_notes=()) -> InvoiceDocument:
+                   seller: HostSellerDetails | None = None, credit_notes=(),
+                   credits_used: Mapping[int, str] | None = None) -> InvoiceDocument:
     """Describe ``invoice`` for printing; ``pay_url`` is shown only while the pay link takes a card payment
     (:func:`~invoicing_plugin.domain.invoice.offers_online_payment`, the pay link's own rule).
 
@@ -287,6 +304,9 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
 
     ``credit_notes``: the invoice's credit notes (objects with ``number``, ``amount_minor``,
     ``currency``, ``created_at``), listed under the totals, before the amount due.
+    ``credits_used``: ``{credit note id: invoice number}`` for those kept as the client's
+    credit and used since on a later invoice (:func:`.credit_notes.credit_used_on`); the
+    overpayment row then says where instead of "client's credit".
 
     ``today`` (for "overdue") defaults to today in the workspace's time zone by ``uow``'s
     clock, else the wall clock; the issued and paid days are in that zone too."""
@@ -337,7 +357,8 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         lines_total=Money(totals.sum_of_line_net_minor, currency) if discounts else None,
         discounts=discounts,
         credit_notes=tuple(CreditNoteLine(note.number, Money(int(note.amount_minor), note.currency),
-                                          _day(note.created_at, zone)) for note in credit_notes),
+                                          _day(note.created_at, zone), (credits_used or {}).get(note.id))
+                           for note in credit_notes),
         prepayments=tuple(DocumentPrepayment(row.reference, row.paid_on, Money(int(row.amount_minor), row.currency),
                                              row.kind)
                           for row in (getattr(invoice, "prepayments", None) or ())),

@@ -16,8 +16,10 @@ is the deposits deducted plus the money received and kept (received less refunds
 lost disputes); BT-115 = BT-112 − BT-113 (BR-CO-16). Credit notes are separate documents
 and are not taken off BT-115 (EN 16931 has no term for them on the invoice).
 
-A credit note (type code 381) refers to its invoice (BG-3, BT-25/BT-26). When it credits
-the invoice's whole total its lines are the invoice's lines; for a part, one line per
+A credit note (type code 381) refers to its invoice (BG-3, BT-25/BT-26). A note for chosen
+lines (issue 15) carries its own stored lines and VAT breakdown (:func:`_note_lines`,
+:func:`_note_breakdown`), so its XML says what its printed page says to the unit. A note
+for an amount that credits the invoice's whole total repeats the invoice's lines; for a part, one line per
 VAT rate of the invoice, the credited amount shared pro rata to each rate's total with
 VAT (:func:`~invoicing_plugin.domain.discounts.prorate`) and each share's net found as for
 prices typed with VAT (:func:`~invoicing_plugin.domain.gross_prices.net_lines`), so the
@@ -37,9 +39,9 @@ from ..domain.balance import of_invoice as balance_of
 from ..domain.calendar import as_zone, local_day
 from ..domain.discounts import prorate
 from ..domain.einvoice import CREDIT_NOTE, INVOICE, EInvoice, EInvoiceLine, Party, PrecedingInvoice, unit_code
-from ..domain.errors import DomainError
+from ..domain.errors import AmountError, DomainError
 from ..domain.gross_prices import net_lines
-from ..domain.money import Money
+from ..domain.money import Money, get_currency
 from ..host import HostSellerDetails, HostWorkspace
 from .credit_notes import SETTLEMENTS
 from .lines import allowances_of, calculation_of
@@ -165,6 +167,72 @@ def _partial_credit_lines(invoice, amount_minor: int) -> tuple[EInvoiceLine, ...
                  for index, (line, net) in enumerate(zip(typed, nets, strict=True), start=1))
 
 
+def _whole_units(minor: int, currency: str) -> bool:
+    """Whether ``minor`` is a whole number of the currency's smallest written amount (ISK: 100)."""
+    spec = get_currency(currency)
+    return minor % 10 ** (spec.stripe_exponent - spec.decimals) == 0
+
+
+def _note_lines(note, invoice) -> tuple[EInvoiceLine, ...]:
+    """A line note's own lines (``CreditNote.lines``): description, quantity credited, unit,
+    price (:func:`_note_price`), VAT and the credited net (BT-131), as its page prints them."""
+    currency = invoice.currency
+    out = []
+    for position, row in enumerate(note.lines, start=1):
+        price, allowance = _note_price(row, currency, bool(invoice.prices_include_tax))
+        vat = en16931.VatRate(en16931.VatCategory(row.vat_category), row.vat_rate, row.exemption_reason)
+        out.append(EInvoiceLine(str(position), row.description, Decimal(row.quantity), unit_code(row.unit or ""),
+                                price, vat, int(row.net_minor), allowance))
+    return tuple(out)
+
+
+def _note_breakdown(note, lines: tuple[EInvoiceLine, ...]) -> tuple[
+        tuple[en16931.VatBreakdown, ...], tuple[en16931.DocumentAllowance, ...], en16931.DocumentTotals]:
+    """A line note's stored VAT breakdown (``CreditNote.vat_breakdown``), and its totals
+    (``net_minor``, ``tax_minor``, ``amount_minor``). Where the invoice had a document
+    discount a rate's taxable amount is less than its lines' nets: the difference is that
+    rate's document allowance (BG-20), so BT-116 = Σ BT-131 − Σ BT-92 per rate (BR-S-08) and
+    BT-109 = BT-106 − BT-107 (BR-CO-13) hold with the stored figures unchanged."""
+    currency = note.currency
+    breakdown, allowances = [], []
+    for item in note.vat_breakdown or ():
+        vat = en16931.VatRate(en16931.VatCategory(item["category"]), Decimal(str(item["rate"])),
+                              item.get("exemption_reason"))
+        taxable = int(item["taxable_minor"])
+        breakdown.append(en16931.VatBreakdown(vat.category, vat.rate, taxable, int(item["tax_minor"]),
+                                              vat.exemption_reason))
+        nets = sum(line.net_minor for line in lines
+                   if line.vat.category is vat.category and line.vat.rate == vat.rate)
+        if nets > taxable:
+            allowances.append(en16931.DocumentAllowance(nets - taxable, vat, "Discount"))
+    line_sum = sum(line.net_minor for line in lines)
+    net, tax, total = int(note.net_minor), int(note.tax_minor), int(note.amount_minor)
+    totals = en16931.DocumentTotals(
+        currency=currency, sum_of_line_net_minor=line_sum, allowances_minor=line_sum - net,
+        total_without_vat_minor=net, total_vat_minor=tax, total_with_vat_minor=total,
+        paid_minor=0, amount_due_minor=total)
+    return tuple(breakdown), tuple(allowances), totals
+
+
+def _note_price(row, currency: str, prices_include_tax: bool) -> tuple[Decimal, int]:
+    """BT-146 and BT-136 of a credited line (a ``CreditNoteLine``): with net prices, the
+    invoice line's price and, as the line allowance, what the quantity at that price exceeds
+    the credited net by (the line discount's share); otherwise (prices typed with VAT, or a
+    quantity × price finer than the currency's unit) the net over the quantity, as
+    :func:`_net_price` does."""
+    net = int(row.net_minor)
+    if not prices_include_tax:
+        price = Money(int(row.unit_price_minor), currency).as_decimal()
+        try:
+            gross = Money.from_decimal(price * Decimal(row.quantity), currency).minor
+        except AmountError:  # finer than the currency: the price is the net over the quantity
+            gross = None
+        if gross is not None and gross >= net and _whole_units(gross, currency):
+            return price, gross - net
+    price = _PRICE.divide(Money(net, currency).as_decimal(), Decimal(row.quantity))
+    return price.quantize(Decimal(1).scaleb(-PRICE_DECIMALS), context=_PRICE), 0
+
+
 def of_credit_note(note, invoice, workspace: HostWorkspace, *, seller: HostSellerDetails | None) -> EInvoice:
     """Credit ``note`` (a ``CreditNote`` row) of ``invoice`` as an EN 16931 credit note (type
     code 381), referring to the invoice (BG-3); nothing is paid on it (BT-113 = 0). Its
@@ -174,7 +242,11 @@ def of_credit_note(note, invoice, workspace: HostWorkspace, *, seller: HostSelle
     zone = as_zone(getattr(workspace, "timezone", None))
     amount = int(note.amount_minor)
     full = amount == int(invoice.amount_minor) and list(invoice.lines)
-    if full:
+    if list(getattr(note, "lines", None) or ()) and note.vat_breakdown is not None:  # a note for chosen lines
+        lines = _note_lines(note, invoice)
+        breakdown, allowances, totals = _note_breakdown(note, lines)
+        calculation = en16931.Calculation(tuple(line.net_minor for line in lines), breakdown, totals)
+    elif full:
         lines, allowances = _lines(invoice), allowances_of(invoice)
         calculation = calculation_of(invoice)
     else:

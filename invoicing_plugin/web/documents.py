@@ -56,7 +56,7 @@ def invoice_print(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
     workspace = staff().workspace
     document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
-                                        seller=seller_details(workspace), credit_notes=_notes(invoice))
+                                        seller=seller_details(workspace), **_credit_notes(invoice))
     return invoice_document_response(
         document,
         back_url=_staff_invoice_url(invoice),
@@ -134,7 +134,7 @@ def invoice_pdf(invoice_id: int):
     invoice = _staff_invoice(invoice_id)
     workspace = staff().workspace
     document = documents.build_document(invoice, workspace, pay_url=pay_link(invoice, external=True),
-                                        seller=seller_details(workspace), credit_notes=_notes(invoice))
+                                        seller=seller_details(workspace), **_credit_notes(invoice))
     return pdf_response(document, einvoice=invoice_einvoice(invoice, workspace))
 
 
@@ -161,6 +161,12 @@ def ubl_response(doc: EInvoice) -> Response:
 def _notes(invoice: Invoice):
     """The invoice's credit note rows, oldest first (for its document)."""
     return staff().repo.list(CreditNote, CreditNote.invoice_id == invoice.id, order_by=CreditNote.id)
+
+
+def _credit_notes(invoice: Invoice) -> dict:
+    """``credit_notes`` and ``credits_used`` for :func:`..services.documents.build_document`."""
+    notes = _notes(invoice)
+    return {"credit_notes": notes, "credits_used": credit_notes.credit_used_on(staff().workspace.id, notes)}
 
 
 # --- Shared by the staff and client pages -----------------------------------------------------

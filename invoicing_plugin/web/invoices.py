@@ -474,6 +474,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_not
         refund_form.request_token.data = refunding.new_request_token()
     show_pay_link = invoice.status not in ("draft",) and invoice.send_method != "manual" and invoice.stripe_mode
     creditable = credit_notes.creditable_amount(invoice)
+    notes = credit_notes.credit_notes_of_invoice(ctx.workspace.id, invoice.id)
+    used_on = credit_notes.credit_used_on(ctx.workspace.id, notes)
     return render_template(
         "invoicing/invoice_detail.html",
         invoice=invoice,
@@ -510,7 +512,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_not
         credit_note_form=_credit_note_form(invoice, credit_note_form) if creditable else None,
         credit_lines=credit_notes.creditable_lines(invoice) if creditable else [],
         credit_lines_posted=request.form if credit_note_form is not None and request.method == "POST" else {},
-        credit_notes=credit_notes.credit_notes_of_invoice(ctx.workspace.id, invoice.id),
+        credit_notes=notes,
+        credits_used=[(note, used_on[note.id]) for note in notes if note.id in used_on],
         client_credit=credit_notes.client_credit_balance(ctx.workspace.id, invoice.client_id),
         vat_rows=document_service.vat_breakdown(invoice),
         no_vat_warning=line_service.no_vat_warning(invoice),

@@ -379,3 +379,106 @@ def test_a_long_invoice_runs_onto_more_pages_with_its_totals_printed_once(app, w
         assert text.count(once) == 1, once
     assert text.count("DESCRIPTION") >= 2  # the column headings repeat on each page
     assert overlapping_characters(pdf) == []
+
+
+def test_a_credit_note_names_the_buyer_as_its_invoice_does(app, world, staff_client):
+    """Newuser16 N6: the printed credit note (page and PDF) names the buyer with the legal
+    name, address and VAT number its invoice holds -- the same block as the invoice's print
+    page -- not only the client's display name and email."""
+    import re
+
+    from invoicing_plugin import api
+    from tests.integration._invoice_helpers import ACTOR
+    from tests.integration.test_invoice_parties import SELLER, save_seller, set_client
+
+    save_seller(app, world.acme, **SELLER)
+    set_client(app, world.client_a, legal_name="Globex Corporation Ltd", address_line1="20 Canada Square",
+               city="London", post_code="E14 5HU", country="GB", vat_id="GB980780684")
+    with app.test_request_context():
+        made = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", send_method="manual",
+                                lines=[{"description": "Audit", "quantity": "1", "unit_price": "100.00",
+                                        "tax_rate": "20"}])
+        invoice = api.send(world.acme, ACTOR, made.id, method="manual")
+        note = api.create_credit_note(world.acme, ACTOR, invoice.id, amount="10.00", reason="Goodwill")
+
+    def buyer_block(html: str) -> str:
+        found = re.search(r'<section class="inv-doc__parties">\s*<div>\s*<h2 class="inv-doc__label">[^<]*</h2>'
+                          r'(.*?)</div>\s*<dl', html, re.S)
+        assert found, html
+        return found.group(1)
+
+    invoice_html = staff_client.get(f"/invoicing/invoices/{invoice.id}/print").text
+    note_html = staff_client.get(f"/invoicing/credit-notes/{note.id}").text
+    assert buyer_block(note_html) == buyer_block(invoice_html)
+    for text in ("Globex Corporation Ltd", "20 Canada Square", "E14 5HU London", "VAT number: GB980780684"):
+        assert text in note_html, text
+    pdf_lines = [line.strip() for line in pdf_text(staff_client.get(f"/invoicing/credit-notes/{note.id}/pdf").data)
+                 .splitlines()]
+    for text in ("Globex Corporation Ltd", "20 Canada Square", "E14 5HU London", "VAT number: GB980780684"):
+        assert text in pdf_lines, text
+
+
+def test_a_one_line_invoice_prints_on_one_page(app, world, staff_client):
+    """Newuser16 N9: a one-line invoice with the seller's legal details, bank footer and a
+    buyer address fits one page -- the footer does not spill onto a second."""
+    from invoicing_plugin import api
+    from tests.integration._invoice_helpers import ACTOR
+    from tests.integration.test_invoice_parties import SELLER, save_seller, set_client
+
+    save_seller(app, world.acme, **SELLER, trading_name="Acme", registration_id="01234567",
+                contact_name="Ada Lovelace", contact_phone="+44 20 7946 0000", contact_email="billing@acme.test",
+                footer="Bank: Example Bank, sort code 12-34-56, account 12345678.\nIBAN GB33 BUKB 2020 1555 5555 55")
+    set_client(app, world.client_a, legal_name="Globex Corporation Ltd", address_line1="20 Canada Square",
+               city="London", post_code="E14 5HU", country="GB", vat_id="GB980780684")
+    with app.test_request_context():
+        paid = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", send_method="manual",
+                                amount="500.00", description="Audit")
+        api.send(world.acme, ACTOR, paid.id, method="manual")
+        api.mark_paid(world.acme, ACTOR, paid.id, method="bank_transfer")
+        api.create_credit_note(world.acme, ACTOR, paid.id, amount="100.00", settlement="client_credit",
+                               reason="Goodwill")
+        made = api.create_draft(world.acme, ACTOR, client_id=world.client_a, currency="GBP", send_method="manual",
+                                description="Retest of the external network after the fixes\nSecond line",
+                                payment_terms="30 days net", apply_credits=True,
+                                lines=[{"description": "Retest of the external network", "quantity": "1",
+                                        "unit": "day", "unit_price": "1200.00", "tax_rate": "20"}])
+        invoice = api.send(world.acme, ACTOR, made.id, method="manual")
+
+    pdf = staff_client.get(f"/invoicing/invoices/{invoice.id}/pdf").data
+    if not pdf.startswith(b"%PDF"):
+        require_pdf_rendering()
+    assert len(list(extract_pages(io.BytesIO(pdf)))) == 1
+    assert "£1,440.00" in pdf_text(pdf) and "IBAN" in pdf_text(pdf)
+
+
+def _page_texts(pdf: bytes) -> list[str]:
+    from pdfminer.layout import LTTextContainer
+
+    return ["".join(item.get_text() for item in page if isinstance(item, LTTextContainer))
+            for page in extract_pages(io.BytesIO(pdf))]
+
+
+def test_the_vat_tables_heading_never_labels_the_totals_on_the_next_page(app, world, staff_client):
+    """Newuser16 N9: the totals are the VAT table's tfoot; when they are carried to the next
+    page the table's heading (VAT / taxable amount / VAT amount) is not printed again above
+    them. Invoices of 14 to 33 lines move the page break through the VAT table and its totals;
+    in some of them the totals start a page (checked, so the case stays covered)."""
+    from invoicing_plugin import api
+    from tests.integration._invoice_helpers import ACTOR
+
+    split = 0
+    for count in range(14, 34):
+        lines = [{"description": f"Work package {n}\nDetails of package {n}", "quantity": "1", "unit_price": "10.00",
+                  "tax_rate": "20" if n % 2 else "5"} for n in range(1, count + 1)]
+        with app.test_request_context():
+            made = api.create_draft(world.acme, ACTOR, client_id=world.client_a, lines=lines, currency="GBP",
+                                    send_method="manual")
+        pdf = staff_client.get(f"/invoicing/invoices/{made.id}/pdf").data
+        if not pdf.startswith(b"%PDF"):
+            require_pdf_rendering()
+        pages = _page_texts(pdf)
+        assert "".join(pages).count("TAXABLE AMOUNT") == 1, count
+        heading = next(i for i, text in enumerate(pages) if "TAXABLE AMOUNT" in text)
+        totals = next(i for i, text in enumerate(pages) if "Total without VAT" in text)
+        split += totals > heading
+    assert split, "no invoice in the range carries its totals to the next page"

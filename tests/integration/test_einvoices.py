@@ -480,3 +480,76 @@ def test_the_schema_check_refuses_a_broken_document(app, world, staff_client):
     net.getparent().remove(net)
     with pytest.raises(Exception, match="not valid against the official"):
         facturx.xml_check_xsd(etree.tostring(ubl), flavor="ubl-2.1-invoice")
+
+
+def _stored_note(app, note_id: int):
+    """The credit note row's own figures: its lines ``(description, quantity, net)``, its VAT
+    breakdown ``[(rate, taxable, tax)]`` and ``(net, tax, total)``."""
+    from invoicing_plugin.extension import get_state
+    from invoicing_plugin.persistence.models import CreditNote
+
+    with app.app_context():
+        session = get_state().session
+        row = session.get(CreditNote, note_id)
+        lines = [(line.description, Decimal(line.quantity), int(line.net_minor)) for line in row.lines]
+        vat = [(Decimal(str(item["rate"])), int(item["taxable_minor"]), int(item["tax_minor"]))
+               for item in row.vat_breakdown]
+        totals = (int(row.net_minor), int(row.tax_minor), int(row.amount_minor))
+        session.rollback()
+    return lines, vat, totals
+
+
+def test_a_credit_note_for_chosen_lines_carries_its_own_lines_and_vat(app, world, staff_client):
+    """Newuser16 N1: 1 of the 3 days and 2 of the 4 hours of the 1,567.10 invoice. Lines
+    400.00 (1 day × 400.00) and 66.17 (13,233 p × 2 / 4 = 6,616.5 -> 6,617, half up; 2 ×
+    33.33 = 66.66 less 0.49 of the line discount). The £10.00 document discount's share:
+    taxable 397.00 at 20 % (119,099 × 40,000 / 120,000 = 39,699.7) and 65.67 at 5 %
+    (13,134 × 6,617 / 13,233 = 6,567.5 -> 6,567), so allowances 3.00 and 0.50; VAT 79.40
+    and 3.28 (65.67 × 5 % = 3.2835). Net 462.67, VAT 82.68, total 545.35 -- the figures the
+    printed note shows, not a pro-rata "Credit on invoice" line per rate."""
+    invoice = _gbp_invoice(app, world)
+    with app.test_request_context():
+        note = api.create_credit_note(world.acme, ACTOR, invoice.id, reason="One day and two hours not delivered",
+                                      lines=[{"position": 1, "quantity": "1"}, {"position": 2, "quantity": "2"}])
+    lines, vat, (net, tax, total) = _stored_note(app, note.id)
+    assert lines == [("Penetration test", Decimal(1), 40_000), ("Retest & report <draft>", Decimal(2), 6_617)]
+    assert vat == [(Decimal(20), 39_700, 7_940), (Decimal(5), 6_567, 328)]
+    assert (net, tax, total) == (46_267, 8_268, 54_535)
+
+    cii = factur_x_of(staff_client.get(f"/invoicing/credit-notes/{note.id}/pdf").data)
+    assert one(cii, "rsm:ExchangedDocument/ram:TypeCode") == "381"
+    items = cii.xpath("//ram:IncludedSupplyChainTradeLineItem", namespaces=NS)
+    assert [(one(item, ".//ram:SpecifiedTradeProduct/ram:Name"), Decimal(one(item, ".//ram:BilledQuantity")),
+             one(item, ".//ram:BilledQuantity/@unitCode"), one(item, ".//ram:NetPriceProductTradePrice/ram:ChargeAmount"),
+             one(item, ".//ram:LineTotalAmount"), one(item, ".//ram:RateApplicablePercent")) for item in items] == \
+        [("Penetration test", Decimal(1), "DAY", "400.00", "400.00", "20"),
+         ("Retest & report <draft>", Decimal(2), "HUR", "33.33", "66.17", "5")]
+    assert [(name, quantity, money(net_minor)) for name, quantity, net_minor in lines] == \
+        [(one(item, ".//ram:SpecifiedTradeProduct/ram:Name"), Decimal(one(item, ".//ram:BilledQuantity")),
+          one(item, ".//ram:LineTotalAmount")) for item in items]
+    settlement = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/"
+    groups = cii.xpath(settlement + "ram:ApplicableTradeTax", namespaces=NS)
+    assert [(Decimal(one(g, "ram:RateApplicablePercent")), one(g, "ram:BasisAmount"), one(g, "ram:CalculatedAmount"))
+            for g in groups] == [(rate, money(taxable), money(amount)) for rate, taxable, amount in vat]
+    allowances = cii.xpath(settlement + "ram:SpecifiedTradeAllowanceCharge", namespaces=NS)
+    assert [(one(a, "ram:ActualAmount"), one(a, ".//ram:RateApplicablePercent")) for a in allowances] == \
+        [("3.00", "20"), ("0.50", "5")]
+    totals = settlement + "ram:SpecifiedTradeSettlementHeaderMonetarySummation/"
+    assert [one(cii, totals + tag) for tag in ("ram:LineTotalAmount", "ram:AllowanceTotalAmount",
+                                                "ram:TaxBasisTotalAmount", "ram:TaxTotalAmount",
+                                                "ram:GrandTotalAmount", "ram:DuePayableAmount")] == \
+        [money(40_000 + 6_617), money(40_000 + 6_617 - net), money(net), money(tax), money(total), money(total)]
+
+    ubl = ubl_of(staff_client.get(f"/invoicing/credit-notes/{note.id}/ubl"), "CreditNote")
+    assert texts(ubl, "cac:CreditNoteLine/cac:Item/cbc:Name") == [name for name, _, _ in lines]
+    assert [Decimal(q) for q in texts(ubl, "cac:CreditNoteLine/cbc:CreditedQuantity")] == [q for _, q, _ in lines]
+    assert texts(ubl, "cac:CreditNoteLine/cbc:LineExtensionAmount") == [money(n) for _, _, n in lines]
+    assert texts(ubl, "cac:CreditNoteLine/cac:Price/cbc:PriceAmount") == ["400.00", "33.33"]
+    subtotals = ubl.xpath("cac:TaxTotal/cac:TaxSubtotal", namespaces=NS)
+    assert [(Decimal(one(s, "cac:TaxCategory/cbc:Percent")), one(s, "cbc:TaxableAmount"), one(s, "cbc:TaxAmount"))
+            for s in subtotals] == [(rate, money(taxable), money(amount)) for rate, taxable, amount in vat]
+    assert one(ubl, "cac:TaxTotal/cbc:TaxAmount") == money(tax)
+    assert [one(ubl, "cac:LegalMonetaryTotal/" + tag) for tag in
+            ("cbc:LineExtensionAmount", "cbc:AllowanceTotalAmount", "cbc:TaxExclusiveAmount",
+             "cbc:TaxInclusiveAmount", "cbc:PayableAmount")] == \
+        [money(46_617), money(350), money(net), money(total), money(total)]

@@ -280,3 +280,34 @@ def test_the_page_answers_404_for_ids_that_are_no_credit_note_of_this_workspace(
     response = staff_client.post(NEW, data=_form(world, credits_for=world.client_a, apply_credit=hostile))
     assert response.status_code == 404
     assert _counts(app) == before
+
+
+def test_the_original_invoice_says_where_its_kept_credit_was_used(app, world, staff_client):
+    """Newuser16 N8: once a later invoice holds the credit (its prepayment row), the credited
+    invoice's page, print page and PDF say it was used there, not that it is still "kept as
+    the client's credit"; freed again (the later invoice voided), it is kept again."""
+    from tests.support.pdf import pdf_text
+
+    note = _client_credit(app, world)
+    original = note.invoice_id
+    page = staff_client.get(f"/invoicing/invoices/{original}").text
+    assert "kept as the client&#39;s credit" in page or "kept as the client's credit" in page
+    later = _later(app, world, apply_credits=[note.id])
+    with app.test_request_context():
+        sent = api.send(world.acme, ACTOR, later.id, method="manual")
+
+    page = staff_client.get(f"/invoicing/invoices/{original}").text.replace("&#39;", "'")
+    overpaid = re.search(r'data-field="overpaid">(.*?)</span>', page, re.S).group(1)
+    assert f"used on {sent.number}" in overpaid and note.number in overpaid
+    assert "kept as the client's credit" not in overpaid
+    printed = staff_client.get(f"/invoicing/invoices/{original}/print").text.replace("&#39;", "'")
+    assert f"used on {sent.number}" in printed and "Overpaid (client's credit)" not in printed
+    text = " ".join(pdf_text(staff_client.get(f"/invoicing/invoices/{original}/pdf").data).split())
+    assert f"used on {sent.number}" in text and "Overpaid (client's credit)" not in text
+
+    with app.test_request_context():
+        api.void(world.acme, ACTOR, later.id)
+    page = staff_client.get(f"/invoicing/invoices/{original}").text.replace("&#39;", "'")
+    assert "used on" not in page and "kept as the client's credit" in page
+    printed = staff_client.get(f"/invoicing/invoices/{original}/print").text.replace("&#39;", "'")
+    assert "used on" not in printed and "Overpaid (client's credit)" in printed

@@ -100,3 +100,29 @@ def test_a_document_needs_a_known_type_code_and_a_line():
         EInvoice("999", "X", date(2026, 1, 1), "EUR", doc.seller, doc.buyer, doc.lines, doc.breakdown, doc.totals)
     with pytest.raises(ValueError):
         EInvoice(INVOICE, "X", date(2026, 1, 1), "EUR", doc.seller, doc.buyer, (), doc.breakdown, doc.totals)
+
+
+@pytest.mark.parametrize(("price_minor", "quantity", "net_minor", "gross", "currency", "expected"), [
+    # Net prices: the invoice line's price, the line discount's share as the line allowance.
+    (3333, "2", 6617, False, "GBP", (Decimal("33.33"), 49)),
+    (40000, "1", 40000, False, "GBP", (Decimal("400.00"), 0)),
+    # quantity × price finer than a penny: the net over the quantity, no allowance.
+    (3333, "1.5", 5000, False, "GBP", (Decimal("33.333333"), 0)),
+    # Prices typed with VAT: the net over the quantity (EN 16931 carries net prices).
+    (12000, "3", 30000, True, "GBP", (Decimal("100.000000"), 0)),
+    # ISK writes whole krónur: 1.5 × 1,001 kr = 1,501.5 kr is no amount, so net / quantity.
+    (100100, "1.5", 150200, False, "ISK", (Decimal("1001.333333"), 0)),
+])
+def test_a_credited_lines_price_and_allowance_meet_br_lin_04(price_minor, quantity, net_minor, gross, currency,
+                                                           expected):
+    """Newuser16 N1: a credit note for chosen lines writes its own lines; BT-131 = BT-129 ×
+    BT-146 − BT-136 holds exactly when the price is the invoice line's, else to the price's
+    6 decimals."""
+    from types import SimpleNamespace
+
+    from invoicing_plugin.services.einvoice import _note_price
+
+    row = SimpleNamespace(unit_price_minor=price_minor, quantity=Decimal(quantity), net_minor=net_minor)
+    price, allowance = _note_price(row, currency, gross)
+    assert (price, allowance) == expected
+    assert isinstance(allowance, int)
