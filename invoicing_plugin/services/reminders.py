@@ -44,6 +44,7 @@ from .checkout import pay_link
 from .common import lock_invoice, record_event, unit_of_work
 from .email_amounts import email_amounts
 from .errors import ValidationFailed
+from .links import require_external_url
 from .outbox import deliver_due, enqueue
 from .uow import UnitOfWork
 
@@ -217,9 +218,11 @@ def send_due_reminders(workspace_id: str | None = None, *, deliver: bool = True,
 
     A workspace the host does not know (or whose time zone is not an IANA name) is left out
     and listed in ``report.skipped``. Raises :class:`~.errors.InvoicingError` when the pay
-    link cannot be built (``INVOICING_EXTERNAL_URL`` unset outside a request). Call it
+    link cannot be built (``INVOICING_EXTERNAL_URL`` unset outside a request): up front,
+    before any schedule or invoice is read, whether or not a reminder is due. Call it
     outside a unit of work of your own: each reminder is its own transaction.
     """
+    require_external_url()  # a cron job without it fails on its first run, not on the first due day
     uow = uow or unit_of_work()
     report = ReminderReport()
     stmt = select(ReminderSchedule).where(ReminderSchedule.enabled.is_(True)).order_by(ReminderSchedule.id)
