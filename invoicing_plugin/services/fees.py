@@ -36,6 +36,7 @@ from ..domain.statuses import AWAITING_MONEY
 from ..domain.money import Money
 from .common import unit_of_work
 from .errors import InvoicingError
+from .payment_rows import payments_of
 from .uow import UnitOfWork
 
 __all__ = ["FeeBreakdown", "UnknownPlan", "fee_breakdown", "plan_fee_bps"]
@@ -102,8 +103,6 @@ def _received(invoice, uow: UnitOfWork | None) -> tuple[int, int]:
     """(through Stripe, by hand) in minor units: the sums of the invoice's payment rows."""
     if not int(getattr(invoice, "amount_paid_minor", 0) or 0) or getattr(invoice, "id", None) is None:
         return 0, 0
-    from .payment_rows import payments_of  # local: payment_rows imports this module's neighbours
-
     rows = (uow or unit_of_work()).session
     payments = payments_of(rows, str(invoice.workspace_id), int(invoice.id))
     stripe = sum(p.amount_minor for p in payments if p.method == PAID_THROUGH_STRIPE)
