@@ -61,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     def current_workspace_context():
         return {"current_membership": tenancy.current_membership()}
 
+    _external_url_from_demo_public_url(app)
     _maybe_start_stripe_emulator(app)
     outbox.maybe_start_mail_sink(app)
     Invoicing(app, host=DemoHost())
@@ -94,6 +95,16 @@ def _refuse_nul() -> None:
 DEMO_STRIPE_KEY = "sk_test_hostdemo0platform"
 DEMO_WEBHOOK_SECRET = "whsec_hostdemo_local_emulator"  # the emulator's account endpoint
 DEMO_CONNECT_WEBHOOK_SECRET = "whsec_hostdemo_local_emulator_connect"  # its Connect endpoint
+
+
+def _external_url_from_demo_public_url(app: Flask) -> None:
+    """``DEMO_PUBLIC_URL`` (exported by scripts/demo.sh and the README's "CLI against the
+    demo") is the demo's public address: use it as ``INVOICING_EXTERNAL_URL`` unless that is
+    set (``FLASK_INVOICING_EXTERNAL_URL`` or the ``config`` argument), so the CLI can build
+    the links it emails (``flask invoicing send-reminders``) as the server does."""
+    public_url = os.environ.get("DEMO_PUBLIC_URL", "").strip().rstrip("/")
+    if public_url and not app.config.get("INVOICING_EXTERNAL_URL"):
+        app.config["INVOICING_EXTERNAL_URL"] = public_url
 
 
 def _maybe_start_stripe_emulator(app: Flask) -> None:

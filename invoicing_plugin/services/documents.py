@@ -319,9 +319,7 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
     refunded = invoice.amount_refunded_minor or 0
     lines, breakdown, totals = _lines_of(invoice)
     balance = of_invoice(invoice)
-    discounts = tuple(
-        DocumentDiscount(f"Discount ({_group_label(a.vat.category.value, a.vat.rate)})", Money(a.amount_minor, currency))
-        for a in allowances_of(invoice))
+    adjustments = adjustments_of(invoice, totals=totals)
     return InvoiceDocument(
         workspace_name=workspace.name,
         number=invoice.number or "Draft",
@@ -354,11 +352,38 @@ def build_document(invoice, workspace: HostWorkspace, *, pay_url: str | None = N
         amount_due=(None if status is InvoiceStatus.DRAFT and not balance.prepaid_minor
                     else Money(balance.balance_due_minor, currency)),
         overpaid=Money(balance.overpaid_minor, currency) if balance.overpaid_minor else None,
-        lines_total=Money(totals.sum_of_line_net_minor, currency) if discounts else None,
-        discounts=discounts,
+        lines_total=adjustments.lines_total,
+        discounts=adjustments.discounts,
         credit_notes=tuple(CreditNoteLine(note.number, Money(int(note.amount_minor), note.currency),
                                           _day(note.created_at, zone), (credits_used or {}).get(note.id))
                            for note in credit_notes),
+        prepayments=adjustments.prepayments,
+    )
+
+
+@dataclass(frozen=True)
+class DocumentAdjustments:
+    """What the printed invoice shows between its lines and its amount due, besides VAT: the
+    sum of the lines and the document discount per VAT rate (only with a discount), and the
+    deposits and client credit deducted. The print page and the staff page read these."""
+
+    lines_total: Money | None
+    discounts: tuple[DocumentDiscount, ...]
+    prepayments: tuple[DocumentPrepayment, ...]
+
+
+def adjustments_of(invoice, *, totals=None) -> DocumentAdjustments:
+    """The :class:`DocumentAdjustments` of ``invoice`` (``totals``: its ``_lines_of`` totals,
+    when the caller has them)."""
+    currency = invoice.currency
+    if totals is None:
+        totals = _lines_of(invoice)[2]
+    discounts = tuple(
+        DocumentDiscount(f"Discount ({_group_label(a.vat.category.value, a.vat.rate)})", Money(a.amount_minor, currency))
+        for a in allowances_of(invoice))
+    return DocumentAdjustments(
+        lines_total=Money(totals.sum_of_line_net_minor, currency) if discounts else None,
+        discounts=discounts,
         prepayments=tuple(DocumentPrepayment(row.reference, row.paid_on, Money(int(row.amount_minor), row.currency),
                                              row.kind)
                           for row in (getattr(invoice, "prepayments", None) or ())),

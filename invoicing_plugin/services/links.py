@@ -29,6 +29,14 @@ def _configured_base() -> str | None:
     return str(base).strip() or None if base else None
 
 
+def require_external_url() -> None:
+    """Raise :class:`InvoicingError` (the message asks for ``INVOICING_EXTERNAL_URL``) when
+    links cannot be built: outside a request with the setting unset. For work that emails
+    links from the CLI or a worker, to stop up front, before it reads or claims anything."""
+    if _configured_base() is None and not has_request_context():
+        raise InvoicingError(_MISSING)
+
+
 def external_url(endpoint: str, **values) -> str:
     """The absolute URL of ``endpoint`` (``url_for``'s arguments), by the rule above.
 

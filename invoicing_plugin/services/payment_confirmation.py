@@ -24,7 +24,7 @@ from ..host import remembered_workspace
 from ..persistence.models import Invoice, InvoiceEvent
 from .common import append_audit, unit_of_work
 from .outbox import deliver_after_commit, enqueue
-from .payment_outcome import money_text
+from .email_amounts import email_amounts
 from .uow import UnitOfWork
 
 log = logging.getLogger("invoicing_plugin.payments")
@@ -37,7 +37,9 @@ def _confirmation_email(uow: UnitOfWork, invoice: Invoice) -> OutgoingEmail:
     context = {
         "invoice": invoice,
         "workspace_name": workspace.name if workspace else "",
-        "amount": money_text(invoice.amount_paid_minor or invoice.amount_minor, invoice.currency),
+        # What was received on the invoice, the figure every client email reads
+        # (email_amounts): never the total when deposits or credit were deducted.
+        "amount": email_amounts(invoice).paid,
         # The day it was paid in the workspace's time zone (the client's business calendar).
         "paid_on": local_day(invoice.paid_at or uow.clock(), workspace.zone if workspace else UTC).strftime("%d %B %Y"),
     }

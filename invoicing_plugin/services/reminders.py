@@ -37,13 +37,14 @@ from ..domain import reminders as rules
 from ..domain.balance import of_invoice
 from ..domain.calendar import local_day
 from ..domain.invoice import InvoiceStatus, offers_online_payment
-from ..domain.money import Money, format_money
 from ..gateways.mail import OutgoingEmail
 from ..host import HostWorkspace
 from ..persistence.models import Invoice, InvoiceReminder, ReminderSchedule
 from .checkout import pay_link
 from .common import lock_invoice, record_event, unit_of_work
+from .email_amounts import email_amounts
 from .errors import ValidationFailed
+from .links import require_external_url
 from .outbox import deliver_due, enqueue
 from .uow import UnitOfWork
 
@@ -123,14 +124,19 @@ def step_label(step: int) -> str:
     return f"{days} day{'s' if days != 1 else ''} {'before' if step < 0 else 'after'} the due date"
 
 
-def reminder_email(invoice: Invoice, workspace: HostWorkspace, *, today, due_minor: int) -> OutgoingEmail:
-    """The reminder: what is still due, when it was due, and the pay link. Needs the Flask app."""
-    balance = format_money(Money(due_minor, invoice.currency), workspace.locale)
+def reminder_email(invoice: Invoice, workspace: HostWorkspace, *, today) -> OutgoingEmail:
+    """The reminder: what is still due, when it was due, and the pay link. Needs the Flask app.
+
+    The balance is the one every client email states (:func:`.email_amounts.email_amounts`),
+    with the total and what was taken off it when anything was."""
+    amounts = email_amounts(invoice, workspace.locale)
+    balance = amounts.due
     when = rules.days_text(invoice.due_date, today)
     context = {
         "invoice": invoice,
         "workspace": workspace,
         "balance": balance,
+        "amounts": amounts,
         "when": when,
         "overdue": invoice.due_date < today,
         "pay_url": pay_link(invoice),
@@ -191,12 +197,11 @@ def _send_one(uow: UnitOfWork, workspace: HostWorkspace, schedule: Schedule, inv
         except IntegrityError:  # another run claimed this step first
             uow.rollback()
             return
-        due_minor = of_invoice(invoice).due_minor
-        email = reminder_email(invoice, workspace, today=today, due_minor=due_minor)
+        email = reminder_email(invoice, workspace, today=today)
         enqueue(uow, email, workspace_id=str(workspace.id), kind="reminder", invoice_id=invoice.id)
         event = record_event(repo, invoice, "system", "reminder", from_status=invoice.status, to_status=invoice.status,
                              detail=f"Reminder ({step_label(step)}) emailed to {invoice.client_email}: "
-                                    f"{format_money(Money(due_minor, invoice.currency), workspace.locale)} due.")
+                                    f"{email_amounts(invoice, workspace.locale).due} due.")
         event.created_at = uow.clock()
         number = invoice.number or ""
         try:
@@ -213,9 +218,11 @@ def send_due_reminders(workspace_id: str | None = None, *, deliver: bool = True,
 
     A workspace the host does not know (or whose time zone is not an IANA name) is left out
     and listed in ``report.skipped``. Raises :class:`~.errors.InvoicingError` when the pay
-    link cannot be built (``INVOICING_EXTERNAL_URL`` unset outside a request). Call it
+    link cannot be built (``INVOICING_EXTERNAL_URL`` unset outside a request): up front,
+    before any schedule or invoice is read, whether or not a reminder is due. Call it
     outside a unit of work of your own: each reminder is its own transaction.
     """
+    require_external_url()  # a cron job without it fails on its first run, not on the first due day
     uow = uow or unit_of_work()
     report = ReminderReport()
     stmt = select(ReminderSchedule).where(ReminderSchedule.enabled.is_(True)).order_by(ReminderSchedule.id)

@@ -64,6 +64,7 @@ from .common import (
     unit_of_work,
 )
 from .connection_routes import payment_availability
+from .email_amounts import email_amounts
 from .errors import InvoicingError
 from .fees import plan_fee_bps
 from .numbering import take_next_number
@@ -95,13 +96,17 @@ def invoice_email(invoice: Invoice, workspace: HostWorkspace, *, uow: UnitOfWork
 
     Call inside the send's unit of work: the portal access row (created once per
     client) joins that transaction. Needs the Flask app (templates, ``url_for``).
-    Rendered once, when queued: the outbox stores the result.
+    Rendered once, when queued: the outbox stores the result. The subject and "Amount due"
+    state what the pay link asks for (:func:`.email_amounts.email_amounts`); with deposits or
+    credit deducted the total and each deduction are listed too.
     """
-    amount = format_money(Money(invoice.amount_minor, invoice.currency), workspace.locale)
+    amounts = email_amounts(invoice, workspace.locale)
+    amount = amounts.due  # what the pay link asks for, not the total (newuser16 N3)
     context = {
         "invoice": invoice,
         "workspace": workspace,
         "amount": amount,
+        "amounts": amounts,
         "pay_url": pay_link(invoice),
         "settled": settled_text(invoice, workspace.locale),
         "portal_url": portal_url(invoice.workspace_id, invoice.client_id, uow=uow),

@@ -10,7 +10,8 @@ A draft is either an amount (one line without VAT, as before) or lines. "Add lin
 nothing is saved, and the CSRF token travels with it -- so the form works with
 JavaScript off. The totals (net, VAT, total) are computed by the same service that saves
 the draft (:func:`~invoicing_plugin.services.lines.price_lines`) and shown under the lines.
-The first "Add line" turns a typed amount into the first line.
+The first "Add line" turns a typed amount into the first line (and adds an empty one under
+it); lines left blank are dropped when the form is saved (:func:`drop_blank_lines`).
 
 Each line's tax-rate menu offers the workspace's default (the empty choice), "No VAT"
 (:data:`~invoicing_plugin.services.lines.NO_VAT`, sent to the service as ``tax_rate``
@@ -137,7 +138,35 @@ def handle_buttons(form, workspace_id: str) -> bool:
                 form.lines.append_entry(data)
         prepare(form, workspace_id)
         return True
-    return "recalculate" in posted
+    if "recalculate" in posted:
+        return True
+    drop_blank_lines(form, workspace_id)  # saving: a blank extra line is not a line
+    return False
+
+
+def _blank(entry) -> bool:
+    """A line left as "Add line" made it: no field typed (quantity at its prefilled 1, the
+    default tax rate)."""
+    data = entry.form
+    return (all(not str(data[name].data or "").strip() for name in _TEXT_FIELDS if name != "quantity")
+            and str(data.quantity.data or "").strip() in ("", "1") and not (data.tax_rate_id.data or ""))
+
+
+def drop_blank_lines(form, workspace_id: str) -> None:
+    """Before saving (newuser16 N10): leave out lines nobody typed in -- the empty one "Add
+    line" adds, with the converted amount's line above it -- so saving does not fail with
+    "Line 2 is empty". A form whose every line is blank keeps them: the service then says
+    what is missing. The re-rendered form (after another error) shows the lines kept, so
+    each error stays next to its line."""
+    entries = form.lines.entries
+    if not entries or all(_blank(entry) for entry in entries) or not any(_blank(entry) for entry in entries):
+        return
+    kept = [entry.form.data for entry in entries if not _blank(entry)]
+    while form.lines.entries:
+        form.lines.pop_entry()
+    for data in kept:
+        form.lines.append_entry(data)
+    prepare(form, workspace_id)
 
 
 def fill(form, lines: list[dict] | None, workspace_id: str) -> None:

@@ -516,6 +516,8 @@ def _render_detail(invoice, *, mark_paid_form=None, refund_form=None, credit_not
         credits_used=[(note, used_on[note.id]) for note in notes if note.id in used_on],
         client_credit=credit_notes.client_credit_balance(ctx.workspace.id, invoice.client_id),
         vat_rows=document_service.vat_breakdown(invoice),
+        # The print page's figures (services.documents): sum of lines, discount per rate, deductions.
+        adjustments=document_service.adjustments_of(invoice),
         no_vat_warning=line_service.no_vat_warning(invoice),
         gross_rounding=line_service.gross_rounding(invoice),
     ), status

@@ -242,3 +242,18 @@ def test_demo_without_a_mail_server_catches_invoice_emails_in_its_outbox(tmp_pat
         app.extensions["host_demo.mail_sink"].stop()
         with app.app_context():
             db.engine.dispose()
+
+
+def test_demo_public_url_is_the_external_url_unless_set(monkeypatch, tmp_path):
+    """newuser16 N5: scripts/demo.sh and the README's CLI block export DEMO_PUBLIC_URL; the demo
+    uses it as INVOICING_EXTERNAL_URL so `flask invoicing send-reminders` can build pay links."""
+    database = "sqlite:///" + str(tmp_path / "u.db")
+    monkeypatch.setenv("DEMO_PUBLIC_URL", "http://127.0.0.1:5071/")
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database})
+    assert app.config["INVOICING_EXTERNAL_URL"] == "http://127.0.0.1:5071"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database,
+                      "INVOICING_EXTERNAL_URL": "https://billing.example.com"})
+    assert app.config["INVOICING_EXTERNAL_URL"] == "https://billing.example.com"
+    monkeypatch.delenv("DEMO_PUBLIC_URL")
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database})
+    assert not app.config.get("INVOICING_EXTERNAL_URL")

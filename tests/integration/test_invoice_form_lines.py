@@ -87,3 +87,35 @@ def test_the_amount_only_form_still_saves_one_line_and_edits_as_an_amount(app, w
     assert input_value(edit, "amount") == "1250.50" and input_value(edit, "lines-0-description") is None
     missing = staff_client.post(NEW, data=_base(world, amount=""))
     assert missing.status_code == 422 and "Enter an amount." in missing.text
+
+
+def test_the_blank_line_add_line_made_is_left_out_on_save(app, world, staff_client):
+    """newuser16 N10: "Add line" on an amount gives the converted line and an empty one; the form
+    saved as shown (JavaScript off) keeps the typed line, not "Line 2 is empty"."""
+    shown = staff_client.post(NEW, data=_base(world, amount="500", description="amt", add_line="1")).text
+    posted = {name: input_value(shown, name) or "" for name in (
+        "lines-0-description", "lines-0-quantity", "lines-0-unit_price", "lines-1-description", "lines-1-quantity",
+        "lines-1-unit_price")}
+    assert posted["lines-1-quantity"] == "1" and posted["lines-1-description"] == ""
+    saved = staff_client.post(NEW, data=_base(world, amount="", description="amt", **posted))
+    assert saved.status_code == 302, saved.text
+    with app.app_context():
+        session = get_state(app).session
+        invoice = session.scalars(select(Invoice)).one()
+        assert [(line.description, line.unit_price_minor) for line in invoice.lines] == [("amt", 50_000)]
+        session.rollback()
+
+
+def test_a_blank_line_between_lines_is_left_out_but_a_half_typed_one_is_not(app, world, staff_client):
+    lines = {"lines-0-description": "Test", "lines-0-unit_price": "10.00",
+             "lines-1-quantity": "1",
+             "lines-2-description": "Bad", "lines-2-quantity": "abc", "lines-2-unit_price": "10.00"}
+    refused = staff_client.post(NEW, data=_base(world, amount="", **lines))
+    assert refused.status_code == 422
+    # the blank line is gone, so the bad one is now line 2 and its error sits next to it
+    assert 'id="lines-1-quantity-error">Line 2: Enter the quantity as a number' in refused.text
+    half = {"lines-0-description": "Test", "lines-0-unit_price": "10.00", "lines-1-unit_price": "5.00"}
+    assert staff_client.post(NEW, data=_base(world, amount="", **half)).status_code == 422
+    only_blank = {"lines-0-quantity": "1"}
+    assert staff_client.post(NEW, data=_base(world, amount="", **only_blank)).status_code == 422
+    assert invoice_and_line_counts(app) == (0, 0)

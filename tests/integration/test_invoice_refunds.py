@@ -319,3 +319,35 @@ def test_two_staff_refunding_more_than_is_left_between_them_get_one_refund(app, 
     for event in events(stripe_emulator, "charge.refunded"):
         assert post_event(client, event).status_code == 200
     assert invoice_state(app, invoice.id).amount_refunded_minor == 30_000
+
+
+def test_the_stripe_part_of_a_partly_paid_invoice_can_be_refunded(app, world, client, connected_workspace,
+                                                                   stripe_emulator, staff_client):
+    """newuser16 N12 (documented in docs/invoices.md "Refund"): a partially paid invoice offers a
+    refund of its Stripe part only -- never of money received by hand -- and stays partially paid."""
+    from sqlalchemy import update
+
+    from invoicing_plugin import api
+    from invoicing_plugin.persistence.models import CheckoutSessionRecord
+
+    invoice = sent_invoice(app, world.acme, connected_workspace, amount=100_000, session_amount=30_000)
+    with app.app_context():
+        session = get_state().session
+        session.execute(update(CheckoutSessionRecord).where(CheckoutSessionRecord.session_id == invoice.session_id)
+                        .values(amount_minor=30_000))
+        session.commit()
+    intent, charge = paid(app, client, stripe_emulator, invoice)
+    with app.test_request_context():
+        api.mark_paid(world.acme, "user:1 Ada", invoice.id, method="bank_transfer", amount="200")
+    assert invoice_state(app, invoice.id).status == "partially_paid"
+    page = staff_client.get(f"/invoicing/invoices/{invoice.id}").get_data(as_text=True)
+    assert 'data-action="refund"' in page and "£300.00 can still be refunded" in page
+
+    assert ask(staff_client, invoice.id, amount="300.01").status_code == 422  # the bank transfer is not Stripe's
+    assert refund_requests(stripe_emulator) == []
+    assert ask(staff_client, invoice.id, token="c" * 32).status_code == 302
+    (refund,) = charge_refunds(stripe_emulator, charge)
+    assert refund["amount"] == 30_000
+    assert post_event(client, event_for(stripe_emulator, "charge.refunded", charge)).status_code == 200
+    state = invoice_state(app, invoice.id)
+    assert (state.status, state.amount_paid_minor, state.amount_refunded_minor) == ("partially_paid", 50_000, 30_000)

@@ -411,3 +411,20 @@ def test_two_runs_at_once_send_each_step_once(app, world, connected_workspace, c
         deliver_due()
     assert len(mailbox.wait_for(3)) == 3
     assert mailbox.wait_for(4, timeout=0.5)[3:] == []
+
+
+def test_without_an_external_url_the_run_stops_up_front_even_when_nothing_is_due(app, world, connected_workspace,
+                                                                                   clock, monkeypatch):
+    """newuser16 N5: docs/reminders.md -- without INVOICING_EXTERNAL_URL the command stops with
+    that message; a cron job must not look healthy until the first reminder day."""
+    from invoicing_plugin.services import reminders
+
+    sent_invoice(app, world)
+    schedule(app, world.acme, "14")  # nothing due today
+    app.config["INVOICING_EXTERNAL_URL"] = None
+    looked = []
+    monkeypatch.setattr(reminders, "_send_one", lambda *args, **kwargs: looked.append(args))
+    result = run(app)
+    assert result.exit_code != 0
+    assert "INVOICING_EXTERNAL_URL" in result.output and "Reminders sent" not in result.output
+    assert looked == [] and reminder_rows(app) == []
