@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
@@ -174,40 +177,50 @@ def _subject_context(ref: str | None):
     return subject, refusal
 
 
-def _deposit_choices(form: InvoiceForm) -> list:
-    """The linked subject's paid deposits, offered for deduction on a new draft."""
-    currency = form.currency.data or current_app.config["INVOICING_DEFAULT_CURRENCY"]
-    return prepayments.deductible_deposits(staff().workspace.id, form.subject_ref.data or None, currency)
+@dataclass(frozen=True)
+class _Offer:
+    """What a new draft offers to deduct -- the subject's paid deposits, or the client's credit.
+
+    ``choices(workspace_id, key, currency)`` lists them (``services.prepayments``); ``key_field``
+    is the form field they belong to (the subject, the client); the form names what it
+    showed in the hidden input ``shown_field`` and posts the ticked ids as ``ticked_field``;
+    ``ask`` is said when the key was picked on this post and nothing was shown yet."""
+
+    choices: Callable[[str, str | None, str], list]
+    key_field: str
+    shown_field: str
+    ticked_field: str
+    ask: str
+
+    def of(self, form: InvoiceForm) -> list:
+        currency = form.currency.data or current_app.config["INVOICING_DEFAULT_CURRENCY"]
+        return self.choices(staff().workspace.id, getattr(form, self.key_field).data or None, currency)
+
+    def seen(self, form: InvoiceForm) -> bool:
+        """Whether the posted form showed the choices of the key it has now."""
+        return (request.method == "POST"
+                and request.form.get(self.shown_field) == (getattr(form, self.key_field).data or ""))
+
+    def checked(self, form: InvoiceForm, choices) -> set[str]:
+        """Ids to show checked: what was posted, else every one that can be deducted (the default)."""
+        if self.seen(form):
+            return set(request.form.getlist(self.ticked_field))
+        return {str(choice.id) for choice in choices if choice.refusal is None}
+
+    def selection(self, form: InvoiceForm):
+        """What the service is asked to deduct (the ticked ids, or ``False``), or ``None`` when
+        the choices must be shown before anything is saved."""
+        if self.seen(form):
+            return request.form.getlist(self.ticked_field)
+        if any(choice.refusal is None for choice in self.of(form)):
+            return None
+        return False
 
 
-def _deposits_seen(form: InvoiceForm) -> bool:
-    """Whether the posted form showed the deposits of the subject it is linked to now."""
-    return request.method == "POST" and request.form.get("deposits_for") == (form.subject_ref.data or "")
-
-
-def _checked_deposits(form: InvoiceForm, choices) -> set[str]:
-    """Deposits to show checked: what was posted, else every one that can be deducted (the default)."""
-    if _deposits_seen(form):
-        return set(request.form.getlist("deduct_deposit"))
-    return {str(choice.id) for choice in choices if choice.refusal is None}
-
-
-def _credit_choices(form: InvoiceForm) -> list:
-    """The client's unused credit (credit notes kept as credit), offered on a new draft."""
-    currency = form.currency.data or current_app.config["INVOICING_DEFAULT_CURRENCY"]
-    return prepayments.available_credits(staff().workspace.id, form.client_id.data or None, currency)
-
-
-def _credits_seen(form: InvoiceForm) -> bool:
-    """Whether the posted form showed the credit of the client it is for now."""
-    return request.method == "POST" and request.form.get("credits_for") == (form.client_id.data or "")
-
-
-def _checked_credits(form: InvoiceForm, choices) -> set[str]:
-    """Credits to show checked: what was posted, else every one that can be applied."""
-    if _credits_seen(form):
-        return set(request.form.getlist("apply_credit"))
-    return {str(choice.id) for choice in choices if choice.refusal is None}
+DEPOSITS = _Offer(prepayments.deductible_deposits, "subject_ref", "deposits_for", "deduct_deposit",
+                  "This invoice's subject has paid deposits: choose which to deduct, then save.")
+CREDITS = _Offer(prepayments.available_credits, "client_id", "credits_for", "apply_credit",
+                 "This client has credit from a credit note: choose whether to deduct it, then save.")
 
 
 def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200):
@@ -215,8 +228,8 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
         form_lines.set_basis(form, bool(invoice.prices_include_tax) if invoice is not None
                              else tax_rates_service.prices_include_tax(staff().workspace.id))
     subject, deposit_refusal = _subject_context(form.subject_ref.data)
-    deposits = _deposit_choices(form) if invoice is None else []
-    credits = _credit_choices(form) if invoice is None else []
+    deposits = DEPOSITS.of(form) if invoice is None else []
+    credits = CREDITS.of(form) if invoice is None else []
     return render_template(
         "invoicing/invoice_form.html",
         form=form,
@@ -230,9 +243,9 @@ def _render_form(form: InvoiceForm, *, invoice=None, extra_errors=(), status=200
         lines_preview=form_lines.preview(form, staff().workspace.id,
                                          show_errors=request.method == "POST" and "recalculate" in request.form),
         deposits=deposits,
-        deposits_checked=_checked_deposits(form, deposits),
+        deposits_checked=DEPOSITS.checked(form, deposits),
         credits=credits,
-        credits_checked=_checked_credits(form, credits),
+        credits_checked=CREDITS.checked(form, credits),
     ), status
 
 
@@ -269,22 +282,12 @@ def invoice_new():
         return _render_form(form)
     if not form.validate_on_submit():
         return _render_form(form, status=422)
-    if _deposits_seen(form):
-        deduct = request.form.getlist("deduct_deposit")
-    elif any(choice.refusal is None for choice in _deposit_choices(form)):
-        # Linked on this post: show its paid deposits (checked) before saving anything.
-        _error("This invoice's subject has paid deposits: choose which to deduct, then save.")
-        return _render_form(form)
-    else:
-        deduct = False
-    if _credits_seen(form):
-        apply = request.form.getlist("apply_credit")
-    elif any(choice.refusal is None for choice in _credit_choices(form)):
-        # The client was picked on this post: show its credit (checked) before saving anything.
-        _error("This client has credit from a credit note: choose whether to deduct it, then save.")
-        return _render_form(form)
-    else:
-        apply = False
+    # A subject or client picked on this post: show its deposits / credit (checked) before saving anything.
+    deduct, apply = DEPOSITS.selection(form), CREDITS.selection(form)
+    for offer, selection in ((DEPOSITS, deduct), (CREDITS, apply)):
+        if selection is None:
+            _error(offer.ask)
+            return _render_form(form)
     try:
         invoice = service.create_draft(ctx.workspace.id, ctx.actor, _draft_input(form), deduct_deposits=deduct,
                                        apply_credits=apply)

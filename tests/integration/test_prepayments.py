@@ -388,18 +388,20 @@ def test_the_kept_outstanding_total_leaves_the_deposits_out_and_stays_exact(app,
 
 
 def test_the_pdf_lists_each_deposit_deducted(app, world, staff_client):
-    from tests.integration.test_documents import pdf_text
+    from tests.integration.test_documents import _assert_pdf_has_the_print_pages_lines
 
     deposit = _paid_deposit(app, world)
     final = _final(app, world, deduct_deposits=True)
     with app.test_request_context():
         api.send(world.acme, ACTOR, final.id, method="manual")
+    page = staff_client.get(f"/invoicing/invoices/{final.id}/print").get_data(as_text=True)
+    assert f"Deposit {deposit.number} paid" in page and "−£300.00" in page and "£700.00" in page
     response = staff_client.get(f"/invoicing/invoices/{final.id}/pdf")
     assert response.status_code == 200
-    text = " ".join(pdf_text(response.data).split())
-    assert f"Deposit {deposit.number} paid" in text
-    assert "−£300.00" in text  # as the print page writes it (issue 16)
-    assert "Amount due £700.00" in text
+    # The PDF is the print page printed (issue 16): each of its lines, words in order --
+    # "Deposit INV-0001 paid … −£300.00", then "Amount due £700.00".
+    text = " ".join(_assert_pdf_has_the_print_pages_lines(page, response.data).split())
+    assert f"Deposit {deposit.number} paid" in text and "−£300.00" in text
 
 
 @pytest.mark.parametrize("ref", ["proposal:1\x00", "proposal:" + "9" * 200, "no-colon", "invoice:1", ""])
