@@ -320,9 +320,15 @@ def test_the_detail_page_shows_net_vat_and_the_price_basis(app, world, staff_cli
 # --- F12: an empty extra line ----------------------------------------------------------------------------
 
 
-def test_an_empty_extra_line_says_to_fill_it_in_or_remove_it(app, world, staff_client):
-    response = staff_client.post(NEW, data=_base(world, **{
+def test_an_empty_extra_line_is_left_out_and_a_form_of_only_empty_lines_says_to_fill_one_in(app, world,
+                                                                                               staff_client):
+    """An untouched extra line (quantity still 1, nothing else typed) is left out on save when
+    a typed line remains (newuser16 N10, docs/invoices.md "leaves out lines nobody typed in");
+    a form whose only line is untouched says so on that line, not "Enter a unit price"."""
+    saved = staff_client.post(NEW, data=_base(world, **{
         "lines-0-description": "Work", "lines-0-unit_price": "100", "lines-1-quantity": "1"}))
+    assert saved.status_code == 302, saved.text
+    response = staff_client.post(NEW, data=_base(world, **{"lines-0-quantity": "1"}))
     assert response.status_code == 422
-    assert 'id="lines-1-description-error">Line 2 is empty: fill it in, or remove it.' in response.text
-    assert "Line 2: Enter" not in response.text
+    assert 'id="lines-0-description-error">Line 1 is empty: fill it in, or remove it.' in response.text
+    assert "Line 1: Enter" not in response.text
