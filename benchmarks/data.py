@@ -25,7 +25,7 @@ COLUMNS = (
     "fee_bps", "application_fee_minor", "stripe_mode", "stripe_account_id", "checkout_session_id", "checkout_url",
     "checkout_expires_at", "checkout_attempt", "payment_intent_id", "amount_paid_minor", "amount_refunded_minor",
     "payment_method", "online_payment_unavailable", "created_by", "created_at", "updated_at", "sent_at", "paid_at",
-    "voided_at", "version", "idempotency_nonce",
+    "voided_at", "version", "idempotency_nonce", "net_minor", "tax_minor",
 )
 
 THREE_YEARS = timedelta(days=3 * 365)
@@ -114,6 +114,8 @@ def invoice_rows(ws: BenchWorkspace, now: datetime) -> Iterator[tuple]:
             1,
             # 32 hex characters, like persistence.models.new_nonce(); fixed so runs build the same data.
             f"{int(ws.id):08x}{g:024x}",
+            amount,  # net_minor: one line without VAT, as an amount-and-description draft (revision 0011)
+            0,  # tax_minor
         )
 
 
