@@ -75,17 +75,13 @@ Selection = bool | Sequence[Any] | None
 ``None``: none; a list: those deposit invoice ids (each must be deductible)."""
 
 
-@dataclass(frozen=True)
-class DepositChoice:
-    """A paid deposit of the subject, as the draft form offers it.
-
-    ``amount_minor``: what would be deducted (paid less refunds and lost disputes), in
-    ``currency``. ``refusal``: why it cannot be deducted now (``None``: it can).
-    """
+@dataclass(frozen=True, kw_only=True)
+class _Choice:
+    """What a draft form offers to deduct: ``amount_minor`` of ``currency``, and ``refusal``,
+    why it cannot be deducted now (``None``: it can)."""
 
     id: int
     number: str
-    paid_on: date | None
     amount_minor: int
     currency: str
     refusal: str | None
@@ -93,6 +89,14 @@ class DepositChoice:
     @property
     def amount(self) -> Money:
         return Money(self.amount_minor, self.currency)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DepositChoice(_Choice):
+    """A paid deposit of the subject, as the draft form offers it: ``amount_minor`` is what
+    would be deducted (paid less refunds and lost disputes); ``paid_on`` its paid day."""
+
+    paid_on: date | None
 
 
 def check_selection(selection: Any, field: str = FIELD) -> Selection:
@@ -306,23 +310,12 @@ def release(invoice: Invoice, now) -> list[Prepayment]:
 # --- the client's credit ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CreditChoice:
-    """The client's credit kept from a credit note, as the draft form offers it.
+@dataclass(frozen=True, kw_only=True)
+class CreditChoice(_Choice):
+    """The client's credit kept from a credit note, as the draft form offers it:
+    ``amount_minor`` is deducted whole; ``made_on`` the day the note was made."""
 
-    ``amount_minor`` (of ``currency``) is deducted whole; ``made_on`` the day the note was made;
-    ``refusal`` why it cannot be applied to this invoice now (``None``: it can)."""
-
-    id: int
-    number: str
     made_on: date | None
-    amount_minor: int
-    currency: str
-    refusal: str | None
-
-    @property
-    def amount(self) -> Money:
-        return Money(self.amount_minor, self.currency)
 
 
 def _credit_held_by(session, note_id: int) -> Prepayment | None:
